@@ -1,0 +1,1 @@
+//! Tailor Reverb plugin crate; the nice-plug plugin arrives with its issue.

@@ -1,0 +1,16 @@
+//! Tailor's shared core: the FDN model, presets, decay filters, responses and analysis.
+//!
+//! Everything here is plain math on plain data (no I/O threads, no GUI); the trainer and the
+//! plugin call into it and never re-implement DSP or loss math.
+
+pub mod decay;
+pub mod delays;
+pub mod linalg;
+pub mod matrix;
+pub mod preset;
+pub mod response;
+pub mod sos;
+
+pub use decay::{with_decay, Rt};
+pub use matrix::Matrix;
+pub use preset::{Build, BuildParts, Preset, PresetError};
