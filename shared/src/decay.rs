@@ -92,10 +92,16 @@ pub fn delay_gain(rt: f64, delay: f64, fs: f64) -> f64 {
 
 fn check(rt: f64, rt_ny: f64, fs: f64) -> Result<(), DecayError> {
     if !(rt.is_finite() && rt > 0.0) {
-        return Err(DecayError::Rt { name: "rt", value: rt });
+        return Err(DecayError::Rt {
+            name: "rt",
+            value: rt,
+        });
     }
     if !(rt_ny.is_finite() && rt_ny > 0.0) {
-        return Err(DecayError::Rt { name: "rt_nyquist", value: rt_ny });
+        return Err(DecayError::Rt {
+            name: "rt_nyquist",
+            value: rt_ny,
+        });
     }
     if !(fs.is_finite() && fs > 0.0) {
         return Err(DecayError::SampleRate(fs));
@@ -104,7 +110,11 @@ fn check(rt: f64, rt_ny: f64, fs: f64) -> Result<(), DecayError> {
 }
 
 /// The shelf's bilinear warp `t` for a convention and optional crossover (Hz).
-pub fn shelf_warp(convention: CrossoverConvention, crossover: Option<f64>, fs: f64) -> Result<f64, DecayError> {
+pub fn shelf_warp(
+    convention: CrossoverConvention,
+    crossover: Option<f64>,
+    fs: f64,
+) -> Result<f64, DecayError> {
     if let Some(f) = crossover {
         if !(f.is_finite() && f > 0.0) {
             return Err(DecayError::Crossover(f));
@@ -135,14 +145,26 @@ pub fn shelf_section(g_dc: f64, g_ny: f64, t: f64) -> [f64; 6] {
 fn shelf_bank(rt: f64, rt_ny: f64, delays: &[usize], fs: f64, t: f64) -> SosBank {
     let sections: Vec<[f64; 6]> = delays
         .iter()
-        .map(|&m| shelf_section(delay_gain(rt, m as f64, fs), delay_gain(rt_ny, m as f64, fs), t))
+        .map(|&m| {
+            shelf_section(
+                delay_gain(rt, m as f64, fs),
+                delay_gain(rt_ny, m as f64, fs),
+                t,
+            )
+        })
         .collect();
     SosBank::from_single_sections(&sections).expect("shelf coefficients are finite with a0 = 1")
 }
 
 /// pyFDN 0.5 `decay_to_first_order_shelf`: per-line shelf, T60 `rt` at DC and `rt_nyquist` at
 /// Nyquist (seconds), crossover in Hz (default fs/4), `(1, 6, N)`.
-pub fn decay_to_first_order_shelf(rt: f64, rt_nyquist: f64, crossover: Option<f64>, delays: &[usize], fs: f64) -> Result<SosBank, DecayError> {
+pub fn decay_to_first_order_shelf(
+    rt: f64,
+    rt_nyquist: f64,
+    crossover: Option<f64>,
+    delays: &[usize],
+    fs: f64,
+) -> Result<SosBank, DecayError> {
     check(rt, rt_nyquist, fs)?;
     let t = shelf_warp(CrossoverConvention::Pyfdn05, crossover, fs)?;
     Ok(shelf_bank(rt, rt_nyquist, delays, fs, t))
@@ -150,7 +172,13 @@ pub fn decay_to_first_order_shelf(rt: f64, rt_nyquist: f64, crossover: Option<f6
 
 /// Seed name (pyFDN ≤ 0.3) `first_order_absorption(rt_dc, rt_ny, delays, fs, fc)`: the same shelf
 /// with the 0.3 crossover convention (`t = tan(2π·fc/fs)`, default fc = fs/8).
-pub fn first_order_absorption(rt_dc: f64, rt_ny: f64, delays: &[usize], fs: f64, crossover: Option<f64>) -> Result<SosBank, DecayError> {
+pub fn first_order_absorption(
+    rt_dc: f64,
+    rt_ny: f64,
+    delays: &[usize],
+    fs: f64,
+    crossover: Option<f64>,
+) -> Result<SosBank, DecayError> {
     check(rt_dc, rt_ny, fs)?;
     let t = shelf_warp(CrossoverConvention::Pyfdn03, crossover, fs)?;
     Ok(shelf_bank(rt_dc, rt_ny, delays, fs, t))
@@ -166,17 +194,33 @@ pub fn one_pole_section(g_dc: f64, g_ny: f64) -> [f64; 6] {
 
 /// pyFDN `decay_to_one_pole` (seed name `one_pole_absorption`): per-line one-pole lowpass with
 /// T60 `rt` at DC and `rt_nyquist` at Nyquist (seconds), `(1, 6, N)`.
-pub fn decay_to_one_pole(rt: f64, rt_nyquist: f64, delays: &[usize], fs: f64) -> Result<SosBank, DecayError> {
+pub fn decay_to_one_pole(
+    rt: f64,
+    rt_nyquist: f64,
+    delays: &[usize],
+    fs: f64,
+) -> Result<SosBank, DecayError> {
     check(rt, rt_nyquist, fs)?;
     let sections: Vec<[f64; 6]> = delays
         .iter()
-        .map(|&m| one_pole_section(delay_gain(rt, m as f64, fs), delay_gain(rt_nyquist, m as f64, fs)))
+        .map(|&m| {
+            one_pole_section(
+                delay_gain(rt, m as f64, fs),
+                delay_gain(rt_nyquist, m as f64, fs),
+            )
+        })
         .collect();
-    Ok(SosBank::from_single_sections(&sections).expect("one-pole coefficients are finite with a0 = 1"))
+    Ok(SosBank::from_single_sections(&sections)
+        .expect("one-pole coefficients are finite with a0 = 1"))
 }
 
 /// Seed name for [`decay_to_one_pole`].
-pub fn one_pole_absorption(rt_dc: f64, rt_ny: f64, delays: &[usize], fs: f64) -> Result<SosBank, DecayError> {
+pub fn one_pole_absorption(
+    rt_dc: f64,
+    rt_ny: f64,
+    delays: &[usize],
+    fs: f64,
+) -> Result<SosBank, DecayError> {
     decay_to_one_pole(rt_dc, rt_ny, delays, fs)
 }
 
@@ -188,7 +232,12 @@ pub fn with_decay(build: &Build, rt: impl Into<Rt>) -> Result<Build, DecayError>
 }
 
 /// [`with_decay`] with an explicit crossover (Hz) in the given convention.
-pub fn with_decay_crossover(build: &Build, rt: impl Into<Rt>, crossover: Option<f64>, convention: CrossoverConvention) -> Result<Build, DecayError> {
+pub fn with_decay_crossover(
+    build: &Build,
+    rt: impl Into<Rt>,
+    crossover: Option<f64>,
+    convention: CrossoverConvention,
+) -> Result<Build, DecayError> {
     let (dc, ny) = rt.into().endpoints();
     check(dc, ny, build.sample_rate())?;
     let t = shelf_warp(convention, crossover, build.sample_rate())?;
@@ -222,7 +271,11 @@ mod tests {
         assert_eq!(a, b);
         let a = first_order_absorption(2.0, 0.5, &d, 48000.0, Some(3000.0)).unwrap();
         let b = decay_to_first_order_shelf(2.0, 0.5, Some(6000.0), &d, 48000.0).unwrap();
-        assert!(a.section(0, 0).iter().zip(b.section(0, 0)).all(|(x, y)| (x - y).abs() < 1e-15));
+        assert!(a
+            .section(0, 0)
+            .iter()
+            .zip(b.section(0, 0))
+            .all(|(x, y)| (x - y).abs() < 1e-15));
     }
 
     #[test]
@@ -232,13 +285,27 @@ mod tests {
         assert!(s[1].abs() < 1e-15 && s[4].abs() < 1e-15);
         let p = decay_to_one_pole(1.0, 0.3, &[687], 48000.0).unwrap();
         assert!((p.magnitude(0, 0.0) - delay_gain(1.0, 687.0, 48000.0)).abs() < 1e-14);
-        assert!((p.magnitude(0, std::f64::consts::PI) - delay_gain(0.3, 687.0, 48000.0)).abs() < 1e-14);
+        assert!(
+            (p.magnitude(0, std::f64::consts::PI) - delay_gain(0.3, 687.0, 48000.0)).abs() < 1e-14
+        );
     }
 
     #[test]
     fn bad_times_are_refused() {
-        assert!(matches!(decay_to_first_order_shelf(0.0, 1.0, None, &[10], 48000.0), Err(DecayError::Rt { name: "rt", .. })));
-        assert!(matches!(decay_to_one_pole(1.0, f64::NAN, &[10], 48000.0), Err(DecayError::Rt { name: "rt_nyquist", .. })));
-        assert!(matches!(decay_to_first_order_shelf(1.0, 1.0, Some(-3.0), &[10], 48000.0), Err(DecayError::Crossover(_))));
+        assert!(matches!(
+            decay_to_first_order_shelf(0.0, 1.0, None, &[10], 48000.0),
+            Err(DecayError::Rt { name: "rt", .. })
+        ));
+        assert!(matches!(
+            decay_to_one_pole(1.0, f64::NAN, &[10], 48000.0),
+            Err(DecayError::Rt {
+                name: "rt_nyquist",
+                ..
+            })
+        ));
+        assert!(matches!(
+            decay_to_first_order_shelf(1.0, 1.0, Some(-3.0), &[10], 48000.0),
+            Err(DecayError::Crossover(_))
+        ));
     }
 }

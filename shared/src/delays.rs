@@ -74,7 +74,11 @@ impl Default for DelayOptions {
 }
 
 /// Draws `n` real-valued targets (samples) from `opts`' distribution.
-pub fn sample_targets<R: Rng>(n: usize, opts: &DelayOptions, rng: &mut R) -> Result<Vec<f64>, DelayError> {
+pub fn sample_targets<R: Rng>(
+    n: usize,
+    opts: &DelayOptions,
+    rng: &mut R,
+) -> Result<Vec<f64>, DelayError> {
     if n == 0 {
         return Err(DelayError::NonPositiveN);
     }
@@ -84,12 +88,16 @@ pub fn sample_targets<R: Rng>(n: usize, opts: &DelayOptions, rng: &mut R) -> Res
     }
     let out = match opts.distribution {
         DelayDistribution::Uniform => (0..n).map(|_| rng.random_range(low..high)).collect(),
-        DelayDistribution::Geometric => (0..n).map(|_| low * (high / low).powf(rng.random::<f64>())).collect(),
+        DelayDistribution::Geometric => (0..n)
+            .map(|_| low * (high / low).powf(rng.random::<f64>()))
+            .collect(),
         DelayDistribution::Lognormal => {
             let mu = (low.ln() + high.ln()) / 2.0;
             let sigma = (high.ln() - low.ln()) / 4.0;
             let normal = Normal::new(mu, sigma).expect("sigma is positive");
-            (0..n).map(|_| normal.sample(rng).exp().clamp(low, high)).collect()
+            (0..n)
+                .map(|_| normal.sample(rng).exp().clamp(low, high))
+                .collect()
         }
     };
     Ok(out)
@@ -103,7 +111,10 @@ pub fn sample_targets<R: Rng>(n: usize, opts: &DelayOptions, rng: &mut R) -> Res
 /// whatever its factors). Output is in the targets' order.
 pub fn snap_targets(targets: &[f64], coprime: bool, low_clip: u64) -> Vec<u64> {
     if !coprime {
-        return targets.iter().map(|t| t.round_ties_even().max(1.0) as u64).collect();
+        return targets
+            .iter()
+            .map(|t| t.round_ties_even().max(1.0) as u64)
+            .collect();
     }
     nearest_coprime(targets, low_clip)
 }
@@ -118,7 +129,9 @@ pub fn nearest_coprime(targets: &[f64], low_clip: u64) -> Vec<u64> {
     for idx in order {
         let c = (targets[idx].round_ties_even().max(0.0) as u64).max(low_clip) as i128;
         let ok = |cand: i128, chosen: &[u64]| {
-            cand >= low_clip as i128 && !chosen.contains(&(cand as u64)) && chosen.iter().all(|&d| gcd(d, cand as u64) == 1)
+            cand >= low_clip as i128
+                && !chosen.contains(&(cand as u64))
+                && chosen.iter().all(|&d| gcd(d, cand as u64) == 1)
         };
         let mut offset = 0i128;
         let pick = loop {
@@ -152,16 +165,27 @@ pub fn gcd(mut a: u64, mut b: u64) -> u64 {
 
 /// True when every pair of values is coprime.
 pub fn pairwise_coprime(values: &[u64]) -> bool {
-    values.iter().enumerate().all(|(i, &a)| values[i + 1..].iter().all(|&b| gcd(a, b) == 1))
+    values
+        .iter()
+        .enumerate()
+        .all(|(i, &a)| values[i + 1..].iter().all(|&b| gcd(a, b) == 1))
 }
 
 /// Samples `n` delay lengths in samples (pyFDN `sample_delay_lengths`) from a seeded generator.
-pub fn sample_delay_lengths(n: usize, opts: &DelayOptions, seed: u64) -> Result<Vec<u64>, DelayError> {
+pub fn sample_delay_lengths(
+    n: usize,
+    opts: &DelayOptions,
+    seed: u64,
+) -> Result<Vec<u64>, DelayError> {
     sample_delay_lengths_with(n, opts, &mut ChaCha8Rng::seed_from_u64(seed))
 }
 
 /// As [`sample_delay_lengths`] with a caller-provided generator.
-pub fn sample_delay_lengths_with<R: Rng>(n: usize, opts: &DelayOptions, rng: &mut R) -> Result<Vec<u64>, DelayError> {
+pub fn sample_delay_lengths_with<R: Rng>(
+    n: usize,
+    opts: &DelayOptions,
+    rng: &mut R,
+) -> Result<Vec<u64>, DelayError> {
     let targets = sample_targets(n, opts, rng)?;
     let mut d = snap_targets(&targets, opts.coprime, 2);
     if opts.sort {
@@ -177,24 +201,49 @@ mod tests {
     #[test]
     fn snapping_order_and_offsets() {
         // Largest first; +offset tried before −offset; low clip 2.
-        assert_eq!(nearest_coprime(&[1.2, 2.4, 4.788182061228356, 4.427973482405739], 2), vec![7, 3, 5, 4]);
+        assert_eq!(
+            nearest_coprime(&[1.2, 2.4, 4.788182061228356, 4.427973482405739], 2),
+            vec![7, 3, 5, 4]
+        );
         assert_eq!(snap_targets(&[2.5, 3.5, 0.2], false, 2), vec![2, 4, 1]);
     }
 
     #[test]
     fn errors_name_the_problem() {
         let o = DelayOptions::default();
-        assert_eq!(sample_delay_lengths(0, &o, 1), Err(DelayError::NonPositiveN));
-        let bad = DelayOptions { range: (500.0, 400.0), ..o };
-        assert!(matches!(sample_delay_lengths(4, &bad, 1), Err(DelayError::Range { .. })));
-        assert!("gaussian".parse::<DelayDistribution>().unwrap_err().to_string().contains("'uniform', 'geometric' or 'lognormal'"));
+        assert_eq!(
+            sample_delay_lengths(0, &o, 1),
+            Err(DelayError::NonPositiveN)
+        );
+        let bad = DelayOptions {
+            range: (500.0, 400.0),
+            ..o
+        };
+        assert!(matches!(
+            sample_delay_lengths(4, &bad, 1),
+            Err(DelayError::Range { .. })
+        ));
+        assert!("gaussian"
+            .parse::<DelayDistribution>()
+            .unwrap_err()
+            .to_string()
+            .contains("'uniform', 'geometric' or 'lognormal'"));
     }
 
     #[test]
     fn sampled_delays_have_the_requested_properties() {
-        for dist in [DelayDistribution::Uniform, DelayDistribution::Geometric, DelayDistribution::Lognormal] {
+        for dist in [
+            DelayDistribution::Uniform,
+            DelayDistribution::Geometric,
+            DelayDistribution::Lognormal,
+        ] {
             for seed in 0..20 {
-                let o = DelayOptions { range: (400.0, 1200.0), distribution: dist, coprime: true, sort: true };
+                let o = DelayOptions {
+                    range: (400.0, 1200.0),
+                    distribution: dist,
+                    coprime: true,
+                    sort: true,
+                };
                 let d = sample_delay_lengths(16, &o, seed).unwrap();
                 assert!(pairwise_coprime(&d));
                 assert!(d.windows(2).all(|w| w[0] < w[1]));
@@ -202,6 +251,9 @@ mod tests {
             }
         }
         let o = DelayOptions::default();
-        assert_eq!(sample_delay_lengths(8, &o, 7).unwrap(), sample_delay_lengths(8, &o, 7).unwrap());
+        assert_eq!(
+            sample_delay_lengths(8, &o, 7).unwrap(),
+            sample_delay_lengths(8, &o, 7).unwrap()
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! Everything here is plain math on plain data (no I/O threads, no GUI); the trainer and the
 //! plugin call into it and never re-implement DSP or loss math.
 
+pub mod analysis;
 pub mod decay;
 pub mod delays;
 pub mod linalg;
@@ -10,6 +11,7 @@ pub mod matrix;
 pub mod preset;
 pub mod response;
 pub mod sos;
+pub mod wav;
 
 pub use decay::{with_decay, Rt};
 pub use matrix::Matrix;

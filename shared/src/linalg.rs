@@ -6,7 +6,12 @@ use num_complex::Complex64;
 /// Solves `M X = R` in place for square complex `M` (`n × n`, row-major) and right-hand side `R`
 /// (`n × k`, row-major) by LU with partial pivoting. `m` is overwritten by its factors, `r` by `X`.
 /// Returns `false` if `M` is numerically singular (a zero pivot).
-pub fn complex_solve_in_place(m: &mut [Complex64], r: &mut [Complex64], n: usize, k: usize) -> bool {
+pub fn complex_solve_in_place(
+    m: &mut [Complex64],
+    r: &mut [Complex64],
+    n: usize,
+    k: usize,
+) -> bool {
     debug_assert_eq!(m.len(), n * n);
     debug_assert_eq!(r.len(), n * k);
     for col in 0..n {
@@ -113,9 +118,21 @@ mod tests {
     #[test]
     fn solve_matches_known_system() {
         let c = |re: f64, im: f64| Complex64::new(re, im);
-        let m0 = vec![c(2.0, 1.0), c(0.5, 0.0), c(0.0, 0.0), c(1.0, 0.0), c(3.0, -1.0), c(1.0, 1.0), c(0.0, 2.0), c(1.0, 0.0), c(4.0, 0.0)];
+        let m0 = vec![
+            c(2.0, 1.0),
+            c(0.5, 0.0),
+            c(0.0, 0.0),
+            c(1.0, 0.0),
+            c(3.0, -1.0),
+            c(1.0, 1.0),
+            c(0.0, 2.0),
+            c(1.0, 0.0),
+            c(4.0, 0.0),
+        ];
         let x = vec![c(1.0, -1.0), c(0.5, 0.25), c(-2.0, 3.0)];
-        let mut r: Vec<Complex64> = (0..3).map(|i| (0..3).map(|j| m0[i * 3 + j] * x[j]).sum()).collect();
+        let mut r: Vec<Complex64> = (0..3)
+            .map(|i| (0..3).map(|j| m0[i * 3 + j] * x[j]).sum())
+            .collect();
         let mut m = m0.clone();
         assert!(complex_solve_in_place(&mut m, &mut r, 3, 1));
         for (a, b) in r.iter().zip(&x) {
@@ -125,7 +142,12 @@ mod tests {
 
     #[test]
     fn singular_system_is_reported() {
-        let mut m = vec![Complex64::new(1.0, 0.0), Complex64::new(2.0, 0.0), Complex64::new(2.0, 0.0), Complex64::new(4.0, 0.0)];
+        let mut m = vec![
+            Complex64::new(1.0, 0.0),
+            Complex64::new(2.0, 0.0),
+            Complex64::new(2.0, 0.0),
+            Complex64::new(4.0, 0.0),
+        ];
         let mut r = vec![Complex64::new(1.0, 0.0); 2];
         assert!(!complex_solve_in_place(&mut m, &mut r, 2, 1));
     }

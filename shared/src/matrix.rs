@@ -135,12 +135,7 @@ impl Matrix {
     /// `y = self · x` for a vector `x` of length `cols`, written into `y` (length `rows`).
     pub fn mul_vec_into(&self, x: &[f64], y: &mut [f64]) {
         for (r, yr) in y.iter_mut().enumerate().take(self.rows) {
-            *yr = self
-                .row(r)
-                .iter()
-                .zip(x)
-                .map(|(a, b)| a * b)
-                .sum::<f64>();
+            *yr = self.row(r).iter().zip(x).map(|(a, b)| a * b).sum::<f64>();
         }
     }
 

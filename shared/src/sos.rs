@@ -62,7 +62,9 @@ impl TryFrom<Vec<Vec<Vec<f64>>>> for SosBank {
     fn try_from(v: Vec<Vec<Vec<f64>>>) -> Result<Self, String> {
         let k = v.len();
         let c = v.first().and_then(|s| s.first()).map_or(0, Vec::len);
-        if v.iter().any(|s| s.len() != 6 || s.iter().any(|r| r.len() != c)) {
+        if v.iter()
+            .any(|s| s.len() != 6 || s.iter().any(|r| r.len() != c))
+        {
             return Err("SOS bank must have shape (sections, 6, channels)".into());
         }
         let data = v.into_iter().flatten().flatten().collect();
@@ -260,20 +262,38 @@ mod tests {
     #[test]
     fn zero_a0_and_nan_are_refused() {
         let e = SosBank::from_single_sections(&[[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]]).unwrap_err();
-        assert_eq!(e, SosError::ZeroA0 { section: 0, channel: 0 });
+        assert_eq!(
+            e,
+            SosError::ZeroA0 {
+                section: 0,
+                channel: 0
+            }
+        );
         let e = SosBank::from_single_sections(&[[f64::NAN, 0.0, 0.0, 1.0, 0.0, 0.0]]).unwrap_err();
         assert!(matches!(e, SosError::NonFinite { .. }));
-        assert!(matches!(SosBank::new(0, 1, vec![]), Err(SosError::Empty { .. })));
-        assert!(matches!(SosBank::new(1, 1, vec![1.0; 5]), Err(SosError::Length { .. })));
+        assert!(matches!(
+            SosBank::new(0, 1, vec![]),
+            Err(SosError::Empty { .. })
+        ));
+        assert!(matches!(
+            SosBank::new(1, 1, vec![1.0; 5]),
+            Err(SosError::Length { .. })
+        ));
     }
 
     #[test]
     fn filter_impulse_matches_frequency_response() {
         let bank = SosBank::from_single_sections(&[[0.5, 0.2, 0.1, 2.0, -0.6, 0.2]]).unwrap();
         let mut f = SosChannelFilter::new(&bank, 0);
-        let h: Vec<f64> = (0..512).map(|n| f.tick(if n == 0 { 1.0 } else { 0.0 })).collect();
+        let h: Vec<f64> = (0..512)
+            .map(|n| f.tick(if n == 0 { 1.0 } else { 0.0 }))
+            .collect();
         for w in [0.0, 0.3, 1.7, std::f64::consts::PI] {
-            let dft: Complex64 = h.iter().enumerate().map(|(n, &v)| Complex64::from_polar(v, -w * n as f64)).sum();
+            let dft: Complex64 = h
+                .iter()
+                .enumerate()
+                .map(|(n, &v)| Complex64::from_polar(v, -w * n as f64))
+                .sum();
             let ev = bank.eval(0, Complex64::from_polar(1.0, -w));
             assert!((dft - ev).norm() < 1e-12, "{dft} vs {ev}");
         }

@@ -1,1 +1,5 @@
-fn main(){}
+//! The `tailor` command-line tool.
+
+fn main() {
+    std::process::exit(tailor_trainer::cli::main());
+}

@@ -98,10 +98,19 @@ impl Build {
         if parts.a.cols() != n || n == 0 {
             return Err(PresetError::field(
                 "feedback_matrix",
-                format!("must be square and non-empty (got {}×{})", parts.a.rows(), parts.a.cols()),
+                format!(
+                    "must be square and non-empty (got {}×{})",
+                    parts.a.rows(),
+                    parts.a.cols()
+                ),
             ));
         }
-        for (name, m) in [("feedback_matrix", &parts.a), ("input_matrix", &parts.b), ("output_matrix", &parts.c), ("direct_matrix", &parts.d)] {
+        for (name, m) in [
+            ("feedback_matrix", &parts.a),
+            ("input_matrix", &parts.b),
+            ("output_matrix", &parts.c),
+            ("direct_matrix", &parts.d),
+        ] {
             if let Some(index) = m.as_slice().iter().position(|v| !v.is_finite()) {
                 return Err(PresetError::NonFinite {
                     field: name.into(),
@@ -113,18 +122,27 @@ impl Build {
         if parts.b.rows() != n {
             return Err(PresetError::field(
                 "input_matrix",
-                format!("must have one row per delay line (got {} rows, N = {n})", parts.b.rows()),
+                format!(
+                    "must have one row per delay line (got {} rows, N = {n})",
+                    parts.b.rows()
+                ),
             ));
         }
         if parts.c.cols() != n {
             return Err(PresetError::field(
                 "output_matrix",
-                format!("must have one column per delay line (got {} columns, N = {n})", parts.c.cols()),
+                format!(
+                    "must have one column per delay line (got {} columns, N = {n})",
+                    parts.c.cols()
+                ),
             ));
         }
         let (n_in, n_out) = (parts.b.cols(), parts.c.rows());
         if n_in == 0 || n_out == 0 {
-            return Err(PresetError::field("input_matrix", "needs at least one input and one output channel"));
+            return Err(PresetError::field(
+                "input_matrix",
+                "needs at least one input and one output channel",
+            ));
         }
         if parts.d.shape() != (n_out, n_in) {
             return Err(PresetError::field(
@@ -137,15 +155,25 @@ impl Build {
             ));
         }
         if !(parts.sample_rate.is_finite() && parts.sample_rate > 0.0) {
-            return Err(PresetError::field("sample_rate", format!("must be positive and finite (got {})", parts.sample_rate)));
+            return Err(PresetError::field(
+                "sample_rate",
+                format!("must be positive and finite (got {})", parts.sample_rate),
+            ));
         }
         if parts.delays.len() != n {
             return Err(PresetError::field(
                 "delays",
-                format!("must contain one positive integer per delay line (got {}, N = {n})", parts.delays.len()),
+                format!(
+                    "must contain one positive integer per delay line (got {}, N = {n})",
+                    parts.delays.len()
+                ),
             ));
         }
-        check_delay_values(&parts.delays.iter().map(|&d| d as f64).collect::<Vec<_>>(), parts.sample_rate, limits)?;
+        check_delay_values(
+            &parts.delays.iter().map(|&d| d as f64).collect::<Vec<_>>(),
+            parts.sample_rate,
+            limits,
+        )?;
         for (name, bank, channels) in [
             ("post_delay", &parts.post_delay, n),
             ("post_matrix", &parts.post_matrix, n),
@@ -153,7 +181,11 @@ impl Build {
         ] {
             if let Some(bank) = bank {
                 if bank.channels() != channels {
-                    let what = if name == "post_output" { "outputs" } else { "delay lines" };
+                    let what = if name == "post_output" {
+                        "outputs"
+                    } else {
+                        "delay lines"
+                    };
                     return Err(PresetError::field(
                         name,
                         format!("must have shape (sections, 6, {what}) (got {} channels, expected {channels})", bank.channels()),
@@ -171,22 +203,45 @@ impl Build {
 
     /// Reads a build from a JSON value (v2, or v1 mapped to v2).
     pub fn from_json_value(v: &Value, limits: &Limits) -> Result<Self, PresetError> {
-        let obj = v.as_object().ok_or(PresetError::NotAnObject { found: kind_of(v) })?;
+        let obj = v
+            .as_object()
+            .ok_or(PresetError::NotAnObject { found: kind_of(v) })?;
         match obj.get("format") {
             Some(Value::String(s)) if s == BUILD_FORMAT => {}
-            Some(other) => return Err(PresetError::Format { found: other.to_string() }),
+            Some(other) => {
+                return Err(PresetError::Format {
+                    found: other.to_string(),
+                })
+            }
             None => {}
         }
         let version = match obj.get("version") {
             Some(v) => match v.as_f64() {
                 Some(x) if x == 2.0 => 2,
                 Some(x) if x == 1.0 => 1,
-                _ => return Err(PresetError::Version { found: v.to_string() }),
+                _ => {
+                    return Err(PresetError::Version {
+                        found: v.to_string(),
+                    })
+                }
             },
             None => 0,
         };
-        let required = ["format", "version", "feedback_matrix", "input_matrix", "output_matrix", "direct_matrix", "delays", "sample_rate"];
-        let missing: Vec<String> = required.iter().filter(|k| !obj.contains_key(**k)).map(|k| k.to_string()).collect();
+        let required = [
+            "format",
+            "version",
+            "feedback_matrix",
+            "input_matrix",
+            "output_matrix",
+            "direct_matrix",
+            "delays",
+            "sample_rate",
+        ];
+        let missing: Vec<String> = required
+            .iter()
+            .filter(|k| !obj.contains_key(**k))
+            .map(|k| k.to_string())
+            .collect();
         if !missing.is_empty() {
             return Err(PresetError::Missing { fields: missing });
         }
@@ -202,23 +257,41 @@ impl Build {
         let d = matrix_2d("direct_matrix", &obj["direct_matrix"])?;
         let sample_rate = number("sample_rate", &obj["sample_rate"])?;
         if sample_rate <= 0.0 {
-            return Err(PresetError::field("sample_rate", format!("must be positive and finite (got {sample_rate})")));
+            return Err(PresetError::field(
+                "sample_rate",
+                format!("must be positive and finite (got {sample_rate})"),
+            ));
         }
         let delays_raw = nd_array("delays", &obj["delays"])?.data;
         if let Some(bad) = delays_raw.iter().find(|d| d.fract() != 0.0) {
-            return Err(PresetError::field("delays", format!("must contain integers (got {bad})")));
+            return Err(PresetError::field(
+                "delays",
+                format!("must contain integers (got {bad})"),
+            ));
         }
         if delays_raw.len() != a.rows() {
             return Err(PresetError::field(
                 "delays",
-                format!("must contain one positive integer per delay line (got {}, N = {})", delays_raw.len(), a.rows()),
+                format!(
+                    "must contain one positive integer per delay line (got {}, N = {})",
+                    delays_raw.len(),
+                    a.rows()
+                ),
             ));
         }
         check_delay_values(&delays_raw, sample_rate, limits)?;
         let delays = delays_raw.iter().map(|&d| d as usize).collect();
-        let (pd_key, po_key) = if version == 1 { ("absorption_filters", "output_filters") } else { ("post_delay", "post_output") };
+        let (pd_key, po_key) = if version == 1 {
+            ("absorption_filters", "output_filters")
+        } else {
+            ("post_delay", "post_output")
+        };
         let post_delay = sos_field("post_delay", obj.get(pd_key))?;
-        let post_matrix = if version == 1 { None } else { sos_field("post_matrix", obj.get("post_matrix"))? };
+        let post_matrix = if version == 1 {
+            None
+        } else {
+            sos_field("post_matrix", obj.get("post_matrix"))?
+        };
         let post_output = sos_field("post_output", obj.get(po_key))?;
         let metadata = match obj.get("metadata") {
             Some(Value::Object(m)) => m.clone(),
@@ -253,8 +326,16 @@ impl Build {
         m.insert("direct_matrix".into(), serde_json::json!(p.d.to_rows()));
         m.insert("delays".into(), serde_json::json!(p.delays));
         m.insert("sample_rate".into(), serde_json::json!(p.sample_rate));
-        for (k, bank) in [("post_delay", &p.post_delay), ("post_matrix", &p.post_matrix), ("post_output", &p.post_output)] {
-            m.insert(k.into(), bank.as_ref().map_or(Value::Null, |b| serde_json::json!(b.to_nested())));
+        for (k, bank) in [
+            ("post_delay", &p.post_delay),
+            ("post_matrix", &p.post_matrix),
+            ("post_output", &p.post_output),
+        ] {
+            m.insert(
+                k.into(),
+                bank.as_ref()
+                    .map_or(Value::Null, |b| serde_json::json!(b.to_nested())),
+            );
         }
         if !p.metadata.is_empty() {
             m.insert("metadata".into(), Value::Object(p.metadata.clone()));
@@ -264,7 +345,8 @@ impl Build {
 
     /// The build as pretty JSON text (2-space indent, trailing newline).
     pub fn to_json_string(&self) -> String {
-        let mut s = serde_json::to_string_pretty(&self.to_json_value()).expect("JSON values always serialise");
+        let mut s = serde_json::to_string_pretty(&self.to_json_value())
+            .expect("JSON values always serialise");
         s.push('\n');
         s
     }
@@ -333,7 +415,8 @@ impl Build {
     /// Loop-gain report: ‖A‖₂ × max |post_delay| × max |post_matrix| and filter pole checks.
     pub fn stability(&self) -> Stability {
         let spectral_norm = self.parts.a.spectral_norm();
-        let max_filter_gain = self.post_delay().map_or(1.0, SosBank::max_gain) * self.post_matrix().map_or(1.0, SosBank::max_gain);
+        let max_filter_gain = self.post_delay().map_or(1.0, SosBank::max_gain)
+            * self.post_matrix().map_or(1.0, SosBank::max_gain);
         let filters_stable = [self.post_delay(), self.post_matrix(), self.post_output()]
             .into_iter()
             .flatten()
@@ -349,7 +432,11 @@ impl Build {
     /// The stability report, or an error naming the problem when the build may blow up.
     pub fn check_stable(&self) -> Result<Stability, PresetError> {
         let s = self.stability();
-        for (name, bank) in [("post_delay", self.post_delay()), ("post_matrix", self.post_matrix()), ("post_output", self.post_output())] {
+        for (name, bank) in [
+            ("post_delay", self.post_delay()),
+            ("post_matrix", self.post_matrix()),
+            ("post_output", self.post_output()),
+        ] {
             if bank.is_some_and(|b| !b.poles_inside_unit_circle()) {
                 return Err(PresetError::UnstableFilter { field: name.into() });
             }
@@ -377,12 +464,22 @@ impl Build {
     }
 }
 
-fn check_delay_values(delays: &[f64], sample_rate: f64, limits: &Limits) -> Result<(), PresetError> {
+fn check_delay_values(
+    delays: &[f64],
+    sample_rate: f64,
+    limits: &Limits,
+) -> Result<(), PresetError> {
     if delays.is_empty() {
-        return Err(PresetError::field("delays", "must contain one positive integer per delay line (got none)"));
+        return Err(PresetError::field(
+            "delays",
+            "must contain one positive integer per delay line (got none)",
+        ));
     }
     if let Some((i, d)) = delays.iter().enumerate().find(|(_, d)| **d < 1.0) {
-        return Err(PresetError::field("delays", format!("must contain one positive integer per delay line (line {i} has {d})")));
+        return Err(PresetError::field(
+            "delays",
+            format!("must contain one positive integer per delay line (line {i} has {d})"),
+        ));
     }
     let cap = (limits.max_delay_seconds * sample_rate).floor();
     if let Some((line, &delay)) = delays.iter().enumerate().find(|(_, d)| **d > cap) {
@@ -400,9 +497,13 @@ fn check_delay_values(delays: &[f64], sample_rate: f64, limits: &Limits) -> Resu
 fn matrix_2d(field: &str, v: &Value) -> Result<Matrix, PresetError> {
     let a = nd_array(field, v)?;
     if a.shape.len() != 2 {
-        return Err(PresetError::field(field, format!("must be a 2-D array (got {} dimensions)", a.shape.len())));
+        return Err(PresetError::field(
+            field,
+            format!("must be a 2-D array (got {} dimensions)", a.shape.len()),
+        ));
     }
-    Matrix::from_row_major(a.shape[0], a.shape[1], a.data).ok_or_else(|| PresetError::field(field, "inconsistent shape"))
+    Matrix::from_row_major(a.shape[0], a.shape[1], a.data)
+        .ok_or_else(|| PresetError::field(field, "inconsistent shape"))
 }
 
 fn sos_field(field: &str, v: Option<&Value>) -> Result<Option<SosBank>, PresetError> {
@@ -410,12 +511,22 @@ fn sos_field(field: &str, v: Option<&Value>) -> Result<Option<SosBank>, PresetEr
         None | Some(Value::Null) => return Ok(None),
         Some(v) => v,
     };
-    let what = if field == "post_output" { "outputs" } else { "delay lines" };
+    let what = if field == "post_output" {
+        "outputs"
+    } else {
+        "delay lines"
+    };
     let a = nd_array(field, v)?;
     if a.shape.len() != 3 || a.shape[1] != 6 {
-        return Err(PresetError::field(field, format!("must have shape (sections, 6, {what}) (got {:?})", a.shape)));
+        return Err(PresetError::field(
+            field,
+            format!("must have shape (sections, 6, {what}) (got {:?})", a.shape),
+        ));
     }
     SosBank::new(a.shape[0], a.shape[2], a.data)
         .map(Some)
-        .map_err(|source| PresetError::Sos { field: field.into(), source })
+        .map_err(|source| PresetError::Sos {
+            field: field.into(),
+            source,
+        })
 }

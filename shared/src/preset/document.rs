@@ -25,9 +25,18 @@ const DESIGN_TYPES: &[(&str, &[&str])] = &[
     ),
     ("input_matrix", &["ones", "normalised", "identity"]),
     ("output_matrix", &["ones", "normalised", "identity"]),
-    ("post_delay", &["graphic_eq", "first_order_shelf", "one_pole"]),
-    ("post_matrix", &["graphic_eq", "first_order_shelf", "one_pole"]),
-    ("post_output", &["graphic_eq", "first_order_shelf", "one_pole"]),
+    (
+        "post_delay",
+        &["graphic_eq", "first_order_shelf", "one_pole"],
+    ),
+    (
+        "post_matrix",
+        &["graphic_eq", "first_order_shelf", "one_pole"],
+    ),
+    (
+        "post_output",
+        &["graphic_eq", "first_order_shelf", "one_pole"],
+    ),
 ];
 
 /// A validated preset: metadata, design record and a validated [`Build`].
@@ -64,11 +73,15 @@ impl Preset {
 
     /// Reads a preset from a JSON value.
     pub fn from_json_value(v: &Value, limits: &Limits) -> Result<Self, PresetError> {
-        let obj = v.as_object().ok_or(PresetError::NotAnObject { found: kind_of(v) })?;
+        let obj = v
+            .as_object()
+            .ok_or(PresetError::NotAnObject { found: kind_of(v) })?;
         if !obj.contains_key("build") {
             // A bare build dict: its own metadata becomes the preset's.
             if !obj.contains_key("format") && obj.contains_key("metadata") {
-                return Err(PresetError::PresetFields { missing: "build".into() });
+                return Err(PresetError::PresetFields {
+                    missing: "build".into(),
+                });
             }
             let build = Build::from_json_value(v, limits)?;
             let mut metadata = build.metadata().clone();
@@ -83,7 +96,11 @@ impl Preset {
             });
         }
         let metadata = match obj.get("metadata") {
-            None => return Err(PresetError::PresetFields { missing: "metadata".into() }),
+            None => {
+                return Err(PresetError::PresetFields {
+                    missing: "metadata".into(),
+                })
+            }
             Some(Value::Object(m)) => m.clone(),
             Some(_) => return Err(PresetError::PresetType { field: "metadata" }),
         };
@@ -124,14 +141,18 @@ impl Preset {
 
     /// The document as pretty JSON text (2-space indent, trailing newline).
     pub fn to_json_string(&self) -> String {
-        let mut s = serde_json::to_string_pretty(&self.to_json_value()).expect("JSON values always serialise");
+        let mut s = serde_json::to_string_pretty(&self.to_json_value())
+            .expect("JSON values always serialise");
         s.push('\n');
         s
     }
 
     /// The preset's name (metadata.name), or "unnamed".
     pub fn name(&self) -> &str {
-        self.metadata.get("name").and_then(Value::as_str).unwrap_or("unnamed")
+        self.metadata
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("unnamed")
     }
     /// Metadata object.
     pub fn metadata(&self) -> &Map<String, Value> {
@@ -175,12 +196,17 @@ fn validate_design(design: &Map<String, Value>) -> Result<(), PresetError> {
             .iter()
             .find(|(name, _)| name == component)
             .map(|(_, t)| *t)
-            .ok_or_else(|| PresetError::DesignComponent { component: component.clone() })?;
-        let record = record
-            .as_object()
-            .ok_or_else(|| PresetError::field(format!("design.{component}"), "must be an object"))?;
+            .ok_or_else(|| PresetError::DesignComponent {
+                component: component.clone(),
+            })?;
+        let record = record.as_object().ok_or_else(|| {
+            PresetError::field(format!("design.{component}"), "must be an object")
+        })?;
         if let Some(t) = record.get("type") {
-            let found = t.as_str().map(str::to_string).unwrap_or_else(|| t.to_string());
+            let found = t
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| t.to_string());
             if !allowed.contains(&found.as_str()) {
                 return Err(PresetError::DesignType {
                     component: component.clone(),

@@ -104,11 +104,20 @@ pub fn nd_array(field: &str, v: &Value) -> Result<NdArray, PresetError> {
     Ok(NdArray { shape, data })
 }
 
-fn collect(field: &str, v: &Value, shape: &[usize], depth: usize, out: &mut Vec<f64>) -> Result<(), PresetError> {
+fn collect(
+    field: &str,
+    v: &Value,
+    shape: &[usize],
+    depth: usize,
+    out: &mut Vec<f64>,
+) -> Result<(), PresetError> {
     match v {
         Value::Array(items) => {
             if depth >= shape.len() || items.len() != shape[depth] {
-                return Err(PresetError::field(field, "must be a rectangular array of numbers (rows of different lengths)"));
+                return Err(PresetError::field(
+                    field,
+                    "must be a rectangular array of numbers (rows of different lengths)",
+                ));
             }
             for item in items {
                 collect(field, item, shape, depth + 1, out)?;
@@ -117,7 +126,10 @@ fn collect(field: &str, v: &Value, shape: &[usize], depth: usize, out: &mut Vec<
         }
         Value::Number(n) => {
             if depth != shape.len() {
-                return Err(PresetError::field(field, "must be a rectangular array of numbers (rows of different lengths)"));
+                return Err(PresetError::field(
+                    field,
+                    "must be a rectangular array of numbers (rows of different lengths)",
+                ));
             }
             let x = n.as_f64().unwrap_or(f64::NAN);
             if !x.is_finite() {
@@ -135,7 +147,10 @@ fn collect(field: &str, v: &Value, shape: &[usize], depth: usize, out: &mut Vec<
             index: out.len(),
             value: s[NON_FINITE_MARK.len()..].to_string(),
         }),
-        other => Err(PresetError::field(field, format!("must contain only numbers, found {}", kind_of(other)))),
+        other => Err(PresetError::field(
+            field,
+            format!("must contain only numbers, found {}", kind_of(other)),
+        )),
     }
 }
 
@@ -167,18 +182,33 @@ mod tests {
                 value: "NaN".into()
             }
         );
-        assert!(matches!(number("c", &v["c"]), Err(PresetError::NonFinite { .. })));
+        assert!(matches!(
+            number("c", &v["c"]),
+            Err(PresetError::NonFinite { .. })
+        ));
     }
 
     #[test]
     fn ragged_and_non_numeric_arrays_are_refused() {
         let v: Value = serde_json::from_str("[[1, 2], [3]]").unwrap();
-        assert!(nd_array("x", &v).unwrap_err().to_string().starts_with("x: must be a rectangular"));
+        assert!(nd_array("x", &v)
+            .unwrap_err()
+            .to_string()
+            .starts_with("x: must be a rectangular"));
         let v: Value = serde_json::from_str("[[1, 2], 3]").unwrap();
         assert!(nd_array("x", &v).is_err());
         let v: Value = serde_json::from_str(r#"[1, "2"]"#).unwrap();
-        assert!(nd_array("x", &v).unwrap_err().to_string().contains("found a string"));
+        assert!(nd_array("x", &v)
+            .unwrap_err()
+            .to_string()
+            .contains("found a string"));
         let v: Value = serde_json::from_str("[[1, 2], [3, 4]]").unwrap();
-        assert_eq!(nd_array("x", &v).unwrap(), NdArray { shape: vec![2, 2], data: vec![1.0, 2.0, 3.0, 4.0] });
+        assert_eq!(
+            nd_array("x", &v).unwrap(),
+            NdArray {
+                shape: vec![2, 2],
+                data: vec![1.0, 2.0, 3.0, 4.0]
+            }
+        );
     }
 }

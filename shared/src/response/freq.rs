@@ -44,16 +44,30 @@ pub fn alias_factor(nfft: usize, alias_decay_db: f64) -> f64 {
 /// Evaluates H at the complex point given by `zinv = z⁻¹` and the per-line delay terms
 /// `zinv_m[i] = z^(−m_i)`; writes `(n_out, n_in)` values into `out`. Returns `false` when
 /// `I − Γ D P A` is singular at that point (a pole).
-pub fn transfer_at(build: &Build, zinv: Complex64, zinv_m: &[Complex64], out: &mut [Complex64]) -> bool {
+pub fn transfer_at(
+    build: &Build,
+    zinv: Complex64,
+    zinv_m: &[Complex64],
+    out: &mut [Complex64],
+) -> bool {
     let n = build.n();
     let (n_in, n_out) = (build.n_in(), build.n_out());
     let a = build.a();
     // g_i = Γ_i(z) · z^(−m_i): the forward branch per line.
     let g: Vec<Complex64> = (0..n)
-        .map(|i| build.post_delay().map_or(Complex64::new(1.0, 0.0), |b| b.eval(i, zinv)) * zinv_m[i])
+        .map(|i| {
+            build
+                .post_delay()
+                .map_or(Complex64::new(1.0, 0.0), |b| b.eval(i, zinv))
+                * zinv_m[i]
+        })
         .collect();
     let p: Vec<Complex64> = (0..n)
-        .map(|i| build.post_matrix().map_or(Complex64::new(1.0, 0.0), |b| b.eval(i, zinv)))
+        .map(|i| {
+            build
+                .post_matrix()
+                .map_or(Complex64::new(1.0, 0.0), |b| b.eval(i, zinv))
+        })
         .collect();
     let mut m = vec![Complex64::new(0.0, 0.0); n * n];
     for i in 0..n {
@@ -71,7 +85,9 @@ pub fn transfer_at(build: &Build, zinv: Complex64, zinv_m: &[Complex64], out: &m
         return false;
     }
     for o in 0..n_out {
-        let q = build.post_output().map_or(Complex64::new(1.0, 0.0), |b| b.eval(o, zinv));
+        let q = build
+            .post_output()
+            .map_or(Complex64::new(1.0, 0.0), |b| b.eval(o, zinv));
         for c in 0..n_in {
             let y: Complex64 = (0..n).map(|i| x[i * n_in + c] * build.c().get(o, i)).sum();
             out[o * n_in + c] = q * y + build.d().get(o, c);
@@ -88,7 +104,11 @@ pub fn frequency_response(build: &Build, nfft: usize, alias_decay_db: f64) -> Fr
     let bins = nfft / 2 + 1;
     let mut data = vec![Complex64::new(0.0, 0.0); bins * n_out * n_in];
     let two_pi = 2.0 * std::f64::consts::PI;
-    let gamma_m: Vec<f64> = build.delays().iter().map(|&m| gamma.powi(m as i32)).collect();
+    let gamma_m: Vec<f64> = build
+        .delays()
+        .iter()
+        .map(|&m| gamma.powi(m as i32))
+        .collect();
     let mut zinv_m = vec![Complex64::new(0.0, 0.0); build.n()];
     for k in 0..bins {
         let zinv = Complex64::from_polar(gamma, -two_pi * k as f64 / nfft as f64);
@@ -99,7 +119,8 @@ pub fn frequency_response(build: &Build, nfft: usize, alias_decay_db: f64) -> Fr
         }
         let out = &mut data[k * n_out * n_in..(k + 1) * n_out * n_in];
         if !transfer_at(build, zinv, &zinv_m, out) {
-            out.iter_mut().for_each(|v| *v = Complex64::new(f64::NAN, f64::NAN));
+            out.iter_mut()
+                .for_each(|v| *v = Complex64::new(f64::NAN, f64::NAN));
         }
     }
     FreqResponse {

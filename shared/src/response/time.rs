@@ -55,7 +55,9 @@ impl TdRenderer {
     pub fn new(build: &Build) -> Self {
         let n = build.n();
         let filters = |bank: Option<&crate::sos::SosBank>, c: usize| -> Vec<SosChannelFilter> {
-            bank.map_or_else(Vec::new, |b| (0..c).map(|ch| SosChannelFilter::new(b, ch)).collect())
+            bank.map_or_else(Vec::new, |b| {
+                (0..c).map(|ch| SosChannelFilter::new(b, ch)).collect()
+            })
         };
         Self {
             lines: build.delays().iter().map(|&m| vec![0.0; m]).collect(),
@@ -85,26 +87,54 @@ impl TdRenderer {
                 Some(f) => f.tick(self.av[i]),
                 None => self.av[i],
             };
-            let bu: f64 = self.build.b().row(i).iter().zip(u).map(|(b, x)| b * x).sum();
+            let bu: f64 = self
+                .build
+                .b()
+                .row(i)
+                .iter()
+                .zip(u)
+                .map(|(b, x)| b * x)
+                .sum();
             self.lines[i][self.pos[i]] = bu + fb;
             self.pos[i] = (self.pos[i] + 1) % self.lines[i].len();
         }
         for (o, yo) in y.iter_mut().enumerate().take(self.build.n_out()) {
-            let wet: f64 = self.build.c().row(o).iter().zip(&self.v).map(|(c, v)| c * v).sum();
+            let wet: f64 = self
+                .build
+                .c()
+                .row(o)
+                .iter()
+                .zip(&self.v)
+                .map(|(c, v)| c * v)
+                .sum();
             let wet = match self.post_output.get_mut(o) {
                 Some(f) => f.tick(wet),
                 None => wet,
             };
-            let dry: f64 = self.build.d().row(o).iter().zip(u).map(|(d, x)| d * x).sum();
+            let dry: f64 = self
+                .build
+                .d()
+                .row(o)
+                .iter()
+                .zip(u)
+                .map(|(d, x)| d * x)
+                .sum();
             *yo = wet + dry;
         }
     }
 
     /// Clears all state.
     pub fn reset(&mut self) {
-        self.lines.iter_mut().for_each(|l| l.iter_mut().for_each(|v| *v = 0.0));
+        self.lines
+            .iter_mut()
+            .for_each(|l| l.iter_mut().for_each(|v| *v = 0.0));
         self.pos.iter_mut().for_each(|p| *p = 0);
-        for f in self.post_delay.iter_mut().chain(&mut self.post_matrix).chain(&mut self.post_output) {
+        for f in self
+            .post_delay
+            .iter_mut()
+            .chain(&mut self.post_matrix)
+            .chain(&mut self.post_output)
+        {
             f.reset();
         }
     }
@@ -128,7 +158,12 @@ pub fn impulse_response(build: &Build, len: usize) -> TimeResponse {
         }
         u[i] = 0.0;
     }
-    TimeResponse { len, n_out, n_in, data }
+    TimeResponse {
+        len,
+        n_out,
+        n_in,
+        data,
+    }
 }
 
 /// Alias-compensated time IR from a frequency response (FLAMO `iFFTAntiAlias`):
@@ -154,7 +189,8 @@ pub fn impulse_response_fft(h: &FreqResponse) -> TimeResponse {
                 let last = spec.len() - 1;
                 spec[last].im = 0.0;
             }
-            c2r.process(&mut spec, &mut out).expect("buffer sizes come from the plan");
+            c2r.process(&mut spec, &mut out)
+                .expect("buffer sizes come from the plan");
             let mut undo = 1.0 / nfft as f64;
             let inv_gamma = 1.0 / gamma;
             for (n, v) in out.iter().enumerate() {
@@ -163,5 +199,10 @@ pub fn impulse_response_fft(h: &FreqResponse) -> TimeResponse {
             }
         }
     }
-    TimeResponse { len: nfft, n_out, n_in, data }
+    TimeResponse {
+        len: nfft,
+        n_out,
+        n_in,
+        data,
+    }
 }

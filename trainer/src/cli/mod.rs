@@ -1,0 +1,83 @@
+//! Command-line interface of `tailor` (clap). Each subcommand lives in its own module.
+
+mod analyze;
+mod conformance;
+mod demo;
+mod preset;
+mod render;
+
+use clap::{Parser, Subcommand};
+
+/// Tailor: trains feedback-delay-network reverbs from measured rooms.
+#[derive(Debug, Parser)]
+#[command(name = "tailor", version, about, long_about = None)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check every golden JSON file this tool understands in DIR against Tailor's implementation.
+    Conformance(conformance::Args),
+    /// Preset tools (validation, listing).
+    #[command(subcommand)]
+    Preset(preset::PresetCommand),
+    /// Render a preset's impulse response (exact time-domain recursion) to a WAV file.
+    Render(render::Args),
+    /// Analyse an impulse-response WAV file (EDC, EDT, T20, T30).
+    Analyze(analyze::Args),
+    /// The main job on the embedded data: bundled colorless preset + decay → 2 s IR → analysis.
+    Demo(demo::Args),
+}
+
+/// Runs the CLI and returns the process exit code (0 ok, 1 failure; never a panic for bad input).
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Conformance(a) => conformance::run(&a),
+        Command::Preset(c) => preset::run(&c),
+        Command::Render(a) => render::run(&a).map(|()| 0),
+        Command::Analyze(a) => analyze::run(&a).map(|()| 0),
+        Command::Demo(a) => demo::run(&a).map(|()| 0),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+/// Loads a preset from a file path, or from the bundled set by name (e.g. `colorless_N16_d1`).
+pub fn load_preset(spec: &str) -> anyhow::Result<tailor::Preset> {
+    use anyhow::Context;
+    let path = std::path::Path::new(spec);
+    if path.exists() {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {spec}"))?;
+        return tailor::Preset::from_json_str(&text).with_context(|| format!("{spec}"));
+    }
+    tailor::preset::bundled_preset(spec)
+        .with_context(|| format!("{spec} is neither a file nor a bundled preset"))
+}
+
+/// Parses an RT argument: `2.0` (flat) or `2.0,0.5` (DC, Nyquist), seconds.
+pub fn parse_rt(s: &str) -> Result<tailor::Rt, String> {
+    let parts: Vec<&str> = s.split(',').collect();
+    let num = |t: &str| {
+        t.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("'{t}' is not a number of seconds"))
+    };
+    match parts.as_slice() {
+        [a] => Ok(tailor::Rt::Flat(num(a)?)),
+        [a, b] => Ok(tailor::Rt::Shelf {
+            dc: num(a)?,
+            nyquist: num(b)?,
+        }),
+        _ => Err("expected RT or RT_DC,RT_NYQUIST in seconds".into()),
+    }
+}

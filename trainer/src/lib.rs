@@ -1,0 +1,5 @@
+//! Tailor's trainer library: golden-vector conformance and the `tailor` CLI commands.
+
+pub mod cli;
+pub mod conformance;
+pub mod golden;
