@@ -5,13 +5,22 @@ use tailor::decay::{decay_to_first_order_shelf, decay_to_one_pole, first_order_a
 use tailor::preset::{Limits, Preset};
 
 fn golden_builds() -> Vec<(String, Preset)> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/golden/fdn_response.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../data/golden/fdn_response.json"
+    ))
+    .unwrap();
     let doc: Value = serde_json::from_str(&text).unwrap();
     doc["cases"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_string(), Preset::from_json_value(&c["params"]["preset"], &Limits::default()).unwrap()))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                Preset::from_json_value(&c["params"]["preset"], &Limits::default()).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -28,7 +37,10 @@ fn assert_bank_close(a: &tailor::sos::SosBank, b: &tailor::sos::SosBank) {
 
 #[test]
 fn first_order_shelf_matches_pyfdn() {
-    let (_, p) = golden_builds().into_iter().find(|(n, _)| n.contains("first_order_shelf_rt2.0_0.5")).unwrap();
+    let (_, p) = golden_builds()
+        .into_iter()
+        .find(|(n, _)| n.contains("first_order_shelf_rt2.0_0.5"))
+        .unwrap();
     let b = p.build();
     let ours = decay_to_first_order_shelf(2.0, 0.5, None, b.delays(), b.sample_rate()).unwrap();
     assert_bank_close(&ours, b.post_delay().unwrap());
@@ -42,7 +54,10 @@ fn first_order_shelf_matches_pyfdn() {
 
 #[test]
 fn one_pole_matches_pyfdn() {
-    let (_, p) = golden_builds().into_iter().find(|(n, _)| n.contains("one_pole_rt1.0_0.3")).unwrap();
+    let (_, p) = golden_builds()
+        .into_iter()
+        .find(|(n, _)| n.contains("one_pole_rt1.0_0.3"))
+        .unwrap();
     let b = p.build();
     let ours = decay_to_one_pole(1.0, 0.3, b.delays(), b.sample_rate()).unwrap();
     assert_bank_close(&ours, b.post_delay().unwrap());

@@ -15,8 +15,17 @@ fn all_bundled_presets_round_trip_exactly() {
         // Every number of the original build survives unchanged (ryu shortest repr + exact parse).
         let orig: Value = serde_json::from_str(text).unwrap();
         let ours: Value = serde_json::from_str(&written).unwrap();
-        for key in ["feedback_matrix", "input_matrix", "output_matrix", "direct_matrix", "sample_rate"] {
-            assert_eq!(orig["build"][key], ours["build"][key], "{name}: build.{key}");
+        for key in [
+            "feedback_matrix",
+            "input_matrix",
+            "output_matrix",
+            "direct_matrix",
+            "sample_rate",
+        ] {
+            assert_eq!(
+                orig["build"][key], ours["build"][key],
+                "{name}: build.{key}"
+            );
         }
         assert_eq!(orig["metadata"], ours["metadata"], "{name}: metadata");
         assert_eq!(orig["design"], ours["design"], "{name}: design");
@@ -28,7 +37,10 @@ fn all_bundled_presets_round_trip_exactly() {
 fn bundled_presets_match_the_reference_table() {
     // fdn.md §2.3: SISO, D = 0, fs 48 kHz, no hooks, lossless, delays per the table.
     let n8d1 = bundled_preset("colorless_N8_d1.json").unwrap();
-    assert_eq!(n8d1.build().delays(), &[809, 877, 937, 1049, 1151, 1249, 1373, 1499]);
+    assert_eq!(
+        n8d1.build().delays(),
+        &[809, 877, 937, 1049, 1151, 1249, 1373, 1499]
+    );
     let n4d2 = bundled_preset("colorless_init_N4_d2").unwrap();
     assert_eq!(n4d2.build().delays(), &[797, 839, 2381, 2999]);
     for (name, _) in BUNDLED_PRESETS {
@@ -44,7 +56,10 @@ fn bundled_presets_match_the_reference_table() {
         assert_eq!(pairwise_coprime(&d), !name.ends_with("N16_d2"), "{name}");
     }
     let e = bundled_preset("colorless_N5_d1").unwrap_err().to_string();
-    assert!(e.contains("Unknown FDN preset 'colorless_N5_d1'") && e.contains("colorless_N16_d2"), "{e}");
+    assert!(
+        e.contains("Unknown FDN preset 'colorless_N5_d1'") && e.contains("colorless_N16_d2"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -55,7 +70,11 @@ fn with_decay_makes_a_lossless_preset_stable_and_round_trips() {
     assert!(!s.is_lossless() && s.loop_gain_bound < 1.0);
     // Largest in-loop gain is the DC gain of the longest line for RT 2 s.
     let expect = tailor::decay::delay_gain(2.0, 241.0, 48000.0);
-    assert!((s.max_filter_gain - expect).abs() < 1e-12, "{} vs {expect}", s.max_filter_gain);
+    assert!(
+        (s.max_filter_gain - expect).abs() < 1e-12,
+        "{} vs {expect}",
+        s.max_filter_gain
+    );
     let mut doc = p.clone();
     doc.set_build(b);
     assert_eq!(Preset::from_json_str(&doc.to_json_string()).unwrap(), doc);

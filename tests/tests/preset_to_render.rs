@@ -6,7 +6,11 @@ use tailor::response::impulse_response;
 
 #[test]
 fn preset_json_round_trip_renders_identically() {
-    for name in ["colorless_N4_d1", "colorless_N16_d2", "colorless_init_N8_d2"] {
+    for name in [
+        "colorless_N4_d1",
+        "colorless_N16_d2",
+        "colorless_init_N8_d2",
+    ] {
         let p = bundled_preset(name).unwrap();
         let b = tailor::with_decay(p.build(), (1.5, 0.4)).unwrap();
         let mut doc = p.clone();
@@ -20,6 +24,9 @@ fn preset_json_round_trip_renders_identically() {
         let e = |s: &[f64]| s.iter().map(|v| v * v).sum::<f64>();
         let first = e(&a.data[..4800]);
         let last = e(&a.data[24_000 - 4800..]);
-        assert!(10.0 * (first / last).log10() > 10.0, "{name}: {first} {last}");
+        assert!(
+            10.0 * (first / last).log10() > 10.0,
+            "{name}: {first} {last}"
+        );
     }
 }

@@ -4,11 +4,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn tailor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tailor")).args(args).output().expect("tailor runs")
+    Command::new(env!("CARGO_BIN_EXE_tailor"))
+        .args(args)
+        .output()
+        .expect("tailor runs")
 }
 
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data")
+        .join(rel)
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -29,7 +34,10 @@ const GOOD: &str = r#"{"format": "pyfdn-fdn-build", "version": 2,
 #[test]
 fn preset_check_accepts_all_bundled_presets() {
     let dir = data("presets/colorless_FDN");
-    let mut files: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path().display().to_string()).collect();
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
     files.sort();
     assert_eq!(files.len(), 16);
     let mut args = vec!["preset", "check"];
@@ -37,27 +45,71 @@ fn preset_check_accepts_all_bundled_presets() {
     let o = tailor(&args);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let out = stdout(&o);
-    assert_eq!(out.lines().filter(|l| l.starts_with("ok ") && l.contains("lossless")).count(), 16, "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("ok ") && l.contains("lossless"))
+            .count(),
+        16,
+        "{out}"
+    );
 }
 
 #[test]
 fn preset_check_rejects_bad_files_naming_the_field() {
     let dir = scratch("bad");
     let cases: Vec<(&str, String, &str)> = vec![
-        ("nan.json", GOOD.replace("[[0.0, 1.0], [1.0, 0.0]]", "[[0.0, NaN], [1.0, 0.0]]"), "feedback_matrix: must contain only finite values"),
-        ("nonsquare.json", GOOD.replace("[[0.0, 1.0], [1.0, 0.0]]", "[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]"), "feedback_matrix: must be square"),
-        ("brows.json", GOOD.replace("[[1.0], [1.0]]", "[[1.0]]"), "input_matrix: must have one row per delay line"),
-        ("delay0.json", GOOD.replace("[3, 5]", "[0, 5]"), "delays: must contain one positive integer"),
-        ("delayhuge.json", GOOD.replace("[3, 5]", "[3, 1e12]"), "delays: line 1 has 1000000000000 samples, above the memory cap"),
-        ("version3.json", GOOD.replace("\"version\": 2", "\"version\": 3"), "version: unsupported FDN build version: 3"),
+        (
+            "nan.json",
+            GOOD.replace("[[0.0, 1.0], [1.0, 0.0]]", "[[0.0, NaN], [1.0, 0.0]]"),
+            "feedback_matrix: must contain only finite values",
+        ),
+        (
+            "nonsquare.json",
+            GOOD.replace(
+                "[[0.0, 1.0], [1.0, 0.0]]",
+                "[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]",
+            ),
+            "feedback_matrix: must be square",
+        ),
+        (
+            "brows.json",
+            GOOD.replace("[[1.0], [1.0]]", "[[1.0]]"),
+            "input_matrix: must have one row per delay line",
+        ),
+        (
+            "delay0.json",
+            GOOD.replace("[3, 5]", "[0, 5]"),
+            "delays: must contain one positive integer",
+        ),
+        (
+            "delayhuge.json",
+            GOOD.replace("[3, 5]", "[3, 1e12]"),
+            "delays: line 1 has 1000000000000 samples, above the memory cap",
+        ),
+        (
+            "version3.json",
+            GOOD.replace("\"version\": 2", "\"version\": 3"),
+            "version: unsupported FDN build version: 3",
+        ),
         ("array.json", format!("[{GOOD}]"), "must contain an object"),
-        ("truncated.json", GOOD[..GOOD.len() / 2].to_string(), "invalid JSON"),
+        (
+            "truncated.json",
+            GOOD[..GOOD.len() / 2].to_string(),
+            "invalid JSON",
+        ),
         (
             "a0.json",
-            GOOD.replace("\"post_delay\": null", "\"post_delay\": [[[0.9, 0.9], [0, 0], [0, 0], [0, 1], [0, 0], [0, 0]]]"),
+            GOOD.replace(
+                "\"post_delay\": null",
+                "\"post_delay\": [[[0.9, 0.9], [0, 0], [0, 0], [0, 1], [0, 0], [0, 0]]]",
+            ),
             "post_delay: has a section with a0 = 0",
         ),
-        ("unstable.json", GOOD.replace("[[0.0, 1.0], [1.0, 0.0]]", "[[0.0, 1.1], [1.1, 0.0]]"), "unstable build, loop-gain bound 1.1"),
+        (
+            "unstable.json",
+            GOOD.replace("[[0.0, 1.0], [1.0, 0.0]]", "[[0.0, 1.1], [1.1, 0.0]]"),
+            "unstable build, loop-gain bound 1.1",
+        ),
         ("empty.json", String::new(), "invalid JSON"),
     ];
     for (name, text, expect) in &cases {
@@ -65,15 +117,31 @@ fn preset_check_rejects_bad_files_naming_the_field() {
         std::fs::write(&path, text).unwrap();
         let o = tailor(&["preset", "check", path.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(1), "{name}: {}", stdout(&o));
-        assert!(stdout(&o).contains(expect), "{name}: expected '{expect}' in: {}", stdout(&o));
-        assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"), "{name} panicked");
+        assert!(
+            stdout(&o).contains(expect),
+            "{name}: expected '{expect}' in: {}",
+            stdout(&o)
+        );
+        assert!(
+            !String::from_utf8_lossy(&o.stderr).contains("panicked"),
+            "{name} panicked"
+        );
     }
     // A missing file is an error too, and good + bad files give exit 1 with both lines.
     let good = dir.join("good.json");
     std::fs::write(&good, GOOD).unwrap();
-    let o = tailor(&["preset", "check", good.to_str().unwrap(), dir.join("missing.json").to_str().unwrap()]);
+    let o = tailor(&[
+        "preset",
+        "check",
+        good.to_str().unwrap(),
+        dir.join("missing.json").to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("ok    ") && stdout(&o).contains("lossless"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("ok    ") && stdout(&o).contains("lossless"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -93,11 +161,18 @@ fn conformance_fails_on_a_perturbed_golden_file_under_any_name() {
     let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     let v = &mut doc["cases"][2]["output"]["impulse_response"]["data"][700];
     *v = serde_json::json!(v.as_f64().unwrap() + 1e-6);
-    std::fs::write(dir.join("renamed_vectors.json"), serde_json::to_string(&doc).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("renamed_vectors.json"),
+        serde_json::to_string(&doc).unwrap(),
+    )
+    .unwrap();
     let o = tailor(&["conformance", dir.to_str().unwrap()]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains("FAIL fdn_response/N8_first_order_shelf_rt2.0_0.5"), "{out}");
+    assert!(
+        out.contains("FAIL fdn_response/N8_first_order_shelf_rt2.0_0.5"),
+        "{out}"
+    );
     assert!(out.contains("3 passed, 1 failed"), "{out}");
 }
 
@@ -105,8 +180,23 @@ fn conformance_fails_on_a_perturbed_golden_file_under_any_name() {
 fn render_analyze_and_demo() {
     let dir = scratch("render");
     let wav = dir.join("ir.wav");
-    let o = tailor(&["render", "colorless_N8_d1", "--rt", "1.0", "--seconds", "1.5", "--out", wav.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+    let o = tailor(&[
+        "render",
+        "colorless_N8_d1",
+        "--rt",
+        "1.0",
+        "--seconds",
+        "1.5",
+        "--out",
+        wav.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = tailor(&["analyze", wav.to_str().unwrap(), "--json"]);
     assert_eq!(o.status.code(), Some(0));
     let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -120,7 +210,12 @@ fn render_analyze_and_demo() {
     let o = tailor(&["analyze", dir.join("missing.wav").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let o = tailor(&["demo", "--out", dir.join("demo").to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(stdout(&o).contains("T30"));
     let preset = dir.join("demo/demo_preset.json");
     let o = tailor(&["preset", "check", preset.to_str().unwrap()]);
