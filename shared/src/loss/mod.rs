@@ -4,3 +4,16 @@
 //! FFTs are custom candle ops with an analytic backward.
 
 pub mod complex;
+pub mod aggregator;
+pub mod component;
+pub mod hrtf;
+pub mod tensorboard;
+pub mod torch_ops;
+
+pub use aggregator::{AggregatorError, LossAggregator, LossParameters, LossTerms};
+pub use component::{
+    component_loss, component_weights, kl_div_loss, weighted_component_loss, AuralflowLossError,
+};
+pub use hrtf::{
+    hrtf_loss, hrtf_loss_from_names, HrtfInput, HrtfLossError, InputScale, Metric, Reduction,
+};
