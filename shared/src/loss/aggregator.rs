@@ -400,7 +400,9 @@ mod tests {
         agg.params.beta_reg = 0.1;
         let err = agg.eval(&y, &y, None, 0).unwrap_err();
         assert!(matches!(err, AggregatorError::RegularizationNeedsNetwork));
-        assert!(err.to_string().starts_with("Regularization loss requires a neural network model"));
+        assert!(err
+            .to_string()
+            .starts_with("Regularization loss requires a neural network model"));
         let short = t(&[1.0, 2.0], &[1, 2]);
         assert!(matches!(
             agg.pen1st_order(&short, 0),
@@ -423,7 +425,13 @@ mod tests {
         let p = agg.pen1st_order(y.as_tensor(), 0).unwrap();
         assert_eq!(scalar(&p), 0.0);
         let g = p.backward().unwrap();
-        let g = g.get(&y).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let g = g
+            .get(&y)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
         assert_eq!(g, vec![0.0, 0.0, 0.0]);
     }
 
@@ -437,15 +445,21 @@ mod tests {
             alpha_pen2: 0.5,
             beta_reg: 0.01,
         };
-        let k1: Vec<f64> = (0..8).map(|i| 10f64.powf(-1.0 + 3.0 * i as f64 / 7.0) / 40.0).collect();
+        let k1: Vec<f64> = (0..8)
+            .map(|i| 10f64.powf(-1.0 + 3.0 * i as f64 / 7.0) / 40.0)
+            .collect();
         let k1 = t(&k1, &[8]);
         let agg = LossAggregator::new(params, &k1, 40.0, Some(&dir), "ignored").unwrap();
         let theta = t(&[0.3, -0.2, 0.1], &[3]);
         let mut expected = Vec::new();
         for step in 0..3i64 {
             let s = step as f64;
-            let y: Vec<f64> = (0..32).map(|i| (1.0 + 0.1 * s + (i as f64 * 0.7).sin().abs())).collect();
-            let yd: Vec<f64> = (0..32).map(|i| 1.0 + (i as f64 * 0.3).cos().abs()).collect();
+            let y: Vec<f64> = (0..32)
+                .map(|i| 1.0 + 0.1 * s + (i as f64 * 0.7).sin().abs())
+                .collect();
+            let yd: Vec<f64> = (0..32)
+                .map(|i| 1.0 + (i as f64 * 0.3).cos().abs())
+                .collect();
             let terms = agg
                 .eval_terms(&t(&y, &[4, 8]), &t(&yd, &[4, 8]), Some(&theta), step)
                 .unwrap();

@@ -71,7 +71,9 @@ pub fn component_loss(
     same_shape("filtered_src and target_src", filtered_src, target_src)?;
     same_shape("filtered_res and target_res", filtered_res, target_res)?;
     if filtered_res.rank() < 2 {
-        return Err(AuralflowLossError::NeedsBatchAxis(filtered_res.dims().to_vec()));
+        return Err(AuralflowLossError::NeedsBatchAxis(
+            filtered_res.dims().to_vec(),
+        ));
     }
     let separation = (filtered_src - target_src)?.sqr()?.sum_all()?;
     let noise = filtered_res.sqr()?.sum_all()?;
@@ -165,14 +167,19 @@ mod tests {
         let dev = Device::Cpu;
         let shape = [2usize, 2, 3, 2];
         let n: usize = shape.iter().product();
-        let v = |k: f64| (0..n).map(|i| ((i as f64) * k).sin() + 0.1).collect::<Vec<_>>();
+        let v = |k: f64| {
+            (0..n)
+                .map(|i| ((i as f64) * k).sin() + 0.1)
+                .collect::<Vec<_>>()
+        };
         let xs: Vec<Tensor> = [1.3, 0.7, 2.1, 0.4]
             .iter()
             .map(|&k| Tensor::from_vec(v(k), &shape[..], &dev).unwrap())
             .collect();
         let four = scalar(component_loss(&xs[0], &xs[1], &xs[2], &xs[3], 0.1, 0.3, 3).unwrap());
         let flat: Vec<Tensor> = xs.iter().map(|x| x.reshape((2, 6, 2)).unwrap()).collect();
-        let three = scalar(component_loss(&flat[0], &flat[1], &flat[2], &flat[3], 0.1, 0.3, 3).unwrap());
+        let three =
+            scalar(component_loss(&flat[0], &flat[1], &flat[2], &flat[3], 0.1, 0.3, 3).unwrap());
         assert!((four - three).abs() < 1e-15);
     }
 
@@ -206,7 +213,15 @@ mod tests {
         let mix = t(&[2.0, 1.0, 3.0, 1.0], &[2, 2]);
         let tg = t(&[1.0, 2.0, 1.0, 0.5], &[2, 2]);
         let res = (&mix - &tg).unwrap();
-        let direct = component_loss(&m.mul(&tg).unwrap(), &tg, &m.mul(&res).unwrap(), &res, 0.4, 0.0, 2);
+        let direct = component_loss(
+            &m.mul(&tg).unwrap(),
+            &tg,
+            &m.mul(&res).unwrap(),
+            &res,
+            0.4,
+            0.0,
+            2,
+        );
         let wrapped = weighted_component_loss(&m, &mix, &tg, 0.4, 0.9).unwrap();
         assert_eq!(scalar(direct.unwrap()), scalar(wrapped));
     }

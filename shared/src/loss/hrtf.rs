@@ -375,7 +375,15 @@ mod tests {
         // -5 clamps to ε = 1e-12 → -240 dB; 1 → 0 dB; difference 240 dB in one of two bins.
         let p = t(&[-5.0, 1.0], &[2]);
         let q = t(&[1.0, 1.0], &[2]);
-        let v = hrtf_loss(&p, &q, Metric::Lsd, InputScale::Linear, Reduction::Mean, EPS).unwrap();
+        let v = hrtf_loss(
+            &p,
+            &q,
+            Metric::Lsd,
+            InputScale::Linear,
+            Reduction::Mean,
+            EPS,
+        )
+        .unwrap();
         let want = (240.0f64 * 240.0 / 2.0 + EPS).sqrt();
         assert!((scalar(v) - want).abs() < 1e-9);
     }
@@ -384,7 +392,15 @@ mod tests {
     fn complex_pred_with_real_target_takes_abs_of_target() {
         let p = ComplexTensor::new(t(&[0.0], &[1]), t(&[2.0], &[1])).unwrap();
         let q = t(&[-2.0], &[1]);
-        let v = hrtf_loss(&p, &q, Metric::Lsd, InputScale::Linear, Reduction::Mean, EPS).unwrap();
+        let v = hrtf_loss(
+            &p,
+            &q,
+            Metric::Lsd,
+            InputScale::Linear,
+            Reduction::Mean,
+            EPS,
+        )
+        .unwrap();
         assert!((scalar(v) - EPS.sqrt()).abs() < 1e-15);
     }
 
@@ -392,10 +408,23 @@ mod tests {
     fn mae_gradient_is_sign_and_zero_at_equality() {
         let p = Var::from_tensor(&t(&[1.0, 2.0, 3.0, 4.0], &[1, 4])).unwrap();
         let q = t(&[0.0, 2.0, 5.0, 4.0], &[1, 4]);
-        let l = hrtf_loss(p.as_tensor(), &q, Metric::Mae, InputScale::Db, Reduction::Mean, EPS)
-            .unwrap();
+        let l = hrtf_loss(
+            p.as_tensor(),
+            &q,
+            Metric::Mae,
+            InputScale::Db,
+            Reduction::Mean,
+            EPS,
+        )
+        .unwrap();
         let g = l.backward().unwrap();
-        let g = g.get(&p).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let g = g
+            .get(&p)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
         assert_eq!(g, vec![0.25, 0.0, -0.25, 0.0]);
     }
 
@@ -403,12 +432,26 @@ mod tests {
     fn validation_errors_in_order() {
         let p = t(&[1.0], &[1]);
         let bad = |m: &str, s: &str, r: &str, e: f64| {
-            hrtf_loss_from_names(&p, &p, m, s, r, e).unwrap_err().to_string()
+            hrtf_loss_from_names(&p, &p, m, s, r, e)
+                .unwrap_err()
+                .to_string()
         };
-        assert_eq!(bad("L2", "nope", "x", -1.0), "metric must be one of: rmse, mae, lsd");
-        assert_eq!(bad(" LSD ", "nope", "x", -1.0), "input_scale must be one of: db, linear");
-        assert_eq!(bad("lsd", "DB", "x", -1.0), "reduction_method must be one of: mean, rms");
-        assert_eq!(bad("lsd", "db", "Mean", 0.0), "epsilon must be a finite, positive value.");
+        assert_eq!(
+            bad("L2", "nope", "x", -1.0),
+            "metric must be one of: rmse, mae, lsd"
+        );
+        assert_eq!(
+            bad(" LSD ", "nope", "x", -1.0),
+            "input_scale must be one of: db, linear"
+        );
+        assert_eq!(
+            bad("lsd", "DB", "x", -1.0),
+            "reduction_method must be one of: mean, rms"
+        );
+        assert_eq!(
+            bad("lsd", "db", "Mean", 0.0),
+            "epsilon must be a finite, positive value."
+        );
         assert_eq!(
             bad("lsd", "db", "mean", f64::INFINITY),
             "epsilon must be a finite, positive value."
@@ -418,10 +461,16 @@ mod tests {
         assert!(matches!(e, HrtfLossError::ShapeMismatch));
         let s = Tensor::new(1.0f64, &Device::Cpu).unwrap();
         let e = hrtf_loss(&s, &s, Metric::Rmse, InputScale::Db, Reduction::Mean, EPS).unwrap_err();
-        assert_eq!(e.to_string(), "prediction and target must have at least one dimension");
+        assert_eq!(
+            e.to_string(),
+            "prediction and target must have at least one dimension"
+        );
         let z = ComplexTensor::from_real(p.clone()).unwrap();
         let e = hrtf_loss(&z, &p, Metric::Lsd, InputScale::Db, Reduction::Mean, EPS).unwrap_err();
-        assert_eq!(e.to_string(), "input_scale='db' does not support complex tensors");
+        assert_eq!(
+            e.to_string(),
+            "input_scale='db' does not support complex tensors"
+        );
         // Complex inputs are fine for the other metrics even with input_scale = db.
         assert!(hrtf_loss(&z, &p, Metric::Rmse, InputScale::Db, Reduction::Mean, EPS).is_ok());
     }

@@ -3,8 +3,8 @@
 //! One file per family. Complex values are (re, im) tensor pairs ([`complex::ComplexTensor`]);
 //! FFTs are custom candle ops with an analytic backward.
 
-pub mod complex;
 pub mod aggregator;
+pub mod complex;
 pub mod component;
 pub mod hrtf;
 pub mod tensorboard;

@@ -301,7 +301,8 @@ impl EventWriter {
         let (file, path) = loop {
             let secs = now_secs() as u64;
             let uid = WRITER_UID.fetch_add(1, Ordering::Relaxed);
-            let name = format!("events.out.tfevents.{secs:010}.{host}.{pid}.{uid}{filename_suffix}");
+            let name =
+                format!("events.out.tfevents.{secs:010}.{host}.{pid}.{uid}{filename_suffix}");
             let path = dir.join(name);
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(f) => break (f, path),
@@ -430,9 +431,13 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::manual_rotate)] // spelled as in TensorFlow's crc32c::Mask on purpose
     fn masked_crc_matches_tensorflow_definition() {
         let c = crc32c(b"abc");
-        assert_eq!(masked_crc32c(b"abc"), ((c >> 15) | (c << 17)).wrapping_add(0xa282_ead8));
+        assert_eq!(
+            masked_crc32c(b"abc"),
+            ((c >> 15) | (c << 17)).wrapping_add(0xa282_ead8)
+        );
     }
 
     #[test]

@@ -60,7 +60,11 @@ impl Inputs {
                 "c128" | "c64" => {
                     let re: Vec<f64> = a.data.iter().step_by(2).copied().collect();
                     let im: Vec<f64> = a.data.iter().skip(1).step_by(2).copied().collect();
-                    let dt = if a.dtype == "c64" { DType::F32 } else { DType::F64 };
+                    let dt = if a.dtype == "c64" {
+                        DType::F32
+                    } else {
+                        DType::F64
+                    };
                     let re = Tensor::from_vec(re, shape.clone(), &dev)?.to_dtype(dt)?;
                     let im = Tensor::from_vec(im, shape, &dev)?.to_dtype(dt)?;
                     Input::Complex(Var::from_tensor(&re)?, Var::from_tensor(&im)?)
@@ -240,5 +244,99 @@ pub fn tolerances(inputs: &Inputs) -> (f64, f64) {
         (1e-9, 1e-9)
     } else {
         (1e-6, 1e-4)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{check_file, families};
+    use serde_json::{json, Value};
+    use std::path::PathBuf;
+
+    fn family(name: &str) -> super::super::Family {
+        families().into_iter().find(|f| f.name == name).unwrap()
+    }
+
+    fn arr(shape: &[usize], data: Vec<f64>) -> Value {
+        json!({"shape": shape, "dtype": "f64", "data": data})
+    }
+
+    #[test]
+    fn public_golden_files_of_the_loss_families_pass() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/golden");
+        for stem in [
+            "hrtf_loss",
+            "auralflow_component_loss",
+            "auralflow_kl_div_loss",
+            "drdmannturb_loss_aggregator",
+        ] {
+            let reports = check_file(&dir.join(format!("{stem}.json")))
+                .unwrap()
+                .unwrap();
+            assert!(!reports.is_empty());
+            for r in reports {
+                assert!(
+                    r.passed(),
+                    "{stem}/{}: {:?} {:?}",
+                    r.case,
+                    r.error,
+                    r.comparisons
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn expected_validation_errors_are_matched_by_text() {
+        let check = family("hrtf_loss").check;
+        let inputs =
+            json!({"prediction": arr(&[2], vec![1.0, 2.0]), "target": arr(&[2], vec![1.0, 1.0])});
+        let case = |params: Value, error: &str| json!({"name": "e", "params": params, "inputs": inputs.clone(), "output": null, "error": error});
+        let ok = |c: &Value| check(c).unwrap().iter().all(|c| c.passed);
+        assert!(ok(&case(
+            json!({"metric": "L2", "input_scale": "db", "reduction_method": "mean", "epsilon": 1e-12}),
+            "ValueError: metric must be one of: rmse, mae, lsd"
+        )));
+        assert!(ok(&case(
+            json!({"metric": " RMSE", "input_scale": "db", "reduction_method": "mean", "epsilon": true}),
+            "ValueError: epsilon must be a finite, positive value."
+        )));
+        // A wrong expectation, and an expected error on a valid call, must both fail.
+        assert!(!ok(&case(
+            json!({"metric": "L2", "input_scale": "db", "reduction_method": "mean", "epsilon": 1e-12}),
+            "ValueError: input_scale must be one of: db, linear"
+        )));
+        assert!(!ok(&case(
+            json!({"metric": "rmse", "input_scale": "db", "reduction_method": "mean", "epsilon": 1e-12}),
+            "ValueError: metric must be one of: rmse, mae, lsd"
+        )));
+        let agg = family("drdmannturb_loss_aggregator").check;
+        let c = json!({
+            "name": "reg_without_nn",
+            "params": {"LossParameters": {"alpha_pen1": 0.0, "alpha_pen2": 0.0, "beta_reg": 0.1},
+                       "zref": 1.0, "epoch": 0, "method": "eval(y, y_data, theta_NN=None, epoch=0)"},
+            "inputs": {"y": arr(&[1, 3], vec![1.0, 2.0, 3.0]), "y_data": arr(&[1, 3], vec![1.0, 2.0, 2.0])},
+            "output": null,
+            "error": "ValueError: Regularization loss requires a neural network model to be used. Set the regularization hyperparameter                (beta_reg) to 0 if using a non-neural network model."
+        });
+        assert!(agg(&c).unwrap().iter().all(|c| c.passed));
+    }
+
+    #[test]
+    fn a_wrong_golden_value_or_gradient_fails() {
+        let check = family("auralflow_kl_div_loss").check;
+        let mut c = json!({
+            "name": "kl",
+            "params": {},
+            "inputs": {"mu": arr(&[2], vec![1.0, 0.0]), "sigma": arr(&[2], vec![1.0, 1.0])},
+            "output": 0.25,
+            "grads": {"mu": arr(&[2], vec![0.5, 0.0]), "sigma": arr(&[2], vec![0.0, 0.0])}
+        });
+        assert!(check(&c).unwrap().iter().all(|c| c.passed));
+        c["output"] = json!(0.25 + 1e-8);
+        assert!(!check(&c).unwrap().iter().all(|c| c.passed));
+        c["output"] = json!(0.25);
+        c["grads"]["mu"] = arr(&[2], vec![0.5, 1e-6]);
+        assert!(!check(&c).unwrap().iter().all(|c| c.passed));
     }
 }

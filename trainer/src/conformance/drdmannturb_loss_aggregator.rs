@@ -54,8 +54,11 @@ pub fn check(case: &Value) -> Result<Vec<Comparison>> {
     let epoch = params.get("epoch").and_then(Value::as_i64).unwrap_or(0);
     let inputs = Inputs::load(case)?;
     let y = inputs.opt("y").map(|i| i.real()).transpose()?;
-    let len = y.as_ref().map_or(Ok(0), |y| y.dim(candle_core::D::Minus1))?;
-    let agg = LossAggregator::without_logging(loss_parameters(params), &k1space(case, len, zref)?, zref)?;
+    let len = y
+        .as_ref()
+        .map_or(Ok(0), |y| y.dim(candle_core::D::Minus1))?;
+    let agg =
+        LossAggregator::without_logging(loss_parameters(params), &k1space(case, len, zref)?, zref)?;
     let theta = inputs.opt("theta_NN").map(|i| i.real()).transpose()?;
     let need_y = || y.clone().ok_or_else(|| anyhow!("case has no input 'y'"));
     let name = method.split('(').next().unwrap_or("").trim();

@@ -1,7 +1,9 @@
 //! Golden family `hrtf_loss`: hrtfpykit `hrtf_loss` values and gradients (real and complex
 //! inputs), and its validation errors when a case expects one.
 
-use super::autograd_inputs::{compare_error, compare_loss, expected_error, tolerances, Input, Inputs};
+use super::autograd_inputs::{
+    compare_error, compare_loss, expected_error, tolerances, Input, Inputs,
+};
 use super::Comparison;
 use anyhow::{anyhow, Result};
 use serde_json::Value;
