@@ -237,7 +237,10 @@ impl LossAggregator {
     fn d1(&self, y: &Tensor) -> Result<Tensor, AggregatorError> {
         self.check_grid(y)?;
         let logy = torch_ops::abs(y)?.log()?;
-        Ok(diff_last(&logy)?.broadcast_div(&self.h1.to_dtype(y.dtype())?)?)
+        Ok(
+            diff_last(&logy)?
+                .broadcast_div(&self.h1.to_dtype(y.dtype())?.to_device(y.device())?)?,
+        )
     }
 
     /// `alpha_pen1 · mean(ReLU(∂ln|y|/∂ln k1)²) / zref` (first differences on the grid); logged
@@ -254,7 +257,8 @@ impl LossAggregator {
     /// logged as "2nd Order Penalty".
     pub fn pen2nd_order(&self, y: &Tensor, epoch: i64) -> Result<Tensor, AggregatorError> {
         let d1 = self.d1(y)?;
-        let d2 = diff_last(&d1)?.broadcast_div(&self.h2.to_dtype(y.dtype())?)?;
+        let d2 =
+            diff_last(&d1)?.broadcast_div(&self.h2.to_dtype(y.dtype())?.to_device(y.device())?)?;
         let m = d2.relu()?.sqr()?.mean_all()?;
         let pen = ((m * self.params.alpha_pen2)? / self.zref.powi(2))?;
         self.log(TAG_PEN2, &pen, epoch)?;
