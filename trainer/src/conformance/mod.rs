@@ -6,7 +6,12 @@
 //! do. Relative errors are relative to the largest magnitude of the expected array
 //! (`max|got − want| / max|want|`), which is how the issues state their tolerances.
 
+mod auralflow_component_loss;
+mod auralflow_kl_div_loss;
+mod autograd_inputs;
+mod drdmannturb_loss_aggregator;
 mod fdn_response;
+mod hrtf_loss;
 mod sample_delay_lengths;
 
 use anyhow::{Context, Result};
@@ -169,6 +174,26 @@ pub fn families() -> Vec<Family> {
             name: "sample_delay_lengths",
             source_hint: "sample_delay_lengths",
             check: sample_delay_lengths::check,
+        },
+        Family {
+            name: "hrtf_loss",
+            source_hint: "hrtf_loss",
+            check: hrtf_loss::check,
+        },
+        Family {
+            name: "auralflow_component_loss",
+            source_hint: "component_loss",
+            check: auralflow_component_loss::check,
+        },
+        Family {
+            name: "auralflow_kl_div_loss",
+            source_hint: "kl_div_loss",
+            check: auralflow_kl_div_loss::check,
+        },
+        Family {
+            name: "drdmannturb_loss_aggregator",
+            source_hint: "LossAggregator",
+            check: drdmannturb_loss_aggregator::check,
         },
     ]
 }
