@@ -4,3 +4,11 @@
 //! FFTs are custom candle ops with an analytic backward.
 
 pub mod complex;
+pub mod colorless;
+pub mod fdn_loss_error;
+pub mod fft;
+pub mod mel;
+pub mod mss;
+pub mod objective;
+pub mod reduce;
+pub mod sparsity;
