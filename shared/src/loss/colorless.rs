@@ -44,7 +44,11 @@ pub fn magnitude_response(h: &Tensor) -> Result<Tensor, FdnLossError> {
 
 /// pyFDN `FlatMagnitude(target, channels)` of a response `h` `(n_samples, n_out, n_in)`:
 /// mean over bins (and kept channels) of (reduce_out |H| − target)², dimensionless.
-pub fn flat_magnitude(h: &Tensor, target: f64, channels: ChannelReduce) -> Result<Tensor, FdnLossError> {
+pub fn flat_magnitude(
+    h: &Tensor,
+    target: f64,
+    channels: ChannelReduce,
+) -> Result<Tensor, FdnLossError> {
     let mag = magnitude_response(h)?;
     let reduced = match channels {
         ChannelReduce::Sum => mag.sum(0)?,
@@ -107,10 +111,21 @@ mod tests {
         let x: Vec<f64> = (0..n).map(|i| ((i * 37 % 11) as f64 - 5.0) / 7.0).collect();
         let v = Var::from_vec(x.clone(), (n, 1, 1), &Device::Cpu).unwrap();
         let l = flat_magnitude(v.as_tensor(), 1.0, ChannelReduce::Sum).unwrap();
-        let g = l.backward().unwrap().get(v.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let g = l
+            .backward()
+            .unwrap()
+            .get(v.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
         let f = |x: &[f64]| {
             let t = Tensor::from_vec(x.to_vec(), (n, 1, 1), &Device::Cpu).unwrap();
-            flat_magnitude(&t, 1.0, ChannelReduce::Sum).unwrap().to_scalar::<f64>().unwrap()
+            flat_magnitude(&t, 1.0, ChannelReduce::Sum)
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
         };
         let mut xs = x.clone();
         for i in 0..n {
@@ -127,6 +142,9 @@ mod tests {
     fn mse_rejects_bad_target() {
         let p = Tensor::zeros((1, 5, 2), candle_core::DType::F64, &Device::Cpu).unwrap();
         let t = Tensor::zeros((1, 5, 2), candle_core::DType::F64, &Device::Cpu).unwrap();
-        assert!(matches!(flamo_mse_loss(&p, &t), Err(FdnLossError::MseShape { .. })));
+        assert!(matches!(
+            flamo_mse_loss(&p, &t),
+            Err(FdnLossError::MseShape { .. })
+        ));
     }
 }

@@ -48,7 +48,10 @@ fn tensor_f64(t: &Tensor) -> candle_core::Result<Vec<f64>> {
 }
 
 /// Applies a custom op on the CPU, copying a non-CPU tensor there and the result back.
-fn apply_on_cpu<C: 'static + CustomOp1 + Send + Sync>(x: &Tensor, op: C) -> candle_core::Result<Tensor> {
+fn apply_on_cpu<C: 'static + CustomOp1 + Send + Sync>(
+    x: &Tensor,
+    op: C,
+) -> candle_core::Result<Tensor> {
     let device = x.device().clone();
     let x = x.contiguous()?;
     if device.is_cpu() {
@@ -72,7 +75,11 @@ impl CustomOp1 for Rfft {
         "tailor-rfft"
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = storage_f64(storage, layout)?;
         let dims = layout.shape().dims();
         let n = self.n;
@@ -103,7 +110,12 @@ impl CustomOp1 for Rfft {
 
     /// dL/dx_m = Re Σ_k G_k e^{+2πikm/n} with G = dL/dre + i dL/dim (half spectrum only), computed
     /// with a complex-to-real FFT of the half spectrum with interior bins halved.
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
         let n = self.n;
         let bins = n / 2 + 1;
         let g = tensor_f64(grad_res)?;
@@ -113,7 +125,7 @@ impl CustomOp1 for Rfft {
         let mut spec = ifft.make_input_vec();
         let mut out_row = ifft.make_output_vec();
         let mut dx = vec![0.0; rows * n];
-        let has_nyquist = n % 2 == 0;
+        let has_nyquist = n.is_multiple_of(2);
         for r in 0..rows {
             for k in 0..bins {
                 let edge = k == 0 || (has_nyquist && k == bins - 1);
@@ -197,19 +209,19 @@ impl SpectralKernel {
         let mut sin = vec![0.0; bins * n_fft];
         let two_pi = 2.0 * std::f64::consts::PI;
         for (k, &b) in bins_norm.iter().enumerate() {
-            for m in 0..n_fft {
+            for (m, &wm) in window.iter().enumerate() {
                 let phase = two_pi * b * m as f64 / n_fft as f64;
                 let (s, c) = phase.sin_cos();
                 let idx = k * n_fft + m;
                 match precision {
                     KernelPrecision::NnAudioF32 => {
-                        let w = window[m] as f32;
+                        let w = wm as f32;
                         cos[idx] = f64::from((c as f32) * w);
                         sin[idx] = f64::from((s as f32) * w);
                     }
                     KernelPrecision::F64 => {
-                        cos[idx] = c * window[m];
-                        sin[idx] = s * window[m];
+                        cos[idx] = c * wm;
+                        sin[idx] = s * wm;
                     }
                 }
             }
@@ -225,7 +237,13 @@ impl SpectralKernel {
 
     /// nnAudio `freq_scale="linear"` kernels: n_fft/2+1 bins at f_k = fmin + k·(fmax − fmin)/(n_fft/2+1)
     /// Hz (not the DFT grid), periodic Hann window.
-    pub fn nnaudio_linear(n_fft: usize, sr: f64, fmin: f64, fmax: f64, precision: KernelPrecision) -> Self {
+    pub fn nnaudio_linear(
+        n_fft: usize,
+        sr: f64,
+        fmin: f64,
+        fmax: f64,
+        precision: KernelPrecision,
+    ) -> Self {
         let freq_bins = n_fft / 2 + 1;
         let nf = n_fft as f64;
         let start_bin = fmin * nf / sr;
@@ -300,7 +318,11 @@ impl CustomOp1 for Stft {
         "tailor-stft"
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = storage_f64(storage, layout)?;
         let (rows, t) = layout.shape().dims2()?;
         self.check(t)?;
@@ -340,7 +362,12 @@ impl CustomOp1 for Stft {
 
     /// Adjoint: scatter Σ_k (g_re·cos − g_im·sin) into each frame, then fold the reflect padding
     /// back onto the samples it copied.
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
         let (rows, t) = arg.dims2()?;
         let k = &*self.kernel;
         let n = k.n_fft;
@@ -398,7 +425,9 @@ pub fn stft(
         });
     }
     if hop == 0 {
-        return Err(FdnLossError::BadParameter("hop length must be positive".into()));
+        return Err(FdnLossError::BadParameter(
+            "hop length must be positive".into(),
+        ));
     }
     let out = apply_on_cpu(x, Stft { kernel, hop, pad })?;
     Ok((out.get(0)?, out.get(1)?))
@@ -411,21 +440,35 @@ mod tests {
 
     /// Deterministic pseudo-random values in (−1, 1).
     fn noise(len: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (0..len)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
             })
             .collect()
     }
 
     /// Checks the analytic gradient of `f` (scalar of x) against central finite differences.
-    fn check_fd(x0: &[f64], shape: &[usize], f: &dyn Fn(&Tensor) -> candle_core::Result<Tensor>) -> f64 {
+    fn check_fd(
+        x0: &[f64],
+        shape: &[usize],
+        f: &dyn Fn(&Tensor) -> candle_core::Result<Tensor>,
+    ) -> f64 {
         let var = Var::from_vec(x0.to_vec(), shape, &Device::Cpu).unwrap();
         let y = f(var.as_tensor()).unwrap();
         let grads = y.backward().unwrap();
-        let g = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let g = grads
+            .get(var.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
         let eval = |x: &[f64]| -> f64 {
             let t = Tensor::from_vec(x.to_vec(), shape, &Device::Cpu).unwrap();
             f(&t).unwrap().to_scalar::<f64>().unwrap()
@@ -454,7 +497,10 @@ mod tests {
         let w1 = Tensor::from_vec(noise(n, 7), re.shape(), re.device())?;
         let w2 = Tensor::from_vec(noise(n, 8), re.shape(), re.device())?;
         let a = (re.mul(&w1)?.sum_all()? + im.mul(&w2)?.sum_all()?)?;
-        let b = (re.sqr()? + im.sqr()?)?.affine(0.1, 1.0)?.sqrt()?.sum_all()?;
+        let b = (re.sqr()? + im.sqr()?)?
+            .affine(0.1, 1.0)?
+            .sqrt()?
+            .sum_all()?;
         a + b
     }
 
@@ -495,11 +541,22 @@ mod tests {
 
     #[test]
     fn stft_gradient_matches_finite_differences() {
-        for (n_fft, hop, t, pad, rows) in [(16usize, 4usize, 40usize, 8usize, 2usize), (8, 3, 21, 4, 1), (8, 2, 12, 0, 1)] {
-            let kernel = Arc::new(SpectralKernel::nnaudio_linear(n_fft, 48000.0, 20.0, 24000.0, KernelPrecision::F64));
+        for (n_fft, hop, t, pad, rows) in [
+            (16usize, 4usize, 40usize, 8usize, 2usize),
+            (8, 3, 21, 4, 1),
+            (8, 2, 12, 0, 1),
+        ] {
+            let kernel = Arc::new(SpectralKernel::nnaudio_linear(
+                n_fft,
+                48000.0,
+                20.0,
+                24000.0,
+                KernelPrecision::F64,
+            ));
             let x = noise(rows * t, 11 + t as u64);
             let err = check_fd(&x, &[rows, t], &|xt| {
-                let (re, im) = stft(xt, kernel.clone(), hop, pad).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+                let (re, im) = stft(xt, kernel.clone(), hop, pad)
+                    .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
                 scalar_of(&re, &im)
             });
             assert!(err <= 1e-6, "n_fft={n_fft}: relative error {err}");
@@ -509,7 +566,11 @@ mod tests {
     #[test]
     fn stft_with_dft_kernel_equals_rfft_of_windowed_frames() {
         let n = 16;
-        let kernel = Arc::new(SpectralKernel::nnaudio_dft(n, 48000.0, KernelPrecision::F64));
+        let kernel = Arc::new(SpectralKernel::nnaudio_dft(
+            n,
+            48000.0,
+            KernelPrecision::F64,
+        ));
         let x = noise(50, 5);
         let t = Tensor::from_vec(x.clone(), (1, 50), &Device::Cpu).unwrap();
         let (re, im) = stft(&t, kernel, 4, 8).unwrap();
@@ -530,12 +591,66 @@ mod tests {
 
     #[test]
     fn stft_rejects_short_signals() {
-        let kernel = Arc::new(SpectralKernel::nnaudio_dft(16, 48000.0, KernelPrecision::F64));
+        let kernel = Arc::new(SpectralKernel::nnaudio_dft(
+            16,
+            48000.0,
+            KernelPrecision::F64,
+        ));
         let t = Tensor::zeros((1, 8), DType::F64, &Device::Cpu).unwrap();
         assert!(matches!(
             stft(&t, kernel, 4, 8),
             Err(FdnLossError::ReflectPadding { pad: 8, len: 8 })
         ));
+    }
+
+    #[test]
+    fn f32_inputs_give_f32_outputs_and_gradients() {
+        let x = noise(64, 21);
+        let t64 = Tensor::from_vec(x.clone(), (1, 64), &Device::Cpu).unwrap();
+        let t32 = t64.to_dtype(DType::F32).unwrap();
+        let v32 = Var::from_tensor(&t32).unwrap();
+        let (re32, im32) = rfft(v32.as_tensor()).unwrap();
+        assert_eq!(re32.dtype(), DType::F32);
+        let (re64, _) = rfft(&t64).unwrap();
+        let d = (re32.to_dtype(DType::F64).unwrap() - re64)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap();
+        assert!(d < 1e-5, "f32 vs f64 rfft differ by {d}");
+        let g = (re32.sum_all().unwrap() + im32.sum_all().unwrap())
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert_eq!(g.get(v32.as_tensor()).unwrap().dtype(), DType::F32);
+        let kernel = Arc::new(SpectralKernel::nnaudio_dft(
+            16,
+            48000.0,
+            KernelPrecision::NnAudioF32,
+        ));
+        let (sre, _) = stft(v32.as_tensor(), kernel, 4, 8).unwrap();
+        assert_eq!(sre.dtype(), DType::F32);
+        assert_eq!(sre.dims(), &[1, 9, 17]);
+    }
+
+    #[test]
+    fn nnaudio_f32_kernels_are_float32_products() {
+        let k =
+            SpectralKernel::nnaudio_linear(32, 48000.0, 20.0, 24000.0, KernelPrecision::NnAudioF32);
+        let e = SpectralKernel::nnaudio_linear(32, 48000.0, 20.0, 24000.0, KernelPrecision::F64);
+        assert!(k.cos.iter().all(|&v| f64::from(v as f32) == v));
+        let d = k
+            .cos
+            .iter()
+            .zip(&e.cos)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(d > 0.0 && d < 1e-6);
+        assert!((k.freqs_hz[0] - 20.0).abs() < 1e-12);
+        assert!((k.freqs_hz[1] - (20.0 + (24000.0 - 20.0) / 17.0)).abs() < 1e-9);
     }
 
     #[test]

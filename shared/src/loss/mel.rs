@@ -119,7 +119,11 @@ impl MelMssLoss {
     }
 
     /// The loss (scalar) and each resolution's contribution.
-    pub fn forward_terms(&mut self, y_pred: &Tensor, y_true: &Tensor) -> Result<(Tensor, Vec<Tensor>), FdnLossError> {
+    pub fn forward_terms(
+        &mut self,
+        y_pred: &Tensor,
+        y_true: &Tensor,
+    ) -> Result<(Tensor, Vec<Tensor>), FdnLossError> {
         let cfg = &self.config;
         let rows = prepare(y_pred, y_true, cfg.energy_norm)?;
         let mut terms = Vec::with_capacity(self.kernels.len());
@@ -138,7 +142,8 @@ impl MelMssLoss {
             let yp = mel(&rows.pred)?;
             let yt = mel(&rows.truth)?;
             let (mask, count) = if cfg.apply_mask {
-                let (mask, count, noise) = snr_mask(&yt, noise_energy, cfg.sample_rate, hop, cfg.threshold)?;
+                let (mask, count, noise) =
+                    snr_mask(&yt, noise_energy, cfg.sample_rate, hop, cfg.threshold)?;
                 noise_energy = Some(noise);
                 (Some(mask), count)
             } else {

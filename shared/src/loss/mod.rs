@@ -3,8 +3,8 @@
 //! One file per family. Complex values are (re, im) tensor pairs ([`complex::ComplexTensor`]);
 //! FFTs are custom candle ops with an analytic backward.
 
-pub mod complex;
 pub mod colorless;
+pub mod complex;
 pub mod fdn_loss_error;
 pub mod fft;
 pub mod mel;

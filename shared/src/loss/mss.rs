@@ -103,9 +103,11 @@ impl SpectrogramLossConfig {
             )));
         }
         if self.sample_rate == 0 {
-            return Err(FdnLossError::BadParameter("sample_rate must be positive".into()));
+            return Err(FdnLossError::BadParameter(
+                "sample_rate must be positive".into(),
+            ));
         }
-        if !(self.p > 0.0) {
+        if self.p.is_nan() || self.p <= 0.0 {
             return Err(FdnLossError::BadParameter("p must be positive".into()));
         }
         Ok(())
@@ -122,7 +124,11 @@ pub(crate) struct Rows {
 
 /// FLAMO's input handling: 1-D → `(1, T, 1)`, equal 3-D shapes, optional energy norm, then the
 /// `(B, T, C)` → `(B·C, T)` reshape.
-pub(crate) fn prepare(y_pred: &Tensor, y_true: &Tensor, energy_norm: bool) -> Result<Rows, FdnLossError> {
+pub(crate) fn prepare(
+    y_pred: &Tensor,
+    y_true: &Tensor,
+    energy_norm: bool,
+) -> Result<Rows, FdnLossError> {
     let (mut p, mut t) = (y_pred.clone(), y_true.clone());
     if p.rank() == 1 && t.rank() == 1 {
         p = p.unsqueeze(0)?.unsqueeze(2)?;
@@ -224,7 +230,15 @@ impl MssLoss {
         let kernels = config
             .nfft
             .iter()
-            .map(|&n| Arc::new(SpectralKernel::nnaudio_linear(n, sr, 20.0, fmax, config.precision)))
+            .map(|&n| {
+                Arc::new(SpectralKernel::nnaudio_linear(
+                    n,
+                    sr,
+                    20.0,
+                    fmax,
+                    config.precision,
+                ))
+            })
             .collect();
         Ok(Self {
             config,
@@ -235,7 +249,11 @@ impl MssLoss {
 
     /// The loss for `y_pred`, `y_true` (`(B, T, C)` or 1-D), a scalar; also returns each
     /// resolution's contribution. Updates the cached noise energy when masking.
-    pub fn forward_terms(&mut self, y_pred: &Tensor, y_true: &Tensor) -> Result<(Tensor, Vec<Tensor>), FdnLossError> {
+    pub fn forward_terms(
+        &mut self,
+        y_pred: &Tensor,
+        y_true: &Tensor,
+    ) -> Result<(Tensor, Vec<Tensor>), FdnLossError> {
         let cfg = &self.config;
         let rows = prepare(y_pred, y_true, cfg.energy_norm)?;
         let mut terms = Vec::with_capacity(self.kernels.len());
@@ -252,7 +270,8 @@ impl MssLoss {
             let yt = mag(&rows.truth)?;
             let numel = yt.elem_count() as f64;
             let (mask, count) = if cfg.apply_mask {
-                let (mask, count, noise) = snr_mask(&yt, noise_energy, cfg.sample_rate, hop, cfg.threshold)?;
+                let (mask, count, noise) =
+                    snr_mask(&yt, noise_energy, cfg.sample_rate, hop, cfg.threshold)?;
                 noise_energy = Some(noise);
                 (Some(mask), count)
             } else {
@@ -312,7 +331,9 @@ mod tests {
     use candle_core::{DType, Device};
 
     fn sig(len: usize, f: f64) -> Tensor {
-        let v: Vec<f64> = (0..len).map(|i| (i as f64 * f).sin() + 0.1 * (i as f64 * 0.37).cos()).collect();
+        let v: Vec<f64> = (0..len)
+            .map(|i| (i as f64 * f).sin() + 0.1 * (i as f64 * 0.37).cos())
+            .collect();
         Tensor::from_vec(v, (1, len, 1), &Device::Cpu).unwrap()
     }
 
@@ -347,7 +368,9 @@ mod tests {
         let (a, b) = (sig(300, 0.2), sig(300, 0.5));
         let mut l = MssLoss::new(cfg(vec![64]), MssForm::Plain).unwrap();
         let v3 = l.value(&a, &b).unwrap();
-        let v1 = l.value(&a.flatten_all().unwrap(), &b.flatten_all().unwrap()).unwrap();
+        let v1 = l
+            .value(&a.flatten_all().unwrap(), &b.flatten_all().unwrap())
+            .unwrap();
         assert_eq!(v1, v3);
     }
 
@@ -356,14 +379,20 @@ mod tests {
         let a = Tensor::zeros((1, 300, 1), DType::F64, &Device::Cpu).unwrap();
         let b = Tensor::zeros((1, 301, 1), DType::F64, &Device::Cpu).unwrap();
         let mut l = MssLoss::new(cfg(vec![64]), MssForm::Plain).unwrap();
-        assert!(matches!(l.forward(&a, &b), Err(FdnLossError::SpectrogramShape)));
+        assert!(matches!(
+            l.forward(&a, &b),
+            Err(FdnLossError::SpectrogramShape)
+        ));
     }
 
     #[test]
     fn too_short_for_reflect_padding_is_rejected() {
         let a = Tensor::zeros((1, 100, 1), DType::F64, &Device::Cpu).unwrap();
         let mut l = MssLoss::new(cfg(vec![256]), MssForm::Plain).unwrap();
-        assert!(matches!(l.forward(&a, &a), Err(FdnLossError::ReflectPadding { .. })));
+        assert!(matches!(
+            l.forward(&a, &a),
+            Err(FdnLossError::ReflectPadding { .. })
+        ));
     }
 
     #[test]

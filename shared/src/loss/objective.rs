@@ -19,7 +19,12 @@ pub const DEFAULT_SPARSITY_WEIGHT: f64 = 0.2;
 
 /// pyFDN `Match*` target alignment: `(n,)`, `(n, n_out)` or `(n, n_out, n_in)` → zero-padded or
 /// truncated to `(n_samples, n_out, n_in)`; channel counts must equal the model's.
-pub fn align_target(target: &Tensor, n_samples: usize, n_out: usize, n_in: usize) -> Result<Tensor, FdnLossError> {
+pub fn align_target(
+    target: &Tensor,
+    n_samples: usize,
+    n_out: usize,
+    n_in: usize,
+) -> Result<Tensor, FdnLossError> {
     let t = match target.rank() {
         1 => target.unsqueeze(1)?.unsqueeze(2)?,
         2 => target.unsqueeze(2)?,
@@ -54,15 +59,27 @@ fn flamo_layout(h: &Tensor) -> Result<Tensor, FdnLossError> {
 
 /// pyFDN `MatchSpectrogram(target)`: FLAMO `mss_loss` of `h` against the aligned target, both in
 /// FLAMO's `(n_in, T, n_out)` layout.
-pub fn match_spectrogram(h: &Tensor, target: &Tensor, loss: &mut MssLoss) -> Result<Tensor, FdnLossError> {
-    let (t, o, i) = h.dims3().map_err(|_| FdnLossError::ResponseShape(h.dims().to_vec()))?;
+pub fn match_spectrogram(
+    h: &Tensor,
+    target: &Tensor,
+    loss: &mut MssLoss,
+) -> Result<Tensor, FdnLossError> {
+    let (t, o, i) = h
+        .dims3()
+        .map_err(|_| FdnLossError::ResponseShape(h.dims().to_vec()))?;
     let tgt = align_target(&target.to_dtype(h.dtype())?.to_device(h.device())?, t, o, i)?;
     loss.forward(&flamo_layout(h)?, &flamo_layout(&tgt)?)
 }
 
 /// pyFDN `MatchMelSpectrogram(target)`: FLAMO `mel_mss_loss`, layout as [`match_spectrogram`].
-pub fn match_mel_spectrogram(h: &Tensor, target: &Tensor, loss: &mut MelMssLoss) -> Result<Tensor, FdnLossError> {
-    let (t, o, i) = h.dims3().map_err(|_| FdnLossError::ResponseShape(h.dims().to_vec()))?;
+pub fn match_mel_spectrogram(
+    h: &Tensor,
+    target: &Tensor,
+    loss: &mut MelMssLoss,
+) -> Result<Tensor, FdnLossError> {
+    let (t, o, i) = h
+        .dims3()
+        .map_err(|_| FdnLossError::ResponseShape(h.dims().to_vec()))?;
     let tgt = align_target(&target.to_dtype(h.dtype())?.to_device(h.device())?, t, o, i)?;
     loss.forward(&flamo_layout(h)?, &flamo_layout(&tgt)?)
 }
@@ -129,9 +146,13 @@ impl TrainObjective {
     /// matrix `a` `(N, N)`.
     pub fn evaluate(&mut self, h: &Tensor, a: &Tensor) -> Result<ObjectiveTerms, FdnLossError> {
         let primary = match &mut self.primary {
-            PrimaryLoss::FlatMagnitude { target, channels } => flat_magnitude(h, *target, *channels)?,
+            PrimaryLoss::FlatMagnitude { target, channels } => {
+                flat_magnitude(h, *target, *channels)?
+            }
             PrimaryLoss::MatchSpectrogram { target, loss } => match_spectrogram(h, target, loss)?,
-            PrimaryLoss::MatchMelSpectrogram { target, loss } => match_mel_spectrogram(h, target, loss)?,
+            PrimaryLoss::MatchMelSpectrogram { target, loss } => {
+                match_mel_spectrogram(h, target, loss)?
+            }
         };
         if self.sparsity_weight == 0.0 {
             return Ok(ObjectiveTerms {
@@ -160,11 +181,20 @@ mod tests {
         let t = Tensor::ones(5, DType::F64, &Device::Cpu).unwrap();
         let a = align_target(&t, 8, 1, 1).unwrap();
         assert_eq!(a.dims(), &[8, 1, 1]);
-        assert_eq!(a.flatten_all().unwrap().to_vec1::<f64>().unwrap(), vec![1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0]);
+        assert_eq!(
+            a.flatten_all().unwrap().to_vec1::<f64>().unwrap(),
+            vec![1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+        );
         assert_eq!(align_target(&t, 3, 1, 1).unwrap().dims(), &[3, 1, 1]);
-        assert!(matches!(align_target(&t, 8, 2, 1), Err(FdnLossError::TargetChannels { .. })));
+        assert!(matches!(
+            align_target(&t, 8, 2, 1),
+            Err(FdnLossError::TargetChannels { .. })
+        ));
         let t4 = Tensor::ones((2, 2, 2, 2), DType::F64, &Device::Cpu).unwrap();
-        assert!(matches!(align_target(&t4, 8, 2, 1), Err(FdnLossError::TargetRank(_))));
+        assert!(matches!(
+            align_target(&t4, 8, 2, 1),
+            Err(FdnLossError::TargetRank(_))
+        ));
     }
 
     #[test]

@@ -38,5 +38,7 @@ pub fn tensor_like(data: Vec<f64>, shape: &[usize], like: &Tensor) -> Result<Ten
 
 /// Reads a scalar tensor as f64.
 pub fn to_f64(x: &Tensor) -> Result<f64> {
-    x.to_dtype(DType::F64)?.to_device(&candle_core::Device::Cpu)?.to_scalar::<f64>()
+    x.to_dtype(DType::F64)?
+        .to_device(&candle_core::Device::Cpu)?
+        .to_scalar::<f64>()
 }

@@ -10,7 +10,9 @@ use super::reduce::abs_sign0;
 /// maximally dense orthogonal matrix, 1 for a permutation. The gradient of |a| at 0 is 0 (torch).
 /// N = 1 divides by zero (inf/NaN), as in the reference.
 pub fn sparsity(a: &Tensor) -> Result<Tensor, FdnLossError> {
-    let (n, m) = a.dims2().map_err(|_| FdnLossError::NotSquare(a.dims().to_vec()))?;
+    let (n, m) = a
+        .dims2()
+        .map_err(|_| FdnLossError::NotSquare(a.dims().to_vec()))?;
     if n != m {
         return Err(FdnLossError::NotSquare(a.dims().to_vec()));
     }
@@ -33,7 +35,9 @@ pub fn flamo_sparsity(a: &Tensor) -> Result<Tensor, FdnLossError> {
             let nf = n as f64;
             let denom = nf * (1.0 - nf.sqrt());
             let per = abs_sign0(a)?.sum((1, 2))?;
-            Ok(per.affine(1.0 / denom, -nf * nf.sqrt() / denom)?.mean_all()?)
+            Ok(per
+                .affine(1.0 / denom, -nf * nf.sqrt() / denom)?
+                .mean_all()?)
         }
         _ => Err(FdnLossError::NotSquare(a.dims().to_vec())),
     }
@@ -42,14 +46,25 @@ pub fn flamo_sparsity(a: &Tensor) -> Result<Tensor, FdnLossError> {
 /// Matrix exponential of a square matrix `(N, N)` (scaling and squaring with a degree-18 Taylor
 /// polynomial, built from differentiable candle ops so autograd gives its exact derivative).
 pub fn matrix_exp(x: &Tensor) -> Result<Tensor, FdnLossError> {
-    let (n, m) = x.dims2().map_err(|_| FdnLossError::NotSquare(x.dims().to_vec()))?;
+    let (n, m) = x
+        .dims2()
+        .map_err(|_| FdnLossError::NotSquare(x.dims().to_vec()))?;
     if n != m {
         return Err(FdnLossError::NotSquare(x.dims().to_vec()));
     }
     // 1-norm (max column abs sum) decides the scaling; it does not enter the gradient.
-    let cols = x.detach().abs()?.sum(0)?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+    let cols = x
+        .detach()
+        .abs()?
+        .sum(0)?
+        .to_dtype(DType::F64)?
+        .to_vec1::<f64>()?;
     let norm = cols.into_iter().fold(0.0, f64::max);
-    let squarings = if norm > 0.5 { (norm / 0.5).log2().ceil() as i32 } else { 0 };
+    let squarings = if norm > 0.5 {
+        (norm / 0.5).log2().ceil() as i32
+    } else {
+        0
+    };
     let xs = x.affine(0.5f64.powi(squarings), 0.0)?;
     let eye = Tensor::eye(n, x.dtype(), x.device())?;
     let mut e = eye.clone();
@@ -65,7 +80,9 @@ pub fn matrix_exp(x: &Tensor) -> Result<Tensor, FdnLossError> {
 /// FLAMO `Matrix(matrix_type="orthogonal")` map: A = expm(W_u − W_uᵀ) with W_u the strict upper
 /// triangle of W `(N, N)` (diagonal and lower triangle get zero gradient). Always in SO(N).
 pub fn orthogonal_map(w: &Tensor) -> Result<Tensor, FdnLossError> {
-    let (n, m) = w.dims2().map_err(|_| FdnLossError::NotSquare(w.dims().to_vec()))?;
+    let (n, m) = w
+        .dims2()
+        .map_err(|_| FdnLossError::NotSquare(w.dims().to_vec()))?;
     if n != m {
         return Err(FdnLossError::NotSquare(w.dims().to_vec()));
     }
@@ -91,7 +108,13 @@ mod tests {
     fn identity_is_fully_sparse_and_hadamard_fully_dense() {
         let id = Tensor::eye(4, DType::F64, &Device::Cpu).unwrap();
         assert!((sparsity(&id).unwrap().to_scalar::<f64>().unwrap() - 1.0).abs() < 1e-15);
-        let h = mat(4, vec![0.5, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, -0.5, 0.5, 0.5, -0.5, -0.5, 0.5, -0.5, -0.5, 0.5]);
+        let h = mat(
+            4,
+            vec![
+                0.5, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, -0.5, 0.5, 0.5, -0.5, -0.5, 0.5, -0.5, -0.5,
+                0.5,
+            ],
+        );
         assert!(sparsity(&h).unwrap().to_scalar::<f64>().unwrap().abs() < 1e-15);
     }
 
@@ -108,7 +131,10 @@ mod tests {
     fn matrix_exp_of_rotation_generator() {
         // expm([[0, −θ], [θ, 0]]) = rotation by θ, also for large θ (squaring path).
         for theta in [0.3f64, 2.5, 7.0] {
-            let e = matrix_exp(&mat(2, vec![0.0, -theta, theta, 0.0])).unwrap().to_vec2::<f64>().unwrap();
+            let e = matrix_exp(&mat(2, vec![0.0, -theta, theta, 0.0]))
+                .unwrap()
+                .to_vec2::<f64>()
+                .unwrap();
             assert!((e[0][0] - theta.cos()).abs() < 1e-13);
             assert!((e[1][0] - theta.sin()).abs() < 1e-13);
             assert!((e[0][1] + theta.sin()).abs() < 1e-13);

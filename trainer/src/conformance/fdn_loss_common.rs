@@ -14,7 +14,11 @@ pub fn tensor(a: &GoldenArray) -> Result<Tensor> {
     if a.is_complex() {
         anyhow::bail!("expected a real array, got dtype {}", a.dtype);
     }
-    Ok(Tensor::from_vec(a.data.clone(), a.shape.as_slice(), &Device::Cpu)?)
+    Ok(Tensor::from_vec(
+        a.data.clone(),
+        a.shape.as_slice(),
+        &Device::Cpu,
+    )?)
 }
 
 /// `case.inputs[key]` as a differentiable f64 CPU variable.
@@ -45,7 +49,12 @@ pub fn value_cmp(what: &str, got: &Tensor, want: f64, tol: f64) -> Result<Compar
 }
 
 /// Compares the gradient of every input that has a golden `grads` entry.
-pub fn grad_cmps(case: &Value, grads: &GradStore, vars: &[(&str, &Var)], tol: f64) -> Result<Vec<Comparison>> {
+pub fn grad_cmps(
+    case: &Value,
+    grads: &GradStore,
+    vars: &[(&str, &Var)],
+    tol: f64,
+) -> Result<Vec<Comparison>> {
     let mut out = Vec::new();
     let Some(want_all) = case.get("grads") else {
         return Ok(out);
@@ -61,29 +70,44 @@ pub fn grad_cmps(case: &Value, grads: &GradStore, vars: &[(&str, &Var)], tol: f6
                 let g = g.flatten_all()?.to_vec1::<f64>()?;
                 out.push(Comparison::real(what, &g, &want.data, tol));
             }
-            None => out.push(Comparison::failed(what, "no gradient reached this input".into())),
+            None => out.push(Comparison::failed(
+                what,
+                "no gradient reached this input".into(),
+            )),
         }
     }
     Ok(out)
 }
 
 /// FLAMO `mss_loss`/`mel_mss_loss` keyword arguments → options and `form`.
-pub fn spectrogram_kwargs(kwargs: Option<&Value>) -> Result<(SpectrogramLossConfig, Option<String>)> {
+pub fn spectrogram_kwargs(
+    kwargs: Option<&Value>,
+) -> Result<(SpectrogramLossConfig, Option<String>)> {
     let mut cfg = SpectrogramLossConfig::default();
     let mut form = None;
     let Some(kw) = kwargs.and_then(Value::as_object) else {
         return Ok((cfg, form));
     };
     for (k, v) in kw {
-        let num = || v.as_f64().with_context(|| format!("kwargs.{k} must be a number"));
-        let flag = || v.as_bool().with_context(|| format!("kwargs.{k} must be a boolean"));
+        let num = || {
+            v.as_f64()
+                .with_context(|| format!("kwargs.{k} must be a number"))
+        };
+        let flag = || {
+            v.as_bool()
+                .with_context(|| format!("kwargs.{k} must be a boolean"))
+        };
         match k.as_str() {
             "nfft" => {
                 cfg.nfft = v
                     .as_array()
                     .context("kwargs.nfft must be a list")?
                     .iter()
-                    .map(|x| x.as_u64().map(|n| n as usize).context("nfft entries must be integers"))
+                    .map(|x| {
+                        x.as_u64()
+                            .map(|n| n as usize)
+                            .context("nfft entries must be integers")
+                    })
                     .collect::<Result<_>>()?
             }
             "overlap" => cfg.overlap = num()?,
@@ -118,4 +142,84 @@ pub fn per_nfft(case: &Value) -> Vec<(usize, f64)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{check_file, family_for};
+    use std::path::PathBuf;
+
+    fn golden(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../data/golden")
+            .join(format!("{name}.json"))
+    }
+
+    #[test]
+    fn public_golden_files_pass_for_every_fdn_loss_family() {
+        for name in [
+            "pyfdn_colorless_loss",
+            "pyfdn_sparsity",
+            "flamo_mss_loss",
+            "flamo_mel_mss_loss",
+            "pyfdn_train_objective",
+        ] {
+            let reports = check_file(&golden(name))
+                .unwrap()
+                .expect("family recognised");
+            assert!(!reports.is_empty(), "{name}: no cases");
+            for r in reports {
+                assert_eq!(r.family, name);
+                assert!(
+                    r.passed(),
+                    "{name}/{}: {:?} {:?}",
+                    r.case,
+                    r.error,
+                    r.comparisons
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn renamed_files_are_recognised_by_source_function() {
+        for name in [
+            "pyfdn_colorless_loss",
+            "pyfdn_sparsity",
+            "flamo_mss_loss",
+            "flamo_mel_mss_loss",
+            "pyfdn_train_objective",
+        ] {
+            let text = std::fs::read_to_string(golden(name)).unwrap();
+            let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let fam =
+                family_for(std::path::Path::new("renamed.json"), &doc).expect("dispatch by source");
+            assert_eq!(fam.name, name);
+        }
+    }
+
+    #[test]
+    fn a_perturbed_expectation_fails() {
+        let text = std::fs::read_to_string(golden("flamo_mss_loss")).unwrap();
+        let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let case = &mut doc["cases"][0];
+        let v = case["output"].as_f64().unwrap();
+        case["output"] = serde_json::json!(v * (1.0 + 1e-5));
+        let fam = family_for(&golden("flamo_mss_loss"), &doc).unwrap();
+        let cmps = (fam.check)(&doc["cases"][0]).unwrap();
+        assert!(cmps.iter().any(|c| !c.passed));
+        // A gradient off by 1e-3 relative must fail too (tolerance 1e-4).
+        let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let g = &mut doc["cases"][0]["grads"]["y_pred"]["data"];
+        let x = g[5].as_f64().unwrap();
+        let scale = g
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_f64())
+            .fold(0.0f64, |m, v| m.max(v.abs()));
+        g[5] = serde_json::json!(x + 1e-3 * scale);
+        let cmps = (fam.check)(&doc["cases"][0]).unwrap();
+        assert!(cmps.iter().any(|c| c.what == "grad[y_pred]" && !c.passed));
+    }
 }

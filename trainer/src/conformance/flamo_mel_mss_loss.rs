@@ -18,7 +18,12 @@ use tailor::loss::objective::match_mel_spectrogram;
 /// nonzero triplets (zeros elsewhere).
 fn check_filterbank(case: &Value) -> Result<Vec<Comparison>> {
     let params = case.get("params").context("case has no params")?;
-    let get = |k: &str| params.get(k).and_then(Value::as_f64).with_context(|| format!("params.{k}"));
+    let get = |k: &str| {
+        params
+            .get(k)
+            .and_then(Value::as_f64)
+            .with_context(|| format!("params.{k}"))
+    };
     let n_fft = get("n_fft")? as usize;
     let (sr, n_mels) = (get("sr")?, get("n_mels")? as usize);
     let (fmin, fmax) = (get("fmin")?, get("fmax")?);
@@ -71,12 +76,19 @@ pub fn check(case: &Value) -> Result<Vec<Comparison>> {
             let v = MelMssLoss::new(single)?.forward(p.as_tensor(), t.as_tensor())?;
             out.push(value_cmp(&format!("per_nfft[{n}]"), &v, want_n, VALUE_TOL)?);
         }
-        out.extend(grad_cmps(case, &grads, &[("y_pred", &p), ("y_true", &t)], GRAD_TOL)?);
+        out.extend(grad_cmps(
+            case,
+            &grads,
+            &[("y_pred", &p), ("y_true", &t)],
+            GRAD_TOL,
+        )?);
         Ok(out)
     } else if has_input(case, "h") {
         let (cfg, _) = match_defaults(case)?;
         let h = input_var(case, "h")?;
-        let aux = case.get("aux").ok_or_else(|| anyhow!("case has no aux.target"))?;
+        let aux = case
+            .get("aux")
+            .ok_or_else(|| anyhow!("case has no aux.target"))?;
         let target = tensor(&array(aux, "target")?)?;
         let value = match_mel_spectrogram(h.as_tensor(), &target, &mut MelMssLoss::new(cfg)?)?;
         let grads = value.backward()?;

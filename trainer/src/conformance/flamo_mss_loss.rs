@@ -52,12 +52,19 @@ pub fn check(case: &Value) -> Result<Vec<Comparison>> {
             let v = MssLoss::new(single, form.clone())?.forward(p.as_tensor(), t.as_tensor())?;
             out.push(value_cmp(&format!("per_nfft[{n}]"), &v, want_n, VALUE_TOL)?);
         }
-        out.extend(grad_cmps(case, &grads, &[("y_pred", &p), ("y_true", &t)], GRAD_TOL)?);
+        out.extend(grad_cmps(
+            case,
+            &grads,
+            &[("y_pred", &p), ("y_true", &t)],
+            GRAD_TOL,
+        )?);
         Ok(out)
     } else if has_input(case, "h") {
         let (cfg, form) = match_defaults(case)?;
         let h = input_var(case, "h")?;
-        let aux = case.get("aux").ok_or_else(|| anyhow!("case has no aux.target"))?;
+        let aux = case
+            .get("aux")
+            .ok_or_else(|| anyhow!("case has no aux.target"))?;
         let target = tensor(&array(aux, "target")?)?;
         let mut loss = MssLoss::new(cfg, MssForm::parse(form.as_deref()))?;
         let value = match_spectrogram(h.as_tensor(), &target, &mut loss)?;

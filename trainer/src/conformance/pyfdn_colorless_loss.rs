@@ -36,7 +36,12 @@ pub fn check(case: &Value) -> Result<Vec<Comparison>> {
         let loss = flamo_mse_loss(p.as_tensor(), t.as_tensor())?;
         let grads = loss.backward()?;
         let mut out = vec![value_cmp("value", &loss, want, TOL)?];
-        out.extend(grad_cmps(case, &grads, &[("y_pred", &p), ("y_true", &t)], TOL)?);
+        out.extend(grad_cmps(
+            case,
+            &grads,
+            &[("y_pred", &p), ("y_true", &t)],
+            TOL,
+        )?);
         Ok(out)
     } else {
         Err(anyhow!("case has neither inputs.h nor inputs.y_pred"))

@@ -28,11 +28,46 @@ use tailor::{Build, BuildParts, Matrix};
 const TOL: f64 = 1e-9;
 
 /// What remains unchecked for this family.
-const GRAD_NOTE: &str = "gradients w.r.t. FDN parameters not checked: needs the differentiable FDN response op";
+const GRAD_NOTE: &str =
+    "gradients w.r.t. FDN parameters not checked: needs the differentiable FDN response op";
 
 fn matrix_of(t: &Tensor) -> Result<Matrix> {
     let (r, c) = t.dims2()?;
     Matrix::from_row_major(r, c, t.flatten_all()?.to_vec1::<f64>()?).context("matrix shape")
+}
+
+/// torch `softplus` (beta 1, threshold 20).
+fn softplus(x: f64) -> f64 {
+    if x > 20.0 {
+        x
+    } else {
+        x.exp().ln_1p()
+    }
+}
+
+/// pyFDN `AttenuationFilter(design="first_order_shelf")` for a scalar or (dc, nyquist) `rt`:
+/// soft floor f = max_i m_i/fs, RT_eff = f·(1 + softplus((RT − f)/f)), then the 0.5 shelf design.
+fn attenuation_shelf(rt: &Value, delays: &[usize], fs: f64) -> Result<SosBank> {
+    let (dc, ny) = match rt {
+        Value::Number(n) => {
+            let t = n.as_f64().context("rt")?;
+            (t, t)
+        }
+        Value::Array(v) if v.len() == 2 => (
+            v[0].as_f64().context("rt[0]")?,
+            v[1].as_f64().context("rt[1]")?,
+        ),
+        other => bail!("unsupported rt {other}"),
+    };
+    let f = delays.iter().copied().max().unwrap_or(0) as f64 / fs;
+    let eff = |r: f64| f * (1.0 + softplus((r - f) / f));
+    Ok(tailor::decay::decay_to_first_order_shelf(
+        eff(dc),
+        eff(ny),
+        None,
+        delays,
+        fs,
+    )?)
 }
 
 /// Parses "Primary(...) + w * Sparsity(...)" → (primary name, sparsity weight).
@@ -48,12 +83,15 @@ fn parse_objective(s: &str) -> Result<(String, f64)> {
         None => 0.0,
         Some(pos) => {
             let head = &s[..pos];
-            let plus = head.rfind('+').ok_or_else(|| anyhow!("cannot parse objective '{s}'"))?;
+            let plus = head
+                .rfind('+')
+                .ok_or_else(|| anyhow!("cannot parse objective '{s}'"))?;
             let w = head[plus + 1..].trim().trim_end_matches('*').trim();
             if w.is_empty() {
                 1.0
             } else {
-                w.parse().with_context(|| format!("sparsity weight in '{s}'"))?
+                w.parse()
+                    .with_context(|| format!("sparsity weight in '{s}'"))?
             }
         }
     };
@@ -63,7 +101,9 @@ fn parse_objective(s: &str) -> Result<(String, f64)> {
 /// Checks one case.
 pub fn check(case: &Value) -> Result<Vec<Comparison>> {
     let params = case.get("params").context("case has no params")?;
-    let bf = params.get("build_fdn").context("params.build_fdn missing")?;
+    let bf = params
+        .get("build_fdn")
+        .context("params.build_fdn missing")?;
     let aux = case.get("aux").context("case has no aux")?;
     let want = scalar_output(case)?;
     let delays: Vec<usize> = bf
@@ -71,9 +111,16 @@ pub fn check(case: &Value) -> Result<Vec<Comparison>> {
         .and_then(Value::as_array)
         .context("build_fdn.delays")?
         .iter()
-        .map(|d| d.as_u64().map(|d| d as usize).context("delays must be integers"))
+        .map(|d| {
+            d.as_u64()
+                .map(|d| d as usize)
+                .context("delays must be integers")
+        })
         .collect::<Result<_>>()?;
-    let nfft = bf.get("nfft").and_then(Value::as_u64).context("build_fdn.nfft")? as usize;
+    let nfft = bf
+        .get("nfft")
+        .and_then(Value::as_u64)
+        .context("build_fdn.nfft")? as usize;
     let fs = bf.get("fs").and_then(Value::as_f64).unwrap_or(48000.0);
     let rt_given = bf.get("rt").is_some_and(|v| !v.is_null());
     let alias = match bf.get("alias_decay_db").and_then(Value::as_f64) {
@@ -81,25 +128,50 @@ pub fn check(case: &Value) -> Result<Vec<Comparison>> {
         None if rt_given => 0.0,
         None => 60.0,
     };
-    if bf.get("matrix").and_then(Value::as_str).unwrap_or("orthogonal") != "orthogonal" {
+    if bf
+        .get("matrix")
+        .and_then(Value::as_str)
+        .unwrap_or("orthogonal")
+        != "orthogonal"
+    {
         bail!("only the orthogonal feedback parametrisation is supported");
     }
 
     let w = input_var(case, "fB")?;
     let a = orthogonal_map(w.as_tensor())?;
     let b = tensor(&array(case.get("inputs").context("inputs")?, "input_gain")?)?;
-    let c = tensor(&array(case.get("inputs").context("inputs")?, "output_gain")?)?;
+    let c = tensor(&array(
+        case.get("inputs").context("inputs")?,
+        "output_gain",
+    )?)?;
     let (n_out, n_in) = (c.dims2()?.0, b.dims2()?.1);
-    let post_delay = match aux.get("post_delay_sos") {
-        Some(_) => {
+    let mut out = Vec::new();
+    let designed = match bf.get("rt") {
+        Some(rt) if rt_given => Some(attenuation_shelf(rt, &delays, fs)?),
+        _ => None,
+    };
+    // The stored bank (when present) is what the model used; our own design is checked against it.
+    let post_delay = match (aux.get("post_delay_sos"), designed) {
+        (Some(_), designed) => {
             let s = array(aux, "post_delay_sos")?;
             if s.shape.len() != 3 || s.shape[1] != 6 {
-                bail!("aux.post_delay_sos must be (sections, 6, N), got {:?}", s.shape);
+                bail!(
+                    "aux.post_delay_sos must be (sections, 6, N), got {:?}",
+                    s.shape
+                );
+            }
+            if let Some(d) = designed {
+                let got: Vec<f64> = d.to_nested().into_iter().flatten().flatten().collect();
+                out.push(Comparison::real(
+                    "post_delay_sos (shelf design)",
+                    &got,
+                    &s.data,
+                    TOL,
+                ));
             }
             Some(SosBank::new(s.shape[0], s.shape[2], s.data.clone())?)
         }
-        None if rt_given => bail!("rt is set but aux.post_delay_sos is missing"),
-        None => None,
+        (None, designed) => designed,
     };
     let build = Build::with_limits(
         BuildParts {
@@ -118,22 +190,34 @@ pub fn check(case: &Value) -> Result<Vec<Comparison>> {
     )?;
     let ir = impulse_response_fft(&frequency_response(&build, nfft, alias));
 
-    let mut out = Vec::new();
     if let Some(fa) = params.get("feedback_A").and_then(Value::as_array) {
         let want_a: Vec<f64> = fa
             .iter()
             .flat_map(|r| r.as_array().cloned().unwrap_or_default())
             .filter_map(|x| x.as_f64())
             .collect();
-        out.push(Comparison::real("feedback_A = expm(skew(fB))", &a.flatten_all()?.to_vec1::<f64>()?, &want_a, TOL));
+        out.push(Comparison::real(
+            "feedback_A = expm(skew(fB))",
+            &a.flatten_all()?.to_vec1::<f64>()?,
+            &want_a,
+            TOL,
+        ));
     }
     if aux.get("impulse_response_h").is_some() {
         let want_h = array(aux, "impulse_response_h")?;
-        out.push(Comparison::real("impulse_response_h", &ir.data, &want_h.data, TOL));
+        out.push(Comparison::real(
+            "impulse_response_h",
+            &ir.data,
+            &want_h.data,
+            TOL,
+        ));
     }
 
     let h = Tensor::from_vec(ir.data.clone(), (ir.len, ir.n_out, ir.n_in), &Device::Cpu)?;
-    let objective = params.get("objective").and_then(Value::as_str).context("params.objective")?;
+    let objective = params
+        .get("objective")
+        .and_then(Value::as_str)
+        .context("params.objective")?;
     let (primary_name, weight) = parse_objective(objective)?;
     let spectro_cfg = || SpectrogramLossConfig {
         nfft: vec![256, 512, 1024],
@@ -173,7 +257,10 @@ pub fn check(case: &Value) -> Result<Vec<Comparison>> {
     if let Some(p) = aux.pointer("/terms/primary").and_then(Value::as_f64) {
         out.push(value_cmp("terms.primary", &terms.primary, p, tol)?);
     }
-    if let (Some(s), Some(got)) = (aux.pointer("/terms/sparsity").and_then(Value::as_f64), &terms.sparsity) {
+    if let (Some(s), Some(got)) = (
+        aux.pointer("/terms/sparsity").and_then(Value::as_f64),
+        &terms.sparsity,
+    ) {
         out.push(value_cmp("terms.sparsity", got, s, TOL)?);
     }
     let mut value = value_cmp("value", &terms.total, want, tol)?;
