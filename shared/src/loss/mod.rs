@@ -4,9 +4,17 @@
 //! FFTs are custom candle ops with an analytic backward.
 
 pub mod aggregator;
+pub mod colorless;
 pub mod complex;
 pub mod component;
+pub mod fdn_loss_error;
+pub mod fft;
 pub mod hrtf;
+pub mod mel;
+pub mod mss;
+pub mod objective;
+pub mod reduce;
+pub mod sparsity;
 pub mod tensorboard;
 pub mod torch_ops;
 

@@ -10,8 +10,14 @@ mod auralflow_component_loss;
 mod auralflow_kl_div_loss;
 mod autograd_inputs;
 mod drdmannturb_loss_aggregator;
+mod fdn_loss_common;
 mod fdn_response;
+mod flamo_mel_mss_loss;
+mod flamo_mss_loss;
 mod hrtf_loss;
+mod pyfdn_colorless_loss;
+mod pyfdn_sparsity;
+mod pyfdn_train_objective;
 mod sample_delay_lengths;
 
 use anyhow::{Context, Result};
@@ -194,6 +200,32 @@ pub fn families() -> Vec<Family> {
             name: "drdmannturb_loss_aggregator",
             source_hint: "LossAggregator",
             check: drdmannturb_loss_aggregator::check,
+        },
+        // The objective's source text mentions FlatMagnitude and Sparsity too: keep it first.
+        Family {
+            name: "pyfdn_train_objective",
+            source_hint: "pyFDN.build_fdn",
+            check: pyfdn_train_objective::check,
+        },
+        Family {
+            name: "pyfdn_colorless_loss",
+            source_hint: "pyFDN.FlatMagnitude",
+            check: pyfdn_colorless_loss::check,
+        },
+        Family {
+            name: "pyfdn_sparsity",
+            source_hint: "pyFDN.Sparsity",
+            check: pyfdn_sparsity::check,
+        },
+        Family {
+            name: "flamo_mss_loss",
+            source_hint: "flamo.optimize.loss.mss_loss",
+            check: flamo_mss_loss::check,
+        },
+        Family {
+            name: "flamo_mel_mss_loss",
+            source_hint: "flamo.optimize.loss.mel_mss_loss",
+            check: flamo_mel_mss_loss::check,
         },
     ]
 }
