@@ -26,6 +26,6 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# The golden conformance (`tailor conformance data/golden`) runs inside the trainer's CLI tests.
 test: deps lint
 	$(CARGO) test --workspace
-	$(CARGO) run -q -p tailor-trainer -- conformance data/golden
