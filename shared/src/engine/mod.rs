@@ -6,7 +6,7 @@
 //!   so every block is an `N × N` by `N × b` product; a delay shorter than the block just makes
 //!   the blocks shorter, down to one sample).
 //! * The output of the engine at default controls equals the exact recursion of
-//!   [`crate::response::time::TdRenderer`] up to f32 rounding.
+//!   [`crate::response::TdRenderer`] up to f32 rounding.
 //! * Presets are swapped through a [`SwapHandle`]: the state is built off the audio thread and
 //!   crossfaded in over `crossfade_ms`; the old state goes back to the control side for dropping.
 
@@ -15,6 +15,7 @@ pub mod decay;
 pub mod delay;
 pub mod filters;
 pub mod matrix;
+pub mod random;
 pub mod scalar;
 pub mod simd;
 pub mod state;

@@ -130,7 +130,7 @@ impl ScalarFdn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::time::impulse_response;
+    use crate::response::impulse_response;
 
     #[test]
     fn scalar_reference_matches_the_exact_recursion() {
