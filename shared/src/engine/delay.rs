@@ -70,6 +70,28 @@ impl DelayLines {
     }
 }
 
+/// The pre-delay over one block: constant whole samples, or per-sample (fractional) values.
+#[derive(Debug, Clone, Copy)]
+pub enum DelayTime<'a> {
+    /// The same whole number of samples for the whole block.
+    Fixed(usize),
+    /// One delay per sample, in samples (linear interpolation).
+    Varying(&'a [f32]),
+}
+
+fn copy_into_ring(ring: &mut [f32], start: usize, src: &[f32]) {
+    let first = src.len().min(ring.len() - start);
+    ring[start..start + first].copy_from_slice(&src[..first]);
+    ring[..src.len() - first].copy_from_slice(&src[first..]);
+}
+
+fn copy_from_ring(ring: &[f32], start: usize, dst: &mut [f32]) {
+    let first = dst.len().min(ring.len() - start);
+    dst[..first].copy_from_slice(&ring[start..start + first]);
+    let rest = dst.len() - first;
+    dst[first..].copy_from_slice(&ring[..rest]);
+}
+
 /// A multichannel pre-delay with a smoothly variable, fractional delay (linear interpolation).
 #[derive(Debug, Clone)]
 pub struct PreDelay {
@@ -102,41 +124,53 @@ impl PreDelay {
 
     /// Writes samples `offset..offset + b` of each input channel (`b` ≤ the `max_block` given to
     /// [`PreDelay::new`]; non-finite samples, missing channels and samples past a channel's end
-    /// are written as 0) and reads them back delayed by `delay[t]` samples (clamped to
-    /// `0..=max_delay`) into `out` (`channels` rows of `stride`, first `b` used).
+    /// are written as 0) into `dry` (the sanitised, undelayed input) and reads them back
+    /// delayed by `delay` into `out` (both `channels` rows of `stride`, first `b` used).
+    #[allow(clippy::too_many_arguments)]
     pub fn process(
         &mut self,
         input: &[&[f32]],
         offset: usize,
-        delay: &[f32],
+        delay: DelayTime<'_>,
         out: &mut [f32],
+        dry: &mut [f32],
         stride: usize,
         b: usize,
     ) {
-        let cap = self.cap;
+        let (cap, mask, w) = (self.cap, self.mask, self.write);
         for c in 0..self.channels {
-            let ring = &mut self.data[c * cap..(c + 1) * cap];
-            let src = input.get(c).copied().unwrap_or(&[]);
-            for t in 0..b {
-                let x = src.get(offset + t).copied().unwrap_or(0.0);
-                ring[(self.write + t) & self.mask] = if x.is_finite() { x } else { 0.0 };
+            let src = input
+                .get(c)
+                .and_then(|x| x.get(offset..))
+                .unwrap_or(&[]);
+            let src = &src[..src.len().min(b)];
+            let dry = &mut dry[c * stride..c * stride + b];
+            for (d, &x) in dry.iter_mut().zip(src) {
+                *d = if x.is_finite() { x } else { 0.0 };
             }
+            dry[src.len()..].iter_mut().for_each(|d| *d = 0.0);
+            let ring = &mut self.data[c * cap..(c + 1) * cap];
+            copy_into_ring(ring, w, dry);
             let row = &mut out[c * stride..c * stride + b];
-            for (t, (o, &d)) in row.iter_mut().zip(delay).enumerate() {
-                let d = d.clamp(0.0, self.max_delay);
-                let whole = d.floor();
-                let frac = d - whole;
-                let idx = (self.write + t + cap - whole as usize) & self.mask;
-                let x0 = ring[idx];
-                *o = if frac == 0.0 {
-                    x0
-                } else {
-                    let x1 = ring[(idx + cap - 1) & self.mask];
-                    x0 + frac * (x1 - x0)
-                };
+            match delay {
+                DelayTime::Fixed(d) => {
+                    let d = d.min(self.max_delay as usize);
+                    copy_from_ring(ring, (w + cap - d) & mask, row);
+                }
+                DelayTime::Varying(delay) => {
+                    for (t, (o, &d)) in row.iter_mut().zip(delay).enumerate() {
+                        let d = d.clamp(0.0, self.max_delay);
+                        let whole = d as usize;
+                        let frac = d - whole as f32;
+                        let idx = (w + t + cap - whole) & mask;
+                        let x0 = ring[idx];
+                        let x1 = ring[(idx + cap - 1) & mask];
+                        *o = x0 + frac * (x1 - x0);
+                    }
+                }
             }
         }
-        self.write = (self.write + b) & self.mask;
+        self.write = (w + b) & mask;
     }
 
     /// Clears the buffer.
@@ -174,11 +208,18 @@ mod tests {
         let mut p = PreDelay::new(1, 10, 8);
         let x: Vec<f32> = (1..=16).map(|v| v as f32).collect();
         let mut out = vec![0.0; 8];
+        let mut dry = vec![0.0; 8];
         let mut got = Vec::new();
+        let mut varying = Vec::new();
+        let mut q = PreDelay::new(1, 10, 8);
         for blk in x.chunks(8) {
-            p.process(&[blk], 0, &[3.0; 8], &mut out, 8, 8);
+            p.process(&[blk], 0, DelayTime::Fixed(3), &mut out, &mut dry, 8, 8);
             got.extend_from_slice(&out);
+            assert_eq!(dry, blk);
+            q.process(&[blk], 0, DelayTime::Varying(&[3.0; 8]), &mut out, &mut dry, 8, 8);
+            varying.extend_from_slice(&out);
         }
+        assert_eq!(varying, got);
         let expect: Vec<f32> = (0..16)
             .map(|n| if n < 3 { 0.0 } else { (n - 2) as f32 })
             .collect();

@@ -142,6 +142,68 @@ fn tick<const FMA: bool>(
     y
 }
 
+/// Transposes an 8 × 8 tile (`out[k][l] = m[l][k]`); AVX shuffles in the FMA (AVX2) build.
+#[inline(always)]
+pub fn transpose8<const FMA: bool>(m: &[[f32; LANES]; LANES]) -> [[f32; LANES]; LANES] {
+    #[cfg(target_arch = "x86_64")]
+    if FMA {
+        // SAFETY: `FMA = true` is only instantiated inside `#[target_feature(enable =
+        // "avx2,fma")]` code that runs after run-time detection, so AVX is available; all
+        // loads and stores are unaligned accesses of whole `[f32; 8]` rows.
+        unsafe {
+            use std::arch::x86_64::*;
+            let r = [
+                _mm256_loadu_ps(m[0].as_ptr()),
+                _mm256_loadu_ps(m[1].as_ptr()),
+                _mm256_loadu_ps(m[2].as_ptr()),
+                _mm256_loadu_ps(m[3].as_ptr()),
+                _mm256_loadu_ps(m[4].as_ptr()),
+                _mm256_loadu_ps(m[5].as_ptr()),
+                _mm256_loadu_ps(m[6].as_ptr()),
+                _mm256_loadu_ps(m[7].as_ptr()),
+            ];
+            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            let rows = [
+                _mm256_permute2f128_ps::<0x20>(u0, u4),
+                _mm256_permute2f128_ps::<0x20>(u1, u5),
+                _mm256_permute2f128_ps::<0x20>(u2, u6),
+                _mm256_permute2f128_ps::<0x20>(u3, u7),
+                _mm256_permute2f128_ps::<0x31>(u0, u4),
+                _mm256_permute2f128_ps::<0x31>(u1, u5),
+                _mm256_permute2f128_ps::<0x31>(u2, u6),
+                _mm256_permute2f128_ps::<0x31>(u3, u7),
+            ];
+            let mut out = [[0f32; LANES]; LANES];
+            for (o, r) in out.iter_mut().zip(rows) {
+                _mm256_storeu_ps(o.as_mut_ptr(), r);
+            }
+            return out;
+        }
+    }
+    let mut out = [[0f32; LANES]; LANES];
+    for (k, row) in out.iter_mut().enumerate() {
+        for (l, v) in row.iter_mut().enumerate() {
+            *v = m[l][k];
+        }
+    }
+    out
+}
+
 #[inline(always)]
 fn one_section<const FMA: bool>(
     c: &[[f32; LANES]; 5],
@@ -151,7 +213,29 @@ fn one_section<const FMA: bool>(
     b: usize,
 ) {
     let mut s = *st;
-    for t in 0..b {
+    let mut t0 = 0;
+    // Whole 8 × 8 tiles: 8 row loads, transpose, 8 ticks, transpose back, 8 row stores.
+    while t0 + LANES <= b {
+        let mut tile = [[0f32; LANES]; LANES];
+        for (l, row) in tile.iter_mut().enumerate() {
+            if let Some(src) = block.get(l * stride + t0..l * stride + t0 + LANES) {
+                row.copy_from_slice(src);
+            }
+        }
+        let cols = transpose8::<FMA>(&tile);
+        let mut ys = [[0f32; LANES]; LANES];
+        for (y, x) in ys.iter_mut().zip(&cols) {
+            *y = tick::<FMA>(c, &mut s, x);
+        }
+        let rows = transpose8::<FMA>(&ys);
+        for (l, row) in rows.iter().enumerate() {
+            if let Some(dst) = block.get_mut(l * stride + t0..l * stride + t0 + LANES) {
+                dst.copy_from_slice(row);
+            }
+        }
+        t0 += LANES;
+    }
+    for t in t0..b {
         let mut x = [0f32; LANES];
         for (l, xl) in x.iter_mut().enumerate() {
             *xl = block[l * stride + t];
@@ -215,6 +299,23 @@ impl ChannelFilter {
 mod tests {
     use super::*;
     use crate::sos::SosChannelFilter;
+
+    #[test]
+    fn transpose_kernels_agree() {
+        let m: [[f32; LANES]; LANES] =
+            std::array::from_fn(|l| std::array::from_fn(|k| (l * 10 + k) as f32));
+        let t = transpose8::<false>(&m);
+        assert_eq!(t[3][5], 53.0);
+        #[cfg(target_arch = "x86_64")]
+        if crate::engine::SimdLevel::detect() == crate::engine::SimdLevel::Avx2Fma {
+            #[target_feature(enable = "avx2,fma")]
+            fn avx(m: &[[f32; LANES]; LANES]) -> [[f32; LANES]; LANES] {
+                transpose8::<true>(m)
+            }
+            // SAFETY: AVX2 and FMA were detected above.
+            assert_eq!(unsafe { avx(&m) }, t);
+        }
+    }
 
     #[test]
     fn lane_and_channel_filters_match_the_f64_reference() {

@@ -28,7 +28,7 @@ pub use state::FdnState;
 pub use swap::{PreparedState, SwapHandle};
 
 use crate::preset::{Build, PresetError};
-use delay::PreDelay;
+use delay::{DelayTime, PreDelay};
 use state::StateConfig;
 use swap::AudioSide;
 
@@ -171,6 +171,8 @@ pub struct Engine {
     targets: ControlValues,
     /// Pre-delayed host inputs, `inputs × max_block`.
     x: Vec<f32>,
+    /// Sanitised undelayed host inputs, `inputs × max_block`.
+    x_dry: Vec<f32>,
     pd: Vec<f32>,
     g_dry: Vec<f32>,
     g_wet: Vec<f32>,
@@ -209,6 +211,7 @@ impl Engine {
             gain: Ramp::new(db_to_linear(defaults.output_gain_db), smooth),
             targets: defaults,
             x: vec![0.0; cfg.inputs * mb],
+            x_dry: vec![0.0; cfg.inputs * mb],
             pd: vec![0.0; mb],
             g_dry: vec![0.0; mb],
             g_wet: vec![0.0; mb],
@@ -404,9 +407,14 @@ impl Engine {
                     inc.set_decay_scale(s);
                 }
             }
-            self.predelay_samples.fill(&mut self.pd[..b]);
+            let delay = if self.predelay_samples.is_moving() {
+                self.predelay_samples.fill(&mut self.pd[..b]);
+                DelayTime::Varying(&self.pd[..b])
+            } else {
+                DelayTime::Fixed(self.predelay_samples.value() as usize)
+            };
             self.predelay
-                .process(inputs, done, &self.pd[..b], &mut self.x, mb, b);
+                .process(inputs, done, delay, &mut self.x, &mut self.x_dry, mb, b);
             self.current.render(&self.x, mb, b);
             if let Some(inc) = self.incoming.as_mut() {
                 inc.render(&self.x, mb, b);
@@ -425,26 +433,40 @@ impl Engine {
                     out.iter_mut().for_each(|v| *v = 0.0);
                     continue;
                 }
-                let dry_in = inputs.get(o % self.cfg.inputs).copied().unwrap_or(&[]);
-                let dry_in = dry_in.get(done..).unwrap_or(&[]);
+                let c = o % self.cfg.inputs;
+                let x = &self.x_dry[c * mb..c * mb + b];
                 let wo = if same { o } else { o % self.current.n_out() };
                 let cur = self.current.wet(wo, b);
-                let inc = self.incoming.as_ref().map(|s| {
-                    let so = if s.n_out() == self.cfg.outputs {
-                        o
-                    } else {
-                        o % s.n_out()
-                    };
-                    s.wet(so, b)
-                });
-                for t in 0..b {
-                    let x = dry_in.get(t).copied().unwrap_or(0.0);
-                    let x = if x.is_finite() { x } else { 0.0 };
-                    let mut w = cur[t];
-                    if let Some(inc) = inc {
-                        w += self.fade[t] * (inc[t] - w);
+                let gains = self.g_out[..b]
+                    .iter()
+                    .zip(&self.g_dry[..b])
+                    .zip(&self.g_wet[..b]);
+                match self.incoming.as_ref() {
+                    None => {
+                        for ((((y, &x), &w), ((&g, &gd), &gw)), _) in
+                            out.iter_mut().zip(x).zip(cur).zip(gains).zip(0..b)
+                        {
+                            *y = g * (gd * x + gw * w);
+                        }
                     }
-                    out[t] = self.g_out[t] * (self.g_dry[t] * x + self.g_wet[t] * w);
+                    Some(s) => {
+                        let so = if s.n_out() == self.cfg.outputs {
+                            o
+                        } else {
+                            o % s.n_out()
+                        };
+                        let inc = s.wet(so, b);
+                        for ((((y, &x), (&w0, &w1)), ((&g, &gd), &gw)), &f) in out
+                            .iter_mut()
+                            .zip(x)
+                            .zip(cur.iter().zip(inc))
+                            .zip(gains)
+                            .zip(&self.fade[..b])
+                        {
+                            let w = w0 + f * (w1 - w0);
+                            *y = g * (gd * x + gw * w);
+                        }
+                    }
                 }
             }
             if self.incoming.is_some() {
