@@ -65,7 +65,7 @@ pub enum MatrixOp {
 
 /// Sylvester–Hadamard sign `(−1)^popcount(i & j)`.
 fn hadamard_sign(i: usize, j: usize) -> f64 {
-    if (i & j).count_ones() % 2 == 0 {
+    if (i & j).count_ones().is_multiple_of(2) {
         1.0
     } else {
         -1.0
@@ -124,10 +124,7 @@ impl MatrixOp {
         let n = a.rows();
         if !force_dense {
             if let Some(c) = detect_hadamard(a) {
-                return MatrixOp::Hadamard {
-                    n,
-                    scale: c as f32,
-                };
+                return MatrixOp::Hadamard { n, scale: c as f32 };
             }
             if let Some((g, w)) = detect_householder(a) {
                 return MatrixOp::Householder {
@@ -177,7 +174,14 @@ impl MatrixOp {
 }
 
 #[inline(always)]
-fn dense<const FMA: bool>(a: &[f32], n: usize, v: &[f32], av: &mut [f32], stride: usize, bb: usize) {
+fn dense<const FMA: bool>(
+    a: &[f32],
+    n: usize,
+    v: &[f32],
+    av: &mut [f32],
+    stride: usize,
+    bb: usize,
+) {
     let rows = round_up(n, TILE_R);
     let mut t0 = 0;
     while t0 + TILE_T <= bb {
