@@ -1,6 +1,7 @@
 //! Command-line interface of `tailor` (clap). Each subcommand lives in its own module.
 
 mod analyze;
+mod bench;
 mod conformance;
 mod demo;
 mod preset;
@@ -31,6 +32,9 @@ pub enum Command {
     Analyze(analyze::Args),
     /// The main job on the embedded data: bundled colorless preset + decay → 2 s IR → analysis.
     Demo(demo::Args),
+    /// Benchmarks (real-time engine throughput).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Runs the CLI and returns the process exit code (0 ok, 1 failure; never a panic for bad input).
@@ -42,6 +46,7 @@ pub fn main() -> i32 {
         Command::Render(a) => render::run(&a).map(|()| 0),
         Command::Analyze(a) => analyze::run(&a).map(|()| 0),
         Command::Demo(a) => demo::run(&a).map(|()| 0),
+        Command::Bench(c) => bench::run(&c).map(|()| 0),
     };
     match result {
         Ok(code) => code,

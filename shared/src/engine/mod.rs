@@ -1,0 +1,478 @@
+//! The real-time FDN engine: f32, block-based, SIMD, allocation-free `process`, smoothed
+//! controls and click-free preset swaps.
+//!
+//! * [`Engine::prepare`] allocates everything; [`Engine::process`] renders planar buffers of any
+//!   length (internally in blocks of at most `max_block` samples and at most the shortest delay,
+//!   so every block is an `N × N` by `N × b` product; a delay shorter than the block just makes
+//!   the blocks shorter, down to one sample).
+//! * The output of the engine at default controls equals the exact recursion of
+//!   [`crate::response::TdRenderer`] up to f32 rounding.
+//! * Presets are swapped through a [`SwapHandle`]: the state is built off the audio thread and
+//!   crossfaded in over `crossfade_ms`; the old state goes back to the control side for dropping.
+
+pub mod controls;
+pub mod decay;
+pub mod delay;
+pub mod filters;
+pub mod matrix;
+pub mod random;
+pub mod scalar;
+pub mod simd;
+pub mod state;
+pub mod swap;
+
+pub use controls::{ControlValues, Ramp};
+pub use matrix::MatrixKind;
+pub use simd::{DenormalGuard, SimdLevel};
+pub use state::FdnState;
+pub use swap::{PreparedState, SwapHandle};
+
+use crate::preset::{Build, PresetError};
+use delay::{DelayTime, PreDelay};
+use state::StateConfig;
+use swap::AudioSide;
+
+/// Samples between decay-coefficient updates while the decay scale glides.
+pub const CONTROL_INTERVAL: usize = 32;
+/// Longest accepted pre-delay in milliseconds.
+pub const MAX_PREDELAY_MS: f64 = 10_000.0;
+/// Largest accepted internal block in samples.
+pub const MAX_BLOCK_LIMIT: usize = 1 << 16;
+
+/// Why the engine refused a configuration or a build.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    /// The build's sample rate differs from the engine's.
+    #[error("the build runs at {build} Hz but the engine at {engine} Hz")]
+    SampleRate {
+        /// Build sample rate (Hz).
+        build: f64,
+        /// Engine sample rate (Hz).
+        engine: f64,
+    },
+    /// The build is refused (unstable or invalid).
+    #[error(transparent)]
+    Build(#[from] PresetError),
+    /// A configuration value is out of range.
+    #[error("engine configuration: {0}")]
+    Config(String),
+    /// The audio thread has not taken the previously queued states yet.
+    #[error("the swap queue is full; try again after the audio thread has run")]
+    SwapQueueFull,
+}
+
+/// Engine configuration (fixed for the engine's life).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EngineConfig {
+    /// Sample rate in Hz (builds must match it).
+    pub sample_rate: f64,
+    /// Host input channels (planar buffers passed to `process`).
+    pub inputs: usize,
+    /// Host output channels.
+    pub outputs: usize,
+    /// Largest internal block in samples (host blocks of any length are split).
+    pub max_block: usize,
+    /// Preset-swap crossfade in milliseconds (0 = instant).
+    pub crossfade_ms: f64,
+    /// Glide time of every control in milliseconds.
+    pub smoothing_ms: f64,
+    /// Longest pre-delay in milliseconds (memory is reserved for it).
+    pub max_predelay_ms: f64,
+    /// Preferred kernel set (falls back to portable when the CPU lacks it).
+    pub simd: SimdLevel,
+    /// Use the dense matrix product even when A is Householder or Hadamard.
+    pub force_dense: bool,
+    /// States that may wait in the swap queue.
+    pub swap_queue: usize,
+}
+
+impl EngineConfig {
+    /// Defaults for a rate (Hz) and channel counts: 256-sample blocks, 50 ms crossfade, 20 ms
+    /// smoothing, 500 ms maximum pre-delay, best SIMD, structured matrices, queue of 2.
+    pub fn new(sample_rate: f64, inputs: usize, outputs: usize) -> Self {
+        Self {
+            sample_rate,
+            inputs,
+            outputs,
+            max_block: 256,
+            crossfade_ms: 50.0,
+            smoothing_ms: 20.0,
+            max_predelay_ms: 500.0,
+            simd: SimdLevel::detect(),
+            force_dense: false,
+            swap_queue: 2,
+        }
+    }
+
+    /// The same configuration with the channel counts of `build`.
+    pub fn for_build(build: &Build) -> Self {
+        Self::new(build.sample_rate(), build.n_in(), build.n_out())
+    }
+
+    fn validate(&self) -> Result<(), EngineError> {
+        let bad = |what: &str| Err(EngineError::Config(what.to_string()));
+        if !(self.sample_rate.is_finite() && self.sample_rate > 0.0) {
+            return bad("sample_rate must be positive and finite (Hz)");
+        }
+        if self.inputs == 0 || self.outputs == 0 || self.inputs > 64 || self.outputs > 64 {
+            return bad("inputs and outputs must be between 1 and 64 channels");
+        }
+        if self.max_block == 0 || self.max_block > MAX_BLOCK_LIMIT {
+            return bad("max_block must be between 1 and 65536 samples");
+        }
+        for (name, v, hi) in [
+            ("crossfade_ms", self.crossfade_ms, 10_000.0),
+            ("smoothing_ms", self.smoothing_ms, 10_000.0),
+            ("max_predelay_ms", self.max_predelay_ms, MAX_PREDELAY_MS),
+        ] {
+            if !(v.is_finite() && (0.0..=hi).contains(&v)) {
+                return Err(EngineError::Config(format!(
+                    "{name} must be between 0 and {hi} ms (got {v})"
+                )));
+            }
+        }
+        if self.swap_queue == 0 || self.swap_queue > 64 {
+            return bad("swap_queue must be between 1 and 64");
+        }
+        Ok(())
+    }
+
+    fn samples(&self, ms: f64) -> usize {
+        (ms * self.sample_rate / 1000.0).round() as usize
+    }
+
+    fn state_config(&self) -> StateConfig {
+        StateConfig {
+            sample_rate: self.sample_rate,
+            max_block: self.max_block,
+            host_inputs: self.inputs,
+            simd: self.simd,
+            force_dense: self.force_dense,
+        }
+    }
+}
+
+/// The real-time FDN engine (one per plugin instance).
+#[derive(Debug)]
+pub struct Engine {
+    cfg: EngineConfig,
+    current: Box<FdnState>,
+    incoming: Option<Box<FdnState>>,
+    fade_pos: usize,
+    fade_len: usize,
+    audio: AudioSide,
+    handle: SwapHandle,
+    predelay: PreDelay,
+    decay: Ramp,
+    predelay_samples: Ramp,
+    dry: Ramp,
+    wet: Ramp,
+    gain: Ramp,
+    targets: ControlValues,
+    /// Pre-delayed host inputs, `inputs × max_block`.
+    x: Vec<f32>,
+    /// Sanitised undelayed host inputs, `inputs × max_block`.
+    x_dry: Vec<f32>,
+    pd: Vec<f32>,
+    g_dry: Vec<f32>,
+    g_wet: Vec<f32>,
+    g_out: Vec<f32>,
+    fade: Vec<f32>,
+    swaps: u64,
+}
+
+fn db_to_linear(db: f32) -> f32 {
+    10f32.powf(db / 20.0)
+}
+
+impl Engine {
+    /// Validates `config`, prepares `build` (stable, at the engine's rate) and allocates every
+    /// buffer. Controls start at [`ControlValues::default`].
+    pub fn prepare(build: &Build, config: &EngineConfig) -> Result<Self, EngineError> {
+        config.validate()?;
+        let cfg = *config;
+        let current = Box::new(FdnState::new(build, &cfg.state_config())?);
+        let (handle, audio) = swap::channels(cfg.state_config(), cfg.swap_queue);
+        let smooth = cfg.samples(cfg.smoothing_ms).min(u32::MAX as usize) as u32;
+        let defaults = ControlValues::default();
+        let mb = cfg.max_block;
+        Ok(Self {
+            current,
+            incoming: None,
+            fade_pos: 0,
+            fade_len: cfg.samples(cfg.crossfade_ms),
+            audio,
+            handle,
+            predelay: PreDelay::new(cfg.inputs, cfg.samples(cfg.max_predelay_ms), mb),
+            decay: Ramp::new(defaults.decay_scale, smooth),
+            predelay_samples: Ramp::new(0.0, smooth),
+            dry: Ramp::new(defaults.dry, smooth),
+            wet: Ramp::new(defaults.wet, smooth),
+            gain: Ramp::new(db_to_linear(defaults.output_gain_db), smooth),
+            targets: defaults,
+            x: vec![0.0; cfg.inputs * mb],
+            x_dry: vec![0.0; cfg.inputs * mb],
+            pd: vec![0.0; mb],
+            g_dry: vec![0.0; mb],
+            g_wet: vec![0.0; mb],
+            g_out: vec![0.0; mb],
+            fade: vec![0.0; mb],
+            swaps: 0,
+            cfg,
+        })
+    }
+
+    /// A handle for preparing and queueing new presets (clone it to the control thread).
+    pub fn swap_handle(&self) -> SwapHandle {
+        self.handle.clone()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+    /// Feedback-matrix kind of the current state.
+    pub fn matrix_kind(&self) -> MatrixKind {
+        self.current.matrix_kind()
+    }
+    /// Kernel set of the current state.
+    pub fn simd_level(&self) -> SimdLevel {
+        self.current.simd()
+    }
+    /// Delay lines of the current state.
+    pub fn n_lines(&self) -> usize {
+        self.current.n()
+    }
+    /// Internal block length of the current state in samples.
+    pub fn block_len(&self) -> usize {
+        self.current.block_len()
+    }
+    /// Completed preset swaps since `prepare`.
+    pub fn swaps_completed(&self) -> u64 {
+        self.swaps
+    }
+    /// True while a swap crossfade is running.
+    pub fn is_crossfading(&self) -> bool {
+        self.incoming.is_some()
+    }
+
+    /// Control targets currently set.
+    pub fn controls(&self) -> ControlValues {
+        self.targets
+    }
+
+    /// Sets every control target (each glides over `smoothing_ms`).
+    pub fn set_controls(&mut self, c: &ControlValues) {
+        self.set_decay_scale(c.decay_scale);
+        self.set_predelay_ms(c.predelay_ms);
+        self.set_dry(c.dry);
+        self.set_wet(c.wet);
+        self.set_output_gain_db(c.output_gain_db);
+    }
+
+    /// Multiplies every band's reverberation time by `scale` (×, clamped to 0.05–20; see
+    /// [`decay`] for how the attenuation is re-derived). Non-finite values are ignored.
+    pub fn set_decay_scale(&mut self, scale: f32) {
+        if scale.is_finite() {
+            let s = scale.clamp(decay::MIN_DECAY_SCALE as f32, decay::MAX_DECAY_SCALE as f32);
+            self.targets.decay_scale = s;
+            self.decay.set_target(s);
+        }
+    }
+
+    /// Pre-delay of the wet path in ms (clamped to 0–`max_predelay_ms`, rounded to whole samples).
+    pub fn set_predelay_ms(&mut self, ms: f32) {
+        if ms.is_finite() {
+            let ms = ms.clamp(0.0, self.cfg.max_predelay_ms as f32);
+            self.targets.predelay_ms = ms;
+            let samples = (f64::from(ms) * self.cfg.sample_rate / 1000.0).round();
+            self.predelay_samples
+                .set_target((samples as f32).min(self.predelay.max_delay()));
+        }
+    }
+
+    /// Dry (input) gain, linear, clamped to 0–4.
+    pub fn set_dry(&mut self, gain: f32) {
+        if gain.is_finite() {
+            self.targets.dry = gain.clamp(0.0, 4.0);
+            self.dry.set_target(self.targets.dry);
+        }
+    }
+
+    /// Wet (FDN) gain, linear, clamped to 0–4.
+    pub fn set_wet(&mut self, gain: f32) {
+        if gain.is_finite() {
+            self.targets.wet = gain.clamp(0.0, 4.0);
+            self.wet.set_target(self.targets.wet);
+        }
+    }
+
+    /// Dry/wet balance: `mix` in 0–1 sets dry = 1 − mix and wet = mix.
+    pub fn set_mix(&mut self, mix: f32) {
+        if mix.is_finite() {
+            let m = mix.clamp(0.0, 1.0);
+            self.set_dry(1.0 - m);
+            self.set_wet(m);
+        }
+    }
+
+    /// Output gain in dB (clamped to −120…+24).
+    pub fn set_output_gain_db(&mut self, db: f32) {
+        if db.is_finite() {
+            self.targets.output_gain_db = db.clamp(-120.0, 24.0);
+            self.gain
+                .set_target(db_to_linear(self.targets.output_gain_db));
+        }
+    }
+
+    /// Jumps every control to its target (e.g. before the first block).
+    pub fn snap_controls(&mut self) {
+        for r in [
+            &mut self.decay,
+            &mut self.predelay_samples,
+            &mut self.dry,
+            &mut self.wet,
+            &mut self.gain,
+        ] {
+            r.snap();
+        }
+        let s = f64::from(self.decay.value());
+        self.current.set_decay_scale(s);
+        if let Some(inc) = self.incoming.as_mut() {
+            inc.set_decay_scale(s);
+        }
+    }
+
+    /// Clears all audio state (delay lines, filters, pre-delay), completes a running crossfade
+    /// and snaps the controls. Allocation-free.
+    pub fn reset(&mut self) {
+        self.finish_fade();
+        self.current.reset();
+        self.predelay.reset();
+        self.snap_controls();
+    }
+
+    fn finish_fade(&mut self) {
+        if let Some(new) = self.incoming.take() {
+            let old = std::mem::replace(&mut self.current, new);
+            self.audio.retire(old);
+            self.swaps += 1;
+        }
+        self.fade_pos = 0;
+    }
+
+    fn poll_swap(&mut self) {
+        self.audio.flush_pending();
+        if self.incoming.is_some() || self.audio.pending.is_some() {
+            return;
+        }
+        if let Ok(mut new) = self.audio.incoming.try_recv() {
+            new.set_decay_scale(f64::from(self.decay.value()));
+            self.incoming = Some(new);
+            self.fade_pos = 0;
+            if self.fade_len == 0 {
+                self.finish_fade();
+            }
+        }
+    }
+
+    /// Renders `inputs` (planar, `config.inputs` channels) into `outputs` (planar,
+    /// `config.outputs` channels): `out = gain · (dry · x + wet · FDN(pre-delay(x)))`, where
+    /// output o's dry signal is input `o mod inputs` and the FDN outputs map one to one when the
+    /// counts agree, else output o ← FDN output `o mod n_out`. The frame count is the shortest
+    /// output; missing or short inputs read as silence, non-finite input samples as 0, extra
+    /// outputs are zeroed. Never allocates, locks or panics; any length is accepted.
+    pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        let _guard = DenormalGuard::new();
+        let frames = outputs.iter().map(|o| o.len()).min().unwrap_or(0);
+        let mb = self.cfg.max_block;
+        let mut done = 0;
+        while done < frames {
+            self.poll_swap();
+            let mut b = (frames - done).min(self.current.block_len()).min(mb);
+            if let Some(inc) = &self.incoming {
+                b = b.min(inc.block_len()).min(self.fade_len - self.fade_pos);
+            }
+            if self.decay.is_moving() {
+                b = b.min(CONTROL_INTERVAL);
+            }
+            let b = b.max(1);
+            if self.decay.is_moving() {
+                let s = f64::from(self.decay.advance(b));
+                self.current.set_decay_scale(s);
+                if let Some(inc) = self.incoming.as_mut() {
+                    inc.set_decay_scale(s);
+                }
+            }
+            let delay = if self.predelay_samples.is_moving() {
+                self.predelay_samples.fill(&mut self.pd[..b]);
+                DelayTime::Varying(&self.pd[..b])
+            } else {
+                DelayTime::Fixed(self.predelay_samples.value() as usize)
+            };
+            self.predelay
+                .process(inputs, done, delay, &mut self.x, &mut self.x_dry, mb, b);
+            self.current.render(&self.x, mb, b);
+            if let Some(inc) = self.incoming.as_mut() {
+                inc.render(&self.x, mb, b);
+                let len = self.fade_len.max(1) as f32;
+                for (t, w) in self.fade[..b].iter_mut().enumerate() {
+                    *w = (self.fade_pos + t + 1) as f32 / len;
+                }
+            }
+            self.dry.fill(&mut self.g_dry[..b]);
+            self.wet.fill(&mut self.g_wet[..b]);
+            self.gain.fill(&mut self.g_out[..b]);
+            let same = self.current.n_out() == self.cfg.outputs;
+            for (o, out) in outputs.iter_mut().enumerate() {
+                let out = &mut out[done..done + b];
+                if o >= self.cfg.outputs {
+                    out.iter_mut().for_each(|v| *v = 0.0);
+                    continue;
+                }
+                let c = o % self.cfg.inputs;
+                let x = &self.x_dry[c * mb..c * mb + b];
+                let wo = if same { o } else { o % self.current.n_out() };
+                let cur = self.current.wet(wo, b);
+                let gains = self.g_out[..b]
+                    .iter()
+                    .zip(&self.g_dry[..b])
+                    .zip(&self.g_wet[..b]);
+                match self.incoming.as_ref() {
+                    None => {
+                        for ((((y, &x), &w), ((&g, &gd), &gw)), _) in
+                            out.iter_mut().zip(x).zip(cur).zip(gains).zip(0..b)
+                        {
+                            *y = g * (gd * x + gw * w);
+                        }
+                    }
+                    Some(s) => {
+                        let so = if s.n_out() == self.cfg.outputs {
+                            o
+                        } else {
+                            o % s.n_out()
+                        };
+                        let inc = s.wet(so, b);
+                        for ((((y, &x), (&w0, &w1)), ((&g, &gd), &gw)), &f) in out
+                            .iter_mut()
+                            .zip(x)
+                            .zip(cur.iter().zip(inc))
+                            .zip(gains)
+                            .zip(&self.fade[..b])
+                        {
+                            let w = w0 + f * (w1 - w0);
+                            *y = g * (gd * x + gw * w);
+                        }
+                    }
+                }
+            }
+            if self.incoming.is_some() {
+                self.fade_pos += b;
+                if self.fade_pos >= self.fade_len {
+                    self.finish_fade();
+                }
+            }
+            done += b;
+        }
+    }
+}
