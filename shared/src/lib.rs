@@ -4,9 +4,11 @@
 //! plugin call into it and never re-implement DSP or loss math.
 
 pub mod analysis;
+pub mod convolution;
 pub mod decay;
 pub mod delays;
 pub mod engine;
+pub mod hrtf;
 pub mod linalg;
 pub mod loss;
 pub mod matrix;
