@@ -217,8 +217,8 @@ impl Build {
         }
         let version = match obj.get("version") {
             Some(v) => match v.as_f64() {
-                Some(x) if x == 2.0 => 2,
-                Some(x) if x == 1.0 => 1,
+                Some(2.0) => 2,
+                Some(1.0) => 1,
                 _ => {
                     return Err(PresetError::Version {
                         found: v.to_string(),

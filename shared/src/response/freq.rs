@@ -112,10 +112,13 @@ pub fn frequency_response(build: &Build, nfft: usize, alias_decay_db: f64) -> Fr
     let mut zinv_m = vec![Complex64::new(0.0, 0.0); build.n()];
     for k in 0..bins {
         let zinv = Complex64::from_polar(gamma, -two_pi * k as f64 / nfft as f64);
+        // ω_k = (2π·k)/nfft and the phase ω_k·m, rounded as FLAMO rounds them: near the poles of
+        // a lossless build |H| is ill-conditioned in the phase, so matching the reference to
+        // 1e-9 needs the same floating-point phase, not a more exact one.
+        let omega = two_pi * k as f64 / nfft as f64;
         for (i, &m) in build.delays().iter().enumerate() {
-            // Exact phase reduction: (k·m mod nfft)/nfft of a turn.
-            let turns = ((k as u128 * m as u128) % nfft as u128) as f64 / nfft as f64;
-            zinv_m[i] = Complex64::from_polar(gamma_m[i], -two_pi * turns);
+            let phase = omega * m as f64;
+            zinv_m[i] = Complex64::new(gamma_m[i] * phase.cos(), -gamma_m[i] * phase.sin());
         }
         let out = &mut data[k * n_out * n_in..(k + 1) * n_out * n_in];
         if !transfer_at(build, zinv, &zinv_m, out) {

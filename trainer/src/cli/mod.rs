@@ -63,7 +63,7 @@ pub fn load_preset(spec: &str) -> anyhow::Result<tailor::Preset> {
     let path = std::path::Path::new(spec);
     if path.exists() {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {spec}"))?;
-        return tailor::Preset::from_json_str(&text).with_context(|| format!("{spec}"));
+        return tailor::Preset::from_json_str(&text).with_context(|| spec.to_string());
     }
     tailor::preset::bundled_preset(spec)
         .with_context(|| format!("{spec} is neither a file nor a bundled preset"))

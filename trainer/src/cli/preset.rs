@@ -52,7 +52,7 @@ pub fn run(cmd: &PresetCommand) -> anyhow::Result<i32> {
 }
 
 fn check_one(path: &PathBuf, limits: &Limits) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path).with_context(|| "cannot read file".to_string())?;
+    let text = std::fs::read_to_string(path).context("cannot read file")?;
     let preset = Preset::from_json_str_with(&text, limits)?;
     let b = preset.build();
     let s = b.check_stable()?;

@@ -6,7 +6,18 @@
 //! do. Relative errors are relative to the largest magnitude of the expected array
 //! (`max|got − want| / max|want|`), which is how the issues state their tolerances.
 
+mod auralflow_component_loss;
+mod auralflow_kl_div_loss;
+mod autograd_inputs;
+mod drdmannturb_loss_aggregator;
+mod fdn_loss_common;
 mod fdn_response;
+mod flamo_mel_mss_loss;
+mod flamo_mss_loss;
+mod hrtf_loss;
+mod pyfdn_colorless_loss;
+mod pyfdn_sparsity;
+mod pyfdn_train_objective;
 mod sample_delay_lengths;
 
 use anyhow::{Context, Result};
@@ -169,6 +180,52 @@ pub fn families() -> Vec<Family> {
             name: "sample_delay_lengths",
             source_hint: "sample_delay_lengths",
             check: sample_delay_lengths::check,
+        },
+        Family {
+            name: "hrtf_loss",
+            source_hint: "hrtf_loss",
+            check: hrtf_loss::check,
+        },
+        Family {
+            name: "auralflow_component_loss",
+            source_hint: "component_loss",
+            check: auralflow_component_loss::check,
+        },
+        Family {
+            name: "auralflow_kl_div_loss",
+            source_hint: "kl_div_loss",
+            check: auralflow_kl_div_loss::check,
+        },
+        Family {
+            name: "drdmannturb_loss_aggregator",
+            source_hint: "LossAggregator",
+            check: drdmannturb_loss_aggregator::check,
+        },
+        // The objective's source text mentions FlatMagnitude and Sparsity too: keep it first.
+        Family {
+            name: "pyfdn_train_objective",
+            source_hint: "pyFDN.build_fdn",
+            check: pyfdn_train_objective::check,
+        },
+        Family {
+            name: "pyfdn_colorless_loss",
+            source_hint: "pyFDN.FlatMagnitude",
+            check: pyfdn_colorless_loss::check,
+        },
+        Family {
+            name: "pyfdn_sparsity",
+            source_hint: "pyFDN.Sparsity",
+            check: pyfdn_sparsity::check,
+        },
+        Family {
+            name: "flamo_mss_loss",
+            source_hint: "flamo.optimize.loss.mss_loss",
+            check: flamo_mss_loss::check,
+        },
+        Family {
+            name: "flamo_mel_mss_loss",
+            source_hint: "flamo.optimize.loss.mel_mss_loss",
+            check: flamo_mel_mss_loss::check,
         },
     ]
 }

@@ -1,0 +1,31 @@
+# Tailor: the README's two commands.
+#   make demo  - installs missing system packages (as root), builds, runs the main job
+#   make test  - what CI runs (.ci/run calls it): format check, clippy, all tests
+
+CARGO ?= cargo
+SYS_PACKAGES := libasound2-dev libjack-jackd2-dev libx11-dev libxcursor-dev libxcb1-dev \
+                libxcb-icccm4-dev libx11-xcb-dev libgl-dev pkg-config
+
+.PHONY: demo test deps build lint
+
+deps:
+	@missing=""; for p in $(SYS_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "warning: missing system packages (install as root):$$missing"; fi; \
+	fi
+
+build: deps
+	$(CARGO) build --release -p tailor-trainer
+
+demo: build
+	$(CARGO) run --release -q -p tailor-trainer -- demo --out out
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The golden conformance (`tailor conformance data/golden`) runs inside the trainer's CLI tests.
+test: deps lint
+	$(CARGO) test --workspace

@@ -1,0 +1,664 @@
+//! Differentiable spectral transforms as custom candle ops: a real FFT along the last axis and a
+//! kernel-projection STFT (nnAudio semantics: centred frames, reflect padding, arbitrary bin
+//! frequencies).
+//!
+//! Both ops run on the CPU (rustfft/realfft and plain loops, in f64 internally; f32 tensors are
+//! converted on the way in and out). Their backward passes are analytic adjoints, not autograd
+//! through the forward. **Device fallback:** a tensor on a CUDA/Metal device is copied to the CPU,
+//! transformed there and copied back (`Tensor::to_device`, which is itself differentiable); there
+//! is no native GPU kernel.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
+use realfft::RealFftPlanner;
+use std::sync::Arc;
+
+use super::fdn_loss_error::FdnLossError;
+
+/// Reads a CPU storage (any float dtype, contiguous layout) as f64 values.
+fn storage_f64(storage: &CpuStorage, layout: &Layout) -> candle_core::Result<Vec<f64>> {
+    let (start, end) = layout
+        .contiguous_offsets()
+        .ok_or_else(|| candle_core::Error::Msg("spectral op needs a contiguous input".into()))?;
+    Ok(match storage {
+        CpuStorage::F64(v) => v[start..end].to_vec(),
+        CpuStorage::F32(v) => v[start..end].iter().map(|&x| f64::from(x)).collect(),
+        other => candle_core::bail!(
+            "spectral op supports f32/f64 tensors, got {:?}",
+            other.dtype()
+        ),
+    })
+}
+
+/// Wraps f64 values as a CPU storage of `dtype` (f32 or f64).
+fn storage_from_f64(data: Vec<f64>, dtype: DType) -> candle_core::Result<CpuStorage> {
+    Ok(match dtype {
+        DType::F64 => CpuStorage::F64(data),
+        DType::F32 => CpuStorage::F32(data.into_iter().map(|x| x as f32).collect()),
+        other => candle_core::bail!("spectral op supports f32/f64 tensors, got {other:?}"),
+    })
+}
+
+/// Reads any tensor as contiguous f64 values on the CPU.
+fn tensor_f64(t: &Tensor) -> candle_core::Result<Vec<f64>> {
+    t.to_device(&Device::Cpu)?
+        .to_dtype(DType::F64)?
+        .flatten_all()?
+        .to_vec1::<f64>()
+}
+
+/// Applies a custom op on the CPU, copying a non-CPU tensor there and the result back.
+fn apply_on_cpu<C: 'static + CustomOp1 + Send + Sync>(
+    x: &Tensor,
+    op: C,
+) -> candle_core::Result<Tensor> {
+    let device = x.device().clone();
+    let x = x.contiguous()?;
+    if device.is_cpu() {
+        x.apply_op1(op)
+    } else {
+        x.to_device(&Device::Cpu)?.apply_op1(op)?.to_device(&device)
+    }
+}
+
+/// Real FFT along the last axis: input `(..., n)` → output `(2, ..., n/2+1)` holding (re, im).
+///
+/// X_k = Σ_m x_m e^{−2πikm/n} (no normalisation, like `torch.fft.rfft`).
+#[derive(Debug, Clone, Copy)]
+pub struct Rfft {
+    /// Transform length n (= the input's last dimension), samples.
+    pub n: usize,
+}
+
+impl CustomOp1 for Rfft {
+    fn name(&self) -> &'static str {
+        "tailor-rfft"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = storage_f64(storage, layout)?;
+        let dims = layout.shape().dims();
+        let n = self.n;
+        if dims.last() != Some(&n) || n == 0 {
+            candle_core::bail!("rfft: last dimension must be {n}, got shape {dims:?}");
+        }
+        let rows = x.len() / n;
+        let bins = n / 2 + 1;
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
+        let mut input = fft.make_input_vec();
+        let mut spec = fft.make_output_vec();
+        let mut out = vec![0.0; 2 * rows * bins];
+        let (re, im) = out.split_at_mut(rows * bins);
+        for r in 0..rows {
+            input.copy_from_slice(&x[r * n..(r + 1) * n]);
+            fft.process(&mut input, &mut spec)
+                .map_err(|e| candle_core::Error::Msg(format!("rfft: {e}")))?;
+            for (k, z) in spec.iter().enumerate() {
+                re[r * bins + k] = z.re;
+                im[r * bins + k] = z.im;
+            }
+        }
+        let mut shape = vec![2];
+        shape.extend_from_slice(&dims[..dims.len() - 1]);
+        shape.push(bins);
+        Ok((storage_from_f64(out, storage.dtype())?, Shape::from(shape)))
+    }
+
+    /// dL/dx_m = Re Σ_k G_k e^{+2πikm/n} with G = dL/dre + i dL/dim (half spectrum only), computed
+    /// with a complex-to-real FFT of the half spectrum with interior bins halved.
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let n = self.n;
+        let bins = n / 2 + 1;
+        let g = tensor_f64(grad_res)?;
+        let rows = g.len() / (2 * bins);
+        let (gre, gim) = g.split_at(rows * bins);
+        let ifft = RealFftPlanner::<f64>::new().plan_fft_inverse(n);
+        let mut spec = ifft.make_input_vec();
+        let mut out_row = ifft.make_output_vec();
+        let mut dx = vec![0.0; rows * n];
+        let has_nyquist = n.is_multiple_of(2);
+        for r in 0..rows {
+            for k in 0..bins {
+                let edge = k == 0 || (has_nyquist && k == bins - 1);
+                let scale = if edge { 1.0 } else { 0.5 };
+                spec[k] = num_complex::Complex64::new(
+                    scale * gre[r * bins + k],
+                    if edge { 0.0 } else { scale * gim[r * bins + k] },
+                );
+            }
+            ifft.process(&mut spec, &mut out_row)
+                .map_err(|e| candle_core::Error::Msg(format!("rfft backward: {e}")))?;
+            dx[r * n..(r + 1) * n].copy_from_slice(&out_row);
+        }
+        let t = Tensor::from_vec(dx, arg.shape(), &Device::Cpu)?
+            .to_dtype(arg.dtype())?
+            .to_device(arg.device())?;
+        Ok(Some(t))
+    }
+}
+
+/// Real FFT of the last axis of `x` (`(..., n)`, f32/f64, any device): returns `(re, im)`, each
+/// `(..., n/2+1)`. Differentiable (analytic backward).
+pub fn rfft(x: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+    let n = *x
+        .dims()
+        .last()
+        .ok_or_else(|| candle_core::Error::Msg("rfft of a 0-d tensor".into()))?;
+    let out = apply_on_cpu(x, Rfft { n })?;
+    Ok((out.get(0)?, out.get(1)?))
+}
+
+/// How the STFT kernels are rounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelPrecision {
+    /// nnAudio's kernels: f32(sin/cos) × f32(window), multiplied in f32 (what FLAMO evaluates).
+    NnAudioF32,
+    /// Exact f64 kernels.
+    F64,
+}
+
+/// STFT projection kernels: `cos[k·n_fft + m] = w[m]·cos(2π f_k m / sr)` and the same for sin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpectralKernel {
+    /// Frame length n_fft, samples.
+    pub n_fft: usize,
+    /// Number of frequency bins.
+    pub bins: usize,
+    /// Bin frequencies in Hz (informational).
+    pub freqs_hz: Vec<f64>,
+    /// Windowed cosine kernel, `(bins, n_fft)` row-major.
+    pub cos: Vec<f64>,
+    /// Windowed sine kernel, `(bins, n_fft)` row-major.
+    pub sin: Vec<f64>,
+}
+
+/// Periodic Hann window of length `n` exactly as scipy's `get_window("hann", n, fftbins=True)`.
+pub fn hann_periodic(n: usize) -> Vec<f64> {
+    if n == 0 {
+        return Vec::new();
+    }
+    if n == 1 {
+        return vec![1.0];
+    }
+    // general_cosine(n + 1, [0.5, 0.5]) truncated: fac = linspace(-π, π, n + 1).
+    let step = (2.0 * std::f64::consts::PI) / n as f64;
+    (0..n)
+        .map(|i| {
+            let fac = i as f64 * step + (-std::f64::consts::PI);
+            0.5 + 0.5 * fac.cos()
+        })
+        .collect()
+}
+
+impl SpectralKernel {
+    /// Builds kernels from per-bin normalised frequencies `b_k` (cycles per n_fft samples): the
+    /// phase is 2π·b_k·m/n_fft, evaluated in nnAudio's operation order.
+    fn from_bins(n_fft: usize, bins_norm: &[f64], sr: f64, precision: KernelPrecision) -> Self {
+        let window = hann_periodic(n_fft);
+        let bins = bins_norm.len();
+        let mut cos = vec![0.0; bins * n_fft];
+        let mut sin = vec![0.0; bins * n_fft];
+        let two_pi = 2.0 * std::f64::consts::PI;
+        for (k, &b) in bins_norm.iter().enumerate() {
+            for (m, &wm) in window.iter().enumerate() {
+                let phase = two_pi * b * m as f64 / n_fft as f64;
+                let (s, c) = phase.sin_cos();
+                let idx = k * n_fft + m;
+                match precision {
+                    KernelPrecision::NnAudioF32 => {
+                        let w = wm as f32;
+                        cos[idx] = f64::from((c as f32) * w);
+                        sin[idx] = f64::from((s as f32) * w);
+                    }
+                    KernelPrecision::F64 => {
+                        cos[idx] = c * wm;
+                        sin[idx] = s * wm;
+                    }
+                }
+            }
+        }
+        Self {
+            n_fft,
+            bins,
+            freqs_hz: bins_norm.iter().map(|b| b * sr / n_fft as f64).collect(),
+            cos,
+            sin,
+        }
+    }
+
+    /// nnAudio `freq_scale="linear"` kernels: n_fft/2+1 bins at f_k = fmin + k·(fmax − fmin)/(n_fft/2+1)
+    /// Hz (not the DFT grid), periodic Hann window.
+    pub fn nnaudio_linear(
+        n_fft: usize,
+        sr: f64,
+        fmin: f64,
+        fmax: f64,
+        precision: KernelPrecision,
+    ) -> Self {
+        let freq_bins = n_fft / 2 + 1;
+        let nf = n_fft as f64;
+        let start_bin = fmin * nf / sr;
+        let scaling_ind = (fmax - fmin) * (nf / sr) / freq_bins as f64;
+        let b: Vec<f64> = (0..freq_bins)
+            .map(|k| k as f64 * scaling_ind + start_bin)
+            .collect();
+        Self::from_bins(n_fft, &b, sr, precision)
+    }
+
+    /// nnAudio `freq_scale="no"` kernels: the DFT grid k·sr/n_fft, k = 0..n_fft/2, periodic Hann.
+    pub fn nnaudio_dft(n_fft: usize, sr: f64, precision: KernelPrecision) -> Self {
+        let b: Vec<f64> = (0..=n_fft / 2).map(|k| k as f64).collect();
+        Self::from_bins(n_fft, &b, sr, precision)
+    }
+}
+
+/// Centred, reflect-padded STFT by kernel projection: input `(R, T)` → `(2, R, bins, frames)`
+/// with re = Σ_m x_pad[w·hop + m]·cos[k, m] and im = −Σ_m x_pad[w·hop + m]·sin[k, m].
+#[derive(Debug, Clone)]
+pub struct Stft {
+    /// Projection kernels.
+    pub kernel: Arc<SpectralKernel>,
+    /// Hop between frames, samples.
+    pub hop: usize,
+    /// Reflect padding on each side, samples (n_fft/2 for `center=True`, 0 for none).
+    pub pad: usize,
+}
+
+impl Stft {
+    /// Number of frames for a signal of `t` samples.
+    pub fn frames(&self, t: usize) -> usize {
+        (t + 2 * self.pad - self.kernel.n_fft) / self.hop + 1
+    }
+
+    /// Index into the unpadded signal of padded position `i` (reflect padding, no edge repeat).
+    fn source(&self, i: usize, t: usize) -> usize {
+        let p = self.pad;
+        if i < p {
+            p - i
+        } else if i < p + t {
+            i - p
+        } else {
+            let j = i - p - t;
+            t - 2 - j
+        }
+    }
+
+    fn check(&self, t: usize) -> candle_core::Result<()> {
+        if self.hop == 0 {
+            candle_core::bail!("stft: hop must be positive");
+        }
+        if self.pad > 0 && self.pad >= t {
+            candle_core::bail!(
+                "stft: reflect padding {} must be smaller than the signal length {t}",
+                self.pad
+            );
+        }
+        if t + 2 * self.pad < self.kernel.n_fft {
+            candle_core::bail!(
+                "stft: signal of {t} samples (+{} padding each side) is shorter than n_fft {}",
+                self.pad,
+                self.kernel.n_fft
+            );
+        }
+        Ok(())
+    }
+}
+
+impl CustomOp1 for Stft {
+    fn name(&self) -> &'static str {
+        "tailor-stft"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = storage_f64(storage, layout)?;
+        let (rows, t) = layout.shape().dims2()?;
+        self.check(t)?;
+        let k = &*self.kernel;
+        let n = k.n_fft;
+        let frames = self.frames(t);
+        let tp = t + 2 * self.pad;
+        let plane = rows * k.bins * frames;
+        let mut out = vec![0.0; 2 * plane];
+        let mut xp = vec![0.0; tp];
+        for r in 0..rows {
+            let row = &x[r * t..(r + 1) * t];
+            for (i, v) in xp.iter_mut().enumerate() {
+                *v = row[self.source(i, t)];
+            }
+            for w in 0..frames {
+                let frame = &xp[w * self.hop..w * self.hop + n];
+                for b in 0..k.bins {
+                    let kc = &k.cos[b * n..(b + 1) * n];
+                    let ks = &k.sin[b * n..(b + 1) * n];
+                    let (mut re, mut im) = (0.0, 0.0);
+                    for m in 0..n {
+                        re += frame[m] * kc[m];
+                        im += frame[m] * ks[m];
+                    }
+                    let o = (r * k.bins + b) * frames + w;
+                    out[o] = re;
+                    out[plane + o] = -im;
+                }
+            }
+        }
+        Ok((
+            storage_from_f64(out, storage.dtype())?,
+            Shape::from((2, rows, k.bins, frames)),
+        ))
+    }
+
+    /// Adjoint: scatter Σ_k (g_re·cos − g_im·sin) into each frame, then fold the reflect padding
+    /// back onto the samples it copied.
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let (rows, t) = arg.dims2()?;
+        let k = &*self.kernel;
+        let n = k.n_fft;
+        let frames = self.frames(t);
+        let plane = rows * k.bins * frames;
+        let g = tensor_f64(grad_res)?;
+        let tp = t + 2 * self.pad;
+        let mut dx = vec![0.0; rows * t];
+        let mut gp = vec![0.0; tp];
+        for r in 0..rows {
+            gp.iter_mut().for_each(|v| *v = 0.0);
+            for w in 0..frames {
+                let seg = &mut gp[w * self.hop..w * self.hop + n];
+                for b in 0..k.bins {
+                    let o = (r * k.bins + b) * frames + w;
+                    let (gre, gim) = (g[o], g[plane + o]);
+                    if gre == 0.0 && gim == 0.0 {
+                        continue;
+                    }
+                    let kc = &k.cos[b * n..(b + 1) * n];
+                    let ks = &k.sin[b * n..(b + 1) * n];
+                    for m in 0..n {
+                        seg[m] += gre * kc[m] - gim * ks[m];
+                    }
+                }
+            }
+            let row = &mut dx[r * t..(r + 1) * t];
+            for (i, v) in gp.iter().enumerate() {
+                row[self.source(i, t)] += v;
+            }
+        }
+        let out = Tensor::from_vec(dx, (rows, t), &Device::Cpu)?
+            .to_dtype(arg.dtype())?
+            .to_device(arg.device())?;
+        Ok(Some(out))
+    }
+}
+
+/// STFT of `x` (`(R, T)`, any device) with `kernel`, `hop` and reflect padding `pad`; returns
+/// `(re, im)`, each `(R, bins, frames)`. Differentiable (analytic backward).
+pub fn stft(
+    x: &Tensor,
+    kernel: Arc<SpectralKernel>,
+    hop: usize,
+    pad: usize,
+) -> Result<(Tensor, Tensor), FdnLossError> {
+    let (_, t) = x.dims2()?;
+    if pad > 0 && pad >= t {
+        return Err(FdnLossError::ReflectPadding { pad, len: t });
+    }
+    if t + 2 * pad < kernel.n_fft {
+        return Err(FdnLossError::SignalTooShort {
+            len: t,
+            n_fft: kernel.n_fft,
+        });
+    }
+    if hop == 0 {
+        return Err(FdnLossError::BadParameter(
+            "hop length must be positive".into(),
+        ));
+    }
+    let out = apply_on_cpu(x, Stft { kernel, hop, pad })?;
+    Ok((out.get(0)?, out.get(1)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Var;
+
+    /// Deterministic pseudo-random values in (−1, 1).
+    fn noise(len: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// Checks the analytic gradient of `f` (scalar of x) against central finite differences.
+    fn check_fd(
+        x0: &[f64],
+        shape: &[usize],
+        f: &dyn Fn(&Tensor) -> candle_core::Result<Tensor>,
+    ) -> f64 {
+        let var = Var::from_vec(x0.to_vec(), shape, &Device::Cpu).unwrap();
+        let y = f(var.as_tensor()).unwrap();
+        let grads = y.backward().unwrap();
+        let g = grads
+            .get(var.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let eval = |x: &[f64]| -> f64 {
+            let t = Tensor::from_vec(x.to_vec(), shape, &Device::Cpu).unwrap();
+            f(&t).unwrap().to_scalar::<f64>().unwrap()
+        };
+        let h = 1e-5;
+        let mut max_err: f64 = 0.0;
+        let mut scale: f64 = 0.0;
+        let mut x = x0.to_vec();
+        for i in 0..x.len() {
+            let orig = x[i];
+            x[i] = orig + h;
+            let fp = eval(&x);
+            x[i] = orig - h;
+            let fm = eval(&x);
+            x[i] = orig;
+            let fd = (fp - fm) / (2.0 * h);
+            max_err = max_err.max((fd - g[i]).abs());
+            scale = scale.max(fd.abs());
+        }
+        max_err / scale
+    }
+
+    /// A smooth, non-quadratic scalar of (re, im) with varied weights so every bin matters.
+    fn scalar_of(re: &Tensor, im: &Tensor) -> candle_core::Result<Tensor> {
+        let n = re.elem_count();
+        let w1 = Tensor::from_vec(noise(n, 7), re.shape(), re.device())?;
+        let w2 = Tensor::from_vec(noise(n, 8), re.shape(), re.device())?;
+        let a = (re.mul(&w1)?.sum_all()? + im.mul(&w2)?.sum_all()?)?;
+        let b = (re.sqr()? + im.sqr()?)?
+            .affine(0.1, 1.0)?
+            .sqrt()?
+            .sum_all()?;
+        a + b
+    }
+
+    #[test]
+    fn rfft_matches_naive_dft() {
+        for n in [8usize, 9, 16] {
+            let x = noise(2 * n, n as u64);
+            let t = Tensor::from_vec(x.clone(), (2, n), &Device::Cpu).unwrap();
+            let (re, im) = rfft(&t).unwrap();
+            let re = re.to_vec2::<f64>().unwrap();
+            let im = im.to_vec2::<f64>().unwrap();
+            for r in 0..2 {
+                for k in 0..=n / 2 {
+                    let (mut sr, mut si) = (0.0, 0.0);
+                    for m in 0..n {
+                        let ph = -2.0 * std::f64::consts::PI * (k * m) as f64 / n as f64;
+                        sr += x[r * n + m] * ph.cos();
+                        si += x[r * n + m] * ph.sin();
+                    }
+                    assert!((re[r][k] - sr).abs() < 1e-12, "re n={n} k={k}");
+                    assert!((im[r][k] - si).abs() < 1e-12, "im n={n} k={k}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rfft_gradient_matches_finite_differences() {
+        for (n, rows) in [(16usize, 3usize), (15, 2), (2, 1)] {
+            let x = noise(rows * n, 3 + n as u64);
+            let err = check_fd(&x, &[rows, n], &|t| {
+                let (re, im) = rfft(t)?;
+                scalar_of(&re, &im)
+            });
+            assert!(err <= 1e-6, "n={n}: relative error {err}");
+        }
+    }
+
+    #[test]
+    fn stft_gradient_matches_finite_differences() {
+        for (n_fft, hop, t, pad, rows) in [
+            (16usize, 4usize, 40usize, 8usize, 2usize),
+            (8, 3, 21, 4, 1),
+            (8, 2, 12, 0, 1),
+        ] {
+            let kernel = Arc::new(SpectralKernel::nnaudio_linear(
+                n_fft,
+                48000.0,
+                20.0,
+                24000.0,
+                KernelPrecision::F64,
+            ));
+            let x = noise(rows * t, 11 + t as u64);
+            let err = check_fd(&x, &[rows, t], &|xt| {
+                let (re, im) = stft(xt, kernel.clone(), hop, pad)
+                    .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+                scalar_of(&re, &im)
+            });
+            assert!(err <= 1e-6, "n_fft={n_fft}: relative error {err}");
+        }
+    }
+
+    #[test]
+    fn stft_with_dft_kernel_equals_rfft_of_windowed_frames() {
+        let n = 16;
+        let kernel = Arc::new(SpectralKernel::nnaudio_dft(
+            n,
+            48000.0,
+            KernelPrecision::F64,
+        ));
+        let x = noise(50, 5);
+        let t = Tensor::from_vec(x.clone(), (1, 50), &Device::Cpu).unwrap();
+        let (re, im) = stft(&t, kernel, 4, 8).unwrap();
+        let re = re.get(0).unwrap().to_vec2::<f64>().unwrap();
+        let im = im.get(0).unwrap().to_vec2::<f64>().unwrap();
+        let w = hann_periodic(n);
+        // Frame 3 starts at padded index 12 → original index 4 (inside the signal).
+        let frame: Vec<f64> = (0..n).map(|m| x[4 + m] * w[m]).collect();
+        let ft = Tensor::from_vec(frame, (1, n), &Device::Cpu).unwrap();
+        let (fr, fi) = rfft(&ft).unwrap();
+        let fr = fr.to_vec2::<f64>().unwrap();
+        let fi = fi.to_vec2::<f64>().unwrap();
+        for k in 0..=n / 2 {
+            assert!((re[k][3] - fr[0][k]).abs() < 1e-12);
+            assert!((im[k][3] - fi[0][k]).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn stft_rejects_short_signals() {
+        let kernel = Arc::new(SpectralKernel::nnaudio_dft(
+            16,
+            48000.0,
+            KernelPrecision::F64,
+        ));
+        let t = Tensor::zeros((1, 8), DType::F64, &Device::Cpu).unwrap();
+        assert!(matches!(
+            stft(&t, kernel, 4, 8),
+            Err(FdnLossError::ReflectPadding { pad: 8, len: 8 })
+        ));
+    }
+
+    #[test]
+    fn f32_inputs_give_f32_outputs_and_gradients() {
+        let x = noise(64, 21);
+        let t64 = Tensor::from_vec(x.clone(), (1, 64), &Device::Cpu).unwrap();
+        let t32 = t64.to_dtype(DType::F32).unwrap();
+        let v32 = Var::from_tensor(&t32).unwrap();
+        let (re32, im32) = rfft(v32.as_tensor()).unwrap();
+        assert_eq!(re32.dtype(), DType::F32);
+        let (re64, _) = rfft(&t64).unwrap();
+        let d = (re32.to_dtype(DType::F64).unwrap() - re64)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap();
+        assert!(d < 1e-5, "f32 vs f64 rfft differ by {d}");
+        let g = (re32.sum_all().unwrap() + im32.sum_all().unwrap())
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert_eq!(g.get(v32.as_tensor()).unwrap().dtype(), DType::F32);
+        let kernel = Arc::new(SpectralKernel::nnaudio_dft(
+            16,
+            48000.0,
+            KernelPrecision::NnAudioF32,
+        ));
+        let (sre, _) = stft(v32.as_tensor(), kernel, 4, 8).unwrap();
+        assert_eq!(sre.dtype(), DType::F32);
+        assert_eq!(sre.dims(), &[1, 9, 17]);
+    }
+
+    #[test]
+    fn nnaudio_f32_kernels_are_float32_products() {
+        let k =
+            SpectralKernel::nnaudio_linear(32, 48000.0, 20.0, 24000.0, KernelPrecision::NnAudioF32);
+        let e = SpectralKernel::nnaudio_linear(32, 48000.0, 20.0, 24000.0, KernelPrecision::F64);
+        assert!(k.cos.iter().all(|&v| f64::from(v as f32) == v));
+        let d = k
+            .cos
+            .iter()
+            .zip(&e.cos)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(d > 0.0 && d < 1e-6);
+        assert!((k.freqs_hz[0] - 20.0).abs() < 1e-12);
+        assert!((k.freqs_hz[1] - (20.0 + (24000.0 - 20.0) / 17.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn hann_matches_closed_form() {
+        let w = hann_periodic(8);
+        for (i, v) in w.iter().enumerate() {
+            let want = 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / 8.0).cos();
+            assert!((v - want).abs() < 1e-15);
+        }
+    }
+}

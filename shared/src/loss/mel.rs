@@ -1,0 +1,224 @@
+//! FLAMO `mel_mss_loss`: multi-resolution mel power-spectrogram loss (nnAudio MelSpectrogram).
+//!
+//! Per window size n: DFT-grid STFT (periodic Hann, centred, reflect padding n/2, hop
+//! int(n·(1 − overlap))), power |X|² (computed as (sqrt(re² + im²))² like nnAudio), then a Slaney
+//! mel filterbank with area normalisation, n_mels = n/8, fmin = 0, fmax = sr//2. The filterbank is
+//! built the way nnAudio builds it (float64 math, stored as float32).
+
+use candle_core::Tensor;
+use std::sync::Arc;
+
+use super::fdn_loss_error::FdnLossError;
+use super::fft::{stft, SpectralKernel};
+use super::mss::{prepare, snr_mask, SpectrogramLossConfig};
+use super::reduce::{norm_p, tensor_like, to_f64};
+
+/// numpy `linspace(start, stop, num)` (endpoint included, last value exact).
+fn linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
+    if num == 1 {
+        return vec![start];
+    }
+    let step = (stop - start) / (num - 1) as f64;
+    let mut v: Vec<f64> = (0..num).map(|i| i as f64 * step + start).collect();
+    if let Some(last) = v.last_mut() {
+        *last = stop;
+    }
+    v
+}
+
+const F_SP: f64 = 200.0 / 3.0;
+const MIN_LOG_HZ: f64 = 1000.0;
+
+fn logstep() -> f64 {
+    6.4f64.ln() / 27.0
+}
+
+/// Slaney mel of a frequency in Hz (linear below 1 kHz, logarithmic above).
+pub fn hz_to_mel_slaney(f: f64) -> f64 {
+    let min_log_mel = MIN_LOG_HZ / F_SP;
+    if f >= MIN_LOG_HZ {
+        min_log_mel + (f / MIN_LOG_HZ).ln() / logstep()
+    } else {
+        f / F_SP
+    }
+}
+
+/// Frequency in Hz of a Slaney mel value.
+pub fn mel_to_hz_slaney(m: f64) -> f64 {
+    let min_log_mel = MIN_LOG_HZ / F_SP;
+    if m >= min_log_mel {
+        MIN_LOG_HZ * (logstep() * (m - min_log_mel)).exp()
+    } else {
+        F_SP * m
+    }
+}
+
+/// nnAudio/librosa Slaney mel filterbank with area normalisation (`norm=1`), `(n_mels, n_fft/2+1)`
+/// row-major, values rounded to float32 as nnAudio stores them. Frequencies in Hz.
+pub fn mel_filterbank(sr: f64, n_fft: usize, n_mels: usize, fmin: f64, fmax: f64) -> Vec<f64> {
+    let bins = n_fft / 2 + 1;
+    let fftfreqs = linspace(0.0, sr / 2.0, bins);
+    let mel_f: Vec<f64> = linspace(hz_to_mel_slaney(fmin), hz_to_mel_slaney(fmax), n_mels + 2)
+        .into_iter()
+        .map(mel_to_hz_slaney)
+        .collect();
+    let fdiff: Vec<f64> = mel_f.windows(2).map(|w| w[1] - w[0]).collect();
+    let mut weights = vec![0.0; n_mels * bins];
+    for i in 0..n_mels {
+        let enorm = 2.0 / (mel_f[i + 2] - mel_f[i]);
+        for (j, &f) in fftfreqs.iter().enumerate() {
+            let lower = -(mel_f[i] - f) / fdiff[i];
+            let upper = (mel_f[i + 2] - f) / fdiff[i + 1];
+            let tri = 0.0f64.max(lower.min(upper)) as f32;
+            weights[i * bins + j] = f64::from((f64::from(tri) * enorm) as f32);
+        }
+    }
+    weights
+}
+
+/// FLAMO `mel_mss_loss` (no `form`; holds the measured noise energy like FLAMO).
+#[derive(Debug, Clone)]
+pub struct MelMssLoss {
+    /// Constructor options.
+    pub config: SpectrogramLossConfig,
+    kernels: Vec<Arc<SpectralKernel>>,
+    banks: Vec<Vec<f64>>,
+}
+
+impl MelMssLoss {
+    /// Builds the loss, its DFT-grid STFT kernels and mel filterbanks (n_mels = n/8).
+    pub fn new(config: SpectrogramLossConfig) -> Result<Self, FdnLossError> {
+        config.validate()?;
+        if let Some(&n) = config.nfft.iter().find(|&&n| n / 8 == 0) {
+            return Err(FdnLossError::BadParameter(format!(
+                "n_fft {n} gives n_mels = n_fft // 8 = 0"
+            )));
+        }
+        let sr = f64::from(config.sample_rate);
+        let fmax = f64::from(config.sample_rate / 2);
+        let kernels = config
+            .nfft
+            .iter()
+            .map(|&n| Arc::new(SpectralKernel::nnaudio_dft(n, sr, config.precision)))
+            .collect();
+        let banks = config
+            .nfft
+            .iter()
+            .map(|&n| mel_filterbank(sr, n, n / 8, 0.0, fmax))
+            .collect();
+        Ok(Self {
+            config,
+            kernels,
+            banks,
+        })
+    }
+
+    /// The mel filterbank used for the i-th window size, `(n/8, n/2+1)` row-major.
+    pub fn filterbank(&self, i: usize) -> Option<&[f64]> {
+        self.banks.get(i).map(Vec::as_slice)
+    }
+
+    /// The loss (scalar) and each resolution's contribution.
+    pub fn forward_terms(
+        &mut self,
+        y_pred: &Tensor,
+        y_true: &Tensor,
+    ) -> Result<(Tensor, Vec<Tensor>), FdnLossError> {
+        let cfg = &self.config;
+        let rows = prepare(y_pred, y_true, cfg.energy_norm)?;
+        let mut terms = Vec::with_capacity(self.kernels.len());
+        let mut noise_energy = cfg.noise_energy;
+        for ((kernel, bank), &n) in self.kernels.iter().zip(&self.banks).zip(&cfg.nfft) {
+            let hop = cfg.hop(n);
+            let n_mels = n / 8;
+            let basis = tensor_like(bank.clone(), &[n_mels, n / 2 + 1], &rows.pred)?;
+            let mel = |x: &Tensor| -> Result<Tensor, FdnLossError> {
+                let (re, im) = stft(x, kernel.clone(), hop, n / 2)?;
+                let power = (re.sqr()? + im.sqr()?)?.sqrt()?.sqr()?;
+                let m = basis.broadcast_matmul(&power)?;
+                let (_, h, w) = m.dims3()?;
+                Ok(m.reshape((rows.batch, h, w, rows.channels))?)
+            };
+            let yp = mel(&rows.pred)?;
+            let yt = mel(&rows.truth)?;
+            let (mask, count) = if cfg.apply_mask {
+                let (mask, count, noise) =
+                    snr_mask(&yt, noise_energy, cfg.sample_rate, hop, cfg.threshold)?;
+                noise_energy = Some(noise);
+                (Some(mask), count)
+            } else {
+                (None, yt.elem_count() as f64)
+            };
+            let masked = |d: Tensor| -> candle_core::Result<Tensor> {
+                match &mask {
+                    Some(m) => d.mul(m),
+                    None => Ok(d),
+                }
+            };
+            let mut term = norm_p(&masked((&yt - &yp)?)?, cfg.p)?.affine(1.0 / count, 0.0)?;
+            if cfg.log_term {
+                let dlog = masked((yt.log()? - yp.log()?)?)?;
+                term = (term + norm_p(&dlog, cfg.p)?.affine(cfg.alpha / count, 0.0)?)?;
+            }
+            terms.push(term);
+        }
+        if cfg.apply_mask {
+            self.config.noise_energy = noise_energy;
+        }
+        let total = Tensor::stack(&terms, 0)?.sum_all()?;
+        Ok((total, terms))
+    }
+
+    /// The loss (scalar tensor, dimensionless).
+    pub fn forward(&mut self, y_pred: &Tensor, y_true: &Tensor) -> Result<Tensor, FdnLossError> {
+        Ok(self.forward_terms(y_pred, y_true)?.0)
+    }
+
+    /// The loss as an f64.
+    pub fn value(&mut self, y_pred: &Tensor, y_true: &Tensor) -> Result<f64, FdnLossError> {
+        Ok(to_f64(&self.forward(y_pred, y_true)?)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn slaney_scale_round_trips_and_is_linear_below_1khz() {
+        assert!((hz_to_mel_slaney(600.0) - 9.0).abs() < 1e-12);
+        for f in [0.0, 500.0, 1000.0, 4000.0, 20000.0] {
+            assert!((mel_to_hz_slaney(hz_to_mel_slaney(f)) - f).abs() < 1e-9 * (1.0 + f));
+        }
+    }
+
+    #[test]
+    fn filterbank_triangles_have_unit_area_in_hz() {
+        // Slaney norm: each triangle has height 2/(e_{i+2} − e_i) → area 1 over Hz; on a fine grid
+        // the Riemann sum (bin width sr/n_fft) approaches 1 for bands many bins wide.
+        let (sr, n) = (16000.0, 4096);
+        let fb = mel_filterbank(sr, n, 16, 0.0, 8000.0);
+        let bins = n / 2 + 1;
+        let df = sr / n as f64;
+        for i in 4..16 {
+            let area: f64 = fb[i * bins..(i + 1) * bins].iter().sum::<f64>() * df;
+            assert!((area - 1.0).abs() < 2e-2, "band {i}: area {area}");
+        }
+    }
+
+    #[test]
+    fn identical_signals_give_zero_and_different_positive() {
+        let a: Vec<f64> = (0..500).map(|i| (i as f64 * 0.3).sin()).collect();
+        let b: Vec<f64> = (0..500).map(|i| (i as f64 * 0.7).sin()).collect();
+        let a = Tensor::from_vec(a, (1, 500, 1), &Device::Cpu).unwrap();
+        let b = Tensor::from_vec(b, (1, 500, 1), &Device::Cpu).unwrap();
+        let mut l = MelMssLoss::new(SpectrogramLossConfig {
+            nfft: vec![64, 128],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(l.value(&a, &a).unwrap(), 0.0);
+        assert!(l.value(&a, &b).unwrap() > 0.0);
+    }
+}
