@@ -4,13 +4,16 @@
 //! plugin call into it and never re-implement DSP or loss math.
 
 pub mod analysis;
+pub mod convolution;
 pub mod decay;
 pub mod delays;
 pub mod engine;
 pub mod linalg;
 pub mod loss;
+pub mod loudness;
 pub mod matrix;
 pub mod preset;
+pub mod resample;
 pub mod response;
 pub mod sos;
 pub mod wav;
