@@ -68,6 +68,21 @@ pub fn read_wav(path: &Path) -> Result<Audio, WavError> {
         path: p.clone(),
         source,
     })?;
+    decode(reader, p)
+}
+
+/// Reads a WAV file held in memory (e.g. embedded data); `name` is used in errors.
+pub fn read_wav_bytes(bytes: &[u8], name: &str) -> Result<Audio, WavError> {
+    let p = name.to_string();
+    let reader =
+        hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(|source| WavError::Format {
+            path: p.clone(),
+            source,
+        })?;
+    decode(reader, p)
+}
+
+fn decode<R: std::io::Read>(reader: hound::WavReader<R>, p: String) -> Result<Audio, WavError> {
     let spec = reader.spec();
     let nch = spec.channels.max(1) as usize;
     let samples: Vec<f64> = match spec.sample_format {

@@ -1,5 +1,6 @@
 //! Command-line interface of `tailor` (clap). Each subcommand lives in its own module.
 
+mod ab;
 mod analyze;
 mod bench;
 mod conformance;
@@ -30,6 +31,9 @@ pub enum Command {
     Render(render::Args),
     /// Analyse an impulse-response WAV file (EDC, EDT, T20, T30).
     Analyze(analyze::Args),
+    /// Listening tests: loudness-matched A/B and ABX sessions.
+    #[command(subcommand)]
+    Ab(ab::AbCommand),
     /// The main job on the embedded data: bundled colorless preset + decay → 2 s IR → analysis.
     Demo(demo::Args),
     /// Benchmarks (real-time engine throughput).
@@ -46,6 +50,7 @@ pub fn main() -> i32 {
         Command::Render(a) => render::run(&a).map(|()| 0),
         Command::Analyze(a) => analyze::run(&a).map(|()| 0),
         Command::Demo(a) => demo::run(&a).map(|()| 0),
+        Command::Ab(c) => ab::run(&c).map(|()| 0),
         Command::Bench(c) => bench::run(&c).map(|()| 0),
     };
     match result {

@@ -1,0 +1,86 @@
+//! ITU-R BS.1770 loudness (integrated, gated) via the `ebur128` crate.
+
+/// Why loudness could not be measured.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LoudnessError {
+    /// No channels, unequal channel lengths or an unusable sample rate.
+    #[error("loudness: {0}")]
+    Input(String),
+    /// The meter refused the signal.
+    #[error("loudness meter: {0}")]
+    Meter(String),
+    /// The signal is silent (below the −70 LUFS absolute gate everywhere).
+    #[error("loudness: signal is silent (below the -70 LUFS gate)")]
+    Silent,
+}
+
+/// Integrated loudness in LUFS of planar channels (each a `Vec` of samples) at `sample_rate` Hz.
+/// Channels are weighted 1.0 (L, R, C or mono), as BS.1770 does for the front channels.
+pub fn integrated_loudness(channels: &[Vec<f64>], sample_rate: f64) -> Result<f64, LoudnessError> {
+    let n = channels.len();
+    if n == 0 || n > 32 {
+        return Err(LoudnessError::Input(format!(
+            "need 1..32 channels, got {n}"
+        )));
+    }
+    let len = channels[0].len();
+    if channels.iter().any(|c| c.len() != len) {
+        return Err(LoudnessError::Input("channels differ in length".into()));
+    }
+    if !(sample_rate.is_finite() && (8000.0..=384_000.0).contains(&sample_rate)) {
+        return Err(LoudnessError::Input(format!(
+            "unsupported sample rate {sample_rate} Hz"
+        )));
+    }
+    let mut meter = ebur128::EbuR128::new(n as u32, sample_rate.round() as u32, ebur128::Mode::I)
+        .map_err(|e| LoudnessError::Meter(e.to_string()))?;
+    if n == 1 {
+        // A mono signal counts once (not as a dual-mono pair).
+        meter
+            .set_channel(0, ebur128::Channel::Center)
+            .map_err(|e| LoudnessError::Meter(e.to_string()))?;
+    }
+    let planar: Vec<&[f64]> = channels.iter().map(Vec::as_slice).collect();
+    meter
+        .add_frames_planar_f64(&planar)
+        .map_err(|e| LoudnessError::Meter(e.to_string()))?;
+    let l = meter
+        .loudness_global()
+        .map_err(|e| LoudnessError::Meter(e.to_string()))?;
+    if l.is_finite() {
+        Ok(l)
+    } else {
+        Err(LoudnessError::Silent)
+    }
+}
+
+/// Linear gain that moves a signal of `lufs` to `target_lufs` (loudness scales exactly with gain).
+pub fn gain_to_target(lufs: f64, target_lufs: f64) -> f64 {
+    10f64.powf((target_lufs - lufs) / 20.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sine_1khz_at_minus_20_dbfs_reads_about_minus_23_lufs() {
+        // BS.1770: a 0 dBFS 997 Hz sine in one front channel reads −3.01 LUFS.
+        let fs = 48000.0;
+        let x: Vec<f64> = (0..(fs as usize * 5))
+            .map(|n| 0.1 * (2.0 * std::f64::consts::PI * 997.0 * n as f64 / fs).sin())
+            .collect();
+        let l = integrated_loudness(&[x.clone()], fs).unwrap();
+        assert!((l - (-23.01)).abs() < 0.05, "{l}");
+        // Gain shifts loudness exactly.
+        let g = gain_to_target(l, -30.0);
+        let y: Vec<f64> = x.iter().map(|v| v * g).collect();
+        assert!((integrated_loudness(&[y], fs).unwrap() + 30.0).abs() < 1e-6);
+        assert_eq!(
+            integrated_loudness(&[vec![0.0; 48000]], fs),
+            Err(LoudnessError::Silent)
+        );
+        assert!(integrated_loudness(&[], fs).is_err());
+        assert!(integrated_loudness(&[vec![0.1; 10], vec![0.1; 9]], fs).is_err());
+    }
+}
