@@ -3,6 +3,7 @@
 mod analyze;
 mod conformance;
 mod demo;
+mod hrtf_report;
 mod preset;
 mod render;
 
@@ -31,6 +32,8 @@ pub enum Command {
     Analyze(analyze::Args),
     /// The main job on the embedded data: bundled colorless preset + decay → 2 s IR → analysis.
     Demo(demo::Args),
+    /// HRTF report of a SOFA file: magnitude/ILD for a direction, LSD map against another set.
+    HrtfReport(hrtf_report::Args),
 }
 
 /// Runs the CLI and returns the process exit code (0 ok, 1 failure; never a panic for bad input).
@@ -42,6 +45,7 @@ pub fn main() -> i32 {
         Command::Render(a) => render::run(&a).map(|()| 0),
         Command::Analyze(a) => analyze::run(&a).map(|()| 0),
         Command::Demo(a) => demo::run(&a).map(|()| 0),
+        Command::HrtfReport(a) => hrtf_report::run(&a).map(|()| 0),
     };
     match result {
         Ok(code) => code,
