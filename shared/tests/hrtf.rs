@@ -362,6 +362,7 @@ fn dataset_rows_shapes_and_batches() {
         ears: EarSelection::Left,
         index_by: IndexBy::Subject,
         fft_len: None,
+        frequency_bands: None,
     };
     let ds = HrtfDataset::from_sets(vec![("kemar".into(), kemar().clone())], spec).unwrap();
     assert_eq!(ds.len(), 1);
@@ -371,6 +372,20 @@ fn dataset_rows_shapes_and_batches() {
     assert_eq!(row.values[3 * 257 + 20], want[20] as f32);
     let b = ds.batch(&[0, 0], &Device::Cpu).unwrap();
     assert_eq!(b.dims(), &[2, 710, 257]);
+    let banded = HrtfSpec {
+        frequency_bands: Some(vec![(20.0, 20000.0)]),
+        ..ds.spec().clone()
+    };
+    let ds2 = HrtfDataset::from_sets(vec![("kemar".into(), kemar().clone())], banded).unwrap();
+    let row2 = ds2.get(0).unwrap();
+    assert_eq!(row2.shape, vec![710, 232]);
+    assert_eq!(row2.values[3 * 232 + 19], want[20] as f32);
+    assert!(row2.values.iter().all(|v| v.is_finite()));
+    let time_bands = HrtfSpec {
+        frequency_bands: Some(vec![(0.0, 100.0)]),
+        ..HrtfSpec::default()
+    };
+    assert!(HrtfDataset::from_sets(vec![("k".into(), kemar().clone())], time_bands).is_err());
 
     let spec = HrtfSpec {
         index_by: IndexBy::Position,

@@ -10,7 +10,7 @@
 //! SOFA files into one folder and open it with [`HrtfDataset::from_folder`] (optionally
 //! restricted to one variant with a file-name filter such as `"measured"`).
 
-use super::metrics::EarSelection;
+use super::metrics::{select_bins, EarSelection, FrequencySelection};
 use super::{HrirSet, HrtfError, HrtfSpectra};
 use candle_core::{Device, Tensor};
 use std::path::{Path, PathBuf};
@@ -60,11 +60,20 @@ pub struct HrtfSpec {
     pub index_by: IndexBy,
     /// FFT length for the frequency domain (None = IR length N), ≥ 2.
     pub fft_len: Option<usize>,
+    /// Keep only bins inside these inclusive `[lo, hi]` bands in Hz (frequency domain only;
+    /// None = all bins). E.g. `[(20, 20000)]` drops DC and, at 44.1 kHz, the Nyquist bin, whose
+    /// magnitude can be exactly 0 (−inf dB).
+    pub frequency_bands: Option<Vec<(f64, f64)>>,
 }
 
 impl HrtfSpec {
     /// Checks domain/signal consistency (hrtfpykit's ValueErrors).
     pub fn validate(&self) -> Result<(), HrtfError> {
+        if self.frequency_bands.is_some() && self.domain != Domain::Frequency {
+            return Err(HrtfError::Invalid(
+                "frequency_bands requires domain 'frequency'".into(),
+            ));
+        }
         match (self.domain, self.signal) {
             (Domain::Time, Signal::Ir) => Ok(()),
             (Domain::Time, _) => Err(HrtfError::Invalid(
@@ -93,6 +102,8 @@ pub struct Subject {
     /// The subject's HRIRs.
     pub set: HrirSet,
     spectra: Option<HrtfSpectra>,
+    /// Selected frequency bins (frequency domain).
+    bins: Vec<usize>,
 }
 
 /// One dataset row.
@@ -139,6 +150,7 @@ impl HrtfDataset {
                 path: None,
                 set,
                 spectra: None,
+                bins: Vec::new(),
             })
             .collect();
         Self::build(subjects, spec)
@@ -199,6 +211,7 @@ impl HrtfDataset {
                 path: Some(path),
                 set,
                 spectra: None,
+                bins: Vec::new(),
             });
         }
         Self::build(subjects, spec)
@@ -212,7 +225,15 @@ impl HrtfDataset {
         }
         if spec.domain == Domain::Frequency {
             for s in &mut subjects {
-                s.spectra = Some(s.set.spectra(spec.fft_len)?);
+                let spectra = s.set.spectra(spec.fft_len)?;
+                s.bins = match &spec.frequency_bands {
+                    None => (0..spectra.n_bins()).collect(),
+                    Some(bands) => select_bins(
+                        &spectra.frequencies(),
+                        &FrequencySelection::Bands(bands.clone()),
+                    )?,
+                };
+                s.spectra = Some(spectra);
             }
         }
         let mut offsets = vec![0];
@@ -275,9 +296,17 @@ impl HrtfDataset {
                 let row: Vec<f64> = match (self.spec.signal, &subject.spectra) {
                     (Signal::Ir, _) => subject.set.hrir(m, ear).to_vec(),
                     (Signal::TfMagnitude, Some(sp)) => {
-                        sp.tf(m, ear).iter().map(|z| z.norm()).collect()
+                        let tf = sp.tf(m, ear);
+                        subject.bins.iter().map(|&k| tf[k].norm()).collect()
                     }
-                    (Signal::TfMagnitudeDb, Some(sp)) => sp.magnitude_db(m, ear),
+                    (Signal::TfMagnitudeDb, Some(sp)) => {
+                        let tf = sp.tf(m, ear);
+                        subject
+                            .bins
+                            .iter()
+                            .map(|&k| 20.0 * tf[k].norm().log10())
+                            .collect()
+                    }
                     (_, None) => {
                         return Err(HrtfError::Invalid("spectra were not computed".into()))
                     }

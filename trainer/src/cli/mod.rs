@@ -5,6 +5,7 @@ mod analyze;
 mod bench;
 mod conformance;
 mod demo;
+mod hrtf_report;
 mod preset;
 mod render;
 
@@ -39,6 +40,8 @@ pub enum Command {
     /// Benchmarks (real-time engine throughput).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// HRTF report of a SOFA file: magnitude/ILD for a direction, LSD map against another set.
+    HrtfReport(hrtf_report::Args),
 }
 
 /// Runs the CLI and returns the process exit code (0 ok, 1 failure; never a panic for bad input).
@@ -52,6 +55,7 @@ pub fn main() -> i32 {
         Command::Demo(a) => demo::run(&a).map(|()| 0),
         Command::Ab(c) => ab::run(&c).map(|()| 0),
         Command::Bench(c) => bench::run(&c).map(|()| 0),
+        Command::HrtfReport(a) => hrtf_report::run(&a).map(|()| 0),
     };
     match result {
         Ok(code) => code,
