@@ -12,6 +12,7 @@ pub mod matrix;
 pub mod preset;
 pub mod response;
 pub mod sos;
+pub mod train;
 pub mod wav;
 
 pub use decay::{with_decay, Rt};
