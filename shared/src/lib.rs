@@ -10,6 +10,7 @@ pub mod linalg;
 pub mod loss;
 pub mod matrix;
 pub mod preset;
+pub mod resample;
 pub mod response;
 pub mod sos;
 pub mod train;

@@ -3,3 +3,4 @@
 pub mod cli;
 pub mod conformance;
 pub mod golden;
+pub mod train;

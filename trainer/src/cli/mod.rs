@@ -3,8 +3,10 @@
 mod analyze;
 mod conformance;
 mod demo;
+mod plots;
 mod preset;
 mod render;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +33,9 @@ pub enum Command {
     Analyze(analyze::Args),
     /// The main job on the embedded data: bundled colorless preset + decay → 2 s IR → analysis.
     Demo(demo::Args),
+    /// Train an FDN (colorless, or matching a target IR) and write preset, log and plots.
+    #[command(subcommand)]
+    Train(train::TrainCommand),
 }
 
 /// Runs the CLI and returns the process exit code (0 ok, 1 failure; never a panic for bad input).
@@ -42,6 +47,7 @@ pub fn main() -> i32 {
         Command::Render(a) => render::run(&a).map(|()| 0),
         Command::Analyze(a) => analyze::run(&a).map(|()| 0),
         Command::Demo(a) => demo::run(&a).map(|()| 0),
+        Command::Train(c) => train::run(&c).map(|()| 0),
     };
     match result {
         Ok(code) => code,
