@@ -17,6 +17,7 @@ pub mod preset;
 pub mod resample;
 pub mod response;
 pub mod sos;
+pub mod train;
 pub mod wav;
 
 pub use decay::{with_decay, Rt};

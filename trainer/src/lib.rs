@@ -4,3 +4,4 @@ pub mod ab;
 pub mod cli;
 pub mod conformance;
 pub mod golden;
+pub mod train;

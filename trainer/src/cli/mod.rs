@@ -6,8 +6,10 @@ mod bench;
 mod conformance;
 mod demo;
 mod hrtf_report;
+mod plots;
 mod preset;
 mod render;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -42,6 +44,9 @@ pub enum Command {
     Bench(bench::BenchCommand),
     /// HRTF report of a SOFA file: magnitude/ILD for a direction, LSD map against another set.
     HrtfReport(hrtf_report::Args),
+    /// Train an FDN (colorless, or matching a target IR) and write preset, log and plots.
+    #[command(subcommand)]
+    Train(train::TrainCommand),
 }
 
 /// Runs the CLI and returns the process exit code (0 ok, 1 failure; never a panic for bad input).
@@ -56,6 +61,7 @@ pub fn main() -> i32 {
         Command::Ab(c) => ab::run(&c).map(|()| 0),
         Command::Bench(c) => bench::run(&c).map(|()| 0),
         Command::HrtfReport(a) => hrtf_report::run(&a).map(|()| 0),
+        Command::Train(c) => train::run(&c).map(|()| 0),
     };
     match result {
         Ok(code) => code,

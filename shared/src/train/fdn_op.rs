@@ -1,0 +1,934 @@
+//! The FDN response as a differentiable candle op with an analytic adjoint backward.
+//!
+//! Forward (FLAMO's model, [`crate::response`]): on the `nfft/2 + 1` rfft bins at radius 1/γ
+//! (alias decay, §4.2 of the FDN reference)
+//!
+//! `H_k = Q_k ⊙ (C·x_k) + D`, with `M_k·x_k = g_k ⊙ B`, `M_k = I − diag(g_k ⊙ p_k)·A`,
+//! `g_k = Γ_k ⊙ z_k^(−m)`,
+//!
+//! Γ = post_delay response, p = post_matrix response, Q = post_output response (each 1 when
+//! absent). The time output is FLAMO's `iFFTAntiAlias`: `h[n] = γ^(−n)·irfft(H)[n]`.
+//!
+//! Backward (adjoint method, per bin, for a real loss L with Ḡ = ∂L/∂Re H + i·∂L/∂Im H):
+//! `w = conj(Ḡ)·Q`, `y = Cᵀ·w`, `v = M⁻ᵀ·y` (one LU per bin serves both solves), then
+//! `∂L/∂B = Re(v ⊙ g)`, `∂L/∂A = Re(diag(g⊙p)·v·xᵀ)`, `∂L/∂C = Re(w·xᵀ)`, `∂L/∂D = Re(conj(Ḡ))`,
+//! `∂L/∂Γ_i = conj(α_i)` with `α_i = Σ_c v_ic·z^(−m_i)·(B_ic + p_i·(A·x)_ic)`, and
+//! `∂L/∂Q_o = conj(Σ_c conj(Ḡ_oc)·(C·x)_oc)` (complex gradients in torch's convention
+//! ∂L/∂Re + i·∂L/∂Im). For the time output Ḡ_k = (c_k/nfft)·rfft(γ^(−n)·∂L/∂h)_k with c_k = 2
+//! for interior bins and 1 at DC/Nyquist (whose imaginary parts irfft ignores).
+//!
+//! **Kernel:** CPU, f64 internally (f32 tensors are converted at the boundary), parallel over
+//! blocks of frequency bins with rayon. All per-bin scratch (LU, solves, gradient accumulators,
+//! the spectrum and FFT buffers) lives in a workspace allocated once per op; a step allocates
+//! only candle's input/output storages. The backward recomputes the LU per bin instead of storing
+//! `bins·N²` factors (memory stays O(bins·N)).
+//!
+//! **Devices:** tensors on CUDA/Metal are copied to the CPU, evaluated there and copied back
+//! (`Tensor::to_device` is differentiable), exactly like the FFT ops of [`crate::loss::fft`];
+//! there is no native GPU kernel, so the `cuda` feature of candle builds and runs this path
+//! unchanged.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
+use num_complex::Complex64 as C64;
+use rayon::prelude::*;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use std::sync::{Arc, Mutex};
+
+use crate::response::alias_factor;
+use crate::sos::SosBank;
+
+/// Errors setting up or applying the FDN response op.
+#[derive(Debug, thiserror::Error)]
+pub enum FdnOpError {
+    /// A shape or size that does not fit the FDN.
+    #[error("FDN response op: {0}")]
+    Shape(String),
+    /// A candle failure.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+/// What the op returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FdnOutput {
+    /// Impulse response `(nfft, n_out, n_in)` (FLAMO `iFFTAntiAlias`).
+    Time,
+    /// Frequency response `(2, nfft/2 + 1, n_out, n_in)` holding (re, im).
+    Freq,
+}
+
+/// How a hook (post_delay / post_output) enters the op.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Hook {
+    /// No filter (response 1).
+    None,
+    /// A fixed SOS bank, evaluated once at setup on the alias-radius grid.
+    Frozen(SosBank),
+    /// A response tensor `(2, bins, channels)` supplied per call (differentiable).
+    Trainable,
+}
+
+/// Static description of the FDN evaluated by [`FdnResponse`].
+#[derive(Debug, Clone)]
+pub struct FdnSpec {
+    /// Delay lengths in samples (N of them, all ≥ 1).
+    pub delays: Vec<usize>,
+    /// Input channels.
+    pub n_in: usize,
+    /// Output channels.
+    pub n_out: usize,
+    /// FFT length = rendered IR length, samples (even, ≥ 2).
+    pub nfft: usize,
+    /// Alias-decay attenuation in dB over `nfft` samples (0 = unit circle).
+    pub alias_decay_db: f64,
+    /// Per-line filter after the delays (attenuation).
+    pub post_delay: Hook,
+    /// Per-line filter after A (frozen only; pyFDN never trains it).
+    pub post_matrix: Option<SosBank>,
+    /// Per-output filter on the wet signal.
+    pub post_output: Hook,
+    /// Output kind.
+    pub output: FdnOutput,
+}
+
+/// The parameters of one evaluation (tensors of one dtype, f32 or f64, any device).
+#[derive(Debug, Clone, Copy)]
+pub struct FdnInputs<'a> {
+    /// Feedback matrix `(N, N)`.
+    pub a: &'a Tensor,
+    /// Input gains `(N, n_in)`.
+    pub b: &'a Tensor,
+    /// Output gains `(n_out, N)`.
+    pub c: &'a Tensor,
+    /// Direct path `(n_out, n_in)`.
+    pub d: &'a Tensor,
+    /// post_delay response `(2, bins, N)` when the hook is [`Hook::Trainable`].
+    pub post_delay: Option<&'a Tensor>,
+    /// post_output response `(2, bins, n_out)` when the hook is [`Hook::Trainable`].
+    pub post_output: Option<&'a Tensor>,
+}
+
+/// Per-block scratch (no allocation per bin or per step).
+#[derive(Debug, Clone)]
+struct Scratch {
+    m: Vec<C64>,
+    perm: Vec<usize>,
+    g: Vec<C64>,
+    gp: Vec<C64>,
+    x: Vec<C64>,
+    v: Vec<C64>,
+    t: Vec<C64>,
+    w: Vec<C64>,
+    ga: Vec<f64>,
+    gb: Vec<f64>,
+    gc: Vec<f64>,
+    gd: Vec<f64>,
+}
+
+impl Scratch {
+    fn new(n: usize, n_in: usize, n_out: usize) -> Self {
+        let z = C64::new(0.0, 0.0);
+        Self {
+            m: vec![z; n * n],
+            perm: vec![0; n],
+            g: vec![z; n],
+            gp: vec![z; n],
+            x: vec![z; n * n_in],
+            v: vec![z; n * n_in],
+            t: vec![z; n],
+            w: vec![z; n_out * n_in],
+            ga: vec![0.0; n * n],
+            gb: vec![0.0; n * n_in],
+            gc: vec![0.0; n_out * n],
+            gd: vec![0.0; n_out * n_in],
+        }
+    }
+}
+
+/// Buffers reused across calls.
+struct Workspace {
+    scratch: Vec<Scratch>,
+    /// Frequency response or its adjoint, `(bins, n_out, n_in)`.
+    spec: Vec<C64>,
+    /// Per-bin hook gradients, `(bins, N)` and `(bins, n_out)`.
+    hook_pd: Vec<C64>,
+    hook_po: Vec<C64>,
+    fft_c: Vec<C64>,
+    fft_r: Vec<f64>,
+    fft_scratch: Vec<C64>,
+}
+
+/// Everything fixed at setup.
+struct Setup {
+    n: usize,
+    n_in: usize,
+    n_out: usize,
+    nfft: usize,
+    bins: usize,
+    block: usize,
+    output: FdnOutput,
+    /// z_k^(−m_i), `(bins, N)`.
+    zinv_m: Vec<C64>,
+    /// Frozen Γ, `(bins, N)`.
+    pd_frozen: Option<Vec<C64>>,
+    pd_trainable: bool,
+    /// Frozen post_matrix response, `(bins, N)`.
+    pm: Option<Vec<C64>>,
+    /// Frozen Q, `(bins, n_out)`.
+    po_frozen: Option<Vec<C64>>,
+    po_trainable: bool,
+    /// γ^(−n)/nfft, n = 0..nfft.
+    envelope: Vec<f64>,
+    c2r: Arc<dyn ComplexToReal<f64>>,
+    r2c: Arc<dyn RealToComplex<f64>>,
+    work: Mutex<Workspace>,
+}
+
+impl Setup {
+    fn offsets(&self) -> [usize; 7] {
+        let (n, ni, no, bins) = (self.n, self.n_in, self.n_out, self.bins);
+        let a = 0;
+        let b = a + n * n;
+        let c = b + n * ni;
+        let d = c + no * n;
+        let pd = d + no * ni;
+        let po = pd + if self.pd_trainable { 2 * bins * n } else { 0 };
+        let end = po + if self.po_trainable { 2 * bins * no } else { 0 };
+        [a, b, c, d, pd, po, end]
+    }
+}
+
+/// The differentiable FDN response (see the module docs for the math).
+#[derive(Clone)]
+pub struct FdnResponse {
+    setup: Arc<Setup>,
+}
+
+impl std::fmt::Debug for FdnResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FdnResponse")
+            .field("n", &self.setup.n)
+            .field("n_in", &self.setup.n_in)
+            .field("n_out", &self.setup.n_out)
+            .field("nfft", &self.setup.nfft)
+            .finish()
+    }
+}
+
+/// Evaluates a frozen bank at every bin: `(bins, channels)`.
+fn bank_response(bank: &SosBank, zinv: &[C64]) -> Vec<C64> {
+    let ch = bank.channels();
+    let mut out = Vec::with_capacity(zinv.len() * ch);
+    for &z in zinv {
+        for c in 0..ch {
+            out.push(bank.eval(c, z));
+        }
+    }
+    out
+}
+
+impl FdnResponse {
+    /// Precomputes the grid, delay terms, frozen hook responses, FFT plans and the workspace.
+    pub fn new(spec: &FdnSpec) -> Result<Self, FdnOpError> {
+        let n = spec.delays.len();
+        if n == 0 || spec.delays.contains(&0) {
+            return Err(FdnOpError::Shape(
+                "delays must be a non-empty list of positive integers".into(),
+            ));
+        }
+        if spec.n_in == 0 || spec.n_out == 0 {
+            return Err(FdnOpError::Shape(
+                "needs at least one input and one output".into(),
+            ));
+        }
+        if spec.nfft < 2 || !spec.nfft.is_multiple_of(2) {
+            return Err(FdnOpError::Shape(format!(
+                "nfft must be even and ≥ 2, got {}",
+                spec.nfft
+            )));
+        }
+        if !spec.alias_decay_db.is_finite() {
+            return Err(FdnOpError::Shape("alias_decay_db must be finite".into()));
+        }
+        let nfft = spec.nfft;
+        let bins = nfft / 2 + 1;
+        let gamma = alias_factor(nfft, spec.alias_decay_db);
+        let two_pi = 2.0 * std::f64::consts::PI;
+        let mut zinv = Vec::with_capacity(bins);
+        let mut zinv_m = Vec::with_capacity(bins * n);
+        let gamma_m: Vec<f64> = spec.delays.iter().map(|&m| gamma.powi(m as i32)).collect();
+        for k in 0..bins {
+            zinv.push(C64::from_polar(gamma, -two_pi * k as f64 / nfft as f64));
+            // Same rounding of ω_k·m as `response::frequency_response` (and FLAMO).
+            let omega = two_pi * k as f64 / nfft as f64;
+            for (i, &m) in spec.delays.iter().enumerate() {
+                let phase = omega * m as f64;
+                zinv_m.push(C64::new(
+                    gamma_m[i] * phase.cos(),
+                    -gamma_m[i] * phase.sin(),
+                ));
+            }
+        }
+        let check_bank = |name: &str, bank: &SosBank, ch: usize| {
+            if bank.channels() == ch {
+                Ok(())
+            } else {
+                Err(FdnOpError::Shape(format!(
+                    "{name} has {} channels, expected {ch}",
+                    bank.channels()
+                )))
+            }
+        };
+        let pd_frozen = match &spec.post_delay {
+            Hook::Frozen(bank) => {
+                check_bank("post_delay", bank, n)?;
+                Some(bank_response(bank, &zinv))
+            }
+            _ => None,
+        };
+        let pm = match &spec.post_matrix {
+            Some(bank) => {
+                check_bank("post_matrix", bank, n)?;
+                Some(bank_response(bank, &zinv))
+            }
+            None => None,
+        };
+        let po_frozen = match &spec.post_output {
+            Hook::Frozen(bank) => {
+                check_bank("post_output", bank, spec.n_out)?;
+                Some(bank_response(bank, &zinv))
+            }
+            _ => None,
+        };
+        let inv_gamma = 1.0 / gamma;
+        let mut envelope = Vec::with_capacity(nfft);
+        let mut e = 1.0 / nfft as f64;
+        for _ in 0..nfft {
+            envelope.push(e);
+            e *= inv_gamma;
+        }
+        let mut planner = RealFftPlanner::<f64>::new();
+        let c2r = planner.plan_fft_inverse(nfft);
+        let r2c = planner.plan_fft_forward(nfft);
+        let threads = rayon::current_num_threads().max(1);
+        let blocks = (threads * 8).min(bins);
+        let block = bins.div_ceil(blocks);
+        let blocks = bins.div_ceil(block);
+        let scratch_len = c2r.get_scratch_len().max(r2c.get_scratch_len()).max(1);
+        let work = Workspace {
+            scratch: vec![Scratch::new(n, spec.n_in, spec.n_out); blocks],
+            spec: vec![C64::new(0.0, 0.0); bins * spec.n_out * spec.n_in],
+            hook_pd: vec![C64::new(0.0, 0.0); bins * n],
+            hook_po: vec![C64::new(0.0, 0.0); bins * spec.n_out],
+            fft_c: vec![C64::new(0.0, 0.0); bins],
+            fft_r: vec![0.0; nfft],
+            fft_scratch: vec![C64::new(0.0, 0.0); scratch_len],
+        };
+        Ok(Self {
+            setup: Arc::new(Setup {
+                n,
+                n_in: spec.n_in,
+                n_out: spec.n_out,
+                nfft,
+                bins,
+                block,
+                output: spec.output,
+                zinv_m,
+                pd_frozen,
+                pd_trainable: spec.post_delay == Hook::Trainable,
+                pm,
+                po_frozen,
+                po_trainable: spec.post_output == Hook::Trainable,
+                envelope,
+                c2r,
+                r2c,
+                work: Mutex::new(work),
+            }),
+        })
+    }
+
+    /// Number of frequency bins `nfft/2 + 1`.
+    pub fn bins(&self) -> usize {
+        self.setup.bins
+    }
+
+    /// Evaluates the response; differentiable w.r.t. every input tensor.
+    pub fn forward(&self, p: &FdnInputs<'_>) -> Result<Tensor, FdnOpError> {
+        let s = &self.setup;
+        let (n, ni, no, bins) = (s.n, s.n_in, s.n_out, s.bins);
+        let expect = |name: &str, t: &Tensor, dims: &[usize]| {
+            if t.dims() == dims {
+                Ok(())
+            } else {
+                Err(FdnOpError::Shape(format!(
+                    "{name} must have shape {dims:?}, got {:?}",
+                    t.dims()
+                )))
+            }
+        };
+        expect("feedback matrix A", p.a, &[n, n])?;
+        expect("input gains B", p.b, &[n, ni])?;
+        expect("output gains C", p.c, &[no, n])?;
+        expect("direct path D", p.d, &[no, ni])?;
+        let mut parts = vec![
+            p.a.flatten_all()?,
+            p.b.flatten_all()?,
+            p.c.flatten_all()?,
+            p.d.flatten_all()?,
+        ];
+        match (s.pd_trainable, p.post_delay) {
+            (true, Some(t)) => {
+                expect("post_delay response", t, &[2, bins, n])?;
+                parts.push(t.flatten_all()?);
+            }
+            (false, None) => {}
+            (true, None) => {
+                return Err(FdnOpError::Shape(
+                    "the trainable post_delay hook needs its response tensor".into(),
+                ))
+            }
+            (false, Some(_)) => {
+                return Err(FdnOpError::Shape(
+                    "post_delay response given but the hook is not trainable".into(),
+                ))
+            }
+        }
+        match (s.po_trainable, p.post_output) {
+            (true, Some(t)) => {
+                expect("post_output response", t, &[2, bins, no])?;
+                parts.push(t.flatten_all()?);
+            }
+            (false, None) => {}
+            (true, None) => {
+                return Err(FdnOpError::Shape(
+                    "the trainable post_output hook needs its response tensor".into(),
+                ))
+            }
+            (false, Some(_)) => {
+                return Err(FdnOpError::Shape(
+                    "post_output response given but the hook is not trainable".into(),
+                ))
+            }
+        }
+        let dtype = p.a.dtype();
+        let parts = parts
+            .iter()
+            .map(|t| t.to_dtype(dtype))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let packed = Tensor::cat(&parts, 0)?;
+        let device = packed.device().clone();
+        let op = FdnOp {
+            setup: self.setup.clone(),
+        };
+        let out = if device.is_cpu() {
+            packed.apply_op1(op)?
+        } else {
+            packed
+                .to_device(&Device::Cpu)?
+                .apply_op1(op)?
+                .to_device(&device)?
+        };
+        Ok(out)
+    }
+}
+
+/// The candle op on the packed parameter vector.
+struct FdnOp {
+    setup: Arc<Setup>,
+}
+
+fn read_f64(storage: &CpuStorage, layout: &Layout) -> candle_core::Result<Vec<f64>> {
+    let (start, end) = layout
+        .contiguous_offsets()
+        .ok_or_else(|| candle_core::Error::Msg("FDN op needs a contiguous input".into()))?;
+    Ok(match storage {
+        CpuStorage::F64(v) => v[start..end].to_vec(),
+        CpuStorage::F32(v) => v[start..end].iter().map(|&x| f64::from(x)).collect(),
+        other => candle_core::bail!("FDN op supports f32/f64, got {:?}", other.dtype()),
+    })
+}
+
+fn to_storage(data: Vec<f64>, dtype: DType) -> candle_core::Result<CpuStorage> {
+    Ok(match dtype {
+        DType::F64 => CpuStorage::F64(data),
+        DType::F32 => CpuStorage::F32(data.into_iter().map(|x| x as f32).collect()),
+        other => candle_core::bail!("FDN op supports f32/f64, got {other:?}"),
+    })
+}
+
+/// In-place LU with partial pivoting (PM = LU, unit lower L); false when singular.
+fn lu(m: &mut [C64], perm: &mut [usize], n: usize) -> bool {
+    for (i, p) in perm.iter_mut().enumerate() {
+        *p = i;
+    }
+    for k in 0..n {
+        let mut piv = k;
+        let mut best = m[k * n + k].norm_sqr();
+        for r in k + 1..n {
+            let v = m[r * n + k].norm_sqr();
+            if v > best {
+                best = v;
+                piv = r;
+            }
+        }
+        if best == 0.0 || !best.is_finite() {
+            return false;
+        }
+        if piv != k {
+            for j in 0..n {
+                m.swap(k * n + j, piv * n + j);
+            }
+            perm.swap(k, piv);
+        }
+        let inv = m[k * n + k].inv();
+        for r in k + 1..n {
+            let f = m[r * n + k] * inv;
+            m[r * n + k] = f;
+            if f.re != 0.0 || f.im != 0.0 {
+                for j in k + 1..n {
+                    let u = m[k * n + j];
+                    m[r * n + j] -= f * u;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Solves M·x = rhs for column `c` of a `(n, cols)` array in place, using the LU factors.
+fn lu_solve_col(
+    m: &[C64],
+    perm: &[usize],
+    n: usize,
+    x: &mut [C64],
+    cols: usize,
+    c: usize,
+    t: &mut [C64],
+) {
+    for i in 0..n {
+        t[i] = x[perm[i] * cols + c];
+    }
+    for i in 0..n {
+        let mut s = t[i];
+        for j in 0..i {
+            s -= m[i * n + j] * t[j];
+        }
+        t[i] = s;
+    }
+    for i in (0..n).rev() {
+        let mut s = t[i];
+        for j in i + 1..n {
+            s -= m[i * n + j] * t[j];
+        }
+        t[i] = s / m[i * n + i];
+    }
+    for i in 0..n {
+        x[i * cols + c] = t[i];
+    }
+}
+
+/// Solves Mᵀ·v = rhs (plain transpose) for column `c` in place, using the LU factors of M.
+fn lu_solve_t_col(
+    m: &[C64],
+    perm: &[usize],
+    n: usize,
+    v: &mut [C64],
+    cols: usize,
+    c: usize,
+    t: &mut [C64],
+) {
+    // Mᵀ = Uᵀ·Lᵀ·P: Uᵀ s = y, Lᵀ w = s, v = Pᵀ w.
+    for i in 0..n {
+        let mut s = v[i * cols + c];
+        for j in 0..i {
+            s -= m[j * n + i] * t[j];
+        }
+        t[i] = s / m[i * n + i];
+    }
+    for i in (0..n).rev() {
+        let mut s = t[i];
+        for j in i + 1..n {
+            s -= m[j * n + i] * t[j];
+        }
+        t[i] = s;
+    }
+    for i in 0..n {
+        v[perm[i] * cols + c] = t[i];
+    }
+}
+
+/// Parameter views into the packed vector.
+struct Params<'a> {
+    a: &'a [f64],
+    b: &'a [f64],
+    c: &'a [f64],
+    d: &'a [f64],
+    /// Trainable Γ planes (re, im), each `(bins, N)`.
+    pd: Option<(&'a [f64], &'a [f64])>,
+    /// Trainable Q planes (re, im), each `(bins, n_out)`.
+    po: Option<(&'a [f64], &'a [f64])>,
+}
+
+impl Setup {
+    fn params<'a>(&self, x: &'a [f64]) -> candle_core::Result<Params<'a>> {
+        let o = self.offsets();
+        if x.len() != o[6] {
+            candle_core::bail!(
+                "FDN op: packed input has {} values, expected {}",
+                x.len(),
+                o[6]
+            );
+        }
+        let half_pd = self.bins * self.n;
+        let half_po = self.bins * self.n_out;
+        Ok(Params {
+            a: &x[o[0]..o[1]],
+            b: &x[o[1]..o[2]],
+            c: &x[o[2]..o[3]],
+            d: &x[o[3]..o[4]],
+            pd: self
+                .pd_trainable
+                .then(|| (&x[o[4]..o[4] + half_pd], &x[o[4] + half_pd..o[5]])),
+            po: self
+                .po_trainable
+                .then(|| (&x[o[5]..o[5] + half_po], &x[o[5] + half_po..o[6]])),
+        })
+    }
+
+    fn gamma_at(&self, p: &Params<'_>, k: usize, i: usize) -> C64 {
+        let idx = k * self.n + i;
+        match (&self.pd_frozen, p.pd) {
+            (Some(f), _) => f[idx],
+            (None, Some((re, im))) => C64::new(re[idx], im[idx]),
+            (None, None) => C64::new(1.0, 0.0),
+        }
+    }
+
+    fn q_at(&self, p: &Params<'_>, k: usize, o: usize) -> C64 {
+        let idx = k * self.n_out + o;
+        match (&self.po_frozen, p.po) {
+            (Some(f), _) => f[idx],
+            (None, Some((re, im))) => C64::new(re[idx], im[idx]),
+            (None, None) => C64::new(1.0, 0.0),
+        }
+    }
+
+    /// Factorises M_k and solves for x_k into the scratch; false at a pole.
+    fn solve_bin(&self, p: &Params<'_>, k: usize, s: &mut Scratch) -> bool {
+        let (n, ni) = (self.n, self.n_in);
+        for i in 0..n {
+            let g = self.gamma_at(p, k, i) * self.zinv_m[k * n + i];
+            s.g[i] = g;
+            s.gp[i] = match &self.pm {
+                Some(pm) => g * pm[k * n + i],
+                None => g,
+            };
+        }
+        for i in 0..n {
+            let gp = s.gp[i];
+            for j in 0..n {
+                s.m[i * n + j] = -gp * p.a[i * n + j];
+            }
+            s.m[i * n + i] += 1.0;
+            for c in 0..ni {
+                s.x[i * ni + c] = s.g[i] * p.b[i * ni + c];
+            }
+        }
+        if !lu(&mut s.m, &mut s.perm, n) {
+            return false;
+        }
+        for c in 0..ni {
+            lu_solve_col(&s.m, &s.perm, n, &mut s.x, ni, c, &mut s.t);
+        }
+        true
+    }
+
+    /// Forward kernel: H into `spec` `(bins, n_out, n_in)`.
+    fn forward_freq(&self, p: &Params<'_>, work: &mut Workspace) {
+        let (n, ni, no) = (self.n, self.n_in, self.n_out);
+        let per_bin = no * ni;
+        work.spec
+            .par_chunks_mut(self.block * per_bin)
+            .zip(work.scratch.par_iter_mut())
+            .enumerate()
+            .for_each(|(blk, (out, s))| {
+                let k0 = blk * self.block;
+                for (kk, h) in out.chunks_mut(per_bin).enumerate() {
+                    let k = k0 + kk;
+                    if !self.solve_bin(p, k, s) {
+                        h.iter_mut().for_each(|v| *v = C64::new(f64::NAN, f64::NAN));
+                        continue;
+                    }
+                    for o in 0..no {
+                        let q = self.q_at(p, k, o);
+                        for c in 0..ni {
+                            let mut y = C64::new(0.0, 0.0);
+                            for i in 0..n {
+                                y += s.x[i * ni + c] * p.c[o * n + i];
+                            }
+                            h[o * ni + c] = q * y + p.d[o * ni + c];
+                        }
+                    }
+                }
+            });
+    }
+
+    /// Backward kernel: `spec` holds Ḡ; accumulates parameter gradients per block and per-bin
+    /// hook gradients.
+    fn backward_freq(&self, p: &Params<'_>, work: &mut Workspace) {
+        let (n, ni, no) = (self.n, self.n_in, self.n_out);
+        let per_bin = no * ni;
+        let Workspace {
+            scratch,
+            spec,
+            hook_pd,
+            hook_po,
+            ..
+        } = work;
+        spec.par_chunks(self.block * per_bin)
+            .zip(hook_pd.par_chunks_mut(self.block * n))
+            .zip(hook_po.par_chunks_mut(self.block * no))
+            .zip(scratch.par_iter_mut())
+            .enumerate()
+            .for_each(|(blk, (((gbar, hpd), hpo), s))| {
+                s.ga.iter_mut().for_each(|v| *v = 0.0);
+                s.gb.iter_mut().for_each(|v| *v = 0.0);
+                s.gc.iter_mut().for_each(|v| *v = 0.0);
+                s.gd.iter_mut().for_each(|v| *v = 0.0);
+                let k0 = blk * self.block;
+                for (kk, gk) in gbar.chunks(per_bin).enumerate() {
+                    let k = k0 + kk;
+                    let hpd = &mut hpd[kk * n..(kk + 1) * n];
+                    let hpo = &mut hpo[kk * no..(kk + 1) * no];
+                    for o in 0..no {
+                        for c in 0..ni {
+                            s.gd[o * ni + c] += gk[o * ni + c].re;
+                        }
+                    }
+                    if !self.solve_bin(p, k, s) {
+                        let nan = C64::new(f64::NAN, f64::NAN);
+                        hpd.iter_mut().for_each(|v| *v = nan);
+                        hpo.iter_mut().for_each(|v| *v = nan);
+                        s.ga.iter_mut().for_each(|v| *v = f64::NAN);
+                        continue;
+                    }
+                    // w = conj(Ḡ)·Q; Q gradient; C gradient; y = Cᵀ w into v.
+                    for o in 0..no {
+                        let q = self.q_at(p, k, o);
+                        let mut alpha = C64::new(0.0, 0.0);
+                        for c in 0..ni {
+                            let gc = gk[o * ni + c].conj();
+                            if self.po_trainable {
+                                let mut cx = C64::new(0.0, 0.0);
+                                for i in 0..n {
+                                    cx += s.x[i * ni + c] * p.c[o * n + i];
+                                }
+                                alpha += gc * cx;
+                            }
+                            s.w[o * ni + c] = gc * q;
+                        }
+                        hpo[o] = alpha.conj();
+                    }
+                    for i in 0..n {
+                        for c in 0..ni {
+                            let mut y = C64::new(0.0, 0.0);
+                            for o in 0..no {
+                                let w = s.w[o * ni + c];
+                                y += w * p.c[o * n + i];
+                                s.gc[o * n + i] += (w * s.x[i * ni + c]).re;
+                            }
+                            s.v[i * ni + c] = y;
+                        }
+                    }
+                    for c in 0..ni {
+                        lu_solve_t_col(&s.m, &s.perm, n, &mut s.v, ni, c, &mut s.t);
+                    }
+                    for i in 0..n {
+                        let gi = s.g[i];
+                        let gpi = s.gp[i];
+                        let mut alpha = C64::new(0.0, 0.0);
+                        for c in 0..ni {
+                            let v = s.v[i * ni + c];
+                            s.gb[i * ni + c] += (v * gi).re;
+                            let vg = v * gpi;
+                            let mut ax = C64::new(0.0, 0.0);
+                            for j in 0..n {
+                                let xj = s.x[j * ni + c];
+                                s.ga[i * n + j] += (vg * xj).re;
+                                ax += xj * p.a[i * n + j];
+                            }
+                            if self.pd_trainable {
+                                let pi = match &self.pm {
+                                    Some(pm) => pm[k * n + i],
+                                    None => C64::new(1.0, 0.0),
+                                };
+                                alpha += v * self.zinv_m[k * n + i] * (p.b[i * ni + c] + pi * ax);
+                            }
+                        }
+                        hpd[i] = alpha.conj();
+                    }
+                }
+            });
+    }
+}
+
+impl CustomOp1 for FdnOp {
+    fn name(&self) -> &'static str {
+        "tailor-fdn-response"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let s = &*self.setup;
+        let x = read_f64(storage, layout)?;
+        let p = s.params(&x)?;
+        let mut guard = s
+            .work
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("FDN op workspace poisoned".into()))?;
+        let work = &mut *guard;
+        s.forward_freq(&p, work);
+        let (ni, no, bins, nfft) = (s.n_in, s.n_out, s.bins, s.nfft);
+        match s.output {
+            FdnOutput::Freq => {
+                let plane = bins * no * ni;
+                let mut out = vec![0.0; 2 * plane];
+                for (idx, z) in work.spec.iter().enumerate() {
+                    out[idx] = z.re;
+                    out[plane + idx] = z.im;
+                }
+                Ok((
+                    to_storage(out, storage.dtype())?,
+                    Shape::from((2, bins, no, ni)),
+                ))
+            }
+            FdnOutput::Time => {
+                let mut out = vec![0.0; nfft * no * ni];
+                let Workspace {
+                    spec,
+                    fft_c,
+                    fft_r,
+                    fft_scratch,
+                    ..
+                } = work;
+                for o in 0..no {
+                    for c in 0..ni {
+                        for (k, z) in fft_c.iter_mut().enumerate() {
+                            *z = spec[(k * no + o) * ni + c];
+                        }
+                        fft_c[0].im = 0.0;
+                        fft_c[bins - 1].im = 0.0;
+                        s.c2r
+                            .process_with_scratch(fft_c, fft_r, fft_scratch)
+                            .map_err(|e| candle_core::Error::Msg(format!("irfft: {e}")))?;
+                        for (t, (&v, &e)) in fft_r.iter().zip(&s.envelope).enumerate() {
+                            out[(t * no + o) * ni + c] = v * e;
+                        }
+                    }
+                }
+                Ok((
+                    to_storage(out, storage.dtype())?,
+                    Shape::from((nfft, no, ni)),
+                ))
+            }
+        }
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let s = &*self.setup;
+        let x = arg
+            .to_device(&Device::Cpu)?
+            .to_dtype(DType::F64)?
+            .flatten_all()?
+            .to_vec1::<f64>()?;
+        let g = grad_res
+            .to_device(&Device::Cpu)?
+            .to_dtype(DType::F64)?
+            .flatten_all()?
+            .to_vec1::<f64>()?;
+        let p = s.params(&x)?;
+        let (n, ni, no, bins) = (s.n, s.n_in, s.n_out, s.bins);
+        let mut guard = s
+            .work
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("FDN op workspace poisoned".into()))?;
+        let work = &mut *guard;
+        match s.output {
+            FdnOutput::Freq => {
+                let plane = bins * no * ni;
+                for (idx, z) in work.spec.iter_mut().enumerate() {
+                    *z = C64::new(g[idx], g[plane + idx]);
+                }
+            }
+            FdnOutput::Time => {
+                let Workspace {
+                    spec,
+                    fft_c,
+                    fft_r,
+                    fft_scratch,
+                    ..
+                } = work;
+                for o in 0..no {
+                    for c in 0..ni {
+                        for (t, (r, &e)) in fft_r.iter_mut().zip(&s.envelope).enumerate() {
+                            // envelope = γ^(−n)/nfft: the 1/nfft of irfft's adjoint folds in here.
+                            *r = g[(t * no + o) * ni + c] * e;
+                        }
+                        s.r2c
+                            .process_with_scratch(fft_r, fft_c, fft_scratch)
+                            .map_err(|e| candle_core::Error::Msg(format!("rfft: {e}")))?;
+                        for (k, z) in fft_c.iter().enumerate() {
+                            let edge = k == 0 || k == bins - 1;
+                            spec[(k * no + o) * ni + c] =
+                                if edge { C64::new(z.re, 0.0) } else { *z * 2.0 };
+                        }
+                    }
+                }
+            }
+        }
+        s.backward_freq(&p, work);
+        let o = s.offsets();
+        let mut dx = vec![0.0; o[6]];
+        for sc in &work.scratch {
+            for (d, v) in dx[o[0]..o[1]].iter_mut().zip(&sc.ga) {
+                *d += v;
+            }
+            for (d, v) in dx[o[1]..o[2]].iter_mut().zip(&sc.gb) {
+                *d += v;
+            }
+            for (d, v) in dx[o[2]..o[3]].iter_mut().zip(&sc.gc) {
+                *d += v;
+            }
+            for (d, v) in dx[o[3]..o[4]].iter_mut().zip(&sc.gd) {
+                *d += v;
+            }
+        }
+        if s.pd_trainable {
+            let half = bins * n;
+            for (idx, z) in work.hook_pd.iter().enumerate() {
+                dx[o[4] + idx] = z.re;
+                dx[o[4] + half + idx] = z.im;
+            }
+        }
+        if s.po_trainable {
+            let half = bins * no;
+            for (idx, z) in work.hook_po.iter().enumerate() {
+                dx[o[5] + idx] = z.re;
+                dx[o[5] + half + idx] = z.im;
+            }
+        }
+        let t = Tensor::from_vec(dx, arg.shape(), &Device::Cpu)?
+            .to_dtype(arg.dtype())?
+            .to_device(arg.device())?;
+        Ok(Some(t))
+    }
+}

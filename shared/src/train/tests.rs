@@ -1,0 +1,336 @@
+//! Finite-difference and reference checks of the differentiable FDN pieces (f64).
+
+use super::*;
+use crate::preset::{Build, BuildParts};
+use crate::response::{frequency_response, impulse_response_fft};
+use crate::sos::SosBank;
+use crate::Matrix;
+use candle_core::{DType, Device, Tensor, Var};
+
+/// Deterministic pseudo-random values in (−1, 1).
+pub(crate) fn noise(len: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn t(data: Vec<f64>, shape: &[usize]) -> Tensor {
+    Tensor::from_vec(data, shape, &Device::Cpu).unwrap()
+}
+
+/// A smooth nonlinear scalar of y with fixed pseudo-random weights.
+fn scalar(y: &Tensor) -> candle_core::Result<Tensor> {
+    let n = y.elem_count();
+    let w1 = Tensor::from_vec(noise(n, 91), y.shape(), y.device())?;
+    let w2 = Tensor::from_vec(noise(n, 92), y.shape(), y.device())?;
+    y.mul(&w1)?.sum_all()? + y.sqr()?.mul(&w2)?.sum_all()?
+}
+
+/// max |analytic − central difference| / max |central difference| for one input of `f`.
+fn fd_error(inputs: &[Tensor], which: usize, f: &dyn Fn(&[Tensor]) -> Tensor) -> f64 {
+    let vars: Vec<Var> = inputs
+        .iter()
+        .map(|x| Var::from_tensor(x).unwrap())
+        .collect();
+    let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+    let grads = f(&ts).backward().unwrap();
+    let g = grads
+        .get(vars[which].as_tensor())
+        .expect("gradient reaches the input")
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap();
+    let x0 = inputs[which]
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap();
+    let shape = inputs[which].dims().to_vec();
+    let h = 1e-6;
+    let (mut err, mut scale) = (0.0f64, 0.0f64);
+    for i in 0..x0.len() {
+        let eval = |d: f64| {
+            let mut x = x0.clone();
+            x[i] += d;
+            let mut ins = inputs.to_vec();
+            ins[which] = t(x, &shape);
+            f(&ins).to_scalar::<f64>().unwrap()
+        };
+        let fd = (eval(h) - eval(-h)) / (2.0 * h);
+        err = err.max((fd - g[i]).abs());
+        scale = scale.max(fd.abs());
+    }
+    assert!(scale > 0.0, "input {which} does not affect the output");
+    err / scale
+}
+
+struct Setup {
+    delays: Vec<usize>,
+    a: Tensor,
+    b: Tensor,
+    c: Tensor,
+    d: Tensor,
+    post_matrix: SosBank,
+    post_delay: SosBank,
+    post_output: SosBank,
+}
+
+fn setup() -> Setup {
+    let n = 3;
+    let a: Vec<f64> = noise(n * n, 1).iter().map(|v| 0.6 * v).collect();
+    Setup {
+        delays: vec![3, 5, 7],
+        a: t(a, &[n, n]),
+        b: t(noise(n * 2, 2), &[n, 2]),
+        c: t(noise(2 * n, 3), &[2, n]),
+        d: t(noise(4, 4), &[2, 2]),
+        post_matrix: SosBank::from_single_sections(&[
+            [0.9, 0.05, 0.0, 1.0, -0.1, 0.0],
+            [0.8, 0.0, 0.0, 1.0, 0.2, 0.0],
+            [0.95, 0.01, 0.02, 1.0, 0.1, 0.05],
+        ])
+        .unwrap(),
+        post_delay: SosBank::from_single_sections(&[
+            [0.9, 0.02, 0.0, 1.0, -0.2, 0.0],
+            [0.7, -0.1, 0.0, 1.0, 0.1, 0.0],
+            [0.85, 0.0, 0.0, 1.0, 0.0, 0.0],
+        ])
+        .unwrap(),
+        post_output: SosBank::from_single_sections(&[
+            [1.1, 0.3, 0.1, 1.0, -0.3, 0.1],
+            [0.9, -0.2, 0.0, 1.0, 0.25, 0.0],
+        ])
+        .unwrap(),
+    }
+}
+
+const NFFT: usize = 32;
+const ALIAS: f64 = 6.0;
+
+fn sos_tensor(bank: &SosBank) -> Tensor {
+    let data: Vec<f64> = bank.to_nested().into_iter().flatten().flatten().collect();
+    t(data, &[bank.sections(), 6, bank.channels()])
+}
+
+#[test]
+fn time_and_freq_outputs_match_the_f64_reference_response() {
+    let s = setup();
+    let m = |x: &Tensor| {
+        let (r, c) = x.dims2().unwrap();
+        Matrix::from_row_major(r, c, x.flatten_all().unwrap().to_vec1::<f64>().unwrap()).unwrap()
+    };
+    let build = Build::new(BuildParts {
+        a: m(&s.a),
+        b: m(&s.b),
+        c: m(&s.c),
+        d: m(&s.d),
+        delays: s.delays.clone(),
+        sample_rate: 48000.0,
+        post_delay: Some(s.post_delay.clone()),
+        post_matrix: Some(s.post_matrix.clone()),
+        post_output: Some(s.post_output.clone()),
+        metadata: Default::default(),
+    })
+    .unwrap();
+    let reference = frequency_response(&build, NFFT, ALIAS);
+    let ir = impulse_response_fft(&reference);
+    for (frozen, output) in [(true, FdnOutput::Time), (false, FdnOutput::Freq)] {
+        let spec = FdnSpec {
+            delays: s.delays.clone(),
+            n_in: 2,
+            n_out: 2,
+            nfft: NFFT,
+            alias_decay_db: ALIAS,
+            post_delay: if frozen {
+                Hook::Frozen(s.post_delay.clone())
+            } else {
+                Hook::Trainable
+            },
+            post_matrix: Some(s.post_matrix.clone()),
+            post_output: if frozen {
+                Hook::Frozen(s.post_output.clone())
+            } else {
+                Hook::Trainable
+            },
+            output,
+        };
+        let op = FdnResponse::new(&spec).unwrap();
+        let sos = SosResponse::new(NFFT, ALIAS);
+        let pd = sos.forward(&sos_tensor(&s.post_delay)).unwrap();
+        let po = sos.forward(&sos_tensor(&s.post_output)).unwrap();
+        let y = op
+            .forward(&FdnInputs {
+                a: &s.a,
+                b: &s.b,
+                c: &s.c,
+                d: &s.d,
+                post_delay: (!frozen).then_some(&pd),
+                post_output: (!frozen).then_some(&po),
+            })
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let want: Vec<f64> = match output {
+            FdnOutput::Time => ir.data.clone(),
+            FdnOutput::Freq => reference
+                .data
+                .iter()
+                .map(|z| z.re)
+                .chain(reference.data.iter().map(|z| z.im))
+                .collect(),
+        };
+        assert_eq!(y.len(), want.len());
+        let scale = want.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        let err = y
+            .iter()
+            .zip(&want)
+            .fold(0.0f64, |a, (p, q)| a.max((p - q).abs()));
+        assert!(err <= 1e-12 * scale, "{output:?}: max error {err}");
+    }
+}
+
+#[test]
+fn gradients_match_finite_differences_for_a_b_c_d_and_hooks() {
+    let s = setup();
+    let sos = SosResponse::new(NFFT, ALIAS);
+    for output in [FdnOutput::Time, FdnOutput::Freq] {
+        let spec = FdnSpec {
+            delays: s.delays.clone(),
+            n_in: 2,
+            n_out: 2,
+            nfft: NFFT,
+            alias_decay_db: ALIAS,
+            post_delay: Hook::Trainable,
+            post_matrix: Some(s.post_matrix.clone()),
+            post_output: Hook::Trainable,
+            output,
+        };
+        let op = FdnResponse::new(&spec).unwrap();
+        // Inputs: A, B, C, D, post_delay SOS coefficients, post_output SOS coefficients; the
+        // hook responses come from the SOS op, so the chain op → SOS op is checked too.
+        let inputs = vec![
+            s.a.clone(),
+            s.b.clone(),
+            s.c.clone(),
+            s.d.clone(),
+            sos_tensor(&s.post_delay),
+            sos_tensor(&s.post_output),
+        ];
+        let f = |x: &[Tensor]| {
+            let pd = sos.forward(&x[4]).unwrap();
+            let po = sos.forward(&x[5]).unwrap();
+            let y = op
+                .forward(&FdnInputs {
+                    a: &x[0],
+                    b: &x[1],
+                    c: &x[2],
+                    d: &x[3],
+                    post_delay: Some(&pd),
+                    post_output: Some(&po),
+                })
+                .unwrap();
+            scalar(&y).unwrap()
+        };
+        for (which, name) in ["A", "B", "C", "D", "post_delay sos", "post_output sos"]
+            .iter()
+            .enumerate()
+        {
+            let e = fd_error(&inputs, which, &f);
+            assert!(e <= 1e-6, "{output:?} {name}: relative error {e}");
+        }
+    }
+}
+
+#[test]
+fn hook_response_gradients_match_finite_differences() {
+    // Direct (2, bins, N) response inputs, imaginary parts included.
+    let s = setup();
+    let bins = NFFT / 2 + 1;
+    let spec = FdnSpec {
+        delays: s.delays.clone(),
+        n_in: 2,
+        n_out: 2,
+        nfft: NFFT,
+        alias_decay_db: ALIAS,
+        post_delay: Hook::Trainable,
+        post_matrix: None,
+        post_output: Hook::Trainable,
+        output: FdnOutput::Time,
+    };
+    let op = FdnResponse::new(&spec).unwrap();
+    let pd: Vec<f64> = noise(2 * bins * 3, 7).iter().map(|v| 0.5 * v).collect();
+    let inputs = vec![
+        t(pd, &[2, bins, 3]),
+        t(noise(2 * bins * 2, 8), &[2, bins, 2]),
+    ];
+    let f = |x: &[Tensor]| {
+        let y = op
+            .forward(&FdnInputs {
+                a: &s.a,
+                b: &s.b,
+                c: &s.c,
+                d: &s.d,
+                post_delay: Some(&x[0]),
+                post_output: Some(&x[1]),
+            })
+            .unwrap();
+        scalar(&y).unwrap()
+    };
+    for which in 0..2 {
+        let e = fd_error(&inputs, which, &f);
+        assert!(e <= 1e-6, "hook {which}: relative error {e}");
+    }
+}
+
+#[test]
+fn f32_inputs_give_f32_outputs_and_shape_errors_are_reported() {
+    let s = setup();
+    let spec = FdnSpec {
+        delays: s.delays.clone(),
+        n_in: 2,
+        n_out: 2,
+        nfft: NFFT,
+        alias_decay_db: 0.0,
+        post_delay: Hook::None,
+        post_matrix: None,
+        post_output: Hook::None,
+        output: FdnOutput::Time,
+    };
+    let op = FdnResponse::new(&spec).unwrap();
+    let f32s = |x: &Tensor| x.to_dtype(DType::F32).unwrap();
+    let y = op
+        .forward(&FdnInputs {
+            a: &f32s(&s.a),
+            b: &f32s(&s.b),
+            c: &f32s(&s.c),
+            d: &f32s(&s.d),
+            post_delay: None,
+            post_output: None,
+        })
+        .unwrap();
+    assert_eq!(y.dtype(), DType::F32);
+    assert_eq!(y.dims(), &[NFFT, 2, 2]);
+    let err = op
+        .forward(&FdnInputs {
+            a: &s.b,
+            b: &s.b,
+            c: &s.c,
+            d: &s.d,
+            post_delay: None,
+            post_output: None,
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("feedback matrix A"), "{err}");
+    assert!(FdnResponse::new(&FdnSpec { nfft: 31, ..spec }).is_err());
+}
