@@ -70,7 +70,7 @@ mod tests {
         let x: Vec<f64> = (0..(fs as usize * 5))
             .map(|n| 0.1 * (2.0 * std::f64::consts::PI * 997.0 * n as f64 / fs).sin())
             .collect();
-        let l = integrated_loudness(&[x.clone()], fs).unwrap();
+        let l = integrated_loudness(std::slice::from_ref(&x), fs).unwrap();
         assert!((l - (-23.01)).abs() < 0.05, "{l}");
         // Gain shifts loudness exactly.
         let g = gain_to_target(l, -30.0);

@@ -73,7 +73,7 @@ mod tests {
             .map(|n| (2.0 * std::f64::consts::PI * f * n as f64 / 96000.0).sin())
             .collect();
         for to in [48000.0, 44100.0] {
-            let y = &resample(&[x.clone()], 96000.0, to).unwrap()[0];
+            let y = &resample(std::slice::from_ref(&x), 96000.0, to).unwrap()[0];
             assert_eq!(y.len(), (96000.0 * to / 96000.0) as usize);
             // Away from the edges the output is the same sine at the new rate: fit a·sin + b·cos;
             // the amplitude must be 1 and the delay (phase) under one output sample.
@@ -100,7 +100,7 @@ mod tests {
             assert!(resid < 1e-3, "{to}: residual {resid}");
         }
         assert!(matches!(
-            resample(&[x.clone()], 44100.5, 48000.0),
+            resample(std::slice::from_ref(&x), 44100.5, 48000.0),
             Err(ResampleError::Rate(_))
         ));
         assert!(resample(&[], 48000.0, 44100.0).is_err());

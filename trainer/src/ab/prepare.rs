@@ -25,6 +25,9 @@ pub const BUNDLED_DRY: &[(&str, &[u8])] = &[
     ),
 ];
 
+/// Planar audio: one `Vec` of samples per channel.
+type Planar = Vec<Vec<f64>>;
+
 /// Options of `tailor ab prepare`.
 #[derive(Debug, Clone)]
 pub struct PrepareOptions {
@@ -103,7 +106,7 @@ pub fn prepare(opts: &PrepareOptions) -> Result<Session> {
         .with_context(|| format!("creating {}", opts.out.display()))?;
     let mut files = std::collections::BTreeMap::new();
     let mut mats = Vec::new();
-    let mut stimuli: Vec<(String, Vec<Vec<f64>>, Vec<Vec<f64>>)> = Vec::new();
+    let mut stimuli: Vec<(String, Planar, Planar)> = Vec::new();
     for (name, audio) in &materials {
         let dry = to_rate(audio, fs)
             .with_context(|| format!("resampling dry material {name}"))?
