@@ -1,0 +1,263 @@
+//! Engine behaviour: click-free preset swaps, smooth controls, the decay-scale and pre-delay
+//! controls against the exact recursion, bad input, reset, odd buffers, refused builds, denormals.
+
+mod engine_common;
+
+use engine_common::*;
+use tailor::engine::{Engine, EngineConfig, EngineError, SimdLevel};
+use tailor::matrix::Matrix;
+use tailor::preset::Build;
+use tailor::response::impulse_response;
+
+fn max_step(y: &[f32]) -> f32 {
+    y.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max)
+}
+
+/// Renders mono `x` in blocks of `block` through `engine`, calling `between(k, engine)` before
+/// block k.
+fn render(
+    engine: &mut Engine,
+    x: &[f32],
+    block: usize,
+    mut between: impl FnMut(usize, &mut Engine),
+) -> Vec<f32> {
+    let mut y = vec![0.0f32; x.len()];
+    for (k, (xi, yi)) in x.chunks(block).zip(y.chunks_mut(block)).enumerate() {
+        between(k, engine);
+        engine.process(&[xi], &mut [yi]);
+    }
+    y
+}
+
+#[test]
+fn preset_swaps_every_100_ms_for_60_s_do_not_click() {
+    let presets = colorless_with_decay();
+    let cycle: Vec<&Build> = [0usize, 4, 6, 7].iter().map(|&k| &presets[k].1).collect();
+    let fs = 48_000.0;
+    let x = noise(60 * 48_000, 3);
+    let block = 480; // 10 ms
+    let cfg = EngineConfig::new(fs, 1, 1);
+    // The signal's own largest step: each preset rendered without swaps.
+    let mut own = 0.0f32;
+    for b in &cycle {
+        let mut e = Engine::prepare(b, &cfg).unwrap();
+        own = own.max(max_step(&render(&mut e, &x, block, |_, _| {})));
+    }
+    let mut e = Engine::prepare(cycle[0], &cfg).unwrap();
+    let handle = e.swap_handle();
+    let mut next = 1;
+    let y = render(&mut e, &x, block, |k, _| {
+        if k > 0 && k % 10 == 0 {
+            handle.collect_retired();
+            handle.swap_to(cycle[next % cycle.len()]).unwrap();
+            next += 1;
+        }
+    });
+    assert!(y.iter().all(|v| v.is_finite()));
+    assert!(e.swaps_completed() >= 595, "{} swaps", e.swaps_completed());
+    let step = max_step(&y);
+    assert!(
+        step <= 1.5 * own,
+        "largest step {step} vs the signal's own {own}"
+    );
+}
+
+/// A 100 Hz sine through colorless_N8_d1 (+ decay) with every control changed abruptly at 1 s
+/// (all ending no louder); returns (largest step before, largest step after the change).
+fn control_change_steps(smoothing_ms: f64) -> (f32, f32) {
+    let p = tailor::preset::bundled_preset("colorless_N8_d1").unwrap();
+    let build = tailor::with_decay(p.build(), (2.0, 0.5)).unwrap();
+    let mut cfg = EngineConfig::for_build(&build);
+    cfg.smoothing_ms = smoothing_ms;
+    let mut e = Engine::prepare(&build, &cfg).unwrap();
+    e.set_mix(0.8);
+    e.snap_controls();
+    let x: Vec<f32> = (0..96_000)
+        .map(|n| (2.0 * std::f32::consts::PI * 100.0 * n as f32 / 48_000.0).sin() * 0.5)
+        .collect();
+    let y = render(&mut e, &x, 256, |k, e| {
+        if k == 48_000 / 256 {
+            e.set_output_gain_db(-6.0);
+            e.set_mix(0.4);
+            e.set_predelay_ms(5.0);
+            e.set_decay_scale(0.5);
+        }
+    });
+    assert!(y.iter().all(|v| v.is_finite()));
+    let cut = (48_000 / 256) * 256;
+    (max_step(&y[24_000..cut]), max_step(&y[cut - 1..]))
+}
+
+#[test]
+fn control_changes_are_smooth() {
+    let (before, after) = control_change_steps(20.0);
+    assert!(
+        after <= 1.5 * before,
+        "smoothed: step {after} after the change vs {before} before"
+    );
+    // The same changes without smoothing do click: the check above can fail.
+    let (before, after) = control_change_steps(0.0);
+    assert!(after > 1.5 * before, "unsmoothed: {after} vs {before}");
+}
+
+#[test]
+fn decay_scale_and_predelay_match_the_exact_recursion() {
+    let p = tailor::preset::bundled_preset("colorless_N16_d1").unwrap();
+    let base = tailor::with_decay(p.build(), (2.0, 0.5)).unwrap();
+    let target = tailor::with_decay(p.build(), (4.0, 1.0)).unwrap();
+    let len = 96_000;
+    let reference = impulse_response(&target, len);
+    let peak = reference.max_abs();
+    let mut e = Engine::prepare(&base, &EngineConfig::for_build(&base)).unwrap();
+    e.set_decay_scale(2.0);
+    e.set_predelay_ms(10.0);
+    e.snap_controls();
+    let mut x = vec![0.0f32; len];
+    x[0] = 1.0;
+    let y = render(&mut e, &x, 512, |_, _| {});
+    let shift = 480;
+    for (t, &v) in y.iter().enumerate() {
+        let r = if t >= shift {
+            reference.at(t - shift, 0, 0)
+        } else {
+            0.0
+        };
+        assert!(
+            (f64::from(v) - r).abs() <= 1e-5 * peak,
+            "t {t}: {v} vs {r}"
+        );
+    }
+}
+
+#[test]
+fn nan_input_is_silenced_and_reset_clears_everything() {
+    let presets = colorless_with_decay();
+    let build = &presets[6].1;
+    let cfg = EngineConfig::for_build(build);
+    let mut x = noise(20_000, 5);
+    let clean: Vec<f32> = x.clone();
+    let mut clean_zeroed = clean.clone();
+    for k in [10usize, 11, 500, 7777] {
+        x[k] = if k % 2 == 0 { f32::NAN } else { f32::INFINITY };
+        clean_zeroed[k] = 0.0;
+    }
+    let mut a = Engine::prepare(build, &cfg).unwrap();
+    let mut b = Engine::prepare(build, &cfg).unwrap();
+    let ya = render(&mut a, &x, 333, |_, _| {});
+    let yb = render(&mut b, &clean_zeroed, 333, |_, _| {});
+    assert!(ya.iter().all(|v| v.is_finite()));
+    assert_eq!(ya, yb, "non-finite input samples act as zeros");
+
+    // After reset the engine behaves like a fresh one.
+    a.reset();
+    let mut fresh = Engine::prepare(build, &cfg).unwrap();
+    let y1 = render(&mut a, &clean, 100, |_, _| {});
+    let y2 = render(&mut fresh, &clean, 100, |_, _| {});
+    assert_eq!(y1, y2);
+}
+
+#[test]
+fn any_buffer_shape_is_handled_without_panic() {
+    let build = short_delay_build_with_hooks();
+    let mut cfg = EngineConfig::for_build(&build);
+    cfg.max_block = 64;
+    let x0 = noise(100_000, 8);
+    let x1 = noise(100_000, 9);
+    // One huge call equals many small calls.
+    let mut a = Engine::prepare(&build, &cfg).unwrap();
+    let mut b = Engine::prepare(&build, &cfg).unwrap();
+    let mut ya = vec![vec![0.0f32; 100_000]; 3];
+    {
+        let mut outs: Vec<&mut [f32]> = ya.iter_mut().map(|v| v.as_mut_slice()).collect();
+        a.process(&[&x0, &x1], &mut outs);
+    }
+    let mut yb = vec![vec![0.0f32; 100_000]; 3];
+    for t in (0..100_000).step_by(64) {
+        let e = (t + 64).min(100_000);
+        let mut outs: Vec<&mut [f32]> = yb.iter_mut().map(|v| &mut v[t..e]).collect();
+        b.process(&[&x0[t..e], &x1[t..e]], &mut outs);
+    }
+    assert_eq!(ya, yb);
+    // Missing inputs, extra outputs, ragged lengths, empty buffers.
+    let mut o1 = vec![1.0f32; 300];
+    let mut o2 = vec![1.0f32; 200];
+    let mut o3 = vec![1.0f32; 300];
+    let mut o4 = vec![1.0f32; 300];
+    a.process(&[], &mut [&mut o1, &mut o2, &mut o3, &mut o4]);
+    a.process(&[&x0[..10]], &mut [&mut o1, &mut o2, &mut o3, &mut o4]);
+    assert!(o4[..200].iter().all(|&v| v == 0.0), "extra outputs are zeroed");
+    assert!(o1.iter().chain(&o2).chain(&o3).all(|v| v.is_finite()));
+    a.process(&[], &mut []);
+    a.process(&[&[]], &mut [&mut []]);
+}
+
+#[test]
+fn bad_builds_and_configs_are_refused() {
+    let p = tailor::preset::bundled_preset("colorless_N4_d1").unwrap();
+    let mut parts = p.build().parts().clone();
+    parts.a = Matrix::from_row_major(
+        4,
+        4,
+        parts.a.as_slice().iter().map(|v| 1.5 * v).collect(),
+    )
+    .unwrap();
+    let unstable = Build::new(parts).unwrap();
+    let cfg = EngineConfig::for_build(&unstable);
+    assert!(matches!(
+        Engine::prepare(&unstable, &cfg),
+        Err(EngineError::Build(_))
+    ));
+    let good = p.build();
+    let mut cfg = EngineConfig::for_build(good);
+    cfg.sample_rate = 44_100.0;
+    assert!(matches!(
+        Engine::prepare(good, &cfg),
+        Err(EngineError::SampleRate { .. })
+    ));
+    for bad in [
+        EngineConfig {
+            max_block: 0,
+            ..EngineConfig::for_build(good)
+        },
+        EngineConfig {
+            crossfade_ms: f64::NAN,
+            ..EngineConfig::for_build(good)
+        },
+        EngineConfig {
+            outputs: 0,
+            ..EngineConfig::for_build(good)
+        },
+    ] {
+        assert!(matches!(
+            Engine::prepare(good, &bad),
+            Err(EngineError::Config(_))
+        ));
+    }
+    // Non-finite control values are ignored.
+    let mut e = Engine::prepare(good, &EngineConfig::for_build(good)).unwrap();
+    let before = e.controls();
+    e.set_decay_scale(f32::NAN);
+    e.set_predelay_ms(f32::INFINITY);
+    e.set_output_gain_db(f32::NAN);
+    assert_eq!(e.controls(), before);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn subnormal_signals_are_flushed() {
+    let presets = colorless_with_decay();
+    let build = &presets[4].1;
+    let mut e = Engine::prepare(build, &EngineConfig::for_build(build)).unwrap();
+    e.set_mix(0.5);
+    e.snap_controls();
+    let x: Vec<f32> = noise(20_000, 4).iter().map(|v| v * 1e-38).collect();
+    assert!(x.iter().any(|v| v.is_subnormal()));
+    let y = render(&mut e, &x, 256, |_, _| {});
+    assert!(y.iter().all(|v| *v == 0.0 || v.is_normal()));
+    // The portable kernels too.
+    let mut cfg = EngineConfig::for_build(build);
+    cfg.simd = SimdLevel::Portable;
+    let mut e = Engine::prepare(build, &cfg).unwrap();
+    let y = render(&mut e, &x, 256, |_, _| {});
+    assert!(y.iter().all(|v| *v == 0.0 || v.is_normal()));
+}
