@@ -7,6 +7,7 @@ pub mod analysis;
 pub mod decay;
 pub mod delays;
 pub mod engine;
+pub mod fx;
 pub mod linalg;
 pub mod loss;
 pub mod matrix;
