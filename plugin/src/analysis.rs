@@ -149,12 +149,20 @@ fn view(ir: &[f64], fs: f64) -> (IrView, Vec<[f64; 2]>) {
 /// Log-spectral distance in dB between two linear magnitude curves of equal length.
 pub fn lsd_db(prediction: &[f64], target: &[f64]) -> Result<f64, String> {
     let dev = Device::Cpu;
-    let p = Tensor::from_slice(prediction, (1, prediction.len()), &dev).map_err(|e| e.to_string())?;
+    let p =
+        Tensor::from_slice(prediction, (1, prediction.len()), &dev).map_err(|e| e.to_string())?;
     let t = Tensor::from_slice(target, (1, target.len()), &dev).map_err(|e| e.to_string())?;
-    hrtf_loss(p, t, Metric::Lsd, InputScale::Linear, Reduction::Mean, 1e-12)
-        .map_err(|e| e.to_string())?
-        .to_scalar::<f64>()
-        .map_err(|e| e.to_string())
+    hrtf_loss(
+        p,
+        t,
+        Metric::Lsd,
+        InputScale::Linear,
+        Reduction::Mean,
+        1e-12,
+    )
+    .map_err(|e| e.to_string())?
+    .to_scalar::<f64>()
+    .map_err(|e| e.to_string())
 }
 
 /// Diagnostics of `preset` at `fs` Hz, against the reference IR at `reference` when given. The

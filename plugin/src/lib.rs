@@ -113,6 +113,7 @@ impl Plugin for TailorReverb {
         let n_in = audio_io_layout
             .main_input_channels
             .map_or(2, NonZeroU32::get) as usize;
+        let generation = self.params.preset.generation();
         let stored = self.params.preset.get();
         let (preset, build, error) = match loader::resolve(&stored)
             .and_then(|p| loader::session_build(&p, fs).map(|b| (p, b)))
@@ -141,6 +142,9 @@ impl Plugin for TailorReverb {
             });
         }
         self.shared.set_playing(&preset, &build);
+        self.shared
+            .applied_generation
+            .store(generation, std::sync::atomic::Ordering::Release);
         if let Some(e) = error {
             if let Ok(mut s) = self.shared.status.lock() {
                 s.error = Some(e);
@@ -209,10 +213,7 @@ impl Plugin for TailorReverb {
                 }
             } else {
                 self.bypassed = false;
-                let ins: [&[f32]; 2] = [
-                    &self.inputs[0][..len],
-                    &self.inputs[1 % n_in][..len],
-                ];
+                let ins: [&[f32]; 2] = [&self.inputs[0][..len], &self.inputs[1 % n_in][..len]];
                 let mut outs: [&mut [f32]; 2] = Default::default();
                 let mut it = chans.iter_mut();
                 for slot in outs.iter_mut() {

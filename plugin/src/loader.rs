@@ -6,7 +6,7 @@ use crate::analysis::{self, Analysis};
 use crate::state::{PersistedPreset, PresetSlot};
 use crossbeam_channel::{select, Receiver, Sender};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tailor::engine::SwapHandle;
@@ -128,6 +128,10 @@ pub struct Shared {
     pub analysis: Mutex<Option<Arc<Analysis>>>,
     /// Set when the plugin is dropped: the loader thread exits.
     pub stop: AtomicBool,
+    /// Preset-slot generation the playing sound was built from.
+    pub applied_generation: AtomicU64,
+    /// True while the editor is open (diagnostics are only computed then).
+    pub editor_open: AtomicBool,
 }
 
 impl Shared {
@@ -263,6 +267,9 @@ fn session_rate(shared: &Shared) -> f64 {
 }
 
 fn analyse(slot: &PresetSlot, shared: &Shared) {
+    if !shared.editor_open.load(Ordering::Acquire) {
+        return;
+    }
     let stored = slot.get();
     let preset = resolve(&stored).unwrap_or_else(|_| default_preset());
     let fs = target(shared).map_or(preset.build().sample_rate(), |t| t.sample_rate);
@@ -298,9 +305,11 @@ fn handle(slot: &PresetSlot, shared: &Shared, r: Request) {
                 ..PersistedPreset::default()
             };
         }),
-        Request::Reference(path) => analysis::read_reference(&path, session_rate(shared)).map(|_| {
-            stored.reference_path = Some(path.display().to_string());
-        }),
+        Request::Reference(path) => {
+            analysis::read_reference(&path, session_rate(shared)).map(|_| {
+                stored.reference_path = Some(path.display().to_string());
+            })
+        }
         Request::ClearReference => {
             stored.reference_path = None;
             Ok(())
@@ -313,6 +322,9 @@ fn handle(slot: &PresetSlot, shared: &Shared, r: Request) {
     match result {
         Ok(()) => {
             slot.store(stored);
+            shared
+                .applied_generation
+                .store(slot.generation(), Ordering::Release);
             shared.set_info(None);
             analyse(slot, shared);
         }
@@ -328,10 +340,12 @@ fn run(slot: Arc<PresetSlot>, shared: Arc<Shared>, rx: Receiver<Request>, state_
                 Err(_) => return,
             },
             recv(state_rx) -> s => {
-                if s.is_ok() {
+                let generation = slot.generation();
+                if s.is_ok() && generation != shared.applied_generation.load(Ordering::Acquire) {
                     let stored = slot.get();
                     match resolve(&stored).and_then(|p| apply(&shared, &p)) {
                         Ok(()) => {
+                            shared.applied_generation.store(generation, Ordering::Release);
                             shared.set_info(None);
                             analyse(&slot, &shared);
                         }

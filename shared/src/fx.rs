@@ -383,7 +383,9 @@ mod tests {
     fn remap_keeps_dc_and_nyquist_gain() {
         let s = [0.3, 0.2, 0.1, 1.0, -0.5, 0.2];
         let r = remap_section(s, 48_000.0, 44_100.0);
-        let h = |s: [f64; 6], z: f64| (s[0] + s[1] * z + s[2] * z * z) / (s[3] + s[4] * z + s[5] * z * z);
+        let h = |s: [f64; 6], z: f64| {
+            (s[0] + s[1] * z + s[2] * z * z) / (s[3] + s[4] * z + s[5] * z * z)
+        };
         assert!((h(s, 1.0) - h(r, 1.0)).abs() < 1e-12);
         assert!((h(s, -1.0) - h(r, -1.0)).abs() < 1e-12);
         assert_eq!(remap_section(s, 48_000.0, 48_000.0), s);
@@ -454,12 +456,18 @@ mod tests {
             let (a0, a1) = a.split_at_mut(1);
             e.process(
                 &ins,
-                &mut [&mut a0[0][start..start + len], &mut a1[0][start..start + len]],
+                &mut [
+                    &mut a0[0][start..start + len],
+                    &mut a1[0][start..start + len],
+                ],
             );
             let (z0, z1) = z.split_at_mut(1);
             r.process(
                 &ins,
-                &mut [&mut z0[0][start..start + len], &mut z1[0][start..start + len]],
+                &mut [
+                    &mut z0[0][start..start + len],
+                    &mut z1[0][start..start + len],
+                ],
             );
         }
         assert_eq!(a, z);

@@ -10,7 +10,6 @@ use clack_extensions::state::PluginState;
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::events::Pckn;
 use clack_host::prelude::*;
-use clack_host::utils::Cookie;
 use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -162,6 +161,7 @@ impl Instance {
                 let mut ob = [vec![0.0f32; max], vec![0.0f32; max]];
                 let mut out = [vec![0.0f32; n], vec![0.0f32; n]];
                 let mut out_events = EventBuffer::new();
+                let mut in_events = EventBuffer::new();
                 let mut busy = Duration::ZERO;
                 let (mut pos, mut k) = (0, 0);
                 while pos < n {
@@ -169,14 +169,10 @@ impl Instance {
                     for c in 0..2 {
                         ib[c][..len].copy_from_slice(&input[c][pos..pos + len]);
                     }
-                    let evs: Vec<ParamValueEvent> = events
-                        .iter()
-                        .filter(|e| e.0 == k)
-                        .map(|&(_, id, v)| {
-                            ParamValueEvent::new(0, id, Pckn::match_all(), v, Cookie::empty())
-                        })
-                        .collect();
-                    let in_events = EventBuffer::from(evs.as_slice());
+                    in_events.clear();
+                    for &(_, id, v) in events.iter().filter(|e| e.0 == k) {
+                        in_events.push(&ParamValueEvent::new(0, id, Pckn::match_all(), v));
+                    }
                     let input_audio = ins.with_input_buffers([AudioPortBuffer {
                         latency: 0,
                         channels: AudioPortBufferType::f32_input_only(
@@ -229,15 +225,21 @@ fn noise(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-/// A nice-plug state blob with parameter plain values and a preset.
+/// A nice-plug CLAP state blob (u64 little-endian length, then JSON) with parameter plain values
+/// and a preset.
 fn state_blob(params: &[(&str, f32)], preset: &PersistedPreset) -> Vec<u8> {
     let mut p = serde_json::Map::new();
     for (id, v) in params {
         p.insert((*id).into(), serde_json::json!({ "f32": v }));
     }
     let fields = serde_json::json!({ "preset": serde_json::to_string(preset).unwrap() });
-    serde_json::to_vec(&serde_json::json!({ "version": "0.1.0", "params": p, "fields": fields }))
-        .unwrap()
+    let json = serde_json::to_vec(
+        &serde_json::json!({ "version": "0.1.0", "params": p, "fields": fields }),
+    )
+    .unwrap();
+    let mut blob = (json.len() as u64).to_le_bytes().to_vec();
+    blob.extend_from_slice(&json);
+    blob
 }
 
 fn test_preset() -> PersistedPreset {
@@ -320,7 +322,15 @@ fn renders_the_offline_engine_output_at_44k1_and_48k() {
         let mut inst = Instance::new();
         let params = inst.params();
         let names: Vec<&str> = params.iter().map(|p| p.0.as_str()).collect();
-        for want in ["Mix", "Pre-delay", "Decay", "Tone", "Output", "Width", "Bypass"] {
+        for want in [
+            "Mix",
+            "Pre-delay",
+            "Decay",
+            "Tone",
+            "Output",
+            "Width",
+            "Bypass",
+        ] {
             assert!(names.contains(&want), "missing parameter {want}: {names:?}");
         }
         let mix_id = params.iter().find(|p| p.0 == "Mix").unwrap().1;
@@ -349,12 +359,20 @@ fn state_save_and_load_reproduce_the_output() {
     let input = [noise(n, 3), noise(n, 4)];
     let mut a = Instance::new();
     a.load_state(&state_blob(
-        &[("mix", MIX), ("decay", DECAY), ("width", 0.6), ("tone", 4_000.0)],
+        &[
+            ("mix", MIX),
+            ("decay", DECAY),
+            ("width", 0.6),
+            ("tone", 4_000.0),
+        ],
         &test_preset(),
     ));
     let saved = a.save_state();
-    let text = String::from_utf8(saved.clone()).expect("JSON state");
-    assert!(text.contains("pyfdn-fdn-build"), "preset not stored in the state");
+    let text = String::from_utf8(saved[8..].to_vec()).expect("JSON state");
+    assert!(
+        text.contains("pyfdn-fdn-build"),
+        "preset not stored in the state"
+    );
     let (out_a, _) = a.render(fs, &input, &[512], &[]);
     let mut b = Instance::new();
     b.load_state(&saved);

@@ -8,10 +8,13 @@ use crate::analysis::Analysis;
 use crate::loader::{factory_label, Request, Shared, FACTORY};
 use crate::params::TailorParams;
 use crossbeam_channel::Sender;
-use nice_plug::context::gui::GuiContext;
 use egui::{Color32, RichText};
+use nice_plug::context::gui::GuiContext;
 use nice_plug_egui::widgets::ParamSlider;
-use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, RepaintNotifier};
+use nice_plug_egui::{
+    create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, RepaintNotifier,
+};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Editor width in logical pixels.
@@ -26,10 +29,7 @@ pub const REF_COLOR: Color32 = Color32::from_rgb(255, 150, 60);
 
 /// The editor's initial size state.
 pub fn default_state() -> Arc<EguiEditorState> {
-    EguiEditorState::from_size(
-        nice_plug::editor::dpi::LogicalSize::new(WIDTH, HEIGHT),
-        1.0,
-    )
+    EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(WIDTH, HEIGHT), 1.0)
 }
 
 /// The editor application state.
@@ -74,7 +74,12 @@ impl EditorApp {
     }
 
     fn header(&mut self, ui: &mut egui::Ui) {
-        let status = self.shared.status.lock().map(|s| s.clone()).unwrap_or_default();
+        let status = self
+            .shared
+            .status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default();
         ui.horizontal(|ui| {
             ui.heading("Tailor Reverb");
             ui.separator();
@@ -158,9 +163,9 @@ impl EditorApp {
     }
 
     fn diagnostics(&self, ui: &mut egui::Ui, a: &Analysis) {
-        let lsd = a
-            .lsd_db
-            .map_or("— (set a reference IR)".to_string(), |d| format!("{d:.2} dB"));
+        let lsd = a.lsd_db.map_or("— (set a reference IR)".to_string(), |d| {
+            format!("{d:.2} dB")
+        });
         ui.label(format!(
             "Magnitude response (1/3-octave smoothed, energy-normalised over 1 s) · LSD 20 Hz–20 kHz: {lsd}"
         ));
@@ -179,7 +184,9 @@ impl EditorApp {
                 plot::lines(ui, "edc", &series, false, [600.0, 180.0], "s", "dB");
             });
             ui.vertical(|ui| {
-                ui.label("Decay times (broadband; octave bands arrive with the trainer's analysis)");
+                ui.label(
+                    "Decay times (broadband; octave bands arrive with the trainer's analysis)",
+                );
                 let t = |v: Option<f64>| v.unwrap_or(0.0);
                 let mut groups = vec![(
                     "FDN",
@@ -187,7 +194,11 @@ impl EditorApp {
                     [t(a.fdn.times.edt), t(a.fdn.times.t20), t(a.fdn.times.t30)],
                 )];
                 if let Some(r) = &a.reference {
-                    groups.push(("reference", REF_COLOR, [t(r.times.edt), t(r.times.t20), t(r.times.t30)]));
+                    groups.push((
+                        "reference",
+                        REF_COLOR,
+                        [t(r.times.edt), t(r.times.t20), t(r.times.t30)],
+                    ));
                 }
                 plot::bars(ui, &["EDT", "T20", "T30"], &groups, [320.0, 180.0]);
             });
@@ -203,6 +214,8 @@ impl nice_plug_egui::NiceEguiApp for EditorApp {
         _frame: &mut nice_plug_egui::Frame,
     ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         self.gui = Some(nice_gui_ctx);
+        self.shared.editor_open.store(true, Ordering::Release);
+        self.send(Request::Analyse);
         Ok(())
     }
 
@@ -226,5 +239,6 @@ impl nice_plug_egui::NiceEguiApp for EditorApp {
 
     fn editor_closed(&mut self) {
         self.gui = None;
+        self.shared.editor_open.store(false, Ordering::Release);
     }
 }

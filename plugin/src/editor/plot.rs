@@ -52,11 +52,15 @@ pub fn lines(
             }
         }
     }
-    if !(xr.0 < xr.1) {
+    if xr.0.is_infinite() || xr.0 >= xr.1 {
         return;
     }
     let yr = (yr.0.max(yr.1 - 80.0), yr.1 + 3.0);
-    let (yr0, yr1) = if yr.0 < yr.1 { yr } else { (yr.0 - 1.0, yr.1 + 1.0) };
+    let (yr0, yr1) = if yr.0 < yr.1 {
+        yr
+    } else {
+        (yr.0 - 1.0, yr.1 + 1.0)
+    };
     let to = |x: f64, y: f64| {
         Pos2::new(
             r.left() + ((fx(x) - xr.0) / (xr.1 - xr.0)) as f32 * r.width(),
@@ -69,17 +73,41 @@ pub fn lines(
         let y = yr0 + (yr1 - yr0) * k as f64 / 4.0;
         let p = to(if log_x { 10f64.powf(xr.0) } else { xr.0 }, y);
         painter.line_segment([Pos2::new(r.left(), p.y), Pos2::new(r.right(), p.y)], grid);
-        painter.text(Pos2::new(r.left() - 4.0, p.y), Align2::RIGHT_CENTER, format!("{y:.0}"), font.clone(), Color32::GRAY);
+        painter.text(
+            Pos2::new(r.left() - 4.0, p.y),
+            Align2::RIGHT_CENTER,
+            format!("{y:.0}"),
+            font.clone(),
+            Color32::GRAY,
+        );
     }
     for k in 0..=4 {
         let xv = xr.0 + (xr.1 - xr.0) * k as f64 / 4.0;
         let x = if log_x { 10f64.powf(xv) } else { xv };
         let p = to(x, yr0);
         painter.line_segment([Pos2::new(p.x, r.top()), Pos2::new(p.x, r.bottom())], grid);
-        let label = if log_x && x >= 1000.0 { format!("{:.1}k", x / 1000.0) } else if log_x { format!("{x:.0}") } else { format!("{x:.2}") };
-        painter.text(Pos2::new(p.x, r.bottom() + 2.0), Align2::CENTER_TOP, label, font.clone(), Color32::GRAY);
+        let label = if log_x && x >= 1000.0 {
+            format!("{:.1}k", x / 1000.0)
+        } else if log_x {
+            format!("{x:.0}")
+        } else {
+            format!("{x:.2}")
+        };
+        painter.text(
+            Pos2::new(p.x, r.bottom() + 2.0),
+            Align2::CENTER_TOP,
+            label,
+            font.clone(),
+            Color32::GRAY,
+        );
     }
-    painter.text(r.right_top(), Align2::RIGHT_TOP, format!("{x_unit} / {y_unit}"), font.clone(), Color32::GRAY);
+    painter.text(
+        r.right_top(),
+        Align2::RIGHT_TOP,
+        format!("{x_unit} / {y_unit}"),
+        font.clone(),
+        Color32::GRAY,
+    );
     for (i, s) in series.iter().enumerate() {
         let pts: Vec<Pos2> = s
             .points
@@ -99,29 +127,57 @@ pub fn lines(
 }
 
 /// Grouped bar chart: one bar per (group, label), heights in seconds.
-pub fn bars(ui: &mut egui::Ui, labels: &[&str], groups: &[(&str, Color32, [f64; 3])], size: [f32; 2]) {
+pub fn bars(
+    ui: &mut egui::Ui,
+    labels: &[&str],
+    groups: &[(&str, Color32, [f64; 3])],
+    size: [f32; 2],
+) {
     let (r, painter) = frame(ui, size);
-    let max = groups
-        .iter()
-        .flat_map(|g| g.2)
-        .fold(0.1f64, f64::max)
-        * 1.15;
+    let max = groups.iter().flat_map(|g| g.2).fold(0.1f64, f64::max) * 1.15;
     let font = FontId::proportional(10.0);
     let slot = r.width() / labels.len() as f32;
     let bw = slot / (groups.len() as f32 + 1.0);
     for (li, label) in labels.iter().enumerate() {
         let x0 = r.left() + slot * li as f32;
-        painter.text(Pos2::new(x0 + slot / 2.0, r.bottom() + 2.0), Align2::CENTER_TOP, *label, font.clone(), Color32::GRAY);
+        painter.text(
+            Pos2::new(x0 + slot / 2.0, r.bottom() + 2.0),
+            Align2::CENTER_TOP,
+            *label,
+            font.clone(),
+            Color32::GRAY,
+        );
         for (gi, (_, color, v)) in groups.iter().enumerate() {
             let h = (v[li] / max) as f32 * r.height();
             let left = x0 + bw * (gi as f32 + 0.5);
-            let bar = Rect::from_min_max(Pos2::new(left, r.bottom() - h), Pos2::new(left + bw * 0.9, r.bottom()));
+            let bar = Rect::from_min_max(
+                Pos2::new(left, r.bottom() - h),
+                Pos2::new(left + bw * 0.9, r.bottom()),
+            );
             painter.rect_filled(bar, 1.0, *color);
-            painter.text(Pos2::new(left + bw * 0.45, bar.top() - 2.0), Align2::CENTER_BOTTOM, format!("{:.2}", v[li]), font.clone(), Color32::WHITE);
+            painter.text(
+                Pos2::new(left + bw * 0.45, bar.top() - 2.0),
+                Align2::CENTER_BOTTOM,
+                format!("{:.2}", v[li]),
+                font.clone(),
+                Color32::WHITE,
+            );
         }
     }
     for (gi, (name, color, _)) in groups.iter().enumerate() {
-        painter.text(Pos2::new(r.right(), r.top() + 12.0 * gi as f32), Align2::RIGHT_TOP, *name, font.clone(), *color);
+        painter.text(
+            Pos2::new(r.right(), r.top() + 12.0 * gi as f32),
+            Align2::RIGHT_TOP,
+            *name,
+            font.clone(),
+            *color,
+        );
     }
-    painter.text(Pos2::new(r.left() - 4.0, r.top()), Align2::RIGHT_TOP, format!("{max:.1} s"), font, Color32::GRAY);
+    painter.text(
+        Pos2::new(r.left() - 4.0, r.top()),
+        Align2::RIGHT_TOP,
+        format!("{max:.1} s"),
+        font,
+        Color32::GRAY,
+    );
 }

@@ -139,10 +139,7 @@ impl PreDelay {
     ) {
         let (cap, mask, w) = (self.cap, self.mask, self.write);
         for c in 0..self.channels {
-            let src = input
-                .get(c)
-                .and_then(|x| x.get(offset..))
-                .unwrap_or(&[]);
+            let src = input.get(c).and_then(|x| x.get(offset..)).unwrap_or(&[]);
             let src = &src[..src.len().min(b)];
             let dry = &mut dry[c * stride..c * stride + b];
             for (d, &x) in dry.iter_mut().zip(src) {
@@ -216,7 +213,15 @@ mod tests {
             p.process(&[blk], 0, DelayTime::Fixed(3), &mut out, &mut dry, 8, 8);
             got.extend_from_slice(&out);
             assert_eq!(dry, blk);
-            q.process(&[blk], 0, DelayTime::Varying(&[3.0; 8]), &mut out, &mut dry, 8, 8);
+            q.process(
+                &[blk],
+                0,
+                DelayTime::Varying(&[3.0; 8]),
+                &mut out,
+                &mut dry,
+                8,
+                8,
+            );
             varying.extend_from_slice(&out);
         }
         assert_eq!(varying, got);

@@ -118,9 +118,7 @@ impl LineFilters {
 
     /// Clears the state.
     pub fn reset(&mut self) {
-        self.state
-            .iter_mut()
-            .for_each(|s| *s = [[0.0; LANES]; 2]);
+        self.state.iter_mut().for_each(|s| *s = [[0.0; LANES]; 2]);
     }
 }
 

@@ -124,10 +124,7 @@ impl MatrixOp {
         let n = a.rows();
         if !force_dense {
             if let Some(c) = detect_hadamard(a) {
-                return MatrixOp::Hadamard {
-                    n,
-                    scale: c as f32,
-                };
+                return MatrixOp::Hadamard { n, scale: c as f32 };
             }
             if let Some((g, w)) = detect_householder(a) {
                 return MatrixOp::Householder {
@@ -177,7 +174,14 @@ impl MatrixOp {
 }
 
 #[inline(always)]
-fn dense<const FMA: bool>(a: &[f32], n: usize, v: &[f32], av: &mut [f32], stride: usize, bb: usize) {
+fn dense<const FMA: bool>(
+    a: &[f32],
+    n: usize,
+    v: &[f32],
+    av: &mut [f32],
+    stride: usize,
+    bb: usize,
+) {
     let rows = round_up(n, TILE_R);
     let mut t0 = 0;
     while t0 + TILE_T <= bb {

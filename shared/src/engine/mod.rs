@@ -274,10 +274,7 @@ impl Engine {
     /// [`decay`] for how the attenuation is re-derived). Non-finite values are ignored.
     pub fn set_decay_scale(&mut self, scale: f32) {
         if scale.is_finite() {
-            let s = scale.clamp(
-                decay::MIN_DECAY_SCALE as f32,
-                decay::MAX_DECAY_SCALE as f32,
-            );
+            let s = scale.clamp(decay::MIN_DECAY_SCALE as f32, decay::MAX_DECAY_SCALE as f32);
             self.targets.decay_scale = s;
             self.decay.set_target(s);
         }

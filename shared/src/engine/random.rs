@@ -83,7 +83,9 @@ fn structured(kind: MatrixKind, n: usize, rng: &mut impl Rng) -> Result<Matrix, 
         }
         MatrixKind::Hadamard => {
             if n < 2 || !n.is_power_of_two() {
-                return Err(format!("a Hadamard matrix needs N a power of two (got {n})"));
+                return Err(format!(
+                    "a Hadamard matrix needs N a power of two (got {n})"
+                ));
             }
             let c = 1.0 / (n as f64).sqrt();
             let data = (0..n * n)

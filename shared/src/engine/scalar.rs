@@ -16,7 +16,13 @@ impl Sos {
         let coef: Vec<[f32; 5]> = (0..bank.sections())
             .map(|k| {
                 let s = bank.normalized_section(k, c);
-                [s[0] as f32, s[1] as f32, s[2] as f32, s[4] as f32, s[5] as f32]
+                [
+                    s[0] as f32,
+                    s[1] as f32,
+                    s[2] as f32,
+                    s[4] as f32,
+                    s[5] as f32,
+                ]
             })
             .collect();
         Self {

@@ -107,9 +107,9 @@ impl FdnState {
             d: to_f32(build.d()),
             post_delay,
             post_matrix: build.post_matrix().map(LineFilters::new),
-            post_output: build
-                .post_output()
-                .map_or_else(Vec::new, |b| (0..n_out).map(|o| ChannelFilter::new(b, o)).collect()),
+            post_output: build.post_output().map_or_else(Vec::new, |b| {
+                (0..n_out).map(|o| ChannelFilter::new(b, o)).collect()
+            }),
             decay,
             decay_scale: 1.0,
         })
@@ -203,10 +203,20 @@ impl FdnState {
     /// Clears every delay line, filter state and buffer.
     pub fn reset(&mut self) {
         self.lines.reset();
-        for buf in [&mut self.v, &mut self.av, &mut self.scratch, &mut self.u, &mut self.y] {
+        for buf in [
+            &mut self.v,
+            &mut self.av,
+            &mut self.scratch,
+            &mut self.u,
+            &mut self.y,
+        ] {
             buf.iter_mut().for_each(|v| *v = 0.0);
         }
-        for f in self.post_delay.iter_mut().chain(self.post_matrix.iter_mut()) {
+        for f in self
+            .post_delay
+            .iter_mut()
+            .chain(self.post_matrix.iter_mut())
+        {
             f.reset();
         }
         self.post_output.iter_mut().for_each(ChannelFilter::reset);
