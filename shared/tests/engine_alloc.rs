@@ -73,7 +73,12 @@ fn audio_side_never_allocates() {
 
     let n = counted(|| {
         let mut t = 0;
-        for (k, len) in [1usize, 7, 64, 511, 512, 3000].iter().cycle().take(40).enumerate() {
+        for (k, len) in [1usize, 7, 64, 511, 512, 3000]
+            .iter()
+            .cycle()
+            .take(40)
+            .enumerate()
+        {
             if t + len > 48_000 {
                 break;
             }
@@ -109,9 +114,16 @@ fn audio_side_never_allocates() {
             );
         }
     });
-    assert_eq!(n, 0, "the swap allocated or freed {n} times on the audio side");
+    assert_eq!(
+        n, 0,
+        "the swap allocated or freed {n} times on the audio side"
+    );
     assert_eq!(engine.swaps_completed(), before + 1);
     assert!(!engine.is_crossfading());
-    assert_eq!(handle.collect_retired(), 1, "the old state came back for dropping");
+    assert_eq!(
+        handle.collect_retired(),
+        1,
+        "the old state came back for dropping"
+    );
     assert!(out_l.iter().chain(&out_r).all(|v| v.is_finite()));
 }

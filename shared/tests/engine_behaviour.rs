@@ -10,7 +10,9 @@ use tailor::preset::Build;
 use tailor::response::impulse_response;
 
 fn max_step(y: &[f32]) -> f32 {
-    y.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max)
+    y.windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0, f32::max)
 }
 
 /// Renders mono `x` in blocks of `block` through `engine`, calling `between(k, engine)` before
@@ -122,10 +124,7 @@ fn decay_scale_and_predelay_match_the_exact_recursion() {
         } else {
             0.0
         };
-        assert!(
-            (f64::from(v) - r).abs() <= 1e-5 * peak,
-            "t {t}: {v} vs {r}"
-        );
+        assert!((f64::from(v) - r).abs() <= 1e-5 * peak, "t {t}: {v} vs {r}");
     }
 }
 
@@ -185,7 +184,10 @@ fn any_buffer_shape_is_handled_without_panic() {
     let mut o4 = vec![1.0f32; 300];
     a.process(&[], &mut [&mut o1, &mut o2, &mut o3, &mut o4]);
     a.process(&[&x0[..10]], &mut [&mut o1, &mut o2, &mut o3, &mut o4]);
-    assert!(o4[..200].iter().all(|&v| v == 0.0), "extra outputs are zeroed");
+    assert!(
+        o4[..200].iter().all(|&v| v == 0.0),
+        "extra outputs are zeroed"
+    );
     assert!(o1.iter().chain(&o2).chain(&o3).all(|v| v.is_finite()));
     a.process(&[], &mut []);
     a.process(&[&[]], &mut [&mut []]);
@@ -195,12 +197,8 @@ fn any_buffer_shape_is_handled_without_panic() {
 fn bad_builds_and_configs_are_refused() {
     let p = tailor::preset::bundled_preset("colorless_N4_d1").unwrap();
     let mut parts = p.build().parts().clone();
-    parts.a = Matrix::from_row_major(
-        4,
-        4,
-        parts.a.as_slice().iter().map(|v| 1.5 * v).collect(),
-    )
-    .unwrap();
+    parts.a =
+        Matrix::from_row_major(4, 4, parts.a.as_slice().iter().map(|v| 1.5 * v).collect()).unwrap();
     let unstable = Build::new(parts).unwrap();
     let cfg = EngineConfig::for_build(&unstable);
     assert!(matches!(

@@ -65,7 +65,7 @@ pub enum MatrixOp {
 
 /// Sylvester–Hadamard sign `(−1)^popcount(i & j)`.
 fn hadamard_sign(i: usize, j: usize) -> f64 {
-    if (i & j).count_ones() % 2 == 0 {
+    if (i & j).count_ones().is_multiple_of(2) {
         1.0
     } else {
         -1.0

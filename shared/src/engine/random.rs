@@ -90,7 +90,7 @@ fn structured(kind: MatrixKind, n: usize, rng: &mut impl Rng) -> Result<Matrix, 
             let c = 1.0 / (n as f64).sqrt();
             let data = (0..n * n)
                 .map(|k| {
-                    if ((k / n) & (k % n)).count_ones() % 2 == 0 {
+                    if ((k / n) & (k % n)).count_ones().is_multiple_of(2) {
                         c
                     } else {
                         -c

@@ -8,7 +8,10 @@ use tailor::sos::SosBank;
 
 /// The builds of the golden file `data/golden/fdn_response.json`, with their case names.
 pub fn golden_builds() -> Vec<(String, Build)> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/golden/fdn_response.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../data/golden/fdn_response.json"
+    );
     let text = std::fs::read_to_string(path).expect("golden file");
     let v: serde_json::Value = serde_json::from_str(&text).expect("golden JSON");
     v["cases"]
@@ -18,7 +21,10 @@ pub fn golden_builds() -> Vec<(String, Build)> {
         .map(|c| {
             let p = tailor::Preset::from_json_value(&c["params"]["preset"], &Limits::default())
                 .expect("golden preset");
-            (c["name"].as_str().unwrap_or("?").to_string(), p.build().clone())
+            (
+                c["name"].as_str().unwrap_or("?").to_string(),
+                p.build().clone(),
+            )
         })
         .collect()
 }
@@ -81,8 +87,8 @@ pub fn short_delay_build_with_hooks() -> Build {
         vec![
             1.0, 0.7, 1.2, -0.3, 0.1, 0.2, 0.0, 0.05, 0.0, 1.0, 1.0, 1.0, -0.4, 0.3, -0.8, 0.1,
             0.2, 0.3, //
-            0.9, 1.0, 0.5, 0.2, -0.1, 0.0, 0.1, 0.0, 0.0, 1.0, 1.0, 1.0, 0.6, -0.1, 0.2, 0.2,
-            0.0, 0.05,
+            0.9, 1.0, 0.5, 0.2, -0.1, 0.0, 0.1, 0.0, 0.0, 1.0, 1.0, 1.0, 0.6, -0.1, 0.2, 0.2, 0.0,
+            0.05,
         ],
     )
     .unwrap();

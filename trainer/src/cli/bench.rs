@@ -130,7 +130,11 @@ fn engine(args: &EngineArgs) -> anyhow::Result<()> {
     }
     let best = runs.iter().copied().fold(f64::INFINITY, f64::min);
     let sps = frames as f64 / best;
-    let energy: f64 = left.iter().chain(&right).map(|&v| f64::from(v).powi(2)).sum();
+    let energy: f64 = left
+        .iter()
+        .chain(&right)
+        .map(|&v| f64::from(v).powi(2))
+        .sum();
     if !(energy.is_finite() && energy > 0.0) {
         bail!("the rendered output is silent or not finite (energy {energy})");
     }
