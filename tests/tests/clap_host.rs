@@ -101,14 +101,14 @@ impl Instance {
 
     fn load_state(&mut self, bytes: &[u8]) {
         let ext = self.state_ext();
-        ext.load(&mut self.inner.plugin_handle(), &mut Cursor::new(bytes))
+        ext.load(&self.inner.plugin_handle(), &mut Cursor::new(bytes))
             .expect("state load");
     }
 
     fn save_state(&mut self) -> Vec<u8> {
         let ext = self.state_ext();
         let mut out = Vec::new();
-        ext.save(&mut self.inner.plugin_handle(), &mut out)
+        ext.save(&self.inner.plugin_handle(), &mut out)
             .expect("state save");
         out
     }
