@@ -18,7 +18,7 @@ pub const TONE_MIN_HZ: f32 = 200.0;
 
 /// Maps one biquad `[b0, b1, b2, a0, a1, a2]` designed at rate `fs_from` to rate `fs_to` (Hz)
 /// through their common analog prototype (inverse bilinear at `fs_from`, bilinear at `fs_to`):
-/// DC maps to DC, Nyquist to Nyquist, and every analog frequency keeps its gain.
+/// DC maps to DC, Nyquist to Nyquist, and every analog frequency keeps its gain; `a0` is kept.
 pub fn remap_section(s: [f64; 6], fs_from: f64, fs_to: f64) -> [f64; 6] {
     let k = fs_to / fs_from;
     // z_from^{-1} = P(q) / Q(q) with q = z_to^{-1}.
@@ -31,7 +31,9 @@ pub fn remap_section(s: [f64; 6], fs_from: f64, fs_to: f64) -> [f64; 6] {
     };
     let b = poly(s[0], s[1], s[2]);
     let a = poly(s[3], s[4], s[5]);
-    [b[0], b[1], b[2], a[0], a[1], a[2]]
+    // Keep the section's a0 (the map multiplies every coefficient by a common factor).
+    let g = if a[0] != 0.0 { s[3] / a[0] } else { 1.0 };
+    [b[0] * g, b[1] * g, b[2] * g, a[0] * g, a[1] * g, a[2] * g]
 }
 
 fn remap_bank(bank: &SosBank, fs_from: f64, fs_to: f64) -> Result<SosBank, PresetError> {
