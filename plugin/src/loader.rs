@@ -361,3 +361,63 @@ fn run(slot: Arc<PresetSlot>, shared: Arc<Shared>, rx: Receiver<Request>, state_
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::read_reference;
+    use tailor::wav::write_wav;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("tailor-plugin-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d.join(name)
+    }
+
+    #[test]
+    fn corrupt_and_unstable_presets_are_refused_with_a_message() {
+        let p = tmp("corrupt.json");
+        std::fs::write(&p, "{\"build\": [1, 2").unwrap();
+        assert!(read_preset_file(&p).is_err());
+        assert!(read_preset_file(&tmp("missing.json")).is_err());
+        let good = default_preset();
+        let mut parts = good.build().parts().clone();
+        parts.a.as_mut_slice().iter_mut().for_each(|v| *v *= 1.5);
+        parts.post_delay = None;
+        let unstable = Preset::from_build(Build::new(parts).unwrap(), "unstable");
+        let e = session_build(&unstable, 48_000.0).unwrap_err();
+        assert!(e.contains("refused"), "{e}");
+    }
+
+    #[test]
+    fn factory_bank_and_default_prepare_at_both_rates() {
+        for fs in [44_100.0, 48_000.0] {
+            let b = session_build(&default_preset(), fs).unwrap();
+            assert_eq!((b.sample_rate(), b.n_out()), (fs, 2));
+            for i in 0..FACTORY.len() {
+                let p = factory_preset(i).unwrap();
+                let rt = longest_rt_seconds(&session_build(&p, fs).unwrap()).unwrap();
+                assert!((rt - FACTORY[i].1).abs() / FACTORY[i].1 < 0.05, "{i}: {rt}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_reference_files_give_messages_or_resampling() {
+        let empty = tmp("empty.wav");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(read_reference(&empty, 44_100.0).is_err());
+        let long = tmp("five_minutes.wav");
+        write_wav(&long, 8_000, &[vec![0.01; 8_000 * 300]]).unwrap();
+        let (x, note) = read_reference(&long, 8_000.0).unwrap();
+        assert_eq!(x.len(), 8_000 * 20);
+        assert!(note.unwrap().contains("first 20 s"));
+        let hi = tmp("ir96k.wav");
+        let ir: Vec<f64> = (0..96_000).map(|i| (-(i as f64) / 9_600.0).exp() * 0.5).collect();
+        write_wav(&hi, 96_000, &[ir.clone(), ir]).unwrap();
+        let (y, note) = read_reference(&hi, 44_100.0).unwrap();
+        assert!((y.len() as f64 - 44_100.0).abs() < 200.0, "{}", y.len());
+        assert!(note.unwrap().contains("resampled from 96000 Hz to 44100 Hz"));
+        assert!(y.iter().all(|v| v.is_finite()));
+    }
+}
