@@ -348,6 +348,7 @@ fn renders_the_offline_engine_output_at_44k1_and_48k() {
         let (got, _) = inst.render(fs, &input, BLOCKS, &[(k, mix_id, 0.8)]);
         let want = offline(fs, &input, Some((start_of_block(k), 0.8)));
         let err = max_rel_error(&got, &want);
+        eprintln!("{fs} Hz: max |plugin − offline| / peak = {err:e}");
         assert!(err <= 1e-5, "{fs} Hz: relative error {err:e}");
     }
 }
