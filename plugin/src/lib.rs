@@ -1,1 +1,266 @@
-//! Tailor Reverb plugin crate; the nice-plug plugin arrives with its issue.
+//! Tailor Reverb: trained FDN reverbs as a CLAP/VST3 plugin and a standalone app (nice-plug).
+//!
+//! All DSP runs in `tailor` ([`tailor::fx::Reverb`] around the real-time engine); this crate adds
+//! parameters, persisted state, background loading and the egui editor. The audio thread never
+//! allocates, locks or panics: presets arrive through the engine's lock-free swap.
+
+pub mod analysis;
+pub mod editor;
+pub mod loader;
+pub mod params;
+pub mod state;
+
+use loader::{Loader, Request, Shared, Target};
+use nice_plug::prelude::*;
+use params::{TailorParams, SMOOTHING_MS};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use tailor::engine::{EngineConfig, Ramp};
+use tailor::fx::Reverb;
+
+/// Longest accepted pre-delay in milliseconds (memory is reserved for it).
+pub const MAX_PREDELAY_MS: f64 = 500.0;
+
+/// The Tailor Reverb plugin instance.
+pub struct TailorReverb {
+    params: Arc<TailorParams>,
+    shared: Arc<Shared>,
+    loader: Loader,
+    editor_state: Arc<nice_plug_egui::EguiEditorState>,
+    reverb: Option<Reverb>,
+    inputs: Vec<Vec<f32>>,
+    bypass: Ramp,
+    bypassed: bool,
+    sample_rate: f32,
+}
+
+impl Default for TailorReverb {
+    fn default() -> Self {
+        let params = Arc::new(TailorParams::default());
+        let shared = Arc::new(Shared::default());
+        let loader = Loader::spawn(params.preset.clone(), shared.clone());
+        Self {
+            params,
+            shared,
+            loader,
+            editor_state: editor::default_state(),
+            reverb: None,
+            inputs: Vec::new(),
+            bypass: Ramp::new(0.0, 0),
+            bypassed: false,
+            sample_rate: 48_000.0,
+        }
+    }
+}
+
+impl TailorReverb {
+    fn tail_samples(&self) -> Option<u32> {
+        let rt = self.shared.rt_seconds();
+        if !rt.is_finite() {
+            return None;
+        }
+        let secs = rt * self.params.decay_scale.value()
+            + self.params.predelay_ms.value() / 1000.0
+            + SMOOTHING_MS as f32 / 1000.0;
+        Some((secs * self.sample_rate).min(u32::MAX as f32 / 2.0) as u32)
+    }
+}
+
+impl Plugin for TailorReverb {
+    const NAME: &'static str = "Tailor Reverb";
+    const VENDOR: &'static str = "Tailor";
+    const URL: &'static str = "https://github.com/tailor-fdn/tailor";
+    const EMAIL: &'static str = "tailor@example.invalid";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(2),
+            main_output_channels: NonZeroU32::new(2),
+            ..AudioIOLayout::const_default()
+        },
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(1),
+            main_output_channels: NonZeroU32::new(2),
+            ..AudioIOLayout::const_default()
+        },
+    ];
+
+    type Editor = nice_plug_egui::EguiEditor<editor::EditorApp>;
+    type SysExMessage = ();
+    type BackgroundTask = ();
+
+    fn params(&self) -> Arc<dyn Params> {
+        self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        editor::create(
+            self.editor_state.clone(),
+            self.params.clone(),
+            self.shared.clone(),
+            self.loader.sender(),
+        )
+    }
+
+    fn activate(
+        &mut self,
+        audio_io_layout: &AudioIOLayout,
+        buffer_config: &BufferConfig,
+        context: &mut impl ActivateContext<Self>,
+    ) -> bool {
+        let fs = f64::from(buffer_config.sample_rate);
+        let n_in = audio_io_layout
+            .main_input_channels
+            .map_or(2, NonZeroU32::get) as usize;
+        let generation = self.params.preset.generation();
+        let stored = self.params.preset.get();
+        let (preset, build, error) = match loader::resolve(&stored)
+            .and_then(|p| loader::session_build(&p, fs).map(|b| (p, b)))
+        {
+            Ok((p, b)) => (p, b, None),
+            Err(e) => {
+                let p = loader::default_preset();
+                match loader::session_build(&p, fs) {
+                    Ok(b) => (p, b, Some(format!("saved preset: {e}"))),
+                    Err(_) => return false,
+                }
+            }
+        };
+        let mut config = EngineConfig::new(fs, n_in, 2);
+        config.smoothing_ms = SMOOTHING_MS;
+        config.max_predelay_ms = MAX_PREDELAY_MS;
+        let Ok(mut reverb) = Reverb::prepare(&build, &config) else {
+            return false;
+        };
+        reverb.set_controls(&self.params.fx_controls());
+        reverb.snap_controls();
+        if let Ok(mut t) = self.shared.target.lock() {
+            *t = Some(Target {
+                swap: reverb.swap_handle(),
+                sample_rate: fs,
+            });
+        }
+        self.shared.set_playing(&preset, &build);
+        self.shared
+            .applied_generation
+            .store(generation, std::sync::atomic::Ordering::Release);
+        if let Some(e) = error {
+            if let Ok(mut s) = self.shared.status.lock() {
+                s.error = Some(e);
+            }
+        }
+        let max = buffer_config.max_buffer_size.max(1) as usize;
+        self.inputs = vec![vec![0.0; max]; n_in];
+        self.sample_rate = buffer_config.sample_rate;
+        let smooth = (SMOOTHING_MS * fs / 1000.0).round() as u32;
+        let b = if self.params.bypass.value() { 1.0 } else { 0.0 };
+        self.bypass = Ramp::new(b, smooth);
+        self.bypassed = false;
+        self.reverb = Some(reverb);
+        context.set_latency_samples(0);
+        self.loader.request(Request::Analyse);
+        true
+    }
+
+    fn deactivate(&mut self) {
+        if let Ok(mut t) = self.shared.target.lock() {
+            *t = None;
+        }
+        self.reverb = None;
+    }
+
+    fn reset(&mut self) {
+        if let Some(r) = self.reverb.as_mut() {
+            r.reset();
+        }
+        self.bypass.snap();
+    }
+
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        _aux: &mut AuxiliaryBuffers,
+        _context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
+        let Some(reverb) = self.reverb.as_mut() else {
+            return ProcessStatus::Normal;
+        };
+        reverb.set_controls(&self.params.fx_controls());
+        self.bypass
+            .set_target(if self.params.bypass.value() { 1.0 } else { 0.0 });
+        let frames = buffer.samples();
+        let chans = buffer.as_slice();
+        let n_in = self.inputs.len();
+        let cap = self.inputs.first().map_or(0, Vec::len);
+        let mut start = 0;
+        while start < frames && cap > 0 {
+            let len = (frames - start).min(cap);
+            for (c, inb) in self.inputs.iter_mut().enumerate() {
+                match chans.get(c) {
+                    Some(ch) => inb[..len].copy_from_slice(&ch[start..start + len]),
+                    None => inb[..len].iter_mut().for_each(|v| *v = 0.0),
+                }
+            }
+            let full_bypass = !self.bypass.is_moving() && self.bypass.value() >= 1.0;
+            if full_bypass {
+                if !self.bypassed {
+                    reverb.reset();
+                    self.bypassed = true;
+                }
+                for (o, ch) in chans.iter_mut().enumerate() {
+                    ch[start..start + len].copy_from_slice(&self.inputs[o % n_in][..len]);
+                }
+            } else {
+                self.bypassed = false;
+                let ins: [&[f32]; 2] = [&self.inputs[0][..len], &self.inputs[1 % n_in][..len]];
+                let mut outs: [&mut [f32]; 2] = Default::default();
+                let mut it = chans.iter_mut();
+                for slot in outs.iter_mut() {
+                    if let Some(ch) = it.next() {
+                        *slot = &mut ch[start..start + len];
+                    }
+                }
+                reverb.process(&ins[..n_in.min(2)], &mut outs);
+                if self.bypass.is_moving() || self.bypass.value() > 0.0 {
+                    for t in 0..len {
+                        let b = self.bypass.tick();
+                        for (o, out) in outs.iter_mut().enumerate() {
+                            if let Some(y) = out.get_mut(t) {
+                                *y += b * (self.inputs[o % n_in][t] - *y);
+                            }
+                        }
+                    }
+                }
+            }
+            start += len;
+        }
+        match self.tail_samples() {
+            Some(t) => ProcessStatus::Tail(t),
+            None => ProcessStatus::KeepAlive,
+        }
+    }
+}
+
+impl ClapPlugin for TailorReverb {
+    const CLAP_ID: &'static str = "io.github.tailor.reverb";
+    const CLAP_DESCRIPTION: Option<&'static str> =
+        Some("Feedback-delay-network reverb playing presets trained with Tailor");
+    const CLAP_MANUAL_URL: Option<&'static str> = None;
+    const CLAP_SUPPORT_URL: Option<&'static str> = None;
+    const CLAP_FEATURES: &'static [ClapFeature] = &[
+        ClapFeature::AudioEffect,
+        ClapFeature::Reverb,
+        ClapFeature::Stereo,
+        ClapFeature::Mono,
+    ];
+}
+
+impl Vst3Plugin for TailorReverb {
+    const VST3_CLASS_ID: [u8; 16] = *b"TailorReverbFdn1";
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
+        &[Vst3SubCategory::Fx, Vst3SubCategory::Reverb];
+}
+
+nice_export_clap!(TailorReverb);
+nice_export_vst3!(TailorReverb);

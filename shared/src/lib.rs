@@ -8,6 +8,7 @@ pub mod convolution;
 pub mod decay;
 pub mod delays;
 pub mod engine;
+pub mod fx;
 pub mod hrtf;
 pub mod linalg;
 pub mod loss;

@@ -1,0 +1,244 @@
+//! The egui editor: preset browser and loader, parameters, and diagnostics (FDN vs reference
+//! magnitude with LSD, energy decay curves, decay-time bars). Everything heavy is computed on the
+//! loader thread; the editor only draws.
+
+mod plot;
+
+use crate::analysis::Analysis;
+use crate::loader::{factory_label, Request, Shared, FACTORY};
+use crate::params::TailorParams;
+use crossbeam_channel::Sender;
+use egui::{Color32, RichText};
+use nice_plug::context::gui::GuiContext;
+use nice_plug_egui::widgets::ParamSlider;
+use nice_plug_egui::{
+    create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, RepaintNotifier,
+};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Editor width in logical pixels.
+pub const WIDTH: f64 = 980.0;
+/// Editor height in logical pixels.
+pub const HEIGHT: f64 = 700.0;
+
+/// Colour of FDN curves.
+pub const FDN_COLOR: Color32 = Color32::from_rgb(80, 170, 255);
+/// Colour of reference curves.
+pub const REF_COLOR: Color32 = Color32::from_rgb(255, 150, 60);
+
+/// The editor's initial size state.
+pub fn default_state() -> Arc<EguiEditorState> {
+    EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(WIDTH, HEIGHT), 1.0)
+}
+
+/// The editor application state.
+pub struct EditorApp {
+    params: Arc<TailorParams>,
+    shared: Arc<Shared>,
+    loader: Sender<Request>,
+    gui: Option<GuiContext>,
+    preset_path: String,
+    reference_path: String,
+    factory: usize,
+}
+
+/// Creates the editor.
+pub fn create(
+    state: Arc<EguiEditorState>,
+    params: Arc<TailorParams>,
+    shared: Arc<Shared>,
+    loader: Sender<Request>,
+) -> Option<EguiEditor<EditorApp>> {
+    let stored = params.preset.get();
+    let app = EditorApp {
+        params,
+        shared,
+        loader,
+        gui: None,
+        preset_path: stored.path.unwrap_or_default(),
+        reference_path: stored.reference_path.unwrap_or_default(),
+        factory: 0,
+    };
+    create_egui_editor(
+        state,
+        RepaintNotifier::new(),
+        EguiNiceSettings::new().with_tile("Tailor Reverb"),
+        app,
+    )
+}
+
+impl EditorApp {
+    fn send(&self, r: Request) {
+        let _ = self.loader.try_send(r);
+    }
+
+    fn header(&mut self, ui: &mut egui::Ui) {
+        let status = self
+            .shared
+            .status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default();
+        ui.horizontal(|ui| {
+            ui.heading("Tailor Reverb");
+            ui.separator();
+            ui.label(RichText::new(&status.preset_name).strong());
+            let rt = status
+                .rt_seconds
+                .map_or("∞".to_string(), |r| format!("{r:.2} s"));
+            ui.label(format!("longest RT {rt}"));
+        });
+        if let Some(e) = &status.error {
+            ui.colored_label(Color32::from_rgb(255, 90, 90), format!("⚠ {e}"));
+        }
+        if let Some(i) = &status.info {
+            ui.colored_label(Color32::LIGHT_GRAY, i);
+        }
+        ui.collapsing("Preset metadata", |ui| {
+            ui.monospace(&status.metadata);
+        });
+    }
+
+    fn loaders(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label("Factory");
+            egui::ComboBox::from_id_salt("factory")
+                .selected_text(factory_label(self.factory))
+                .show_ui(ui, |ui| {
+                    for i in 0..FACTORY.len() {
+                        ui.selectable_value(&mut self.factory, i, factory_label(i));
+                    }
+                });
+            if ui.button("Load").clicked() {
+                self.send(Request::Factory(self.factory));
+            }
+            if ui.button("Default").clicked() {
+                self.send(Request::Default);
+            }
+        });
+        ui.horizontal(|ui| {
+            ui.label("Preset file");
+            ui.add(egui::TextEdit::singleline(&mut self.preset_path).desired_width(560.0));
+            if ui.button("Load preset").clicked() && !self.preset_path.trim().is_empty() {
+                self.send(Request::File(self.preset_path.trim().into()));
+            }
+        });
+        ui.horizontal(|ui| {
+            ui.label("Reference IR");
+            ui.add(egui::TextEdit::singleline(&mut self.reference_path).desired_width(560.0));
+            if ui.button("Set").clicked() && !self.reference_path.trim().is_empty() {
+                self.send(Request::Reference(self.reference_path.trim().into()));
+            }
+            if ui.button("Clear").clicked() {
+                self.reference_path.clear();
+                self.send(Request::ClearReference);
+            }
+        });
+    }
+
+    fn sliders(&self, ui: &mut egui::Ui) {
+        let Some(gui) = &self.gui else {
+            return;
+        };
+        let setter = gui.param_setter();
+        let p = &self.params;
+        egui::Grid::new("params").num_columns(4).show(ui, |ui| {
+            ui.label("Mix");
+            ui.add(ParamSlider::for_param(&p.mix, &setter));
+            ui.label("Pre-delay");
+            ui.add(ParamSlider::for_param(&p.predelay_ms, &setter));
+            ui.end_row();
+            ui.label("Decay");
+            ui.add(ParamSlider::for_param(&p.decay_scale, &setter));
+            ui.label("Tone");
+            ui.add(ParamSlider::for_param(&p.tone_hz, &setter));
+            ui.end_row();
+            ui.label("Width");
+            ui.add(ParamSlider::for_param(&p.width, &setter));
+            ui.label("Output");
+            ui.add(ParamSlider::for_param(&p.output_gain_db, &setter));
+            ui.end_row();
+        });
+    }
+
+    fn diagnostics(&self, ui: &mut egui::Ui, a: &Analysis) {
+        let lsd = a.lsd_db.map_or("— (set a reference IR)".to_string(), |d| {
+            format!("{d:.2} dB")
+        });
+        ui.label(format!(
+            "Magnitude response (1/3-octave smoothed, energy-normalised over 1 s) · LSD 20 Hz–20 kHz: {lsd}"
+        ));
+        let mut series = vec![plot::Series::new(&a.fdn.magnitude, FDN_COLOR, "FDN")];
+        if let Some(r) = &a.reference {
+            series.push(plot::Series::new(&r.magnitude, REF_COLOR, "reference"));
+        }
+        plot::lines(ui, "mag", &series, true, [940.0, 180.0], "Hz", "dB");
+        ui.horizontal(|ui| {
+            ui.vertical(|ui| {
+                ui.label("Energy decay curves");
+                let mut series = vec![plot::Series::new(&a.fdn.edc, FDN_COLOR, "FDN")];
+                if let Some(r) = &a.reference {
+                    series.push(plot::Series::new(&r.edc, REF_COLOR, "reference"));
+                }
+                plot::lines(ui, "edc", &series, false, [600.0, 180.0], "s", "dB");
+            });
+            ui.vertical(|ui| {
+                ui.label(
+                    "Decay times (broadband; octave bands arrive with the trainer's analysis)",
+                );
+                let t = |v: Option<f64>| v.unwrap_or(0.0);
+                let mut groups = vec![(
+                    "FDN",
+                    FDN_COLOR,
+                    [t(a.fdn.times.edt), t(a.fdn.times.t20), t(a.fdn.times.t30)],
+                )];
+                if let Some(r) = &a.reference {
+                    groups.push((
+                        "reference",
+                        REF_COLOR,
+                        [t(r.times.edt), t(r.times.t20), t(r.times.t30)],
+                    ));
+                }
+                plot::bars(ui, &["EDT", "T20", "T30"], &groups, [320.0, 180.0]);
+            });
+        });
+    }
+}
+
+impl nice_plug_egui::NiceEguiApp for EditorApp {
+    fn build(
+        &mut self,
+        _egui_ctx: egui::Context,
+        nice_gui_ctx: GuiContext,
+        _frame: &mut nice_plug_egui::Frame,
+    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+        self.gui = Some(nice_gui_ctx);
+        self.shared.editor_open.store(true, Ordering::Release);
+        self.send(Request::Analyse);
+        Ok(())
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            self.header(ui);
+            ui.separator();
+            self.loaders(ui);
+            ui.separator();
+            self.sliders(ui);
+            ui.separator();
+            let analysis = self.shared.analysis.lock().ok().and_then(|a| a.clone());
+            match analysis {
+                Some(a) => self.diagnostics(ui, &a),
+                None => {
+                    ui.label("Computing diagnostics…");
+                }
+            }
+        });
+    }
+
+    fn editor_closed(&mut self) {
+        self.gui = None;
+        self.shared.editor_open.store(false, Ordering::Release);
+    }
+}

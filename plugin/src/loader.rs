@@ -1,0 +1,427 @@
+//! Background loading: presets and reference IRs are read, validated, converted to the session
+//! rate and prepared for the engine on the loader thread, then queued through the engine's
+//! lock-free swap. Failures only set the editor message; the current sound stays.
+
+use crate::analysis::{self, Analysis};
+use crate::state::{PersistedPreset, PresetSlot};
+use crossbeam_channel::{select, Receiver, Sender};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tailor::engine::SwapHandle;
+use tailor::fx::{build_at_rate, longest_rt_seconds, stereo_build};
+use tailor::{with_decay, Build, Preset};
+
+/// Name of the built-in default (an N=16 colorless build with a 2 s decay).
+pub const DEFAULT_NAME: &str = "colorless_N16_d1 · 2.0 s (default)";
+/// Largest preset file accepted, in bytes.
+pub const MAX_PRESET_BYTES: u64 = 64 << 20;
+/// Longest reference IR analysed, in seconds (longer files are truncated with a message).
+pub const MAX_REFERENCE_SECONDS: f64 = 20.0;
+
+/// Factory bank: (bundled colorless preset, reverberation time in seconds).
+pub const FACTORY: &[(&str, f64)] = &[
+    ("colorless_N16_d1", 2.0),
+    ("colorless_N16_d2", 3.5),
+    ("colorless_N8_d1", 1.2),
+    ("colorless_N8_d2", 2.5),
+    ("colorless_N6_d1", 0.8),
+    ("colorless_N4_d1", 0.5),
+];
+
+/// Display label of factory entry `i`.
+pub fn factory_label(i: usize) -> String {
+    let (name, rt) = FACTORY[i];
+    format!("{name} · {rt:.1} s")
+}
+
+/// A factory entry as a preset document (the bundled build with its decay applied).
+pub fn factory_preset(i: usize) -> Result<Preset, String> {
+    let (name, rt) = *FACTORY.get(i).ok_or("unknown factory entry")?;
+    let p = tailor::preset::bundled_preset(name).map_err(|e| e.to_string())?;
+    let b = with_decay(p.build(), rt).map_err(|e| e.to_string())?;
+    Ok(Preset::from_build(b, &factory_label(i)))
+}
+
+/// The built-in default preset.
+pub fn default_preset() -> Preset {
+    let p = tailor::preset::bundled_preset("colorless_N16_d1").expect("bundled preset parses");
+    let b = with_decay(p.build(), 2.0).expect("bundled preset takes a 2 s decay");
+    Preset::from_build(b, DEFAULT_NAME)
+}
+
+/// The preset a persisted state asks for (JSON first, then factory name, else the default).
+pub fn resolve(p: &PersistedPreset) -> Result<Preset, String> {
+    if let Some(json) = &p.json {
+        return Preset::from_json_str(json).map_err(|e| format!("preset: {e}"));
+    }
+    if let Some(f) = &p.factory {
+        let i = FACTORY
+            .iter()
+            .position(|(n, _)| n == f)
+            .ok_or_else(|| format!("unknown factory preset '{f}'"))?;
+        return factory_preset(i);
+    }
+    Ok(default_preset())
+}
+
+/// The build the engine runs for `preset` in a session at `fs` Hz with stereo outputs: refused
+/// when unstable, converted to the session rate, given a second output when mono.
+pub fn session_build(preset: &Preset, fs: f64) -> Result<Build, String> {
+    preset
+        .build()
+        .check_stable()
+        .map_err(|e| format!("preset refused: {e}"))?;
+    let b = build_at_rate(preset.build(), fs).map_err(|e| format!("rate conversion: {e}"))?;
+    let b = stereo_build(&b).map_err(|e| format!("stereo outputs: {e}"))?;
+    b.check_stable()
+        .map_err(|e| format!("preset refused at {fs} Hz: {e}"))?;
+    Ok(b)
+}
+
+/// Reads and validates a preset file (size-capped).
+pub fn read_preset_file(path: &Path) -> Result<(Preset, String), String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.len() > MAX_PRESET_BYTES {
+        return Err(format!("{}: larger than 64 MiB", path.display()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let preset = Preset::from_json_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((preset, text))
+}
+
+/// What the editor shows about the loaded preset.
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    /// Name of the preset playing.
+    pub preset_name: String,
+    /// Metadata of the preset playing (pretty JSON).
+    pub metadata: String,
+    /// Longest reverberation time of the playing build in seconds (`None` = infinite).
+    pub rt_seconds: Option<f64>,
+    /// Last error (bad file, unstable preset…); the sound was left as it was.
+    pub error: Option<String>,
+    /// Last informational message (rate conversion, truncation…).
+    pub info: Option<String>,
+}
+
+/// Engine side the loader swaps into (set on activation).
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Swap handle of the active engine.
+    pub swap: SwapHandle,
+    /// Session sample rate in Hz.
+    pub sample_rate: f64,
+}
+
+/// State shared by the plugin, the loader thread and the editor.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Editor-facing status.
+    pub status: Mutex<Status>,
+    /// The active engine, if any.
+    pub target: Mutex<Option<Target>>,
+    /// Longest RT of the playing build as f32 bits (seconds; infinity = lossless).
+    pub rt_bits: AtomicU32,
+    /// Latest diagnostics for the editor.
+    pub analysis: Mutex<Option<Arc<Analysis>>>,
+    /// Set when the plugin is dropped: the loader thread exits.
+    pub stop: AtomicBool,
+    /// Preset-slot generation the playing sound was built from.
+    pub applied_generation: AtomicU64,
+    /// True while the editor is open (diagnostics are only computed then).
+    pub editor_open: AtomicBool,
+}
+
+impl Shared {
+    /// Longest RT of the playing build in seconds (infinite for a lossless build).
+    pub fn rt_seconds(&self) -> f32 {
+        f32::from_bits(self.rt_bits.load(Ordering::Relaxed))
+    }
+
+    /// Records the build now playing.
+    pub fn set_playing(&self, preset: &Preset, build: &Build) {
+        let rt = longest_rt_seconds(build);
+        self.rt_bits.store(
+            rt.map_or(f32::INFINITY, |r| r as f32).to_bits(),
+            Ordering::Relaxed,
+        );
+        if let Ok(mut s) = self.status.lock() {
+            s.preset_name = preset.name().to_string();
+            s.metadata = serde_json::to_string_pretty(preset.metadata()).unwrap_or_default();
+            s.rt_seconds = rt;
+        }
+    }
+
+    fn set_error(&self, msg: String) {
+        if let Ok(mut s) = self.status.lock() {
+            s.error = Some(msg);
+        }
+    }
+
+    fn set_info(&self, msg: Option<String>) {
+        if let Ok(mut s) = self.status.lock() {
+            s.info = msg;
+            s.error = None;
+        }
+    }
+}
+
+/// Requests from the editor.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// Load a preset JSON file.
+    File(PathBuf),
+    /// Load factory entry `i`.
+    Factory(usize),
+    /// Play the built-in default.
+    Default,
+    /// Use a WAV file as the reference impulse response.
+    Reference(PathBuf),
+    /// Forget the reference.
+    ClearReference,
+    /// Recompute the diagnostics for the current preset and reference.
+    Analyse,
+}
+
+/// The loader thread handle (dropping it stops and joins the thread).
+#[derive(Debug)]
+pub struct Loader {
+    tx: Sender<Request>,
+    shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Loader {
+    /// Starts the loader thread for `slot` and `shared`.
+    pub fn spawn(slot: Arc<PresetSlot>, shared: Arc<Shared>) -> Self {
+        let (tx, rx) = crossbeam_channel::bounded::<Request>(16);
+        let (state_tx, state_rx) = crossbeam_channel::bounded::<()>(4);
+        slot.set_notifier(state_tx);
+        let sh = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("tailor-loader".into())
+            .spawn(move || run(slot, sh, rx, state_rx))
+            .ok();
+        Self { tx, shared, thread }
+    }
+
+    /// Queues a request (dropped when 16 are already waiting); returns whether it was queued.
+    pub fn request(&self, r: Request) -> bool {
+        self.tx.try_send(r).is_ok()
+    }
+
+    /// A sender for the editor.
+    pub fn sender(&self) -> Sender<Request> {
+        self.tx.clone()
+    }
+}
+
+impl Drop for Loader {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn target(shared: &Shared) -> Option<Target> {
+    shared.target.lock().ok().and_then(|t| t.clone())
+}
+
+/// Swaps `preset` in when an engine is active; records it as playing either way.
+fn apply(shared: &Shared, preset: &Preset) -> Result<(), String> {
+    match target(shared) {
+        Some(t) => {
+            let build = session_build(preset, t.sample_rate)?;
+            let state = t.swap.prepare(&build).map_err(|e| e.to_string())?;
+            t.swap.collect_retired();
+            let mut state = state;
+            for _ in 0..200 {
+                match t.swap.send(state) {
+                    Ok(()) => {
+                        shared.set_playing(preset, &build);
+                        return Ok(());
+                    }
+                    Err(s) => {
+                        state = s;
+                        std::thread::sleep(Duration::from_millis(10));
+                        t.swap.collect_retired();
+                    }
+                }
+            }
+            Err("the audio thread is not running; try again".into())
+        }
+        None => {
+            let build = session_build(preset, preset.build().sample_rate())?;
+            shared.set_playing(preset, &build);
+            Ok(())
+        }
+    }
+}
+
+fn session_rate(shared: &Shared) -> f64 {
+    target(shared).map_or(48_000.0, |t| t.sample_rate)
+}
+
+fn analyse(slot: &PresetSlot, shared: &Shared) {
+    if !shared.editor_open.load(Ordering::Acquire) {
+        return;
+    }
+    let stored = slot.get();
+    let preset = resolve(&stored).unwrap_or_else(|_| default_preset());
+    let fs = target(shared).map_or(preset.build().sample_rate(), |t| t.sample_rate);
+    let (a, msg) = analysis::analyse(&preset, stored.reference_path.as_deref(), fs);
+    if let Ok(mut g) = shared.analysis.lock() {
+        *g = Some(Arc::new(a));
+    }
+    if let Some(m) = msg {
+        shared.set_error(m);
+    }
+}
+
+fn handle(slot: &PresetSlot, shared: &Shared, r: Request) {
+    let mut stored = slot.get();
+    let result = match r {
+        Request::File(path) => read_preset_file(&path).and_then(|(preset, text)| {
+            apply(shared, &preset)?;
+            stored.path = Some(path.display().to_string());
+            stored.json = Some(text);
+            stored.factory = None;
+            Ok(())
+        }),
+        Request::Factory(i) => factory_preset(i).and_then(|preset| {
+            apply(shared, &preset)?;
+            stored.path = None;
+            stored.json = None;
+            stored.factory = Some(FACTORY[i].0.to_string());
+            Ok(())
+        }),
+        Request::Default => apply(shared, &default_preset()).map(|()| {
+            stored = PersistedPreset {
+                reference_path: stored.reference_path.clone(),
+                ..PersistedPreset::default()
+            };
+        }),
+        Request::Reference(path) => {
+            analysis::read_reference(&path, session_rate(shared)).map(|_| {
+                stored.reference_path = Some(path.display().to_string());
+            })
+        }
+        Request::ClearReference => {
+            stored.reference_path = None;
+            Ok(())
+        }
+        Request::Analyse => {
+            analyse(slot, shared);
+            return;
+        }
+    };
+    match result {
+        Ok(()) => {
+            slot.store(stored);
+            shared
+                .applied_generation
+                .store(slot.generation(), Ordering::Release);
+            shared.set_info(None);
+            analyse(slot, shared);
+        }
+        Err(e) => shared.set_error(e),
+    }
+}
+
+fn run(slot: Arc<PresetSlot>, shared: Arc<Shared>, rx: Receiver<Request>, state_rx: Receiver<()>) {
+    while !shared.stop.load(Ordering::Acquire) {
+        select! {
+            recv(rx) -> r => match r {
+                Ok(r) => handle(&slot, &shared, r),
+                Err(_) => return,
+            },
+            recv(state_rx) -> s => {
+                let generation = slot.generation();
+                if s.is_ok() && generation != shared.applied_generation.load(Ordering::Acquire) {
+                    let stored = slot.get();
+                    match resolve(&stored).and_then(|p| apply(&shared, &p)) {
+                        Ok(()) => {
+                            shared.applied_generation.store(generation, Ordering::Release);
+                            shared.set_info(None);
+                            analyse(&slot, &shared);
+                        }
+                        Err(e) => shared.set_error(format!("saved state: {e}")),
+                    }
+                }
+            },
+            default(Duration::from_millis(50)) => {
+                if let Some(t) = target(&shared) {
+                    t.swap.collect_retired();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::read_reference;
+    use tailor::wav::write_wav;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("tailor-plugin-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d.join(name)
+    }
+
+    #[test]
+    fn corrupt_and_unstable_presets_are_refused_with_a_message() {
+        let p = tmp("corrupt.json");
+        std::fs::write(&p, "{\"build\": [1, 2").unwrap();
+        assert!(read_preset_file(&p).is_err());
+        assert!(read_preset_file(&tmp("missing.json")).is_err());
+        let good = default_preset();
+        let mut parts = good.build().parts().clone();
+        parts.a.as_mut_slice().iter_mut().for_each(|v| *v *= 1.5);
+        parts.post_delay = None;
+        let unstable = Preset::from_build(Build::new(parts).unwrap(), "unstable");
+        let e = session_build(&unstable, 48_000.0).unwrap_err();
+        assert!(e.contains("refused"), "{e}");
+    }
+
+    #[test]
+    fn factory_bank_and_default_prepare_at_both_rates() {
+        for fs in [44_100.0, 48_000.0] {
+            let b = session_build(&default_preset(), fs).unwrap();
+            assert_eq!((b.sample_rate(), b.n_out()), (fs, 2));
+            for (i, &(_, want)) in FACTORY.iter().enumerate() {
+                let p = factory_preset(i).unwrap();
+                let rt = longest_rt_seconds(&session_build(&p, fs).unwrap()).unwrap();
+                assert!((rt - want).abs() / want < 0.05, "{i}: {rt}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_reference_files_give_messages_or_resampling() {
+        let empty = tmp("empty.wav");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(read_reference(&empty, 44_100.0).is_err());
+        let long = tmp("five_minutes.wav");
+        write_wav(&long, 8_000, &[vec![0.01; 8_000 * 300]]).unwrap();
+        let (x, note) = read_reference(&long, 8_000.0).unwrap();
+        assert_eq!(x.len(), 8_000 * 20);
+        assert!(note.unwrap().contains("first 20 s"));
+        let hi = tmp("ir96k.wav");
+        let ir: Vec<f64> = (0..96_000)
+            .map(|i| (-(i as f64) / 9_600.0).exp() * 0.5)
+            .collect();
+        write_wav(&hi, 96_000, &[ir.clone(), ir]).unwrap();
+        let (y, note) = read_reference(&hi, 44_100.0).unwrap();
+        assert!((y.len() as f64 - 44_100.0).abs() < 200.0, "{}", y.len());
+        assert!(note
+            .unwrap()
+            .contains("resampled from 96000 Hz to 44100 Hz"));
+        assert!(y.iter().all(|v| v.is_finite()));
+    }
+}

@@ -1,0 +1,504 @@
+//! The reverb effect around the real-time engine, as hosts (the plugin) use it: session-rate
+//! conversion of builds, stereo outputs for mono builds, tail length, and [`Reverb`], which adds
+//! a wet tone (high cut) and stereo width to the engine and mixes dry and wet.
+//!
+//! [`Reverb`] runs the [`Engine`] fully wet at unit gain and applies mix and output gain itself
+//! with the engine's ramps and the engine's formula `gain · (dry · x + wet · w)`, so with the tone
+//! open and width 1 its output equals an [`Engine`] with the same controls sample for sample.
+
+use crate::engine::{ControlValues, Engine, EngineConfig, EngineError, Ramp, SwapHandle};
+use crate::preset::{Build, BuildParts, PresetError};
+use crate::sos::SosBank;
+use crate::Matrix;
+
+/// Highest tone (high-cut) frequency in Hz; at or above it the wet tone filter is bypassed.
+pub const TONE_OPEN_HZ: f32 = 20_000.0;
+/// Lowest tone (high-cut) frequency in Hz.
+pub const TONE_MIN_HZ: f32 = 200.0;
+
+/// Maps one biquad `[b0, b1, b2, a0, a1, a2]` designed at rate `fs_from` to rate `fs_to` (Hz)
+/// through their common analog prototype (inverse bilinear at `fs_from`, bilinear at `fs_to`):
+/// DC maps to DC, Nyquist to Nyquist, and every analog frequency keeps its gain; `a0` is kept.
+pub fn remap_section(s: [f64; 6], fs_from: f64, fs_to: f64) -> [f64; 6] {
+    let k = fs_to / fs_from;
+    // z_from^{-1} = P(q) / Q(q) with q = z_to^{-1}.
+    let p = [1.0 - k, 1.0 + k];
+    let q = [1.0 + k, 1.0 - k];
+    let mul = |x: [f64; 2], y: [f64; 2]| [x[0] * y[0], x[0] * y[1] + x[1] * y[0], x[1] * y[1]];
+    let (qq, pq, pp) = (mul(q, q), mul(p, q), mul(p, p));
+    let poly = |c0: f64, c1: f64, c2: f64| -> [f64; 3] {
+        std::array::from_fn(|i| c0 * qq[i] + c1 * pq[i] + c2 * pp[i])
+    };
+    let b = poly(s[0], s[1], s[2]);
+    let a = poly(s[3], s[4], s[5]);
+    // Keep the section's a0 (the map multiplies every coefficient by a common factor).
+    let g = if a[0] != 0.0 { s[3] / a[0] } else { 1.0 };
+    [b[0] * g, b[1] * g, b[2] * g, a[0] * g, a[1] * g, a[2] * g]
+}
+
+fn remap_bank(bank: &SosBank, fs_from: f64, fs_to: f64) -> Result<SosBank, PresetError> {
+    let (k, c) = (bank.sections(), bank.channels());
+    let mut data = vec![0.0; k * 6 * c];
+    for sec in 0..k {
+        for ch in 0..c {
+            let s = remap_section(bank.section(sec, ch), fs_from, fs_to);
+            for (row, v) in s.iter().enumerate() {
+                data[(sec * 6 + row) * c + ch] = *v;
+            }
+        }
+    }
+    SosBank::new(k, c, data).map_err(|e| PresetError::field("sos", e.to_string()))
+}
+
+/// The build at another sample rate `fs` (Hz): delays scaled and rounded (at least 1 sample),
+/// every SOS hook remapped with [`remap_section`]; the same build when the rate already matches.
+pub fn build_at_rate(build: &Build, fs: f64) -> Result<Build, PresetError> {
+    if !(fs.is_finite() && fs > 0.0) {
+        return Err(PresetError::field(
+            "sample_rate",
+            format!("must be positive and finite Hz (got {fs})"),
+        ));
+    }
+    let from = build.sample_rate();
+    if from == fs {
+        return Ok(build.clone());
+    }
+    let mut parts: BuildParts = build.parts().clone();
+    parts.sample_rate = fs;
+    parts.delays = build
+        .delays()
+        .iter()
+        .map(|&m| ((m as f64 * fs / from).round() as usize).max(1))
+        .collect();
+    let remap = |b: &Option<SosBank>| b.as_ref().map(|b| remap_bank(b, from, fs)).transpose();
+    parts.post_delay = remap(&parts.post_delay)?;
+    parts.post_matrix = remap(&parts.post_matrix)?;
+    parts.post_output = remap(&parts.post_output)?;
+    Build::new(parts)
+}
+
+/// A two-output build from a one-output build: the second output reads the lines through the
+/// first output's gains with alternating signs (same energy decay, decorrelated), D and an
+/// output SOS hook are duplicated. Builds with two or more outputs are returned unchanged.
+pub fn stereo_build(build: &Build) -> Result<Build, PresetError> {
+    if build.n_out() != 1 {
+        return Ok(build.clone());
+    }
+    let mut parts: BuildParts = build.parts().clone();
+    let n = build.n();
+    let c = build.c().row(0);
+    let mut rows = Vec::with_capacity(2 * n);
+    rows.extend_from_slice(c);
+    rows.extend(
+        c.iter()
+            .enumerate()
+            .map(|(i, v)| if i % 2 == 0 { *v } else { -*v }),
+    );
+    parts.c = Matrix::from_row_major(2, n, rows)
+        .ok_or_else(|| PresetError::field("output_gains", "shape"))?;
+    let d = build.d();
+    let mut drows = Vec::with_capacity(2 * d.cols());
+    drows.extend_from_slice(d.row(0));
+    drows.extend_from_slice(d.row(0));
+    parts.d = Matrix::from_row_major(2, d.cols(), drows)
+        .ok_or_else(|| PresetError::field("direct_gains", "shape"))?;
+    if let Some(po) = &parts.post_output {
+        if po.channels() == 1 {
+            let k = po.sections();
+            let mut data = Vec::with_capacity(k * 12);
+            for sec in 0..k {
+                for row in 0..6 {
+                    let v = po.coef(sec, row, 0);
+                    data.extend_from_slice(&[v, v]);
+                }
+            }
+            parts.post_output = Some(
+                SosBank::new(k, 2, data)
+                    .map_err(|e| PresetError::field("post_output", e.to_string()))?,
+            );
+        }
+    }
+    Build::new(parts)
+}
+
+/// Longest reverberation time of any delay line over 64 frequencies from DC to Nyquist, in
+/// seconds, from the line's attenuation filter (`post_delay`) and the feedback matrix's largest
+/// singular value; `None` for a lossless build (it rings forever).
+pub fn longest_rt_seconds(build: &Build) -> Option<f64> {
+    let fs = build.sample_rate();
+    let matrix_db = 20.0 * build.a().spectral_norm().max(1e-300).log10();
+    let pd = build.post_delay();
+    let mut worst: f64 = 0.0;
+    for (i, &m) in build.delays().iter().enumerate() {
+        for k in 0..=64 {
+            let omega = std::f64::consts::PI * k as f64 / 64.0;
+            let g = pd
+                .map(|b| b.magnitude(i.min(b.channels() - 1), omega))
+                .unwrap_or(1.0);
+            let db = 20.0 * g.max(1e-300).log10() + matrix_db;
+            if db >= -1e-9 {
+                return None;
+            }
+            worst = worst.max(-60.0 * m as f64 / (fs * db));
+        }
+    }
+    Some(worst)
+}
+
+/// Target values of the [`Reverb`] controls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FxControls {
+    /// Engine controls (decay scale ×, pre-delay ms, dry and wet gains linear, output gain dB).
+    pub engine: ControlValues,
+    /// Wet high-cut frequency in Hz (≥ [`TONE_OPEN_HZ`] = bypassed).
+    pub tone_hz: f32,
+    /// Stereo width of the wet signal (0 = mono, 1 = as rendered, up to 2).
+    pub width: f32,
+}
+
+impl Default for FxControls {
+    /// Engine defaults, tone open, width 1.
+    fn default() -> Self {
+        Self {
+            engine: ControlValues::default(),
+            tone_hz: TONE_OPEN_HZ,
+            width: 1.0,
+        }
+    }
+}
+
+/// The engine plus wet tone, width, mix and output gain. `process` never allocates, locks or
+/// panics.
+#[derive(Debug)]
+pub struct Reverb {
+    engine: Engine,
+    outputs: usize,
+    inputs: usize,
+    max_block: usize,
+    sample_rate: f32,
+    targets: FxControls,
+    dry: Ramp,
+    wet: Ramp,
+    gain: Ramp,
+    width: Ramp,
+    tone: Ramp,
+    lp: Vec<f32>,
+    w: Vec<f32>,
+    g_dry: Vec<f32>,
+    g_wet: Vec<f32>,
+    g_out: Vec<f32>,
+    g_width: Vec<f32>,
+    g_tone: Vec<f32>,
+}
+
+fn db_to_linear(db: f32) -> f32 {
+    10f32.powf(db / 20.0)
+}
+
+impl Reverb {
+    /// Prepares the engine for `build` with `config` (see [`Engine::prepare`]); controls start at
+    /// [`FxControls::default`].
+    pub fn prepare(build: &Build, config: &EngineConfig) -> Result<Self, EngineError> {
+        let engine = Engine::prepare(build, config)?;
+        let smooth = (config.smoothing_ms * config.sample_rate / 1000.0).round() as u32;
+        let d = FxControls::default();
+        let mb = config.max_block;
+        Ok(Self {
+            engine,
+            outputs: config.outputs,
+            inputs: config.inputs,
+            max_block: mb,
+            sample_rate: config.sample_rate as f32,
+            targets: d,
+            dry: Ramp::new(d.engine.dry, smooth),
+            wet: Ramp::new(d.engine.wet, smooth),
+            gain: Ramp::new(db_to_linear(d.engine.output_gain_db), smooth),
+            width: Ramp::new(d.width, smooth),
+            tone: Ramp::new(d.tone_hz, smooth),
+            lp: vec![0.0; config.outputs],
+            w: vec![0.0; config.outputs * mb],
+            g_dry: vec![0.0; mb],
+            g_wet: vec![0.0; mb],
+            g_out: vec![0.0; mb],
+            g_width: vec![0.0; mb],
+            g_tone: vec![0.0; mb],
+        })
+    }
+
+    /// The engine (for queries).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// A swap handle of the engine (see [`Engine::swap_handle`]).
+    pub fn swap_handle(&self) -> SwapHandle {
+        self.engine.swap_handle()
+    }
+
+    /// Control targets currently set.
+    pub fn controls(&self) -> FxControls {
+        self.targets
+    }
+
+    /// Sets every control target (each glides over the engine's `smoothing_ms`); non-finite values
+    /// are ignored, others clamped (dry and wet 0–4, gain −120…+24 dB, tone
+    /// [`TONE_MIN_HZ`]–[`TONE_OPEN_HZ`], width 0–2).
+    pub fn set_controls(&mut self, c: &FxControls) {
+        self.engine.set_decay_scale(c.engine.decay_scale);
+        self.engine.set_predelay_ms(c.engine.predelay_ms);
+        let t = &mut self.targets;
+        t.engine.decay_scale = self.engine.controls().decay_scale;
+        t.engine.predelay_ms = self.engine.controls().predelay_ms;
+        if c.engine.dry.is_finite() {
+            t.engine.dry = c.engine.dry.clamp(0.0, 4.0);
+            self.dry.set_target(t.engine.dry);
+        }
+        if c.engine.wet.is_finite() {
+            t.engine.wet = c.engine.wet.clamp(0.0, 4.0);
+            self.wet.set_target(t.engine.wet);
+        }
+        if c.engine.output_gain_db.is_finite() {
+            t.engine.output_gain_db = c.engine.output_gain_db.clamp(-120.0, 24.0);
+            self.gain.set_target(db_to_linear(t.engine.output_gain_db));
+        }
+        if c.width.is_finite() {
+            t.width = c.width.clamp(0.0, 2.0);
+            self.width.set_target(t.width);
+        }
+        if c.tone_hz.is_finite() {
+            t.tone_hz = c.tone_hz.clamp(TONE_MIN_HZ, TONE_OPEN_HZ);
+            self.tone.set_target(t.tone_hz);
+        }
+    }
+
+    /// Jumps every control to its target.
+    pub fn snap_controls(&mut self) {
+        self.engine.snap_controls();
+        for r in [
+            &mut self.dry,
+            &mut self.wet,
+            &mut self.gain,
+            &mut self.width,
+            &mut self.tone,
+        ] {
+            r.snap();
+        }
+    }
+
+    /// Clears all audio state and snaps the controls. Allocation-free.
+    pub fn reset(&mut self) {
+        self.engine.reset();
+        self.lp.iter_mut().for_each(|v| *v = 0.0);
+        self.snap_controls();
+    }
+
+    /// Renders planar `inputs` into planar `outputs` like [`Engine::process`], with the wet
+    /// signal through tone and width before the mix. Never allocates, locks or panics.
+    pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        let frames = outputs.iter().map(|o| o.len()).min().unwrap_or(0);
+        let mb = self.max_block;
+        let oc = self.outputs.min(outputs.len());
+        let mut done = 0;
+        while done < frames {
+            let b = (frames - done).min(mb);
+            {
+                let mut wet: [&mut [f32]; 64] = std::array::from_fn(|_| <&mut [f32]>::default());
+                for (slot, chunk) in wet.iter_mut().zip(self.w.chunks_mut(mb)).take(oc) {
+                    *slot = &mut chunk[..b];
+                }
+                let mut ins: [&[f32]; 64] = [&[]; 64];
+                for (slot, x) in ins.iter_mut().zip(inputs.iter()).take(self.inputs) {
+                    let end = (done + b).min(x.len());
+                    *slot = if done < end { &x[done..end] } else { &[] };
+                }
+                let n_in = self.inputs.min(inputs.len());
+                self.engine.process(&ins[..n_in], &mut wet[..oc]);
+            }
+            self.dry.fill(&mut self.g_dry[..b]);
+            self.wet.fill(&mut self.g_wet[..b]);
+            self.gain.fill(&mut self.g_out[..b]);
+            let tone_active = self.tone.is_moving() || self.tone.value() < TONE_OPEN_HZ;
+            self.tone.fill(&mut self.g_tone[..b]);
+            let width_active = self.width.is_moving() || self.width.value() != 1.0;
+            self.width.fill(&mut self.g_width[..b]);
+            if tone_active {
+                let k = -2.0 * std::f32::consts::PI / self.sample_rate;
+                for o in 0..oc {
+                    let w = &mut self.w[o * mb..o * mb + b];
+                    let mut y = self.lp[o];
+                    for (v, &fc) in w.iter_mut().zip(&self.g_tone[..b]) {
+                        let a = if fc >= TONE_OPEN_HZ {
+                            1.0
+                        } else {
+                            1.0 - (k * fc).exp()
+                        };
+                        y += a * (*v - y);
+                        *v = y;
+                    }
+                    self.lp[o] = if y.is_finite() { y } else { 0.0 };
+                }
+            } else {
+                for o in 0..oc {
+                    self.lp[o] = self.w[o * mb + b - 1];
+                }
+            }
+            if width_active && oc >= 2 {
+                let (l, r) = self.w.split_at_mut(mb);
+                for ((l, r), &wd) in l[..b].iter_mut().zip(&mut r[..b]).zip(&self.g_width[..b]) {
+                    let m = 0.5 * (*l + *r);
+                    let s = 0.5 * (*l - *r) * wd;
+                    *l = m + s;
+                    *r = m - s;
+                }
+            }
+            for (o, out) in outputs.iter_mut().enumerate().take(oc) {
+                let out = &mut out[done..done + b];
+                let c = o % self.inputs.max(1);
+                let x = inputs.get(c).copied().unwrap_or(&[]);
+                let wet = &self.w[o * mb..o * mb + b];
+                for (t, (y, &w)) in out.iter_mut().zip(wet).enumerate() {
+                    let xv = x.get(done + t).copied().unwrap_or(0.0);
+                    let xv = if xv.is_finite() { xv } else { 0.0 };
+                    *y = self.g_out[t] * (self.g_dry[t] * xv + self.g_wet[t] * w);
+                }
+            }
+            for out in outputs.iter_mut().skip(oc) {
+                out[done..done + b].iter_mut().for_each(|v| *v = 0.0);
+            }
+            done += b;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preset::bundled_preset;
+    use crate::with_decay;
+
+    fn default_build() -> Build {
+        let p = bundled_preset("colorless_N16_d1").unwrap();
+        with_decay(p.build(), 2.0).unwrap()
+    }
+
+    #[test]
+    fn remap_keeps_dc_and_nyquist_gain() {
+        let s = [0.3, 0.2, 0.1, 1.0, -0.5, 0.2];
+        let r = remap_section(s, 48_000.0, 44_100.0);
+        let h = |s: [f64; 6], z: f64| {
+            (s[0] + s[1] * z + s[2] * z * z) / (s[3] + s[4] * z + s[5] * z * z)
+        };
+        assert!((h(s, 1.0) - h(r, 1.0)).abs() < 1e-12);
+        assert!((h(s, -1.0) - h(r, -1.0)).abs() < 1e-12);
+        assert_eq!(remap_section(s, 48_000.0, 48_000.0), s);
+    }
+
+    #[test]
+    fn rate_conversion_keeps_reverberation_time() {
+        let b = default_build();
+        let rt = longest_rt_seconds(&b).unwrap();
+        assert!((rt - 2.0).abs() < 0.05, "rt {rt}");
+        let c = build_at_rate(&b, 44_100.0).unwrap();
+        assert_eq!(c.sample_rate(), 44_100.0);
+        let rt2 = longest_rt_seconds(&c).unwrap();
+        assert!((rt2 - rt).abs() / rt < 0.02, "{rt} vs {rt2}");
+        assert!(c.check_stable().is_ok());
+    }
+
+    #[test]
+    fn lossless_build_has_no_finite_tail() {
+        let p = bundled_preset("colorless_N16_d1").unwrap();
+        assert_eq!(longest_rt_seconds(p.build()), None);
+    }
+
+    #[test]
+    fn stereo_build_adds_a_decorrelated_output() {
+        let b = stereo_build(&default_build()).unwrap();
+        assert_eq!(b.n_out(), 2);
+        let (l, r) = (b.c().row(0), b.c().row(1));
+        let dot: f64 = l.iter().zip(r).map(|(a, b)| a * b).sum();
+        let e: f64 = l.iter().map(|a| a * a).sum();
+        assert!(dot.abs() < e, "outputs identical");
+        assert_eq!(stereo_build(&b).unwrap().n_out(), 2);
+    }
+
+    fn noise(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    #[test]
+    fn neutral_tone_and_width_equal_the_engine() {
+        let b = stereo_build(&default_build()).unwrap();
+        let cfg = EngineConfig::new(b.sample_rate(), 2, 2);
+        let mut e = Engine::prepare(&b, &cfg).unwrap();
+        let mut r = Reverb::prepare(&b, &cfg).unwrap();
+        let c = ControlValues {
+            decay_scale: 1.3,
+            predelay_ms: 12.0,
+            dry: 0.6,
+            wet: 0.4,
+            output_gain_db: -3.0,
+        };
+        e.set_controls(&c);
+        r.set_controls(&FxControls {
+            engine: c,
+            ..FxControls::default()
+        });
+        let (x0, x1) = (noise(20_000, 1), noise(20_000, 2));
+        let mut a = vec![vec![0.0; 20_000]; 2];
+        let mut z = vec![vec![0.0; 20_000]; 2];
+        for (start, len) in [(0, 1), (1, 700), (701, 4096), (4797, 15_203)] {
+            let ins = [&x0[start..start + len], &x1[start..start + len]];
+            let (a0, a1) = a.split_at_mut(1);
+            e.process(
+                &ins,
+                &mut [
+                    &mut a0[0][start..start + len],
+                    &mut a1[0][start..start + len],
+                ],
+            );
+            let (z0, z1) = z.split_at_mut(1);
+            r.process(
+                &ins,
+                &mut [
+                    &mut z0[0][start..start + len],
+                    &mut z1[0][start..start + len],
+                ],
+            );
+        }
+        assert_eq!(a, z);
+    }
+
+    #[test]
+    fn tone_darkens_and_width_zero_is_mono() {
+        let b = stereo_build(&default_build()).unwrap();
+        let cfg = EngineConfig::new(b.sample_rate(), 1, 2);
+        let x = noise(24_000, 3);
+        let render = |tone_hz: f32, width: f32| {
+            let mut r = Reverb::prepare(&b, &cfg).unwrap();
+            r.set_controls(&FxControls {
+                tone_hz,
+                width,
+                ..FxControls::default()
+            });
+            r.snap_controls();
+            let mut y = vec![vec![0.0; x.len()]; 2];
+            let (l, rr) = y.split_at_mut(1);
+            r.process(&[&x], &mut [&mut l[0], &mut rr[0]]);
+            y
+        };
+        let open = render(TONE_OPEN_HZ, 1.0);
+        let dark = render(1_000.0, 1.0);
+        let hf = |v: &[f32]| v.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum::<f32>();
+        assert!(hf(&dark[0]) < 0.2 * hf(&open[0]));
+        let mono = render(TONE_OPEN_HZ, 0.0);
+        assert_eq!(mono[0], mono[1]);
+        assert_ne!(open[0], open[1]);
+    }
+}

@@ -1,0 +1,414 @@
+//! A CLAP host built with clack-host loads Tailor Reverb's CLAP binary (the `libtailor_plugin.so`
+//! cargo builds next to this test, or `$TAILOR_CLAP`, e.g. the bundled `Tailor Reverb.clap`),
+//! and checks it against `tailor`'s offline rendering of the same preset.
+//!
+//! The test build has debug assertions, so nice-plug's `assert_process_allocs` aborts the test
+//! process if the plugin allocates in `process`.
+
+use clack_extensions::params::{ParamInfoBuffer, PluginParams};
+use clack_extensions::state::PluginState;
+use clack_host::events::event_types::ParamValueEvent;
+use clack_host::events::Pckn;
+use clack_host::prelude::*;
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use tailor::engine::{ControlValues, EngineConfig};
+use tailor::fx::{FxControls, Reverb, TONE_OPEN_HZ};
+use tailor_plugin::loader;
+use tailor_plugin::state::PersistedPreset;
+
+struct TestHost;
+
+struct Shared {
+    state: OnceLock<Option<PluginState>>,
+    params: OnceLock<Option<PluginParams>>,
+}
+
+impl<'a> SharedHandler<'a> for Shared {
+    fn initializing(&self, instance: InitializingPluginHandle<'a>) {
+        let _ = self.state.set(instance.get_extension());
+        let _ = self.params.set(instance.get_extension());
+    }
+    fn request_restart(&self) {}
+    fn request_process(&self) {}
+    fn request_callback(&self) {}
+}
+
+impl HostHandlers for TestHost {
+    type Shared<'a> = Shared;
+    type MainThread<'a> = ();
+    type AudioProcessor<'a> = ();
+}
+
+fn plugin_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("TAILOR_CLAP") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe.parent().expect("deps directory");
+    for dir in [deps, deps.parent().unwrap_or(deps)] {
+        let p = dir.join("libtailor_plugin.so");
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("libtailor_plugin.so not found next to {}", exe.display());
+}
+
+fn entry() -> &'static PluginEntry {
+    static ENTRY: OnceLock<PluginEntry> = OnceLock::new();
+    ENTRY.get_or_init(|| {
+        // SAFETY: the library is Tailor Reverb's CLAP binary built from this workspace.
+        unsafe { PluginEntry::load(plugin_path()) }.expect("load the CLAP entry")
+    })
+}
+
+struct Instance {
+    inner: PluginInstance<TestHost>,
+}
+
+impl Instance {
+    fn new() -> Self {
+        let entry = entry();
+        let factory = entry.get_plugin_factory().expect("plugin factory");
+        let desc = factory
+            .plugin_descriptors()
+            .find(|d| d.id().map(|i| i.to_bytes()) == Some(b"io.github.tailor.reverb"))
+            .expect("Tailor Reverb descriptor");
+        assert_eq!(desc.name().unwrap().to_bytes(), b"Tailor Reverb");
+        let info = HostInfo::new("tailor-e2e", "Tailor", "https://example.invalid", "0.1").unwrap();
+        let inner = PluginInstance::<TestHost>::new(
+            |_| Shared {
+                state: OnceLock::new(),
+                params: OnceLock::new(),
+            },
+            |_| (),
+            entry,
+            desc.id().unwrap(),
+            &info,
+        )
+        .expect("instantiate");
+        Self { inner }
+    }
+
+    fn state_ext(&mut self) -> PluginState {
+        self.inner
+            .access_shared_handler(|h| *h.state.get().unwrap())
+            .expect("state extension")
+    }
+
+    fn load_state(&mut self, bytes: &[u8]) {
+        let ext = self.state_ext();
+        ext.load(&self.inner.plugin_handle(), &mut Cursor::new(bytes))
+            .expect("state load");
+    }
+
+    fn save_state(&mut self) -> Vec<u8> {
+        let ext = self.state_ext();
+        let mut out = Vec::new();
+        ext.save(&self.inner.plugin_handle(), &mut out)
+            .expect("state save");
+        out
+    }
+
+    /// (name, CLAP id, min, max) of every parameter.
+    fn params(&mut self) -> Vec<(String, ClapId, f64, f64)> {
+        let ext = self
+            .inner
+            .access_shared_handler(|h| *h.params.get().unwrap())
+            .expect("params extension");
+        let handle = self.inner.plugin_handle();
+        (0..ext.count(&handle))
+            .map(|i| {
+                let mut buf = ParamInfoBuffer::new();
+                let info = ext.get_info(&handle, i, &mut buf).expect("param info");
+                (
+                    String::from_utf8_lossy(info.name).to_string(),
+                    info.id,
+                    info.min_value,
+                    info.max_value,
+                )
+            })
+            .collect()
+    }
+
+    /// Activates at `fs`, processes `input` (planar stereo) in blocks cycling through `blocks`,
+    /// sending `events` (block index, param id, value) at the start of their block; returns the
+    /// output and the seconds spent inside `process`.
+    fn render(
+        &mut self,
+        fs: f64,
+        input: &[Vec<f32>; 2],
+        blocks: &[usize],
+        events: &[(usize, ClapId, f64)],
+    ) -> ([Vec<f32>; 2], f64) {
+        let max = *blocks.iter().max().unwrap();
+        let config = PluginAudioConfiguration {
+            sample_rate: fs,
+            min_frames_count: 1,
+            max_frames_count: max as u32,
+        };
+        let processor = self.inner.activate(|_, _| (), config).expect("activate");
+        let n = input[0].len();
+        let (out, busy, processor) = std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut p = processor.start_processing().expect("start processing");
+                let mut ins = AudioPorts::with_capacity(2, 1);
+                let mut outs = AudioPorts::with_capacity(2, 1);
+                let mut ib = [vec![0.0f32; max], vec![0.0f32; max]];
+                let mut ob = [vec![0.0f32; max], vec![0.0f32; max]];
+                let mut out = [vec![0.0f32; n], vec![0.0f32; n]];
+                let mut out_events = EventBuffer::new();
+                let mut in_events = EventBuffer::new();
+                let mut busy = Duration::ZERO;
+                let (mut pos, mut k) = (0, 0);
+                while pos < n {
+                    let len = blocks[k % blocks.len()].min(n - pos);
+                    for c in 0..2 {
+                        ib[c][..len].copy_from_slice(&input[c][pos..pos + len]);
+                    }
+                    in_events.clear();
+                    for &(_, id, v) in events.iter().filter(|e| e.0 == k) {
+                        in_events.push(&ParamValueEvent::new(0, id, Pckn::match_all(), v));
+                    }
+                    let input_audio = ins.with_input_buffers([AudioPortBuffer {
+                        latency: 0,
+                        channels: AudioPortBufferType::f32_input_only(
+                            ib.iter_mut().map(|b| InputChannel::variable(&mut b[..len])),
+                        ),
+                    }]);
+                    let mut output_audio = outs.with_output_buffers([AudioPortBuffer {
+                        latency: 0,
+                        channels: AudioPortBufferType::f32_output_only(
+                            ob.iter_mut().map(|b| &mut b[..len]),
+                        ),
+                    }]);
+                    let t = Instant::now();
+                    p.process(
+                        &input_audio,
+                        &mut output_audio,
+                        &InputEvents::from_buffer(&in_events),
+                        &mut OutputEvents::from_buffer(&mut out_events),
+                        None,
+                        None,
+                    )
+                    .expect("process");
+                    busy += t.elapsed();
+                    out_events.clear();
+                    for c in 0..2 {
+                        out[c][pos..pos + len].copy_from_slice(&ob[c][..len]);
+                    }
+                    pos += len;
+                    k += 1;
+                }
+                (out, busy.as_secs_f64(), p.stop_processing())
+            })
+            .join()
+            .expect("audio thread")
+        });
+        self.inner.deactivate(processor);
+        (out, busy)
+    }
+}
+
+fn noise(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.5
+        })
+        .collect()
+}
+
+/// A nice-plug CLAP state blob (u64 little-endian length, then JSON) with parameter plain values
+/// and a preset.
+fn state_blob(params: &[(&str, f32)], preset: &PersistedPreset) -> Vec<u8> {
+    let mut p = serde_json::Map::new();
+    for (id, v) in params {
+        p.insert((*id).into(), serde_json::json!({ "f32": v }));
+    }
+    let fields = serde_json::json!({ "preset": serde_json::to_string(preset).unwrap() });
+    let json = serde_json::to_vec(
+        &serde_json::json!({ "version": "0.1.0", "params": p, "fields": fields }),
+    )
+    .unwrap();
+    let mut blob = (json.len() as u64).to_le_bytes().to_vec();
+    blob.extend_from_slice(&json);
+    blob
+}
+
+fn test_preset() -> PersistedPreset {
+    let preset = loader::factory_preset(2).unwrap(); // colorless_N8_d1, 1.2 s
+    PersistedPreset {
+        path: Some("/moved/away/room.json".into()),
+        json: Some(preset.to_json_string()),
+        factory: None,
+        reference_path: None,
+    }
+}
+
+const MIX: f32 = 0.45;
+const PREDELAY_MS: f32 = 12.0;
+const DECAY: f32 = 1.3;
+const GAIN_DB: f32 = -3.0;
+const BLOCKS: &[usize] = &[1, 4096, 7, 128, 1000, 3, 64, 2048, 511, 4096, 256, 33];
+
+fn offline(fs: f64, input: &[Vec<f32>; 2], change: Option<(usize, f32)>) -> [Vec<f32>; 2] {
+    let preset = loader::resolve(&test_preset()).unwrap();
+    let build = loader::session_build(&preset, fs).unwrap();
+    let mut cfg = EngineConfig::new(fs, 2, 2);
+    cfg.smoothing_ms = tailor_plugin::params::SMOOTHING_MS;
+    cfg.max_predelay_ms = tailor_plugin::MAX_PREDELAY_MS;
+    let mut r = Reverb::prepare(&build, &cfg).unwrap();
+    let controls = |mix: f32| FxControls {
+        engine: ControlValues {
+            decay_scale: DECAY,
+            predelay_ms: PREDELAY_MS,
+            dry: 1.0 - mix,
+            wet: mix,
+            output_gain_db: GAIN_DB,
+        },
+        tone_hz: TONE_OPEN_HZ,
+        width: 1.0,
+    };
+    r.set_controls(&controls(MIX));
+    r.snap_controls();
+    let n = input[0].len();
+    let mut out = [vec![0.0; n], vec![0.0; n]];
+    let at = change.map_or(n, |c| c.0);
+    let (a, b) = out.split_at_mut(1);
+    r.process(
+        &[&input[0][..at], &input[1][..at]],
+        &mut [&mut a[0][..at], &mut b[0][..at]],
+    );
+    if let Some((_, mix)) = change {
+        r.set_controls(&controls(mix));
+        r.process(
+            &[&input[0][at..], &input[1][at..]],
+            &mut [&mut a[0][at..], &mut b[0][at..]],
+        );
+    }
+    out
+}
+
+fn max_rel_error(got: &[Vec<f32>; 2], want: &[Vec<f32>; 2]) -> f64 {
+    let peak = want
+        .iter()
+        .flatten()
+        .fold(0.0f64, |m, v| m.max(f64::from(v.abs())));
+    assert!(peak > 1e-3, "reference is silent");
+    let err = got
+        .iter()
+        .flatten()
+        .zip(want.iter().flatten())
+        .fold(0.0f64, |m, (a, b)| m.max(f64::from((a - b).abs())));
+    err / peak
+}
+
+fn start_of_block(k: usize) -> usize {
+    (0..k).map(|i| BLOCKS[i % BLOCKS.len()]).sum()
+}
+
+#[test]
+fn renders_the_offline_engine_output_at_44k1_and_48k() {
+    for fs in [44_100.0, 48_000.0] {
+        let n = (10.0 * fs) as usize;
+        let input = [noise(n, 1), noise(n, 2)];
+        let mut inst = Instance::new();
+        let params = inst.params();
+        let names: Vec<&str> = params.iter().map(|p| p.0.as_str()).collect();
+        for want in [
+            "Mix",
+            "Pre-delay",
+            "Decay",
+            "Tone",
+            "Output",
+            "Width",
+            "Bypass",
+        ] {
+            assert!(names.contains(&want), "missing parameter {want}: {names:?}");
+        }
+        let mix_id = params.iter().find(|p| p.0 == "Mix").unwrap().1;
+        inst.load_state(&state_blob(
+            &[
+                ("mix", MIX),
+                ("predelay", PREDELAY_MS),
+                ("decay", DECAY),
+                ("gain", GAIN_DB),
+            ],
+            &test_preset(),
+        ));
+        // Mix (linear 0–1, so normalised = plain) moves to 0.8 at the start of block 40.
+        let k = 40;
+        let (got, _) = inst.render(fs, &input, BLOCKS, &[(k, mix_id, 0.8)]);
+        let want = offline(fs, &input, Some((start_of_block(k), 0.8)));
+        let err = max_rel_error(&got, &want);
+        eprintln!("{fs} Hz: max |plugin − offline| / peak = {err:e}");
+        assert!(err <= 1e-5, "{fs} Hz: relative error {err:e}");
+    }
+}
+
+#[test]
+fn state_save_and_load_reproduce_the_output() {
+    let fs = 48_000.0;
+    let n = 96_000;
+    let input = [noise(n, 3), noise(n, 4)];
+    let mut a = Instance::new();
+    a.load_state(&state_blob(
+        &[
+            ("mix", MIX),
+            ("decay", DECAY),
+            ("width", 0.6),
+            ("tone", 4_000.0),
+        ],
+        &test_preset(),
+    ));
+    let saved = a.save_state();
+    let text = String::from_utf8(saved[8..].to_vec()).expect("JSON state");
+    assert!(
+        text.contains("pyfdn-fdn-build"),
+        "preset not stored in the state"
+    );
+    let (out_a, _) = a.render(fs, &input, &[512], &[]);
+    let mut b = Instance::new();
+    b.load_state(&saved);
+    let (out_b, _) = b.render(fs, &input, &[77, 1024], &[]);
+    assert!(max_rel_error(&out_b, &out_a) <= 1e-5);
+    assert!(out_a[0] != out_a[1], "width 0.6 should still be stereo");
+}
+
+#[test]
+fn a_corrupt_preset_in_the_state_plays_the_default() {
+    let fs = 44_100.0;
+    let n = 44_100;
+    let input = [noise(n, 5), noise(n, 6)];
+    let mut inst = Instance::new();
+    let bad = PersistedPreset {
+        json: Some("{\"build\": {\"format\": \"pyfdn-fdn-build\", \"delays\": [1, ".into()),
+        ..PersistedPreset::default()
+    };
+    inst.load_state(&state_blob(&[("mix", 1.0)], &bad));
+    let (out, _) = inst.render(fs, &input, &[256], &[]);
+    let tail: f32 = out[0][n / 2..].iter().map(|v| v * v).sum();
+    assert!(out.iter().flatten().all(|v| v.is_finite()));
+    assert!(tail > 1e-3, "the default reverb should still play");
+}
+
+#[test]
+fn cpu_n16_stereo_48k_128_frame_blocks() {
+    let fs = 48_000.0;
+    let n = 10 * 48_000;
+    let input = [noise(n, 7), noise(n, 8)];
+    let mut inst = Instance::new();
+    inst.load_state(&state_blob(&[("mix", 0.5)], &PersistedPreset::default()));
+    let (out, busy) = inst.render(fs, &input, &[128], &[]);
+    assert!(out.iter().flatten().all(|v| v.is_finite()));
+    let pct = 100.0 * busy / (n as f64 / fs);
+    eprintln!("CPU: {pct:.3} % of one core (N=16 stereo, 48 kHz, 128-frame blocks)");
+    assert!(pct < 25.0, "{pct} % of a core");
+}
