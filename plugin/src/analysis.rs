@@ -5,9 +5,6 @@
 use crate::loader::{session_build, MAX_REFERENCE_SECONDS};
 use candle_core::{Device, Tensor};
 use realfft::RealFftPlanner;
-use rubato::audioadapter::Adapter;
-use rubato::audioadapter_buffers::direct::SequentialSliceOfVecs;
-use rubato::{Fft, FixedSync, Resampler};
 use std::path::Path;
 use tailor::analysis::summarize;
 use tailor::loss::{hrtf_loss, InputScale, Metric, Reduction};
@@ -54,7 +51,7 @@ pub struct Analysis {
 }
 
 /// Reads a reference IR as mono at `fs` Hz: channels averaged, truncated to
-/// [`MAX_REFERENCE_SECONDS`], resampled with rubato when the file's rate differs. Returns the
+/// [`MAX_REFERENCE_SECONDS`], resampled (`tailor::resample`) when the file's rate differs. Returns the
 /// samples and an informational note.
 pub fn read_reference(path: &Path, fs: f64) -> Result<(Vec<f64>, Option<String>), String> {
     let audio = tailor::wav::read_wav(path).map_err(|e| e.to_string())?;
@@ -71,21 +68,13 @@ pub fn read_reference(path: &Path, fs: f64) -> Result<(Vec<f64>, Option<String>)
     let mono: Vec<f64> = (0..keep)
         .map(|i| audio.channels.iter().map(|c| c[i]).sum::<f64>() / ch)
         .collect();
-    let (from, to) = (audio.sample_rate.round() as usize, fs.round() as usize);
-    if from == to || mono.is_empty() {
+    let (from, to) = (audio.sample_rate, fs);
+    if (from - to).abs() < 1e-9 || mono.is_empty() {
         return Ok((mono, (!notes.is_empty()).then(|| notes.join("; "))));
     }
-    let mut rs = Fft::<f64>::new(from, to, 1024, 1, FixedSync::Input)
-        .map_err(|e| format!("resampler: {e}"))?;
-    let input = vec![mono];
-    let adapter = SequentialSliceOfVecs::new(&input, 1, input[0].len())
-        .map_err(|e| format!("resampler: {e}"))?;
-    let out = rs
-        .process_all(&adapter, input[0].len(), None)
-        .map_err(|e| format!("resampler: {e}"))?;
-    let y: Vec<f64> = (0..out.frames())
-        .map(|i| out.read_sample(0, i).unwrap_or(0.0))
-        .collect();
+    let y = tailor::resample::resample(&[mono], from, to)
+        .map_err(|e| e.to_string())?
+        .swap_remove(0);
     notes.push(format!("reference resampled from {from} Hz to {to} Hz"));
     Ok((y, Some(notes.join("; "))))
 }
