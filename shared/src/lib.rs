@@ -17,6 +17,7 @@ pub mod matrix;
 pub mod preset;
 pub mod resample;
 pub mod response;
+pub mod room;
 pub mod sos;
 pub mod train;
 pub mod wav;

@@ -166,3 +166,61 @@ impl Matrix {
             .sqrt()
     }
 }
+
+/// Determinant of a square matrix by Gaussian elimination with partial pivoting.
+pub fn determinant(a: &Matrix) -> f64 {
+    let n = a.rows();
+    let mut m = a.as_slice().to_vec();
+    let mut det = 1.0;
+    for k in 0..n {
+        let piv = (k..n)
+            .max_by(|&i, &j| m[i * n + k].abs().total_cmp(&m[j * n + k].abs()))
+            .unwrap_or(k);
+        if m[piv * n + k] == 0.0 {
+            return 0.0;
+        }
+        if piv != k {
+            for j in 0..n {
+                m.swap(k * n + j, piv * n + j);
+            }
+            det = -det;
+        }
+        det *= m[k * n + k];
+        for i in k + 1..n {
+            let f = m[i * n + k] / m[k * n + k];
+            for j in k..n {
+                m[i * n + j] -= f * m[k * n + j];
+            }
+        }
+    }
+    det
+}
+
+/// Haar-random `n × n` matrix in SO(N) (pyFDN: QR of a standard normal matrix, columns signed by
+/// diag R, last column negated if det < 0), drawn from `rng`.
+pub fn random_orthogonal<R: rand::Rng>(n: usize, rng: &mut R) -> Matrix {
+    use rand_distr::{Distribution, StandardNormal};
+    let g: Vec<f64> = (0..n * n).map(|_| StandardNormal.sample(rng)).collect();
+    // Modified Gram–Schmidt on the columns gives Q with positive diag R directly.
+    let mut q = vec![0.0; n * n];
+    for j in 0..n {
+        let mut v: Vec<f64> = (0..n).map(|i| g[i * n + j]).collect();
+        for k in 0..j {
+            let dot: f64 = (0..n).map(|i| q[i * n + k] * v[i]).sum();
+            for (i, vi) in v.iter_mut().enumerate() {
+                *vi -= dot * q[i * n + k];
+            }
+        }
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        for (i, vi) in v.iter().enumerate() {
+            q[i * n + j] = vi / norm;
+        }
+    }
+    let mut q = Matrix { rows: n, cols: n, data: q };
+    if determinant(&q) < 0.0 {
+        for i in 0..n {
+            q.set(i, n - 1, -q.get(i, n - 1));
+        }
+    }
+    q
+}

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use super::fdn_loss_error::FdnLossError;
 
 /// Reads a CPU storage (any float dtype, contiguous layout) as f64 values.
-fn storage_f64(storage: &CpuStorage, layout: &Layout) -> candle_core::Result<Vec<f64>> {
+pub(crate) fn storage_f64(storage: &CpuStorage, layout: &Layout) -> candle_core::Result<Vec<f64>> {
     let (start, end) = layout
         .contiguous_offsets()
         .ok_or_else(|| candle_core::Error::Msg("spectral op needs a contiguous input".into()))?;
@@ -31,7 +31,7 @@ fn storage_f64(storage: &CpuStorage, layout: &Layout) -> candle_core::Result<Vec
 }
 
 /// Wraps f64 values as a CPU storage of `dtype` (f32 or f64).
-fn storage_from_f64(data: Vec<f64>, dtype: DType) -> candle_core::Result<CpuStorage> {
+pub(crate) fn storage_from_f64(data: Vec<f64>, dtype: DType) -> candle_core::Result<CpuStorage> {
     Ok(match dtype {
         DType::F64 => CpuStorage::F64(data),
         DType::F32 => CpuStorage::F32(data.into_iter().map(|x| x as f32).collect()),
@@ -40,7 +40,7 @@ fn storage_from_f64(data: Vec<f64>, dtype: DType) -> candle_core::Result<CpuStor
 }
 
 /// Reads any tensor as contiguous f64 values on the CPU.
-fn tensor_f64(t: &Tensor) -> candle_core::Result<Vec<f64>> {
+pub(crate) fn tensor_f64(t: &Tensor) -> candle_core::Result<Vec<f64>> {
     t.to_device(&Device::Cpu)?
         .to_dtype(DType::F64)?
         .flatten_all()?
@@ -48,7 +48,7 @@ fn tensor_f64(t: &Tensor) -> candle_core::Result<Vec<f64>> {
 }
 
 /// Applies a custom op on the CPU, copying a non-CPU tensor there and the result back.
-fn apply_on_cpu<C: 'static + CustomOp1 + Send + Sync>(
+pub(crate) fn apply_on_cpu<C: 'static + CustomOp1 + Send + Sync>(
     x: &Tensor,
     op: C,
 ) -> candle_core::Result<Tensor> {

@@ -7,6 +7,7 @@ pub mod aggregator;
 pub mod colorless;
 pub mod complex;
 pub mod component;
+pub mod edc;
 pub mod fdn_loss_error;
 pub mod fft;
 pub mod hrtf;

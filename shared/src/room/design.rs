@@ -1,0 +1,320 @@
+//! The closed-loop room design: from the analysis of a measured IR to a grouped FDN (and early
+//! FIR) whose *measured* figures match the target's.
+//!
+//! Open-loop formulas (attenuation from band RTs, output EQ from band levels) leave errors —
+//! graphic-EQ ripple, band-filter overlap, the coupling of groups, the estimator's own bias on a
+//! two-slope EDC. So the design renders its candidate, measures it with exactly the estimator of
+//! [`crate::analysis::compare`] and corrects, a few times:
+//! * band RTs: every group's RT in band b is scaled by `rt_target(b) / rt_fit(b)`;
+//! * output EQ: band b moves by the dB difference of the late band energies (after the early FIR,
+//!   or after the onset without one), which sets the band levels absolutely;
+//! * group gains (coupled rooms): the slower groups' gains move by the dB difference of the
+//!   broadband energy decay between the start of the tail and a later checkpoint.
+//!
+//! Every candidate is scored by its worst figure relative to the acceptance thresholds (mean band
+//! RT error 2 %, worst 5 %, EDC 1 dB, level 0.5 dB) and the best one is kept. Nothing in the loop
+//! is tuned to one room: the only inputs are the target's own figures.
+
+use super::early::bake_early_fir;
+use super::grouped::{grouped_delays, grouped_feedback_matrix, split_lines, GroupedError};
+use crate::analysis::bands::{band_filter, octave_bands_hz};
+use crate::analysis::compare::{compare_irs, Comparison};
+use crate::geq::{graphic_eq_attenuation_per_line, graphic_eq_output, COMMAND_FREQUENCIES_HZ};
+use crate::matrix::Matrix;
+use crate::preset::{Build, BuildParts, PresetError};
+use crate::response::impulse_response;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Acceptance thresholds the design loop aims below: (mean RT %, worst RT %, EDC dB, level dB).
+pub const TARGETS: (f64, f64, f64, f64) = (2.0, 5.0, 1.0, 0.5);
+
+/// Why a design failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DesignError {
+    /// The grouped topology could not be made.
+    #[error(transparent)]
+    Grouped(#[from] GroupedError),
+    /// A candidate build was refused.
+    #[error(transparent)]
+    Preset(#[from] PresetError),
+    /// Measuring a candidate failed.
+    #[error("measuring the candidate: {0}")]
+    Analysis(String),
+    /// The target is unusable.
+    #[error("{0}")]
+    Target(String),
+}
+
+/// Starting point of the loop: per group and octave band RTs, group gains, band EQ.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesignStart {
+    /// Decay time per group (fast → slow) and octave band (125 Hz … 8 kHz), seconds.
+    pub rt_s: Vec<Vec<f64>>,
+    /// Linear output amplitude per group.
+    pub group_gain: Vec<f64>,
+}
+
+/// Settings of the loop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesignOptions {
+    /// Number of delay lines.
+    pub n: usize,
+    /// Delay range in seconds (pyFDN's RIR2FDN recipe: 700–2500 samples at 48 kHz).
+    pub delay_range_s: (f64, f64),
+    /// Coupling angle between groups, radians.
+    pub coupling_rad: f64,
+    /// Early part: `(fade start, fade end)` in samples of the target, or `None` for a pure FDN.
+    pub early: Option<(usize, usize)>,
+    /// Correction iterations (renders) at most.
+    pub iterations: usize,
+    /// Seed of delays, matrix and gain signs.
+    pub seed: u64,
+}
+
+impl Default for DesignOptions {
+    fn default() -> Self {
+        Self {
+            n: 16,
+            delay_range_s: (700.0 / 48000.0, 2500.0 / 48000.0),
+            coupling_rad: 0.02,
+            early: None,
+            iterations: 10,
+            seed: 1,
+        }
+    }
+}
+
+/// One evaluated candidate.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The FDN build.
+    pub build: Build,
+    /// The early FIR (1-in-1-out), empty without an early part.
+    pub early_fir: Vec<f64>,
+    /// Its figures against the target.
+    pub comparison: Comparison,
+    /// Worst figure relative to its threshold (≤ 1 meets every threshold).
+    pub score: f64,
+    /// The parameters that made it.
+    pub rt_s: Vec<Vec<f64>>,
+    /// Output EQ per octave band, dB.
+    pub eq_db: Vec<f64>,
+    /// Linear output amplitude per group.
+    pub group_gain: Vec<f64>,
+}
+
+/// Result of the loop: the best candidate and the score of every iteration.
+#[derive(Debug, Clone)]
+pub struct Design {
+    /// Best candidate.
+    pub best: Candidate,
+    /// Score per iteration (in order).
+    pub history: Vec<f64>,
+}
+
+/// Worst figure of `c` relative to the [`TARGETS`] (≤ 1: all met). Missing RTs count as 100 %.
+pub fn score(c: &Comparison) -> f64 {
+    let (m, w, e, l) = TARGETS;
+    let mean = c.mean_rt_error_pct.unwrap_or(100.0);
+    let worst = c.worst_rt_error_pct.unwrap_or(100.0);
+    // A band whose RT one side lacks counts as a full miss.
+    let missing = c
+        .rt_a_s
+        .iter()
+        .zip(&c.rt_b_s)
+        .any(|(a, b)| a.is_some() != b.is_some());
+    let worst = if missing { worst.max(100.0) } else { worst };
+    (mean / m).max(worst / w).max(c.edc_error_db / e).max(c.level_error_db / l)
+}
+
+/// Extends 7 octave-band values (125 Hz … 8 kHz) to the graphic EQ's 10 command bands
+/// (31.25 Hz … 16 kHz): the lowest value repeats below 125 Hz, the highest above 8 kHz.
+pub fn to_command_bands(octave: &[f64]) -> [f64; 10] {
+    let bands = octave_bands_hz();
+    let mut out = [0.0; 10];
+    for (j, &f) in COMMAND_FREQUENCIES_HZ.iter().enumerate() {
+        let i = bands
+            .iter()
+            .position(|&b| (b - f).abs() < 1e-6)
+            .unwrap_or(if f < bands[0] { 0 } else { bands.len() - 1 });
+        out[j] = octave[i.min(octave.len() - 1)];
+    }
+    out
+}
+
+/// The build for one parameter set: grouped delays and matrix, graphic-EQ attenuation per group,
+/// ±1/√N input gains, ±gain/√n_k output gains, graphic output EQ, no direct path.
+pub fn make_build(
+    fs: f64,
+    opts: &DesignOptions,
+    rt_s: &[Vec<f64>],
+    group_gain: &[f64],
+    eq_db: &[f64],
+) -> Result<Build, DesignError> {
+    let sizes = split_lines(opts.n, rt_s.len());
+    let range = (opts.delay_range_s.0 * fs, opts.delay_range_s.1 * fs);
+    let delays = grouped_delays(&sizes, range, opts.seed)?;
+    let a = grouped_feedback_matrix(&sizes, opts.coupling_rad, opts.seed)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x9e37_79b9);
+    let n = opts.n;
+    let sign = |rng: &mut ChaCha8Rng| if rng.random::<bool>() { 1.0 } else { -1.0 };
+    let b: Vec<f64> = (0..n).map(|_| sign(&mut rng) / (n as f64).sqrt()).collect();
+    let mut c = Vec::with_capacity(n);
+    let mut per_line = Vec::with_capacity(n);
+    for (k, &size) in sizes.iter().enumerate() {
+        let rts = to_command_bands(&rt_s[k]);
+        for _ in 0..size {
+            c.push(sign(&mut rng) * group_gain[k] / (size as f64).sqrt());
+            per_line.push(rts);
+        }
+    }
+    let post_delay = graphic_eq_attenuation_per_line(&per_line, &delays, fs);
+    let post_output = graphic_eq_output(&to_command_bands(eq_db), 1, fs);
+    let parts = BuildParts {
+        a,
+        b: Matrix::from_row_major(n, 1, b).expect("n×1"),
+        c: Matrix::from_row_major(1, n, c).expect("1×n"),
+        d: Matrix::zeros(1, 1),
+        delays,
+        sample_rate: fs,
+        post_delay: Some(post_delay),
+        post_matrix: None,
+        post_output: Some(post_output),
+        metadata: Default::default(),
+    };
+    Ok(Build::new(parts)?)
+}
+
+/// Band energies (octave bands) of `x` from sample `from` on.
+fn late_band_energies(x: &[f64], fs: f64, from: usize) -> Vec<f64> {
+    octave_bands_hz()
+        .iter()
+        .map(|&fc| {
+            band_filter(x, fs, fc, 1)
+                .map(|b| b.iter().skip(from).map(|v| v * v).sum::<f64>())
+                .unwrap_or(0.0)
+        })
+        .collect()
+}
+
+/// Energy of `x` from sample `from` to the end.
+fn tail_energy(x: &[f64], from: usize) -> f64 {
+    x.iter().skip(from).map(|v| v * v).sum()
+}
+
+/// Renders one candidate: FDN IR of `target.len()` samples plus the baked early FIR.
+fn evaluate(
+    target: &[f64],
+    fs: f64,
+    opts: &DesignOptions,
+    rt_s: &[Vec<f64>],
+    group_gain: &[f64],
+    eq_db: &[f64],
+) -> Result<(Candidate, Vec<f64>), DesignError> {
+    let build = make_build(fs, opts, rt_s, group_gain, eq_db)?;
+    let fdn = impulse_response(&build, target.len()).channel(0, 0);
+    let (early_fir, total) = match opts.early {
+        Some((start, end)) => {
+            let fir = bake_early_fir(target, &fdn, start, end);
+            let mut total = fdn.clone();
+            for (t, f) in total.iter_mut().zip(&fir) {
+                *t += f;
+            }
+            (fir, total)
+        }
+        None => (Vec::new(), fdn),
+    };
+    let comparison =
+        compare_irs(target, &total, fs).map_err(|e| DesignError::Analysis(e.to_string()))?;
+    let s = score(&comparison);
+    Ok((
+        Candidate {
+            build,
+            early_fir,
+            comparison,
+            score: s,
+            rt_s: rt_s.to_vec(),
+            eq_db: eq_db.to_vec(),
+            group_gain: group_gain.to_vec(),
+        },
+        total,
+    ))
+}
+
+/// Runs the closed loop from `start` toward `target` (onset at sample 0, rate `fs`); `progress`
+/// is called after every iteration with its index and score.
+pub fn design(
+    target: &[f64],
+    fs: f64,
+    start: &DesignStart,
+    opts: &DesignOptions,
+    mut progress: impl FnMut(usize, f64),
+) -> Result<Design, DesignError> {
+    let k = start.rt_s.len();
+    if k == 0 || start.group_gain.len() != k {
+        return Err(DesignError::Target("design needs ≥ 1 group with a gain each".into()));
+    }
+    let nb = octave_bands_hz().len();
+    let mut rt = start.rt_s.clone();
+    let mut gain = start.group_gain.clone();
+    let mut eq = vec![0.0; nb];
+    let tail_from = opts.early.map_or(0, |(_, end)| end);
+    let target_late = late_band_energies(target, fs, tail_from);
+    // Checkpoints of the broadband decay for the group gains: the target's EDC at −10·(k)/(K)
+    // of its usable range below the tail start, one per slower group.
+    let t_tail = tail_energy(target, tail_from).max(1e-300);
+    let checkpoints: Vec<usize> = (1..k)
+        .map(|g| {
+            let drop_db = 25.0 * g as f64 / (k - 1) as f64;
+            let want = t_tail * 10f64.powf(-drop_db / 10.0);
+            (tail_from..target.len())
+                .find(|&i| tail_energy(target, i) <= want)
+                .unwrap_or(target.len() - 1)
+        })
+        .collect();
+    let mut best: Option<Candidate> = None;
+    let mut history = Vec::new();
+    for it in 0..opts.iterations.max(1) {
+        let (cand, total) = evaluate(target, fs, opts, &rt, &gain, &eq)?;
+        history.push(cand.score);
+        progress(it, cand.score);
+        let done = cand.score <= 0.5;
+        let cmp = cand.comparison.clone();
+        if best.as_ref().is_none_or(|b| cand.score < b.score) {
+            best = Some(cand);
+        }
+        if done || it + 1 == opts.iterations {
+            break;
+        }
+        // RT correction per band.
+        for b in 0..nb {
+            if let (Some(Some(ra)), Some(Some(rb))) = (cmp.rt_a_s.get(b), cmp.rt_b_s.get(b)) {
+                let f = (ra / rb).clamp(0.5, 2.0);
+                for g in rt.iter_mut() {
+                    g[b] = (g[b] * f).clamp(0.02, 60.0);
+                }
+            }
+        }
+        // Late band levels → output EQ.
+        let fit_late = late_band_energies(&total, fs, tail_from);
+        for b in 0..nb {
+            if target_late[b] > 0.0 && fit_late[b] > 0.0 {
+                eq[b] += (10.0 * (target_late[b] / fit_late[b]).log10()).clamp(-12.0, 12.0);
+            }
+        }
+        // Broadband decay shape → slower groups' gains.
+        let f_tail = tail_energy(&total, tail_from).max(1e-300);
+        for (g, &cp) in checkpoints.iter().enumerate() {
+            let rt_t = tail_energy(target, cp) / t_tail;
+            let rf = tail_energy(&total, cp) / f_tail;
+            if rt_t > 0.0 && rf > 0.0 {
+                gain[g + 1] *= (rt_t / rf).sqrt().clamp(0.5, 2.0);
+            }
+        }
+    }
+    Ok(Design {
+        best: best.expect("at least one iteration ran"),
+        history,
+    })
+}

@@ -1,0 +1,280 @@
+//! `tailor fit IR.wav --out P.json`: fit a measured room (analysis → grouped FDN design with a
+//! closed correction loop → early FIR → optional gradient fine-tuning) and report the figures.
+
+use super::plots::{bar_plot, heatmap, line_plot};
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use tailor::analysis::bands::{band_edc_db, octave_bands_hz};
+use tailor::analysis::compare::{compare_irs, Comparison};
+use tailor::analysis::schroeder_edc_db;
+use tailor::analysis::spectrogram::spectrogram_db;
+use tailor::room::analysis::{analyse_room, design_start, RoomAnalysis, SlopeChoice};
+use tailor::room::design::{design, Candidate, DesignOptions};
+
+/// Arguments of `tailor fit`.
+///
+/// Input handling: the first channel of the WAV is fitted. A DC offset is removed, the pre-delay
+/// before the onset (first sample within 20 dB of the peak) is cut to 1 ms, clipping is reported
+/// and the decay fitted over the usable range (the direct sound is kept as recorded). Errors: an
+/// IR shorter than 50 ms after its onset, noise without decay, a noise floor less than 30 dB below
+/// the peak, NaN/silent input.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Measured room impulse response (WAV; the first channel is used).
+    pub ir: PathBuf,
+    /// Output preset JSON (pyFDN v2 build + "tailor" early-reflection extension); plots and
+    /// the report are written beside it.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of delay lines.
+    #[arg(long, default_value_t = 16)]
+    pub n: usize,
+    /// Decay slopes (groups of the grouped FDN): auto, 1, 2 or 3.
+    #[arg(long, default_value = "auto", value_parser = parse_slopes)]
+    pub slopes: SlopeChoice,
+    /// Pure FDN: no early-reflection FIR.
+    #[arg(long)]
+    pub no_early: bool,
+    /// Correction iterations of the design loop (each renders and measures the candidate).
+    #[arg(long, default_value_t = 10)]
+    pub iterations: usize,
+    /// Seed of delays, feedback matrix and gain signs.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the report as JSON on stdout (keys: ir, analysis, design, comparison, preset).
+    #[arg(long)]
+    pub json: bool,
+    /// Do not write PNG plots.
+    #[arg(long)]
+    pub no_plots: bool,
+}
+
+fn parse_slopes(s: &str) -> Result<SlopeChoice, String> {
+    match s {
+        "auto" => Ok(SlopeChoice::Auto),
+        "1" | "2" | "3" => Ok(SlopeChoice::Fixed(s.parse().expect("digit"))),
+        _ => Err(format!("--slopes must be auto, 1, 2 or 3 (got '{s}')")),
+    }
+}
+
+/// `<stem>.<suffix>` beside the output file.
+fn beside(out: &Path, suffix: &str) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map_or_else(|| "preset".into(), |s| s.to_string_lossy().into_owned());
+    out.with_file_name(format!("{stem}.{suffix}"))
+}
+
+/// Runs the fit.
+pub fn run(args: &Args) -> Result<()> {
+    if !(1..=64).contains(&args.n) {
+        bail!("--n must be between 1 and 64 (got {})", args.n);
+    }
+    let audio = tailor::wav::read_wav(&args.ir)?;
+    let fs = audio.sample_rate;
+    let original = audio
+        .channels
+        .first()
+        .context("the WAV has no channels")?
+        .clone();
+    let analysis = analyse_room(&original, fs, args.slopes)
+        .with_context(|| format!("cannot fit {}", args.ir.display()))?;
+    if analysis.n_slopes() > args.n {
+        bail!(
+            "{} slopes need at least {} delay lines (--n {})",
+            analysis.n_slopes(),
+            analysis.n_slopes(),
+            args.n
+        );
+    }
+    if !args.json {
+        for w in &analysis.warnings {
+            eprintln!("note: {w}");
+        }
+    }
+    let early = (!args.no_early).then(|| {
+        let end = (analysis.early_end_s * fs).round() as usize;
+        let fade = (end / 4).max((0.005 * fs) as usize).min(end);
+        (end - fade, end)
+    });
+    let opts = DesignOptions {
+        n: args.n,
+        early,
+        iterations: args.iterations.max(1),
+        seed: args.seed,
+        ..DesignOptions::default()
+    };
+    let start = design_start(&analysis);
+    let pb = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(opts.iterations as u64)
+    };
+    pb.set_style(
+        ProgressStyle::with_template("design {bar:30} {pos}/{len}  score {msg}")
+            .context("progress template")?,
+    );
+    let t0 = std::time::Instant::now();
+    let result = design(&analysis.ir, fs, &start, &opts, |it, s| {
+        pb.set_position(it as u64 + 1);
+        pb.set_message(format!("{s:.3}"));
+    })?;
+    pb.finish_and_clear();
+    let design_s = t0.elapsed().as_secs_f64();
+    let best = &result.best;
+    let preset = to_preset(best, &analysis, args)?;
+    let text = preset.to_json_string();
+    std::fs::write(&args.out, &text).with_context(|| format!("writing {}", args.out.display()))?;
+    // The figures a user gets from `tailor render` + `tailor compare` on the original file.
+    let total = tailor::response::preset_impulse_response(&preset, original.len())
+        .context("rendering the fitted preset")?;
+    let comparison = compare_irs(&original, &total[0], fs)?;
+    if !args.no_plots {
+        write_plots(&args.out, &analysis.ir, &total[0], fs, &comparison)?;
+    }
+    let report = json!({
+        "ir": args.ir.display().to_string(),
+        "preset": args.out.display().to_string(),
+        "analysis": analysis_json(&analysis),
+        "design": {
+            "iterations": result.history.len(),
+            "score_history": result.history,
+            "score": best.score,
+            "rt_s": best.rt_s,
+            "eq_db": best.eq_db,
+            "group_gain": best.group_gain,
+            "early_s": early.map(|(_, e)| e as f64 / fs),
+            "seconds": design_s,
+        },
+        "comparison": comparison,
+    });
+    std::fs::write(beside(&args.out, "fit.json"), serde_json::to_string_pretty(&report)?)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_summary(&analysis, &comparison, &args.out, design_s);
+    }
+    Ok(())
+}
+
+fn analysis_json(a: &RoomAnalysis) -> serde_json::Value {
+    json!({
+        "sample_rate": a.fs,
+        "pre_delay_s": a.pre_delay_s,
+        "dc_offset": a.dc_offset,
+        "clipped_samples": a.clipped_samples,
+        "noise_db": a.noise.noise_db,
+        "truncation_s": a.noise.truncation_s,
+        "slopes": a.broadband.slopes.iter().map(|s| json!({"rt_s": s.rt_s, "level_db": s.level_db})).collect::<Vec<_>>(),
+        "bands_hz": a.bands_hz,
+        "band_rt_s": a.band_rt_s,
+        "mixing_time_s": a.mixing_time_s,
+        "early_end_s": a.early_end_s,
+        "warnings": a.warnings,
+    })
+}
+
+/// The preset document: the best build, the early FIR extension, and the fit in the metadata.
+fn to_preset(best: &Candidate, a: &RoomAnalysis, args: &Args) -> Result<tailor::Preset> {
+    let name = args
+        .ir
+        .file_stem()
+        .map_or_else(|| "room".into(), |s| s.to_string_lossy().into_owned());
+    let mut preset = tailor::Preset::from_build(best.build.clone(), &format!("fit: {name}"));
+    let md = preset.metadata_mut();
+    md.insert("source_ir".into(), args.ir.display().to_string().into());
+    md.insert("fitted_by".into(), "tailor fit".into());
+    md.insert(
+        "slopes".into(),
+        json!(a.broadband.slopes.iter().map(|s| s.rt_s).collect::<Vec<_>>()),
+    );
+    md.insert("pre_delay_s".into(), a.pre_delay_s.into());
+    if !best.early_fir.is_empty() {
+        let fs = a.fs;
+        let end = best.early_fir.len();
+        let early = tailor::preset::early::EarlyReflections::with_timing(
+            fs,
+            vec![vec![best.early_fir.clone()]],
+            Some(a.early_end_s),
+            Some([0.75 * end as f64 / fs, end as f64 / fs]),
+        )?;
+        preset.set_early(Some(early))?;
+    }
+    Ok(preset)
+}
+
+fn write_plots(out: &Path, target: &[f64], fit: &[f64], fs: f64, c: &Comparison) -> Result<()> {
+    let len = target.len().min(fit.len());
+    let (t, f) = (&target[..len], &fit[..len]);
+    line_plot(
+        &beside(out, "edc.png"),
+        &[("target", schroeder_edc_db(t)), ("fit", schroeder_edc_db(f))],
+        1.0 / fs,
+    )?;
+    for fc in octave_bands_hz() {
+        let (Ok(a), Ok(b)) = (band_edc_db(t, fs, fc, 1), band_edc_db(f, fs, fc, 1)) else {
+            continue;
+        };
+        line_plot(
+            &beside(out, &format!("edc_{}Hz.png", fc as u32)),
+            &[("target", a.iter().map(|v| v.max(-100.0)).collect()), ("fit", b.iter().map(|v| v.max(-100.0)).collect())],
+            1.0 / fs,
+        )?;
+    }
+    bar_plot(
+        &beside(out, "rt.png"),
+        &[("target", c.rt_a_s.clone()), ("fit", c.rt_b_s.clone())],
+    )?;
+    let fft = 1024;
+    let st = spectrogram_db(t, fs, fft, 256);
+    let sf = spectrogram_db(f, fs, fft, 256);
+    heatmap(
+        &beside(out, "spectrogram.png"),
+        (&st.db, st.frames, st.bins),
+        Some((&sf.db, sf.frames, sf.bins)),
+        st.bins,
+        90.0,
+    )?;
+    Ok(())
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "—".into(), |x| format!("{x:.digits$}"))
+}
+
+fn print_summary(a: &RoomAnalysis, c: &Comparison, out: &Path, secs: f64) {
+    let slopes: Vec<String> = a
+        .broadband
+        .slopes
+        .iter()
+        .map(|s| format!("{:.3} s ({:+.1} dB)", s.rt_s, s.level_db))
+        .collect();
+    println!(
+        "analysis: {} slope(s) [{}], noise floor {:.1} dB, early part {:.1} ms",
+        slopes.len(),
+        slopes.join(", "),
+        a.noise.noise_db,
+        1000.0 * a.early_end_s
+    );
+    println!("{:>8}  {:>9}  {:>9}  {:>7}", "band Hz", "RT target", "RT fit", "err %");
+    for (i, fc) in c.bands_hz.iter().enumerate() {
+        println!(
+            "{:>8}  {:>9}  {:>9}  {:>7}",
+            *fc as u32,
+            opt(c.rt_a_s[i], 3),
+            opt(c.rt_b_s[i], 3),
+            opt(c.rt_error_pct[i], 2)
+        );
+    }
+    println!(
+        "mean RT error {} %, worst {} %, EDC error {:.2} dB, level error {:.2} dB, mel LSD {:.2} dB",
+        opt(c.mean_rt_error_pct, 2),
+        opt(c.worst_rt_error_pct, 2),
+        c.edc_error_db,
+        c.level_error_db,
+        c.mel_lsd_db
+    );
+    println!("wrote {} (design {:.1} s)", out.display(), secs);
+}
