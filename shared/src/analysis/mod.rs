@@ -1,5 +1,8 @@
 //! Impulse-response analysis: Schroeder energy decay curve and decay-time estimates.
 
+pub mod noise;
+pub mod slopes;
+
 /// Schroeder backward-integrated energy decay curve in dB, normalised to 0 dB at sample 0.
 pub fn schroeder_edc_db(ir: &[f64]) -> Vec<f64> {
     let mut acc = 0.0;
