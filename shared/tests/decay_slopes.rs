@@ -5,10 +5,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use tailor::analysis::noise::{lundeby, NoiseFloor};
+use tailor::analysis::schroeder_edc_db;
 use tailor::analysis::slopes::{
     fit_slopes, fit_slopes_auto, model_edc, schroeder_energy, DecayFitError, SlopeFit, RT60_DECAY,
 };
-use tailor::analysis::schroeder_edc_db;
 
 const FS: f64 = 48000.0;
 
@@ -265,10 +265,7 @@ fn lundeby_rejects_bad_input() {
         lundeby(&noise, FS),
         Err(DecayFitError::NoDecay { .. })
     ));
-    assert!(matches!(
-        lundeby(&[], FS),
-        Err(DecayFitError::Empty { .. })
-    ));
+    assert!(matches!(lundeby(&[], FS), Err(DecayFitError::Empty { .. })));
     let mut nan = noise.clone();
     nan[100] = f64::NAN;
     assert!(matches!(
@@ -375,7 +372,10 @@ fn meeting_room_ir_has_a_fast_then_slow_decay() {
         .0;
     let ir = &ch[peak..];
     let nf = lundeby(ir, fs).unwrap();
-    println!("meeting room: {} samples at {fs} Hz, peak at {peak}, {nf:?}", ch.len());
+    println!(
+        "meeting room: {} samples at {fs} Hz, peak at {peak}, {nf:?}",
+        ch.len()
+    );
     assert!(nf.decay_range_db > 30.0, "{nf:?}");
     let edc = schroeder_energy(&ir[..nf.truncation_index]);
     let start = std::time::Instant::now();

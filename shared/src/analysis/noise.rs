@@ -179,14 +179,7 @@ fn argmax(v: &[f64]) -> usize {
 /// Least-squares line (dB/s, dB) through blocks `lo..=hi` of the block envelope `db` (blocks
 /// of `w` samples of an `n`-sample signal at `fs` Hz, placed at their centres); `None` with
 /// fewer than two blocks or a non-negative slope.
-fn regression(
-    db: &[f64],
-    w: usize,
-    n: usize,
-    fs: f64,
-    lo: usize,
-    hi: usize,
-) -> Option<(f64, f64)> {
+fn regression(db: &[f64], w: usize, n: usize, fs: f64, lo: usize, hi: usize) -> Option<(f64, f64)> {
     if hi <= lo {
         return None;
     }

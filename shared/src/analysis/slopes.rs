@@ -537,7 +537,11 @@ impl Problem {
         let noise = next.noise_level / self.edc0;
         self.for_each_basis(&rts, |_, basis| {
             let parts: Vec<f64> = (0..k).map(|c| amps[c] * basis[c]).collect();
-            let noise_part = if self.noise_term { noise * basis[k] } else { 0.0 };
+            let noise_part = if self.noise_term {
+                noise * basis[k]
+            } else {
+                0.0
+            };
             let total: f64 = parts.iter().sum::<f64>() + noise_part;
             if total > 0.0 {
                 for c in 0..k {
@@ -695,7 +699,11 @@ fn nelder_mead(
             } else {
                 let best = simplex[0].0.clone();
                 for p in simplex.iter_mut().skip(1) {
-                    p.0 = p.0.iter().zip(&best).map(|(x, b)| b + 0.5 * (x - b)).collect();
+                    p.0 =
+                        p.0.iter()
+                            .zip(&best)
+                            .map(|(x, b)| b + 0.5 * (x - b))
+                            .collect();
                     p.1 = f(&p.0);
                 }
                 evals += d;
