@@ -11,9 +11,9 @@ use tailor::{Build, Preset, Rt};
 use crate::train::target::load_target;
 use crate::train::{
     build_fdn, colorless, extract_build, match_mel_spectrogram, match_spectrogram,
-    model_from_parts, train_fdn_with, trainable_from_build, Attenuation, AttenuationDesign,
+    initial_rt, model_from_parts, train_fdn_with, trainable_from_build, Attenuation, AttenuationDesign,
     BuildFdnOptions, FdnModel, MatrixKind, ModelOptions, PostDelay, TrainLog, TrainOptions,
-    Trainable, DEFAULT_MSS_NFFT,
+    Optimizer, Trainable, DEFAULT_MSS_NFFT,
 };
 
 /// `tailor train` subcommands.
@@ -67,6 +67,19 @@ pub struct Common {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Optimiser: adam, or lbfgs (torch LBFGS with strong-Wolfe line search; --lr 1 is
+    /// torch's default there, every step runs up to 20 iterations).
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
+    pub optimizer: OptimizerArg,
+}
+
+/// Optimisers selectable on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum OptimizerArg {
+    /// torch Adam.
+    Adam,
+    /// torch L-BFGS with strong-Wolfe line search.
+    Lbfgs,
 }
 
 /// Arguments of `tailor train colorless`.
@@ -110,6 +123,9 @@ pub struct MatchArgs {
     /// Keep the RT fixed.
     #[arg(long)]
     pub freeze_rt: bool,
+    /// Add a trainable output EQ (10 octave bands, graphic EQ, starting flat at 0 dB).
+    #[arg(long)]
+    pub output_eq: bool,
     /// Spectrogram window sizes, samples.
     #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_MSS_NFFT.to_vec())]
     pub mss_nfft: Vec<usize>,
@@ -125,6 +141,8 @@ pub enum Design {
     Shelf,
     /// One-pole lowpass.
     OnePole,
+    /// 10-band graphic EQ (octaves 31.25 Hz…16 kHz); --rt DC,NYQUIST spreads geometrically.
+    GraphicEq,
 }
 
 /// Runs `tailor train`.
@@ -155,6 +173,10 @@ fn options(c: &Common) -> TrainOptions {
         checkpoint_every: 1,
         resume: c.resume,
         restore_best: true,
+        optimizer: match c.optimizer {
+            OptimizerArg::Adam => Optimizer::Adam,
+            OptimizerArg::Lbfgs => Optimizer::Lbfgs,
+        },
     }
 }
 
@@ -221,11 +243,14 @@ fn match_cmd(a: &MatchArgs) -> Result<()> {
     let design = match a.attenuation {
         Design::Shelf => AttenuationDesign::FirstOrderShelf,
         Design::OnePole => AttenuationDesign::OnePole,
+        Design::GraphicEq => AttenuationDesign::GraphicEq,
     };
     let mut model = match &init {
         Some(build) => {
-            let (dc, ny) = rt.endpoints();
-            let rt_t = candle_core::Tensor::new(&[dc, ny], &candle_core::Device::Cpu)?;
+            let rt_t = candle_core::Tensor::new(
+                initial_rt(design, rt).as_slice(),
+                &candle_core::Device::Cpu,
+            )?;
             model_from_parts(
                 build,
                 Trainable::default(),
@@ -255,6 +280,9 @@ fn match_cmd(a: &MatchArgs) -> Result<()> {
             ..Default::default()
         })?,
     };
+    if a.output_eq {
+        model = model.with_output_eq(&[0.0; tailor::geq::BANDS], true)?;
+    }
     let tgt = target.tensor(n_out, n_in)?;
     let mut loss = if a.mel {
         match_mel_spectrogram(tgt, &a.mss_nfft, fs, a.sparsity)?
