@@ -391,3 +391,79 @@ fn write_outputs(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        cmd: TrainCommand,
+    }
+
+    #[test]
+    fn match_with_graphic_eq_output_eq_and_lbfgs_writes_a_baked_preset() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let target = root.join("data/rir/meetingroom_to_hallway_290cm.wav");
+        let dir = std::env::temp_dir().join(format!("tailor-geq-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("geq.json");
+        let cli = Cli::try_parse_from([
+            "train",
+            "match",
+            "--target",
+            target.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--attenuation",
+            "graphic-eq",
+            "--rt",
+            "0.9,0.4",
+            "--output-eq",
+            "--optimizer",
+            "lbfgs",
+            "--lr",
+            "1",
+            "--steps",
+            "2",
+            "--n",
+            "4",
+            "--nfft",
+            "4096",
+            "--mss-nfft",
+            "256,512",
+            "--no-plots",
+            "--quiet",
+        ])
+        .unwrap();
+        run(&cli.cmd).unwrap();
+        let preset = Preset::from_json_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let build = preset.build();
+        assert_eq!(build.post_delay().unwrap().sections(), 11);
+        assert_eq!(build.post_output().unwrap().sections(), 11);
+        build.check_stable().unwrap();
+        let log: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(beside(&out, "log.json")).unwrap())
+                .unwrap();
+        let losses: Vec<f64> = log["train_loss"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(losses.len(), 2);
+        assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn unknown_optimizer_is_refused_by_name() {
+        let e = Cli::try_parse_from([
+            "train", "match", "--target", "x.wav", "--out", "o.json", "--optimizer", "sgd",
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("sgd"), "{e}");
+    }
+}

@@ -493,6 +493,54 @@ mod tests {
     }
 
     #[test]
+    fn colorless_training_with_lbfgs_lowers_the_loss() {
+        use crate::train::{build_fdn, colorless, train_fdn, BuildFdnOptions, Optimizer};
+        let mut model = build_fdn(&BuildFdnOptions {
+            delays: Some(vec![31, 37, 41, 43]),
+            rt: None,
+            nfft: 512,
+            fs: 8000.0,
+            seed: 3,
+            ..Default::default()
+        })
+        .unwrap();
+        let log = train_fdn(
+            &mut model,
+            &mut colorless(),
+            &crate::train::TrainOptions {
+                max_steps: 3,
+                lr: 1.0,
+                patience: 100,
+                optimizer: Optimizer::Lbfgs,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(log.steps_run, 3);
+        // Logged losses are post-step; compare with the untrained model's loss.
+        let fresh = build_fdn(&BuildFdnOptions {
+            delays: Some(vec![31, 37, 41, 43]),
+            rt: None,
+            nfft: 512,
+            fs: 8000.0,
+            seed: 3,
+            ..Default::default()
+        })
+        .unwrap();
+        let (h, a) = fresh.response_and_feedback().unwrap();
+        let (l0, _) = colorless()
+            .evaluate(&crate::train::LossContext {
+                h: &h,
+                feedback: &a,
+                model: &fresh,
+            })
+            .unwrap();
+        let l0 = l0.to_scalar::<f64>().unwrap();
+        assert!(log.train_loss[2] < l0, "{l0} → {:?}", log.train_loss);
+        assert!(log.train_loss[2] <= log.train_loss[0], "{:?}", log.train_loss);
+    }
+
+    #[test]
     fn bad_settings_are_refused() {
         let e = Lbfgs::new(LbfgsOptions {
             lr: 0.0,
