@@ -9,6 +9,7 @@ pub mod decay;
 pub mod delays;
 pub mod engine;
 pub mod fx;
+pub mod geq;
 pub mod hrtf;
 pub mod linalg;
 pub mod loss;

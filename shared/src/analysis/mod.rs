@@ -1,6 +1,19 @@
-//! Impulse-response analysis: Schroeder energy decay curve and decay-time estimates.
+//! Impulse-response analysis: Schroeder energy decay curve and decay-time estimates, octave
+//! bands, onset alignment, echo density, spectral flatness and IR comparison.
+
+pub mod bands;
+pub mod compare;
+pub mod echo;
+pub mod error;
+pub mod onset;
+pub mod spectrum;
+
+pub use error::AnalysisError;
 
 pub mod spectrogram;
+
+pub mod noise;
+pub mod slopes;
 
 /// Schroeder backward-integrated energy decay curve in dB, normalised to 0 dB at sample 0.
 pub fn schroeder_edc_db(ir: &[f64]) -> Vec<f64> {

@@ -3,6 +3,7 @@
 
 pub mod designs;
 pub mod fdn_op;
+pub mod geq;
 pub mod logm;
 pub mod sos_op;
 

@@ -1,26 +1,73 @@
 //! `tailor analyze IR.wav [--json]`.
 
 use std::path::PathBuf;
+use tailor::analysis::bands::{octave_band_decays, BandDecay};
+use tailor::analysis::echo::mixing_time_s;
+use tailor::analysis::error::validate_ir;
+use tailor::analysis::spectrum::{spectral_flatness, Flatness};
 use tailor::analysis::{summarize, IrSummary};
 
 /// Arguments of `tailor analyze`.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = JSON_KEYS_HELP)]
 pub struct Args {
-    /// Impulse-response WAV file (first channel is analysed).
+    /// Impulse-response WAV file. Multichannel files: channel 0 (the first) is analysed and a
+    /// note says so.
     pub ir: PathBuf,
-    /// Print one JSON object instead of text.
+    /// Print one JSON object instead of text (keys: see --help).
     #[arg(long)]
     pub json: bool,
+}
+
+/// The `--json` keys, shown by `tailor analyze --help`.
+const JSON_KEYS_HELP: &str = "\
+JSON keys (--json), times in seconds, levels in dB:
+  sample_rate, length_s, peak, peak_index, energy_db   broadband basics (peak: largest |sample|)
+  edt_s, t20_s, t30_s        broadband Schroeder decay times (null if the EDC is too short)
+  channels, channel          channels in the file and the one analysed (0)
+  bands_hz                   octave-band centres 125 … 8000 Hz (8-pole Butterworth band-pass)
+  rt_s                       per band T30 (fit −5 … −35 dB, ×2), null if the EDC never reaches −35 dB
+  edt_band_s, t20_band_s     per band EDT (0 … −10 dB) and T20 (−5 … −25 dB), null if unreachable
+  mixing_time_s              first time after the onset where the Abel–Huang echo density reaches 1
+                             (20 ms Hann window), null if never
+  spectral_flatness          geometric/arithmetic mean of the power spectrum, 50 Hz … 0.45·fs, in [0, 1]
+  spectral_flatness_db       the same in dB";
+
+/// Band, echo-density and spectral figures added to the broadband summary.
+#[derive(Debug, Clone)]
+pub struct ExtraAnalysis {
+    /// Per octave band EDT/T20/T30.
+    pub bands: Vec<BandDecay>,
+    /// Mixing time after the onset, seconds.
+    pub mixing_time_s: Option<f64>,
+    /// Spectral flatness.
+    pub flatness: Flatness,
 }
 
 /// Prints the analysis.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let audio = tailor::wav::read_wav(&args.ir)?;
-    let s = summarize(&audio.channels[0], audio.sample_rate);
+    let name = args.ir.display().to_string();
+    let ir = &audio.channels[0];
+    let fs = audio.sample_rate;
+    validate_ir(ir, &name)?;
+    let s = summarize(ir, fs);
+    let extra = ExtraAnalysis {
+        bands: octave_band_decays(ir, fs),
+        mixing_time_s: mixing_time_s(ir, fs)?,
+        flatness: spectral_flatness(ir, fs)?,
+    };
+    let nch = audio.channels.len();
     if args.json {
-        println!("{}", summary_json(&s, audio.sample_rate));
+        let mut j = summary_json(&s, fs);
+        add_extra_json(&mut j, &extra, nch);
+        println!("{j}");
     } else {
-        print_summary(&args.ir.display().to_string(), &s, audio.sample_rate);
+        if nch > 1 {
+            println!("note: {nch} channels, analysing channel 0");
+        }
+        print_summary(&name, &s, fs);
+        print_extra(&extra);
     }
     Ok(())
 }
@@ -39,6 +86,27 @@ pub fn summary_json(s: &IrSummary, sample_rate: f64) -> serde_json::Value {
     })
 }
 
+/// Adds the band, echo-density and flatness keys (see `JSON_KEYS_HELP`) to a summary object.
+pub fn add_extra_json(j: &mut serde_json::Value, e: &ExtraAnalysis, channels: usize) {
+    let col = |f: fn(&BandDecay) -> serde_json::Value| -> serde_json::Value {
+        e.bands.iter().map(f).collect()
+    };
+    let extra = serde_json::json!({
+        "channels": channels,
+        "channel": 0,
+        "bands_hz": col(|b| b.fc_hz.into()),
+        "rt_s": col(|b| b.t30_s.into()),
+        "edt_band_s": col(|b| b.edt_s.into()),
+        "t20_band_s": col(|b| b.t20_s.into()),
+        "mixing_time_s": e.mixing_time_s,
+        "spectral_flatness": e.flatness.ratio,
+        "spectral_flatness_db": e.flatness.db,
+    });
+    if let (Some(obj), serde_json::Value::Object(add)) = (j.as_object_mut(), extra) {
+        obj.extend(add);
+    }
+}
+
 /// Prints the summary as a small table.
 pub fn print_summary(name: &str, s: &IrSummary, sample_rate: f64) {
     let t = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{v:.3} s"));
@@ -48,4 +116,27 @@ pub fn print_summary(name: &str, s: &IrSummary, sample_rate: f64) {
     println!("  EDT         {}", t(s.edt_s));
     println!("  T20         {}", t(s.t20_s));
     println!("  T30         {}", t(s.t30_s));
+}
+
+/// Prints the octave-band table, mixing time and spectral flatness.
+pub fn print_extra(e: &ExtraAnalysis) {
+    let t = |x: Option<f64>| x.map_or("    n/a".to_string(), |v| format!("{v:7.3}"));
+    println!("  octave band   EDT (s)  T20 (s)  T30 (s)");
+    for b in &e.bands {
+        println!(
+            "  {:>8} Hz  {}  {}  {}",
+            b.fc_hz,
+            t(b.edt_s),
+            t(b.t20_s),
+            t(b.t30_s)
+        );
+    }
+    match e.mixing_time_s {
+        Some(m) => println!("  mixing time {:.1} ms after the onset (echo density ≥ 1)", m * 1e3),
+        None => println!("  mixing time n/a (echo density never reaches 1)"),
+    }
+    println!(
+        "  flatness    {:.4} ({:.2} dB, 50 Hz … 0.45·fs)",
+        e.flatness.ratio, e.flatness.db
+    );
 }

@@ -3,6 +3,7 @@
 mod ab;
 mod analyze;
 mod bench;
+mod compare;
 mod conformance;
 mod demo;
 mod hrtf_report;
@@ -32,8 +33,10 @@ pub enum Command {
     Preset(preset::PresetCommand),
     /// Render a preset's impulse response (exact time-domain recursion) to a WAV file.
     Render(render::Args),
-    /// Analyse an impulse-response WAV file (EDC, EDT, T20, T30).
+    /// Analyse an impulse-response WAV file (EDC, EDT, T20, T30, octave-band RTs, mixing time).
     Analyze(analyze::Args),
+    /// Compare two impulse-response WAV files (band RTs, EDC, level and mel-spectrum errors).
+    Compare(compare::Args),
     /// Listening tests: loudness-matched A/B and ABX sessions.
     #[command(subcommand)]
     Ab(ab::AbCommand),
@@ -57,6 +60,7 @@ pub fn main() -> i32 {
         Command::Preset(c) => preset::run(&c),
         Command::Render(a) => render::run(&a).map(|()| 0),
         Command::Analyze(a) => analyze::run(&a).map(|()| 0),
+        Command::Compare(a) => compare::run(&a).map(|()| 0),
         Command::Demo(a) => demo::run(&a).map(|()| 0),
         Command::Ab(c) => ab::run(&c).map(|()| 0),
         Command::Bench(c) => bench::run(&c).map(|()| 0),

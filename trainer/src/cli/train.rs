@@ -11,9 +11,9 @@ use tailor::{Build, Preset, Rt};
 use crate::train::target::load_target;
 use crate::train::{
     build_fdn, colorless, extract_build, match_mel_spectrogram, match_spectrogram,
-    model_from_parts, train_fdn_with, trainable_from_build, Attenuation, AttenuationDesign,
+    initial_rt, model_from_parts, train_fdn_with, trainable_from_build, Attenuation, AttenuationDesign,
     BuildFdnOptions, FdnModel, MatrixKind, ModelOptions, PostDelay, TrainLog, TrainOptions,
-    Trainable, DEFAULT_MSS_NFFT,
+    Optimizer, Trainable, DEFAULT_MSS_NFFT,
 };
 
 /// `tailor train` subcommands.
@@ -67,6 +67,19 @@ pub struct Common {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Optimiser: adam, or lbfgs (torch LBFGS with strong-Wolfe line search; --lr 1 is
+    /// torch's default there, every step runs up to 20 iterations).
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
+    pub optimizer: OptimizerArg,
+}
+
+/// Optimisers selectable on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum OptimizerArg {
+    /// torch Adam.
+    Adam,
+    /// torch L-BFGS with strong-Wolfe line search.
+    Lbfgs,
 }
 
 /// Arguments of `tailor train colorless`.
@@ -110,6 +123,9 @@ pub struct MatchArgs {
     /// Keep the RT fixed.
     #[arg(long)]
     pub freeze_rt: bool,
+    /// Add a trainable output EQ (10 octave bands, graphic EQ, starting flat at 0 dB).
+    #[arg(long)]
+    pub output_eq: bool,
     /// Spectrogram window sizes, samples.
     #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_MSS_NFFT.to_vec())]
     pub mss_nfft: Vec<usize>,
@@ -125,6 +141,8 @@ pub enum Design {
     Shelf,
     /// One-pole lowpass.
     OnePole,
+    /// 10-band graphic EQ (octaves 31.25 Hz…16 kHz); --rt DC,NYQUIST spreads geometrically.
+    GraphicEq,
 }
 
 /// Runs `tailor train`.
@@ -155,6 +173,10 @@ fn options(c: &Common) -> TrainOptions {
         checkpoint_every: 1,
         resume: c.resume,
         restore_best: true,
+        optimizer: match c.optimizer {
+            OptimizerArg::Adam => Optimizer::Adam,
+            OptimizerArg::Lbfgs => Optimizer::Lbfgs,
+        },
     }
 }
 
@@ -221,11 +243,14 @@ fn match_cmd(a: &MatchArgs) -> Result<()> {
     let design = match a.attenuation {
         Design::Shelf => AttenuationDesign::FirstOrderShelf,
         Design::OnePole => AttenuationDesign::OnePole,
+        Design::GraphicEq => AttenuationDesign::GraphicEq,
     };
     let mut model = match &init {
         Some(build) => {
-            let (dc, ny) = rt.endpoints();
-            let rt_t = candle_core::Tensor::new(&[dc, ny], &candle_core::Device::Cpu)?;
+            let rt_t = candle_core::Tensor::new(
+                initial_rt(design, rt).as_slice(),
+                &candle_core::Device::Cpu,
+            )?;
             model_from_parts(
                 build,
                 Trainable::default(),
@@ -255,6 +280,9 @@ fn match_cmd(a: &MatchArgs) -> Result<()> {
             ..Default::default()
         })?,
     };
+    if a.output_eq {
+        model = model.with_output_eq(&[0.0; tailor::geq::BANDS], true)?;
+    }
     let tgt = target.tensor(n_out, n_in)?;
     let mut loss = if a.mel {
         match_mel_spectrogram(tgt, &a.mss_nfft, fs, a.sparsity)?
@@ -362,4 +390,80 @@ fn write_outputs(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        cmd: TrainCommand,
+    }
+
+    #[test]
+    fn match_with_graphic_eq_output_eq_and_lbfgs_writes_a_baked_preset() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let target = root.join("data/rir/meetingroom_to_hallway_290cm.wav");
+        let dir = std::env::temp_dir().join(format!("tailor-geq-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("geq.json");
+        let cli = Cli::try_parse_from([
+            "train",
+            "match",
+            "--target",
+            target.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--attenuation",
+            "graphic-eq",
+            "--rt",
+            "0.9,0.4",
+            "--output-eq",
+            "--optimizer",
+            "lbfgs",
+            "--lr",
+            "1",
+            "--steps",
+            "2",
+            "--n",
+            "4",
+            "--nfft",
+            "4096",
+            "--mss-nfft",
+            "256,512",
+            "--no-plots",
+            "--quiet",
+        ])
+        .unwrap();
+        run(&cli.cmd).unwrap();
+        let preset = Preset::from_json_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let build = preset.build();
+        assert_eq!(build.post_delay().unwrap().sections(), 11);
+        assert_eq!(build.post_output().unwrap().sections(), 11);
+        build.check_stable().unwrap();
+        let log: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(beside(&out, "log.json")).unwrap())
+                .unwrap();
+        let losses: Vec<f64> = log["train_loss"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(losses.len(), 2);
+        assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn unknown_optimizer_is_refused_by_name() {
+        let e = Cli::try_parse_from([
+            "train", "match", "--target", "x.wav", "--out", "o.json", "--optimizer", "sgd",
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("sgd"), "{e}");
+    }
 }

@@ -9,8 +9,21 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::lbfgs::{flat_grads, flatten_vars, set_vars, Lbfgs, LbfgsOptions};
 use super::loss::{Loss, LossContext};
 use super::model::FdnModel;
+
+/// Optimiser of [`train_fdn`] (pyFDN `optimizer="adam"|"lbfgs"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Optimizer {
+    /// torch Adam + StepLR(2000, 0.1); logs the pre-update loss.
+    #[default]
+    Adam,
+    /// torch LBFGS with strong-Wolfe line search, one `step(closure)` per step; logs the
+    /// post-step loss. Checkpoints keep parameters only: a resumed run restarts the L-BFGS
+    /// history.
+    Lbfgs,
+}
 
 /// Options of [`train_fdn`].
 #[derive(Debug, Clone)]
@@ -31,6 +44,8 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Leave the model at its best (lowest logged loss) step instead of the last update.
     pub restore_best: bool,
+    /// Optimiser (`lr` is its learning rate).
+    pub optimizer: Optimizer,
 }
 
 impl Default for TrainOptions {
@@ -44,6 +59,7 @@ impl Default for TrainOptions {
             checkpoint_every: 1,
             resume: false,
             restore_best: false,
+            optimizer: Optimizer::Adam,
         }
     }
 }
@@ -226,6 +242,11 @@ pub fn train_fdn_with(
     let names: Vec<String> = vars.iter().map(|(n, _)| n.clone()).collect();
     let leaf_names = loss.leaf_names();
     let mut adam = Adam::new(&vars)?;
+    let mut lbfgs = Lbfgs::new(LbfgsOptions {
+        lr: opts.lr,
+        ..Default::default()
+    })?;
+    let plain_vars: Vec<Var> = vars.iter().map(|(_, v)| v.clone()).collect();
     let mut train_loss = Vec::new();
     let mut loss_log: BTreeMap<String, Vec<f64>> =
         leaf_names.iter().map(|n| (n.clone(), Vec::new())).collect();
@@ -241,7 +262,9 @@ pub fn train_fdn_with(
             let ck: Checkpoint = serde_json::from_str(&text)
                 .with_context(|| format!("parsing checkpoint {}", path.display()))?;
             model.restore(&ck.params)?;
-            adam.import(&names, &ck.moments, ck.step)?;
+            if opts.optimizer == Optimizer::Adam {
+                adam.import(&names, &ck.moments, ck.step)?;
+            }
             train_loss = ck.train_loss;
             loss_log = ck.loss_log;
             plateau = ck.plateau;
@@ -257,6 +280,24 @@ pub fn train_fdn_with(
     let mut stop = false;
     let mut step = start;
     while step < opts.max_steps && !stop {
+        if opts.optimizer == Optimizer::Lbfgs {
+            let mut x = flatten_vars(&plain_vars)?;
+            let mut objective = |x: &[f64]| -> Result<(f64, Vec<f64>)> {
+                set_vars(&plain_vars, x)?;
+                let (h, a) = model.response_and_feedback()?;
+                let ctx = LossContext {
+                    h: &h,
+                    feedback: &a,
+                    model,
+                };
+                let (total, _) = loss.evaluate(&ctx)?;
+                let grads = total.backward()?;
+                let v = total.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+                Ok((v, flat_grads(&plain_vars, &grads)?))
+            };
+            lbfgs.step(&mut x, &mut objective)?;
+            set_vars(&plain_vars, &x)?;
+        }
         let (h, a) = model.response_and_feedback()?;
         let ctx = LossContext {
             h: &h,
@@ -275,9 +316,11 @@ pub fn train_fdn_with(
             best_params = model.snapshot()?;
         }
         stop = plateau.update(total_v, opts.tol, opts.patience);
-        let grads = total.backward()?;
-        let lr_now = opts.lr * 0.1f64.powi((step / 2000) as i32);
-        adam.step(&grads, lr_now)?;
+        if opts.optimizer == Optimizer::Adam {
+            let grads = total.backward()?;
+            let lr_now = opts.lr * 0.1f64.powi((step / 2000) as i32);
+            adam.step(&grads, lr_now)?;
+        }
         step += 1;
         on_step(step, total_v);
         if let Some(dir) = &opts.train_dir {

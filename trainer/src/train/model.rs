@@ -11,7 +11,9 @@ use tailor::decay::{shelf_warp, CrossoverConvention};
 use tailor::delays::{sample_delay_lengths_with, DelayOptions};
 use tailor::loss::sparsity::orthogonal_map;
 use tailor::sos::SosBank;
-use tailor::train::designs::{one_pole_sos, shelf_sos, soft_rt_floor};
+use tailor::geq::BANDS;
+use tailor::train::designs::{one_pole_sos, shelf_sos, soft_rt_floor, softplus};
+use tailor::train::geq::{graphic_eq_attenuation, graphic_eq_sos};
 use tailor::train::logm::logm;
 use tailor::train::{FdnInputs, FdnOutput, FdnResponse, FdnSpec, Hook, SosResponse};
 use tailor::{Build, BuildParts, Matrix, Rt};
@@ -65,9 +67,23 @@ pub enum AttenuationDesign {
     FirstOrderShelf,
     /// One-pole lowpass (§6.2) between RT at DC and at Nyquist.
     OnePole,
+    /// 11-section graphic EQ (§6.5, [`tailor::geq`]) on 10 octave band RTs: parameter `(10,)`
+    /// shared by all lines or `(10, N)` per line, seconds.
+    GraphicEq,
 }
 
-/// A trainable attenuation hook: the parameter is `[rt_dc, rt_nyquist]` in seconds.
+/// A trainable output EQ (pyFDN `OutputEQ`): graphic EQ per output channel feeding the
+/// post_output hook.
+#[derive(Debug, Clone)]
+pub struct OutputEq {
+    /// Gains at the 10 command frequencies, `(10, n_out)`, dB.
+    pub gain_db: Var,
+    /// Whether the gains train.
+    pub train: bool,
+}
+
+/// A trainable attenuation hook: the parameter is `[rt_dc, rt_nyquist]` in seconds (shelf,
+/// one-pole) or the 10 band RTs (graphic EQ, `(10,)` or `(10, N)`).
 #[derive(Debug, Clone)]
 pub struct Attenuation {
     /// Filter design.
@@ -131,6 +147,7 @@ pub struct FdnModel {
     post_delay: PostDelay,
     post_matrix: Option<SosBank>,
     post_output: Option<SosBank>,
+    output_eq: Option<OutputEq>,
     op: FdnResponse,
     sos: SosResponse,
     warnings: Vec<String>,
@@ -251,6 +268,50 @@ impl FdnModel {
         &self.post_delay
     }
 
+    /// The trainable output EQ, if any.
+    pub fn output_eq(&self) -> Option<&OutputEq> {
+        self.output_eq.as_ref()
+    }
+
+    /// Adds a trainable output EQ (replacing the build's post_output, as a pyFDN hook module
+    /// does) with `gain_db` (dB at the 10 command frequencies) on every output channel.
+    pub fn with_output_eq(mut self, gain_db: &[f64; BANDS], train: bool) -> Result<Self> {
+        if let Some(j) = gain_db.iter().position(|g| !g.is_finite()) {
+            bail!("output EQ gain of band {j} must be a finite number of dB");
+        }
+        let n_out = self.n_out();
+        let vals: Vec<f64> = gain_db
+            .iter()
+            .flat_map(|&g| std::iter::repeat_n(g, n_out))
+            .collect();
+        let t = Tensor::from_vec(vals, (BANDS, n_out), &Device::Cpu)?
+            .to_dtype(self.w.dtype())?
+            .to_device(self.w.device())?;
+        self.output_eq = Some(OutputEq {
+            gain_db: Var::from_tensor(&t)?,
+            train,
+        });
+        self.post_output = None;
+        self.op = FdnResponse::new(&FdnSpec {
+            delays: self.delays.clone(),
+            n_in: self.n_in(),
+            n_out,
+            nfft: self.nfft,
+            alias_decay_db: self.alias_decay_db,
+            post_delay: hook_of(&self.post_delay),
+            post_matrix: self.post_matrix.clone(),
+            post_output: Hook::Trainable,
+            output: FdnOutput::Time,
+        })?;
+        Ok(self)
+    }
+
+    /// The output-EQ SOS `(11, 6, n_out)` for the current gains.
+    fn output_eq_sos(&self, eq: &OutputEq) -> Result<Tensor> {
+        let g = self.tracked(&eq.gain_db, eq.train);
+        Ok(graphic_eq_sos(&g, self.fs)?)
+    }
+
     /// Device of the parameters.
     pub fn device(&self) -> &Device {
         self.w.device()
@@ -273,9 +334,28 @@ impl FdnModel {
         })
     }
 
-    /// The attenuation SOS `(1, 6, N)` for the current RT parameters.
+    /// The attenuation SOS `(K, 6, N)` for the current RT parameters.
     fn attenuation_sos(&self, att: &Attenuation) -> Result<Tensor> {
         let rt = self.tracked(&att.rt, att.train);
+        if att.design == AttenuationDesign::GraphicEq {
+            let rt = match rt.dims() {
+                // Per-line targets: per-line floors m_i/fs (§6.5).
+                [BANDS, n] if *n == self.delays.len() => {
+                    let f: Vec<f64> = self.delays.iter().map(|&m| m as f64 / self.fs).collect();
+                    let f = Tensor::from_vec(f, (1, *n), &Device::Cpu)?
+                        .to_dtype(rt.dtype())?
+                        .to_device(rt.device())?;
+                    let u = (rt.broadcast_div(&f)? - 1.0)?;
+                    (softplus(&u)? + 1.0)?.broadcast_mul(&f)?
+                }
+                [BANDS] => soft_rt_floor(&rt, att.floor_s)?,
+                d => bail!(
+                    "graphic-EQ band RTs must have shape (10,) or (10, {}), got {d:?}",
+                    self.delays.len()
+                ),
+            };
+            return Ok(graphic_eq_attenuation(&rt, &self.delays, self.fs)?);
+        }
         let rt = soft_rt_floor(&rt, att.floor_s)?;
         let dc = rt.narrow(0, 0, 1)?;
         let ny = rt.narrow(0, 1, 1)?;
@@ -285,6 +365,7 @@ impl FdnModel {
                 shelf_sos(&dc, &ny, &self.delays, self.fs, t)?
             }
             AttenuationDesign::OnePole => one_pole_sos(&dc, &ny, &self.delays, self.fs)?,
+            AttenuationDesign::GraphicEq => unreachable!("handled above"),
         })
     }
 
@@ -298,13 +379,17 @@ impl FdnModel {
             PostDelay::Attenuation(att) => Some(self.sos.forward(&self.attenuation_sos(att)?)?),
             _ => None,
         };
+        let po = match &self.output_eq {
+            Some(eq) => Some(self.sos.forward(&self.output_eq_sos(eq)?)?),
+            None => None,
+        };
         let h = self.op.forward(&FdnInputs {
             a: &a,
             b: &b,
             c: &c,
             d: &d,
             post_delay: pd.as_ref(),
-            post_output: None,
+            post_output: po.as_ref(),
         })?;
         Ok((h, a))
     }
@@ -332,6 +417,9 @@ impl FdnModel {
             if att.train {
                 out.push(("post_delay.rt".to_string(), att.rt.clone()));
             }
+        }
+        if let Some(eq) = self.output_eq.as_ref().filter(|eq| eq.train) {
+            out.push(("post_output.gain_db".to_string(), eq.gain_db.clone()));
         }
         out
     }
@@ -439,6 +527,18 @@ impl Default for BuildFdnOptions {
     }
 }
 
+/// Initial RT parameter values (seconds) of `design` for `rt`: `[dc, nyquist]`, or for the
+/// graphic EQ 10 band RTs interpolated geometrically from the DC to the Nyquist RT.
+pub fn initial_rt(design: AttenuationDesign, rt: Rt) -> Vec<f64> {
+    let (dc, ny) = rt.endpoints();
+    match design {
+        AttenuationDesign::GraphicEq => (0..BANDS)
+            .map(|j| dc * (ny / dc).powf(j as f64 / (BANDS - 1) as f64))
+            .collect(),
+        _ => vec![dc, ny],
+    }
+}
+
 /// pyFDN `LOSSLESS_ALIAS_DECAY_DB`.
 pub const LOSSLESS_ALIAS_DECAY_DB: f64 = 60.0;
 
@@ -509,7 +609,8 @@ pub fn build_fdn(opts: &BuildFdnOptions) -> Result<FdnModel> {
                 }
             }
             let floor_s = build.max_delay() as f64 / opts.fs;
-            let t = Tensor::new(&[dc, ny], &Device::Cpu)?
+            let init = initial_rt(opts.attenuation, rt);
+            let t = Tensor::new(init.as_slice(), &Device::Cpu)?
                 .to_dtype(opts.dtype)?
                 .to_device(&opts.device)?;
             PostDelay::Attenuation(Attenuation {
@@ -597,11 +698,7 @@ pub fn model_from_parts(
         }
     };
     let post_output = build.post_output().cloned();
-    let hook = match &post_delay {
-        PostDelay::None => Hook::None,
-        PostDelay::Frozen(bank) => Hook::Frozen(bank.clone()),
-        PostDelay::Attenuation(_) => Hook::Trainable,
-    };
+    let hook = hook_of(&post_delay);
     let op = FdnResponse::new(&FdnSpec {
         delays: build.delays().to_vec(),
         n_in: build.n_in(),
@@ -627,10 +724,31 @@ pub fn model_from_parts(
         post_delay,
         post_matrix: build.post_matrix().cloned(),
         post_output,
+        output_eq: None,
         op,
         sos: SosResponse::new(opts.nfft, opts.alias_decay_db),
         warnings,
     })
+}
+
+/// The response-op hook for a post_delay.
+fn hook_of(post_delay: &PostDelay) -> Hook {
+    match post_delay {
+        PostDelay::None => Hook::None,
+        PostDelay::Frozen(bank) => Hook::Frozen(bank.clone()),
+        PostDelay::Attenuation(_) => Hook::Trainable,
+    }
+}
+
+/// A `(K, 6, C)` coefficient tensor as an SOS bank.
+fn bank_of(sos: &Tensor) -> Result<SosBank> {
+    let (k, _, ch) = sos.dims3()?;
+    let v = sos
+        .to_device(&Device::Cpu)?
+        .to_dtype(DType::F64)?
+        .flatten_all()?
+        .to_vec1::<f64>()?;
+    Ok(SosBank::new(k, ch, v)?)
 }
 
 /// pyFDN `extract_build`: the realised parameters as a validated [`Build`] (A mapped, hooks baked
@@ -639,16 +757,11 @@ pub fn extract_build(model: &FdnModel) -> Result<Build> {
     let post_delay = match &model.post_delay {
         PostDelay::None => None,
         PostDelay::Frozen(b) => Some(b.clone()),
-        PostDelay::Attenuation(att) => {
-            let sos = model.attenuation_sos(att)?;
-            let (k, _, ch) = sos.dims3()?;
-            let v = sos
-                .to_device(&Device::Cpu)?
-                .to_dtype(DType::F64)?
-                .flatten_all()?
-                .to_vec1::<f64>()?;
-            Some(SosBank::new(k, ch, v)?)
-        }
+        PostDelay::Attenuation(att) => Some(bank_of(&model.attenuation_sos(att)?)?),
+    };
+    let post_output = match &model.output_eq {
+        Some(eq) => Some(bank_of(&model.output_eq_sos(eq)?)?),
+        None => model.post_output.clone(),
     };
     Ok(Build::new(BuildParts {
         a: matrix_of(&model.feedback()?)?,
@@ -659,7 +772,7 @@ pub fn extract_build(model: &FdnModel) -> Result<Build> {
         sample_rate: model.fs,
         post_delay,
         post_matrix: model.post_matrix.clone(),
-        post_output: model.post_output.clone(),
+        post_output,
         metadata: Default::default(),
     })?)
 }
@@ -667,4 +780,162 @@ pub fn extract_build(model: &FdnModel) -> Result<Build> {
 /// Seed `with_decay`: a copy of `build` whose post_delay is the first-order shelf for `rt`.
 pub fn with_decay(build: &Build, rt: impl Into<Rt>) -> Result<Build> {
     Ok(tailor::with_decay(build, rt)?)
+}
+
+#[cfg(test)]
+mod geq_tests {
+    use super::*;
+    use tailor::response::{frequency_response, impulse_response_fft};
+
+    const DELAYS: [usize; 4] = [31, 37, 41, 43];
+    const NFFT: usize = 512;
+
+    /// A graphic-EQ model (shared or per-line band RTs) with a trainable output EQ.
+    fn geq_model(per_line: bool) -> FdnModel {
+        let model = build_fdn(&BuildFdnOptions {
+            delays: Some(DELAYS.to_vec()),
+            rt: Some(Rt::Shelf {
+                dc: 0.02,
+                nyquist: 0.008,
+            }),
+            attenuation: AttenuationDesign::GraphicEq,
+            train_rt: true,
+            nfft: NFFT,
+            alias_decay_db: Some(20.0),
+            seed: 5,
+            ..Default::default()
+        })
+        .unwrap();
+        let model = if per_line {
+            let build = extract_build(&model).unwrap();
+            let rts: Vec<f64> = (0..BANDS * 4)
+                .map(|k| 0.004 + 0.002 * (k % 7) as f64 + 0.001 * (k / 4) as f64)
+                .collect();
+            let t = Tensor::from_vec(rts, (BANDS, 4), &Device::Cpu).unwrap();
+            model_from_parts(
+                &build,
+                Trainable::default(),
+                MatrixKind::Orthogonal,
+                PostDelay::Attenuation(Attenuation {
+                    design: AttenuationDesign::GraphicEq,
+                    rt: Var::from_tensor(&t).unwrap(),
+                    floor_s: 43.0 / 48000.0,
+                    train: true,
+                }),
+                &ModelOptions {
+                    nfft: NFFT,
+                    alias_decay_db: 20.0,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+        } else {
+            model
+        };
+        model
+            .with_output_eq(
+                &[3.0, 2.0, -1.0, 0.0, 1.5, -2.0, 0.5, -3.0, 2.5, -4.0],
+                true,
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn extracted_build_renders_the_model_response() {
+        for per_line in [false, true] {
+            let model = geq_model(per_line);
+            let names: Vec<String> = model.trainable_vars().into_iter().map(|v| v.0).collect();
+            assert!(names.contains(&"post_delay.rt".to_string()));
+            assert!(names.contains(&"post_output.gain_db".to_string()));
+            let build = extract_build(&model).unwrap();
+            assert_eq!(build.post_delay().unwrap().sections(), 11);
+            assert_eq!(build.post_output().unwrap().sections(), 11);
+            let want = impulse_response_fft(&frequency_response(&build, NFFT, 20.0));
+            let got = model
+                .response()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap();
+            let err = (0..NFFT).fold(0.0f64, |e, n| e.max((got[n] - want.at(n, 0, 0)).abs()));
+            assert!(err <= 1e-9, "per_line {per_line}: max |Δh| {err:e}");
+            assert!(want.max_abs() > 1e-3);
+        }
+    }
+
+    #[test]
+    fn geq_hooks_gradient_matches_finite_differences() {
+        let w: Vec<f64> = (0..NFFT).map(|n| ((n * 37 % 101) as f64) / 101.0 - 0.5).collect();
+        let w = Tensor::from_vec(w, (NFFT, 1, 1), &Device::Cpu).unwrap();
+        for per_line in [false, true] {
+            let model = geq_model(per_line);
+            let objective = |m: &FdnModel| -> Tensor {
+                (m.response().unwrap() * &w)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+            };
+            let vars = model.trainable_vars();
+            let grads = objective(&model).backward().unwrap();
+            for name in ["post_delay.rt", "post_output.gain_db"] {
+                let var = &vars.iter().find(|(n, _)| n == name).unwrap().1;
+                let g = grads
+                    .get(var.as_tensor())
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f64>()
+                    .unwrap();
+                let x0 = var.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+                let scale = g.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+                assert!(scale > 0.0, "{name}: zero gradient");
+                for i in (0..x0.len()).step_by(3) {
+                    let h = if x0[i] == 0.0 { 1e-3 } else { 1e-3 * x0[i].abs() };
+                    let at = |d: f64| {
+                        let mut x = x0.clone();
+                        x[i] += d;
+                        let t = Tensor::from_vec(x, var.shape(), &Device::Cpu).unwrap();
+                        var.set(&t).unwrap();
+                        objective(&model).to_scalar::<f64>().unwrap()
+                    };
+                    // Richardson-extrapolated central differences (truncation O(h⁴)).
+                    let d1 = (at(h) - at(-h)) / (2.0 * h);
+                    let d2 = (at(h / 2.0) - at(-h / 2.0)) / h;
+                    let fd = (4.0 * d2 - d1) / 3.0;
+                    let t0 = Tensor::from_vec(x0.clone(), var.shape(), &Device::Cpu).unwrap();
+                    var.set(&t0).unwrap();
+                    let rel = (fd - g[i]).abs() / scale;
+                    assert!(rel <= 1e-6, "{name}[{i}] per_line {per_line}: {} vs {fd} ({rel:e})", g[i]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_geq_parameters_are_refused() {
+        let model = geq_model(false);
+        let e = model.with_output_eq(&[f64::NAN; BANDS], true).unwrap_err();
+        assert!(e.to_string().contains("finite"), "{e}");
+        let build = extract_build(&geq_model(false)).unwrap();
+        let t = Tensor::ones((BANDS, 3), DType::F64, &Device::Cpu).unwrap();
+        let model = model_from_parts(
+            &build,
+            Trainable::default(),
+            MatrixKind::Orthogonal,
+            PostDelay::Attenuation(Attenuation {
+                design: AttenuationDesign::GraphicEq,
+                rt: Var::from_tensor(&t).unwrap(),
+                floor_s: 0.001,
+                train: true,
+            }),
+            &ModelOptions {
+                nfft: NFFT,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let e = model.response().unwrap_err();
+        assert!(e.to_string().contains("band RTs"), "{e}");
+    }
 }

@@ -1,0 +1,306 @@
+//! Fractional-octave band filters (Butterworth band-pass, bilinear transform) and per-band
+//! Schroeder decay analysis.
+//!
+//! Design follows scipy `butter(order, [fc·2^(−1/(2·fraction)), fc·2^(1/(2·fraction))],
+//! btype="bandpass", fs=fs, output="sos")`: analog Butterworth prototype of `order` poles,
+//! band edges pre-warped (`ω = 2·tan(π·f/fs)`), low-pass → band-pass transform (2·order poles,
+//! `order` zeros at s = 0), bilinear transform `z = (2 + s)/(2 − s)` (zeros land at z = ±1), and
+//! the gain set so the response is exactly 0 dB at the pre-warped geometric centre. Sections are
+//! `[g, 0, −g, 1, a1, a2]` (one zero at +1 and one at −1 each); the transfer function equals
+//! scipy's, only the grouping of zeros into sections differs. Filtering runs forward once, like
+//! `sosfilt` (no zero-phase pass).
+
+use super::error::{validate_rate, AnalysisError};
+use super::{decay_time, schroeder_edc_db};
+use crate::sos::{SosBank, SosChannelFilter};
+use num_complex::Complex64;
+
+/// Centre frequencies in Hz of the seven octave bands used by `compare` (125 Hz … 8 kHz).
+pub const OCTAVE_BANDS_HZ: [f64; 7] = [125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0];
+
+/// Prototype order of the band filters (4 → 8 poles per band-pass).
+pub const BAND_ORDER: usize = 4;
+
+/// The seven octave-band centres in Hz (125 Hz … 8 kHz).
+pub fn octave_bands_hz() -> Vec<f64> {
+    OCTAVE_BANDS_HZ.to_vec()
+}
+
+/// Third-octave centres in Hz, `1000·2^(k/3)` for k = −10…10 (99.2 Hz … 10.08 kHz), keeping
+/// those with `fc ≤ fs/2.2` whose upper edge lies below Nyquist (`fs` in Hz).
+pub fn third_octave_bands_hz(fs: f64) -> Vec<f64> {
+    (-10..=10)
+        .map(|k| 1000.0 * 2f64.powf(f64::from(k) / 3.0))
+        .filter(|&fc| fc <= fs / 2.2 && band_edges_hz(fc, 3).1 < fs / 2.0)
+        .collect()
+}
+
+/// Lower and upper band edges in Hz of the `1/fraction`-octave band centred at `fc` Hz:
+/// `fc·2^(∓1/(2·fraction))` (octave: fc/√2, fc·√2).
+pub fn band_edges_hz(fc: f64, fraction: u32) -> (f64, f64) {
+    let r = 2f64.powf(1.0 / (2.0 * f64::from(fraction.max(1))));
+    (fc / r, fc * r)
+}
+
+/// Butterworth band-pass SOS (one channel, `order` sections, `2·order` poles) for the
+/// `1/fraction`-octave band at `fc` Hz and sample rate `fs` Hz; −3 dB at the band edges.
+pub fn bandpass_sos(
+    fc: f64,
+    fs: f64,
+    fraction: u32,
+    order: usize,
+) -> Result<SosBank, AnalysisError> {
+    validate_rate(fs)?;
+    if fraction == 0 || order == 0 {
+        return Err(AnalysisError::BadDesign { fraction, order });
+    }
+    let (f1, f2) = band_edges_hz(fc, fraction);
+    if !(fc.is_finite() && fc > 0.0 && f2 < fs / 2.0) {
+        return Err(AnalysisError::BandOutOfRange { fc, upper: f2, fs });
+    }
+    // Pre-warped analog edges (bilinear with sample period 1: s = 2(z − 1)/(z + 1)).
+    let w1 = 2.0 * (std::f64::consts::PI * f1 / fs).tan();
+    let w2 = 2.0 * (std::f64::consts::PI * f2 / fs).tan();
+    let (bw, wo) = (w2 - w1, (w1 * w2).sqrt());
+    let n = order as f64;
+    let mut poles = Vec::with_capacity(2 * order);
+    for i in 0..order {
+        // scipy buttap: p = −exp(jπm/(2N)), m = −N+1, −N+3, …, N−1.
+        let m = -n + 1.0 + 2.0 * i as f64;
+        let p = -Complex64::from_polar(1.0, std::f64::consts::PI * m / (2.0 * n));
+        let plp = p * (bw / 2.0);
+        let root = (plp * plp - wo * wo).sqrt();
+        for s in [plp + root, plp - root] {
+            poles.push((Complex64::new(2.0, 0.0) + s) / (Complex64::new(2.0, 0.0) - s));
+        }
+    }
+    let mut sections: Vec<[f64; 6]> = Vec::with_capacity(order);
+    let mut real: Vec<f64> = Vec::new();
+    for z in &poles {
+        if z.im.abs() <= 1e-12 * z.norm().max(1.0) {
+            real.push(z.re);
+        } else if z.im > 0.0 {
+            sections.push([1.0, 0.0, -1.0, 1.0, -2.0 * z.re, z.norm_sqr()]);
+        }
+    }
+    real.sort_by(f64::total_cmp);
+    for pair in real.chunks(2) {
+        let (r1, r2) = (pair[0], pair.get(1).copied().unwrap_or(0.0));
+        sections.push([1.0, 0.0, -1.0, 1.0, -(r1 + r2), r1 * r2]);
+    }
+    sections.sort_by(|a, b| a[5].total_cmp(&b[5]));
+    let flat = |secs: &[[f64; 6]]| secs.iter().flatten().copied().collect::<Vec<f64>>();
+    let unit = SosBank::new(sections.len(), 1, flat(&sections))
+        .map_err(|_| AnalysisError::BandOutOfRange { fc, upper: f2, fs })?;
+    // 0 dB at the digital image of the analog centre ωo.
+    let omega0 = 2.0 * (wo / 2.0).atan();
+    let g = 1.0 / unit.magnitude(0, omega0);
+    sections[0][0] *= g;
+    sections[0][2] *= g;
+    SosBank::new(sections.len(), 1, flat(&sections)).map_err(|_| AnalysisError::BandOutOfRange {
+        fc,
+        upper: f2,
+        fs,
+    })
+}
+
+/// Runs `x` forward through a one-channel SOS bank (like scipy `sosfilt`), zero initial state.
+pub fn sos_filter(bank: &SosBank, x: &[f64]) -> Vec<f64> {
+    let mut f = SosChannelFilter::new(bank, 0);
+    x.iter().map(|&v| f.tick(v)).collect()
+}
+
+/// `x` (sampled at `fs` Hz) filtered by the 8-pole Butterworth `1/fraction`-octave band-pass
+/// at `fc` Hz, same length as `x`.
+pub fn band_filter(x: &[f64], fs: f64, fc: f64, fraction: u32) -> Result<Vec<f64>, AnalysisError> {
+    Ok(sos_filter(&bandpass_sos(fc, fs, fraction, BAND_ORDER)?, x))
+}
+
+/// Schroeder EDC in dB (0 dB at sample 0) of `x` filtered to the `1/fraction`-octave band at
+/// `fc` Hz (`fs` in Hz).
+pub fn band_edc_db(x: &[f64], fs: f64, fc: f64, fraction: u32) -> Result<Vec<f64>, AnalysisError> {
+    Ok(schroeder_edc_db(&band_filter(x, fs, fc, fraction)?))
+}
+
+/// Decay times of one band, seconds (each `None` when the band EDC does not reach the end of
+/// its fit range).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BandDecay {
+    /// Band centre in Hz.
+    pub fc_hz: f64,
+    /// Early decay time: fit 0 to −10 dB, extrapolated to 60 dB, seconds.
+    pub edt_s: Option<f64>,
+    /// T20: fit −5 to −25 dB, extrapolated to 60 dB, seconds.
+    pub t20_s: Option<f64>,
+    /// T30: fit −5 to −35 dB, extrapolated to 60 dB, seconds (the band RT of `compare`).
+    pub t30_s: Option<f64>,
+}
+
+/// EDT, T20 and T30 of `ir` (at `fs` Hz) in each octave band of [`OCTAVE_BANDS_HZ`]; a band
+/// whose filter does not fit below Nyquist gets all `None`.
+pub fn octave_band_decays(ir: &[f64], fs: f64) -> Vec<BandDecay> {
+    OCTAVE_BANDS_HZ
+        .iter()
+        .map(|&fc| match band_edc_db(ir, fs, fc, 1) {
+            Ok(edc) => BandDecay {
+                fc_hz: fc,
+                edt_s: decay_time(&edc, fs, 0.0, 10.0),
+                t20_s: decay_time(&edc, fs, -5.0, 20.0),
+                t30_s: decay_time(&edc, fs, -5.0, 30.0),
+            },
+            Err(_) => BandDecay {
+                fc_hz: fc,
+                edt_s: None,
+                t20_s: None,
+                t30_s: None,
+            },
+        })
+        .collect()
+}
+
+/// Band RT (T30) in seconds of `ir` (at `fs` Hz) per octave band of [`OCTAVE_BANDS_HZ`]: least
+/// squares line on the band's Schroeder EDC from −5 dB to −35 dB, extrapolated to 60 dB; `None`
+/// when the EDC never reaches −35 dB or the band does not fit below Nyquist.
+pub fn octave_band_rts(ir: &[f64], fs: f64) -> Vec<Option<f64>> {
+    OCTAVE_BANDS_HZ
+        .iter()
+        .map(|&fc| {
+            band_edc_db(ir, fs, fc, 1)
+                .ok()
+                .and_then(|edc| decay_time(&edc, fs, -5.0, 30.0))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Normal};
+
+    fn mag_db(bank: &SosBank, f: f64, fs: f64) -> f64 {
+        20.0 * bank
+            .magnitude(0, 2.0 * std::f64::consts::PI * f / fs)
+            .log10()
+    }
+
+    #[test]
+    fn octave_filters_are_0_db_at_fc_minus_3_at_edges_and_reject_two_octaves_away() {
+        for fs in [44100.0, 48000.0, 96000.0] {
+            for fc in OCTAVE_BANDS_HZ {
+                let bank = bandpass_sos(fc, fs, 1, BAND_ORDER).unwrap();
+                assert_eq!(bank.sections(), 4, "8 poles = 4 biquads");
+                assert!(bank.poles_inside_unit_circle());
+                let (lo, hi) = band_edges_hz(fc, 1);
+                assert!(mag_db(&bank, fc, fs).abs() < 0.01, "{fc} at {fs}");
+                for edge in [lo, hi] {
+                    let m = mag_db(&bank, edge, fs);
+                    assert!((m + 3.0103).abs() < 0.1, "{fc} edge {edge}: {m}");
+                }
+                assert!(mag_db(&bank, fc / 4.0, fs) < -40.0, "{fc}/4 at {fs}");
+                if 4.0 * fc < fs / 2.0 {
+                    assert!(mag_db(&bank, 4.0 * fc, fs) < -40.0, "4·{fc} at {fs}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn octave_filter_matches_scipy_butter_bandpass() {
+        // scipy 1.x: butter(4, [1000/√2, 1000·√2], btype="bandpass", fs=48000, output="sos").
+        let bank = bandpass_sos(1000.0, 48000.0, 1, 4).unwrap();
+        let scipy_den = [
+            [-1.885_247_679_573_900_6, 0.906_948_398_768_017_7],
+            [-1.916_685_988_109_721_4, 0.929_106_599_394_407_6],
+            [-1.922_752_740_735_907_7, 0.954_664_777_136_934_8],
+            [-1.967_064_609_966_607_6, 0.975_918_894_303_869_7],
+        ];
+        for (k, d) in scipy_den.iter().enumerate() {
+            let s = bank.normalized_section(k, 0);
+            assert!(
+                (s[4] - d[0]).abs() < 1e-12 && (s[5] - d[1]).abs() < 1e-12,
+                "{k}: {s:?}"
+            );
+        }
+        // scipy's gain (its zeros ±1 grouped differently: (1 + z⁻¹)²(1 − z⁻¹)² = (1 − z⁻²)²).
+        let g: f64 = (0..4).map(|k| bank.normalized_section(k, 0)[0]).product();
+        assert!((g / 4.076_353_113_570_579_3e-6 - 1.0).abs() < 1e-9, "{g}");
+        // scipy sosfreqz magnitudes at 250, 3000 Hz.
+        let m = |f: f64| bank.magnitude(0, 2.0 * std::f64::consts::PI * f / 48000.0);
+        assert!((m(250.0) / 0.001_270_744_111_103_4 - 1.0).abs() < 1e-9);
+        assert!((m(3000.0) / 0.004_736_207_843_913_82 - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn third_octave_bands_and_bad_designs() {
+        let b = third_octave_bands_hz(48000.0);
+        assert_eq!(b.len(), 21);
+        assert!(
+            (b[0] - 99.21).abs() < 0.01 && (b[20] - 10079.4).abs() < 0.1,
+            "{b:?}"
+        );
+        let low = third_octave_bands_hz(16000.0);
+        assert!(low.iter().all(|&f| f <= 16000.0 / 2.2), "{low:?}");
+        assert!(low.len() < 21);
+        let bank = bandpass_sos(1000.0, 48000.0, 3, BAND_ORDER).unwrap();
+        let (lo, hi) = band_edges_hz(1000.0, 3);
+        assert!(mag_db(&bank, 1000.0, 48000.0).abs() < 0.01);
+        assert!((mag_db(&bank, lo, 48000.0) + 3.0103).abs() < 0.1);
+        assert!((mag_db(&bank, hi, 48000.0) + 3.0103).abs() < 0.1);
+        let e = bandpass_sos(8000.0, 16000.0, 1, 4).unwrap_err();
+        assert!(e.to_string().contains("does not fit below Nyquist"), "{e}");
+        assert!(bandpass_sos(1000.0, 48000.0, 0, 4).is_err());
+        assert!(bandpass_sos(-5.0, 48000.0, 1, 4).is_err());
+        assert!(band_filter(&[1.0], f64::NAN, 1000.0, 1).is_err());
+    }
+
+    #[test]
+    fn filtering_a_sine_at_fc_keeps_its_amplitude() {
+        let fs = 48000.0;
+        let x: Vec<f64> = (0..48000)
+            .map(|n| (2.0 * std::f64::consts::PI * 500.0 * n as f64 / fs).sin())
+            .collect();
+        let y = band_filter(&x, fs, 500.0, 1).unwrap();
+        let peak = y[24000..].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!((peak - 1.0).abs() < 1e-3, "{peak}");
+        let y = band_filter(&x, fs, 4000.0, 1).unwrap();
+        let peak = y[24000..].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(peak < 1e-3, "{peak}");
+    }
+
+    /// White Gaussian noise with an exponential envelope of `rt` seconds (60 dB decay).
+    pub(crate) fn decaying_noise(rt: f64, seconds: f64, fs: f64, seed: u64) -> Vec<f64> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let normal = Normal::new(0.0, 1.0).unwrap();
+        (0..(seconds * fs) as usize)
+            .map(|n| normal.sample(&mut rng) * 10f64.powf(-3.0 * n as f64 / fs / rt))
+            .collect()
+    }
+
+    #[test]
+    fn band_rts_of_decaying_noise_are_within_2_percent() {
+        let fs = 48000.0;
+        let rt = 1.5;
+        let ir = decaying_noise(rt, 3.0, fs, 11);
+        for (fc, t) in OCTAVE_BANDS_HZ.iter().zip(octave_band_rts(&ir, fs)) {
+            let t = t.unwrap();
+            assert!((t - rt).abs() < 0.02 * rt, "{fc} Hz: {t}");
+        }
+        // Per-band RTs: a sum of band-limited decays keeps each band's own RT.
+        let rts = [2.0, 1.6, 1.2, 1.0, 0.8, 0.6, 0.4];
+        let mut mix = vec![0.0; (3.0 * fs) as usize];
+        for (k, (&fc, &r)) in OCTAVE_BANDS_HZ.iter().zip(&rts).enumerate() {
+            let part = band_filter(&decaying_noise(r, 3.0, fs, 20 + k as u64), fs, fc, 3).unwrap();
+            mix.iter_mut().zip(&part).for_each(|(m, p)| *m += p);
+        }
+        let decays = octave_band_decays(&mix, fs);
+        for (d, &r) in decays.iter().zip(&rts) {
+            let t = d.t30_s.unwrap();
+            assert!((t - r).abs() < 0.02 * r, "{} Hz: T30 {t} want {r}", d.fc_hz);
+            assert!(d.t20_s.is_some() && d.edt_s.is_some());
+        }
+        // Too short to reach −35 dB: None.
+        let short = decaying_noise(2.0, 0.3, fs, 3);
+        assert!(octave_band_rts(&short, fs).iter().all(Option::is_none));
+    }
+}

@@ -1,0 +1,100 @@
+//! One training step (forward + backward + optimiser update) through `train_fdn`, as the CLI
+//! runs it: (a) colorless N=8, nfft 2^14, from the packaged `colorless_init_N8_d1` preset;
+//! (b) MatchSpectrogram N=8, nfft 2^17, toward the meeting-room IR (trainable shelf RT);
+//! (c) N=16 with trainable graphic-EQ attenuation + output EQ, MatchSpectrogram, nfft 2^17.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::path::Path;
+use tailor::{Preset, Rt};
+use tailor_trainer::train::target::load_target;
+use tailor_trainer::train::{
+    build_fdn, colorless, match_spectrogram, train_fdn, trainable_from_build, AttenuationDesign,
+    BuildFdnOptions, FdnModel, Loss, MatrixKind, ModelOptions, TrainOptions, Trainable,
+    DEFAULT_MSS_NFFT,
+};
+
+fn data(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+fn one_step(c: &mut Criterion, name: &str, model: &mut FdnModel, loss: &mut Loss) {
+    let opts = TrainOptions {
+        max_steps: 1,
+        patience: usize::MAX,
+        ..Default::default()
+    };
+    c.bench_function(name, |b| {
+        b.iter(|| train_fdn(model, loss, &opts).expect("training step"))
+    });
+}
+
+fn match_model(n: usize, design: AttenuationDesign, output_eq: bool) -> (FdnModel, Loss) {
+    let fs = 48000.0;
+    let longest = *DEFAULT_MSS_NFFT.iter().max().expect("window sizes");
+    let target = load_target(
+        &data("data/rir/meetingroom_to_hallway_290cm.wav"),
+        fs,
+        1,
+        1,
+        longest,
+    )
+    .expect("meeting-room IR");
+    let mut model = build_fdn(&BuildFdnOptions {
+        n: Some(n),
+        rt: Some(Rt::Flat(0.6)),
+        attenuation: design,
+        train_rt: true,
+        fs,
+        nfft: 1 << 17,
+        alias_decay_db: Some(0.0),
+        seed: 1,
+        ..Default::default()
+    })
+    .expect("model");
+    if output_eq {
+        model = model
+            .with_output_eq(&[0.0; tailor::geq::BANDS], true)
+            .expect("output EQ");
+    }
+    let loss = match_spectrogram(
+        target.tensor(1, 1).expect("target tensor"),
+        &DEFAULT_MSS_NFFT,
+        fs,
+        0.0,
+    )
+    .expect("loss");
+    (model, loss)
+}
+
+fn bench(c: &mut Criterion) {
+    let text = std::fs::read_to_string(data(
+        "data/presets/colorless_FDN/colorless_init_N8_d1.json",
+    ))
+    .expect("colorless preset");
+    let preset = Preset::from_json_str(&text).expect("preset");
+    let mut model = trainable_from_build(
+        preset.build(),
+        Trainable::default(),
+        MatrixKind::Orthogonal,
+        &ModelOptions {
+            nfft: 1 << 14,
+            alias_decay_db: 60.0,
+            ..Default::default()
+        },
+    )
+    .expect("colorless model");
+    one_step(c, "colorless_n8_nfft2^14", &mut model, &mut colorless());
+
+    let (mut model, mut loss) = match_model(8, AttenuationDesign::FirstOrderShelf, false);
+    one_step(c, "match_spectrogram_n8_nfft2^17", &mut model, &mut loss);
+
+    let (mut model, mut loss) = match_model(16, AttenuationDesign::GraphicEq, true);
+    one_step(c, "graphic_eq_output_eq_n16_nfft2^17", &mut model, &mut loss);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10);
+    targets = bench
+}
+criterion_main!(benches);
