@@ -8,9 +8,9 @@ pub mod error;
 pub mod onset;
 pub mod spectrum;
 
-pub use error::AnalysisError;
-
 pub mod spectrogram;
+
+pub use error::AnalysisError;
 
 pub mod noise;
 pub mod slopes;

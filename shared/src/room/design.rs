@@ -19,7 +19,7 @@ use super::early::bake_early_fir;
 use super::grouped::{grouped_delays, grouped_feedback_matrix, split_lines, GroupedError};
 use crate::analysis::bands::{band_filter, octave_bands_hz};
 use crate::analysis::compare::{compare_irs, Comparison};
-use crate::geq::{graphic_eq_attenuation_per_line, graphic_eq_output, COMMAND_FREQUENCIES_HZ};
+use crate::geq::{graphic_eq_attenuation_per_line, graphic_eq_output, GeqError, BANDS, COMMAND_FREQUENCIES};
 use crate::matrix::Matrix;
 use crate::preset::{Build, BuildParts, PresetError};
 use crate::response::impulse_response;
@@ -38,6 +38,9 @@ pub enum DesignError {
     /// A candidate build was refused.
     #[error(transparent)]
     Preset(#[from] PresetError),
+    /// The graphic EQ design failed.
+    #[error(transparent)]
+    Geq(#[from] GeqError),
     /// Measuring a candidate failed.
     #[error("measuring the candidate: {0}")]
     Analysis(String),
@@ -96,7 +99,12 @@ pub struct Candidate {
     pub comparison: Comparison,
     /// Worst figure relative to its threshold (≤ 1 meets every threshold).
     pub score: f64,
-    /// The parameters that made it.
+}
+
+/// The parameters of a design.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesignParams {
+    /// Decay time per group (fast → slow) and octave band, seconds.
     pub rt_s: Vec<Vec<f64>>,
     /// Output EQ per octave band, dB.
     pub eq_db: Vec<f64>,
@@ -104,11 +112,13 @@ pub struct Candidate {
     pub group_gain: Vec<f64>,
 }
 
-/// Result of the loop: the best candidate and the score of every iteration.
+/// Result of the loop: the best candidate, its parameters and the score of every iteration.
 #[derive(Debug, Clone)]
 pub struct Design {
     /// Best candidate.
     pub best: Candidate,
+    /// Parameters of the best candidate.
+    pub params: DesignParams,
     /// Score per iteration (in order).
     pub history: Vec<f64>,
 }
@@ -130,10 +140,10 @@ pub fn score(c: &Comparison) -> f64 {
 
 /// Extends 7 octave-band values (125 Hz … 8 kHz) to the graphic EQ's 10 command bands
 /// (31.25 Hz … 16 kHz): the lowest value repeats below 125 Hz, the highest above 8 kHz.
-pub fn to_command_bands(octave: &[f64]) -> [f64; 10] {
+pub fn to_command_bands(octave: &[f64]) -> [f64; BANDS] {
     let bands = octave_bands_hz();
-    let mut out = [0.0; 10];
-    for (j, &f) in COMMAND_FREQUENCIES_HZ.iter().enumerate() {
+    let mut out = [0.0; BANDS];
+    for (j, &f) in COMMAND_FREQUENCIES.iter().enumerate() {
         let i = bands
             .iter()
             .position(|&b| (b - f).abs() < 1e-6)
@@ -169,8 +179,8 @@ pub fn make_build(
             per_line.push(rts);
         }
     }
-    let post_delay = graphic_eq_attenuation_per_line(&per_line, &delays, fs);
-    let post_output = graphic_eq_output(&to_command_bands(eq_db), 1, fs);
+    let post_delay = graphic_eq_attenuation_per_line(&per_line, &delays, fs)?;
+    let post_output = graphic_eq_output(&to_command_bands(eq_db), 1, fs)?;
     let parts = BuildParts {
         a,
         b: Matrix::from_row_major(n, 1, b).expect("n×1"),
@@ -203,21 +213,20 @@ fn tail_energy(x: &[f64], from: usize) -> f64 {
     x.iter().skip(from).map(|v| v * v).sum()
 }
 
-/// Renders one candidate: FDN IR of `target.len()` samples plus the baked early FIR.
-fn evaluate(
+/// Renders `build` for `target.len()` samples, adds the early FIR baked against `target` over
+/// `early` = (fade start, fade end) samples, and measures the total against the target. Returns
+/// the candidate and the total IR.
+pub fn evaluate_build(
     target: &[f64],
     fs: f64,
-    opts: &DesignOptions,
-    rt_s: &[Vec<f64>],
-    group_gain: &[f64],
-    eq_db: &[f64],
+    early: Option<(usize, usize)>,
+    build: Build,
 ) -> Result<(Candidate, Vec<f64>), DesignError> {
-    let build = make_build(fs, opts, rt_s, group_gain, eq_db)?;
     let fdn = impulse_response(&build, target.len()).channel(0, 0);
-    let (early_fir, total) = match opts.early {
+    let (early_fir, total) = match early {
         Some((start, end)) => {
             let fir = bake_early_fir(target, &fdn, start, end);
-            let mut total = fdn.clone();
+            let mut total = fdn;
             for (t, f) in total.iter_mut().zip(&fir) {
                 *t += f;
             }
@@ -227,16 +236,13 @@ fn evaluate(
     };
     let comparison =
         compare_irs(target, &total, fs).map_err(|e| DesignError::Analysis(e.to_string()))?;
-    let s = score(&comparison);
+    let score = score(&comparison);
     Ok((
         Candidate {
             build,
             early_fir,
             comparison,
-            score: s,
-            rt_s: rt_s.to_vec(),
-            eq_db: eq_db.to_vec(),
-            group_gain: group_gain.to_vec(),
+            score,
         },
         total,
     ))
@@ -273,24 +279,43 @@ pub fn design(
                 .unwrap_or(target.len() - 1)
         })
         .collect();
-    let mut best: Option<Candidate> = None;
+    let mut best: Option<(Candidate, DesignParams, Vec<f64>)> = None;
     let mut history = Vec::new();
+    // Step size of the corrections: halved (and the loop restarted from the best parameters)
+    // whenever a correction made the score worse.
+    let mut alpha = 1.0f64;
     for it in 0..opts.iterations.max(1) {
-        let (cand, total) = evaluate(target, fs, opts, &rt, &gain, &eq)?;
+        let build = make_build(fs, opts, &rt, &gain, &eq)?;
+        let (cand, total) = evaluate_build(target, fs, opts.early, build)?;
         history.push(cand.score);
         progress(it, cand.score);
         let done = cand.score <= 0.5;
-        let cmp = cand.comparison.clone();
-        if best.as_ref().is_none_or(|b| cand.score < b.score) {
-            best = Some(cand);
-        }
-        if done || it + 1 == opts.iterations {
+        let improved = best.as_ref().is_none_or(|(b, _, _)| cand.score < b.score);
+        let (cmp, total) = if improved {
+            let params = DesignParams {
+                rt_s: rt.clone(),
+                eq_db: eq.clone(),
+                group_gain: gain.clone(),
+            };
+            let c = cand.comparison.clone();
+            best = Some((cand, params, total.clone()));
+            (c, total)
+        } else {
+            // Back to the best point with a smaller step.
+            alpha *= 0.5;
+            let (b, p, t) = best.as_ref().expect("improved on the first iteration");
+            rt = p.rt_s.clone();
+            eq = p.eq_db.clone();
+            gain = p.group_gain.clone();
+            (b.comparison.clone(), t.clone())
+        };
+        if done || it + 1 == opts.iterations || alpha < 1.0 / 64.0 {
             break;
         }
         // RT correction per band.
         for b in 0..nb {
             if let (Some(Some(ra)), Some(Some(rb))) = (cmp.rt_a_s.get(b), cmp.rt_b_s.get(b)) {
-                let f = (ra / rb).clamp(0.5, 2.0);
+                let f = (ra / rb).clamp(0.5, 2.0).powf(alpha);
                 for g in rt.iter_mut() {
                     g[b] = (g[b] * f).clamp(0.02, 60.0);
                 }
@@ -300,7 +325,7 @@ pub fn design(
         let fit_late = late_band_energies(&total, fs, tail_from);
         for b in 0..nb {
             if target_late[b] > 0.0 && fit_late[b] > 0.0 {
-                eq[b] += (10.0 * (target_late[b] / fit_late[b]).log10()).clamp(-12.0, 12.0);
+                eq[b] += alpha * (10.0 * (target_late[b] / fit_late[b]).log10()).clamp(-12.0, 12.0);
             }
         }
         // Broadband decay shape → slower groups' gains.
@@ -309,12 +334,14 @@ pub fn design(
             let rt_t = tail_energy(target, cp) / t_tail;
             let rf = tail_energy(&total, cp) / f_tail;
             if rt_t > 0.0 && rf > 0.0 {
-                gain[g + 1] *= (rt_t / rf).sqrt().clamp(0.5, 2.0);
+                gain[g + 1] *= (rt_t / rf).sqrt().clamp(0.5, 2.0).powf(alpha);
             }
         }
     }
+    let (best, params, _) = best.expect("at least one iteration ran");
     Ok(Design {
-        best: best.expect("at least one iteration ran"),
+        best,
+        params,
         history,
     })
 }

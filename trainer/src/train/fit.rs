@@ -142,7 +142,8 @@ struct Checkpoint {
     best_params: Vec<(String, Vec<f64>)>,
 }
 
-struct Adam {
+/// torch Adam over a set of variables (β 0.9/0.999, ε 1e-8, no weight decay).
+pub(crate) struct Adam {
     t: usize,
     state: Vec<(Var, Tensor, Tensor)>,
 }
@@ -152,7 +153,7 @@ impl Adam {
     const B2: f64 = 0.999;
     const EPS: f64 = 1e-8;
 
-    fn new(vars: &[(String, Var)]) -> Result<Self> {
+    pub(crate) fn new(vars: &[(String, Var)]) -> Result<Self> {
         let state = vars
             .iter()
             .map(|(_, v)| Ok((v.clone(), v.zeros_like()?, v.zeros_like()?)))
@@ -161,7 +162,11 @@ impl Adam {
     }
 
     /// One torch-Adam update; `lr_now` includes the StepLR factor.
-    fn step(&mut self, grads: &candle_core::backprop::GradStore, lr_now: f64) -> Result<()> {
+    pub(crate) fn step(
+        &mut self,
+        grads: &candle_core::backprop::GradStore,
+        lr_now: f64,
+    ) -> Result<()> {
         self.t += 1;
         let t = self.t as i32;
         let bc1 = 1.0 - Self::B1.powi(t);

@@ -5,6 +5,7 @@ pub mod fit;
 pub mod lbfgs;
 pub mod loss;
 pub mod model;
+pub mod room;
 pub mod target;
 
 #[cfg(test)]

@@ -1,0 +1,53 @@
+//! Room fitting on the bundled meeting-room IR (a coupled space: meeting room opening onto a
+//! hallway): analysis finds two slopes, the closed-loop design meets the acceptance figures.
+
+use tailor::room::analysis::{analyse_room, design_start, SlopeChoice};
+use tailor::room::design::{design, DesignOptions};
+
+fn meeting_room() -> (Vec<f64>, f64) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/rir/meetingroom_to_hallway_290cm.wav");
+    let audio = tailor::wav::read_wav(std::path::Path::new(path)).unwrap();
+    (audio.channels[0].clone(), audio.sample_rate)
+}
+
+fn run(slopes: SlopeChoice, early: bool) -> tailor::room::design::Design {
+    let (ir, fs) = meeting_room();
+    let a = analyse_room(&ir, fs, slopes).unwrap();
+    eprintln!(
+        "slopes {:?} noise {:.1} dB trunc {:.3} s mixing {:?} early_end {:.3} band_rt {:?}",
+        a.broadband.slopes, a.noise.noise_db, a.noise.truncation_s, a.mixing_time_s, a.early_end_s, a.band_rt_s
+    );
+    let start = design_start(&a);
+    eprintln!("start {start:?}");
+    let end = (a.early_end_s * fs).round() as usize;
+    let fade = (end / 4).max((0.005 * fs) as usize).min(end);
+    let opts = DesignOptions {
+        early: early.then_some((end - fade, end)),
+        ..DesignOptions::default()
+    };
+    let d = design(&a.ir, fs, &start, &opts, |it, s| eprintln!("iteration {it}: score {s:.3}")).unwrap();
+    let c = &d.best.comparison;
+    eprintln!(
+        "{slopes:?} early={early}: mean {:?} worst {:?} edc {:.3} level {:.3} mel {:.3} rt_a {:?} rt_b {:?}",
+        c.mean_rt_error_pct, c.worst_rt_error_pct, c.edc_error_db, c.level_error_db, c.mel_lsd_db, c.rt_a_s, c.rt_b_s
+    );
+    d
+}
+
+#[test]
+fn meeting_room_full_fit_meets_the_figures() {
+    let d = run(SlopeChoice::Auto, true);
+    let c = &d.best.comparison;
+    assert!(c.mean_rt_error_pct.unwrap() <= 2.0, "{c:?}");
+    assert!(c.worst_rt_error_pct.unwrap() <= 5.0, "{c:?}");
+    assert!(c.edc_error_db <= 1.0, "{c:?}");
+    assert!(c.level_error_db <= 0.5, "{c:?}");
+}
+
+#[test]
+fn meeting_room_pure_fdn_variants_run() {
+    for (s, e) in [(SlopeChoice::Fixed(1), false), (SlopeChoice::Auto, false)] {
+        let d = run(s, e);
+        assert!(d.best.score.is_finite());
+    }
+}

@@ -1,0 +1,214 @@
+//! Gradient fine-tuning of a room design (`tailor fit` step 5) with the trainer's FDN op.
+//!
+//! Trainable: the graphic-EQ attenuation of every line (10 band RTs per line, starting exactly at
+//! the design's: the soft RT floor is inverted for the initial values), the output EQ (dB per
+//! band), B and C; A and the delays stay. Loss: [`tailor::loss::edc::BandEdcLoss`] — octave-band
+//! energy decay curves in absolute dB against the target's, over each band's first 40 dB — on the
+//! *total* response (FDN crossfaded into the measured early part exactly as the exported preset
+//! renders it). Every `eval_every` steps the current parameters are exported, rendered and
+//! measured with `tailor compare`'s figures; a step is kept only when it is no worse than the
+//! design on every figure and better in score. If none is, the design stands.
+
+use super::fit::Adam;
+use super::model::{
+    extract_build, model_from_parts, Attenuation, AttenuationDesign, FdnModel, MatrixKind,
+    ModelOptions, PostDelay, Trainable,
+};
+use anyhow::{Context, Result};
+use candle_core::{DType, Device, Tensor, Var};
+use tailor::analysis::bands::{bandpass_sos, octave_bands_hz, BAND_ORDER};
+use tailor::analysis::compare::Comparison;
+use tailor::geq::BANDS;
+use tailor::loss::edc::BandEdcLoss;
+use tailor::room::design::{evaluate_build, score, to_command_bands, Candidate, DesignParams};
+use tailor::room::early::fade_in;
+use tailor::room::grouped::split_lines;
+
+/// Settings of the fine-tuning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FineTuneOptions {
+    /// Adam steps.
+    pub steps: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Steps between measurements of the exported candidate.
+    pub eval_every: usize,
+    /// Decay range of each band's EDC entering the loss, dB.
+    pub range_db: f64,
+}
+
+impl Default for FineTuneOptions {
+    fn default() -> Self {
+        Self {
+            steps: 100,
+            lr: 2e-3,
+            eval_every: 10,
+            range_db: 40.0,
+        }
+    }
+}
+
+/// What the fine-tuning did.
+#[derive(Debug, Clone)]
+pub struct FineTune {
+    /// The best measured candidate no worse than the design on every figure, if any.
+    pub best: Option<Candidate>,
+    /// Step of `best`.
+    pub best_step: Option<usize>,
+    /// Loss per step.
+    pub loss: Vec<f64>,
+    /// (step, score) of every measurement.
+    pub evaluations: Vec<(usize, f64)>,
+    /// Mean wall time per optimisation step, milliseconds.
+    pub ms_per_step: f64,
+}
+
+/// True when `c` is no worse than `d` on every acceptance figure.
+pub fn no_worse(c: &Comparison, d: &Comparison) -> bool {
+    let le = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => a <= b + 1e-9,
+        (_, None) => true,
+        (None, Some(_)) => false,
+    };
+    le(c.mean_rt_error_pct, d.mean_rt_error_pct)
+        && le(c.worst_rt_error_pct, d.worst_rt_error_pct)
+        && c.edc_error_db <= d.edc_error_db + 1e-9
+        && c.level_error_db <= d.level_error_db + 1e-9
+}
+
+/// Inverse of the soft RT floor `f·(1 + softplus((RT − f)/f))`, so the model starts at `rt`.
+fn unfloor(rt: f64, f: f64) -> f64 {
+    let y = (rt / f - 1.0).max(1e-9);
+    // softplus⁻¹(y) = ln(eʸ − 1), stable for large y.
+    let x = if y > 30.0 { y } else { y.exp_m1().ln() };
+    f + f * x
+}
+
+/// The trainable model of a design: per-line graphic-EQ RTs and output EQ from `params`.
+fn model_of(design: &Candidate, params: &DesignParams, nfft: usize) -> Result<FdnModel> {
+    let build = &design.build;
+    let fs = build.sample_rate();
+    let n = build.n();
+    let floor = build.delays().iter().copied().max().unwrap_or(1) as f64 / fs;
+    let sizes = split_lines(n, params.rt_s.len());
+    let mut rt = vec![0.0; BANDS * n];
+    let mut line = 0;
+    for (k, &size) in sizes.iter().enumerate() {
+        let bands = to_command_bands(&params.rt_s[k]);
+        for _ in 0..size {
+            for (j, &r) in bands.iter().enumerate() {
+                rt[j * n + line] = unfloor(r, floor);
+            }
+            line += 1;
+        }
+    }
+    let rt = Var::from_tensor(&Tensor::from_vec(rt, (BANDS, n), &Device::Cpu)?)?;
+    let att = Attenuation {
+        design: AttenuationDesign::GraphicEq,
+        rt,
+        floor_s: floor,
+        train: true,
+    };
+    let trainable = Trainable {
+        feedback: false,
+        input_gain: true,
+        output_gain: true,
+        direct: false,
+    };
+    let opts = ModelOptions {
+        nfft,
+        alias_decay_db: 0.0,
+        device: Device::Cpu,
+        dtype: DType::F64,
+    };
+    model_from_parts(
+        build,
+        trainable,
+        MatrixKind::Random,
+        PostDelay::Attenuation(att),
+        &opts,
+    )?
+    .with_output_eq(&to_command_bands(&params.eq_db), true)
+}
+
+/// Fine-tunes `design` (made from `params`) toward `target` (onset at 0, rate = the build's);
+/// `early` is the crossfade of the design (fade start, end) in samples. `progress(step, loss)`
+/// runs after every step.
+pub fn fine_tune(
+    target: &[f64],
+    early: Option<(usize, usize)>,
+    design: &Candidate,
+    params: &DesignParams,
+    opts: &FineTuneOptions,
+    mut progress: impl FnMut(usize, f64),
+) -> Result<FineTune> {
+    let fs = design.build.sample_rate();
+    let nfft = target.len().next_power_of_two().max(1024);
+    let model = model_of(design, params, nfft)?;
+    let bands = octave_bands_hz()
+        .iter()
+        .map(|&fc| bandpass_sos(fc, fs, 1, BAND_ORDER))
+        .collect::<Result<Vec<_>, _>>()
+        .context("octave band filters")?;
+    let loss = BandEdcLoss::new(target, nfft, &bands, opts.range_db, &Device::Cpu)?;
+    // total = h·w + measured·(1 − w): the exported preset's response.
+    let (w, mw) = match early {
+        Some((start, end)) => {
+            let w = fade_in(nfft, start, end);
+            let mw: Vec<f64> = (0..nfft)
+                .map(|i| target.get(i).copied().unwrap_or(0.0) * (1.0 - w[i]))
+                .collect();
+            (Some(Tensor::from_vec(w, nfft, &Device::Cpu)?), Some(Tensor::from_vec(mw, nfft, &Device::Cpu)?))
+        }
+        None => (None, None),
+    };
+    let vars = model.trainable_vars();
+    let mut adam = Adam::new(&vars)?;
+    let mut out = FineTune {
+        best: None,
+        best_step: None,
+        loss: Vec::with_capacity(opts.steps),
+        evaluations: Vec::new(),
+        ms_per_step: 0.0,
+    };
+    let mut best_score = design.score;
+    let t0 = std::time::Instant::now();
+    let mut eval_time = std::time::Duration::ZERO;
+    for step in 1..=opts.steps {
+        let h = model.response()?.reshape(nfft)?;
+        let total = match (&w, &mw) {
+            (Some(w), Some(mw)) => ((h * w)? + mw)?,
+            _ => h,
+        };
+        let l = loss.forward(&total)?;
+        let lv = l.to_scalar::<f64>()?;
+        if !lv.is_finite() {
+            break;
+        }
+        out.loss.push(lv);
+        let grads = l.backward()?;
+        adam.step(&grads, opts.lr)?;
+        progress(step, lv);
+        if step % opts.eval_every.max(1) == 0 || step == opts.steps {
+            let te = std::time::Instant::now();
+            let Ok(build) = extract_build(&model) else {
+                continue;
+            };
+            if build.check_stable().is_err() {
+                continue;
+            }
+            let (cand, _) = evaluate_build(target, fs, early, build)?;
+            let s = score(&cand.comparison);
+            out.evaluations.push((step, s));
+            if s < best_score && no_worse(&cand.comparison, &design.comparison) {
+                best_score = s;
+                out.best = Some(cand);
+                out.best_step = Some(step);
+            }
+            eval_time += te.elapsed();
+        }
+    }
+    let steps = out.loss.len().max(1);
+    out.ms_per_step = 1000.0 * (t0.elapsed() - eval_time).as_secs_f64() / steps as f64;
+    Ok(out)
+}
