@@ -26,6 +26,9 @@ use crate::response::impulse_response;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// Iterations of the design loop that always take the full correction step.
+pub const WARMUP: usize = 4;
+
 /// Acceptance thresholds the design loop aims below: (mean RT %, worst RT %, EDC dB, level dB).
 pub const TARGETS: (f64, f64, f64, f64) = (2.0, 5.0, 1.0, 0.5);
 
@@ -82,7 +85,7 @@ impl Default for DesignOptions {
             delay_range_s: (700.0 / 48000.0, 2500.0 / 48000.0),
             coupling_rad: 0.02,
             early: None,
-            iterations: 10,
+            iterations: 12,
             seed: 1,
         }
     }
@@ -291,14 +294,18 @@ pub fn design(
         progress(it, cand.score);
         let done = cand.score <= 0.5;
         let improved = best.as_ref().is_none_or(|(b, _, _)| cand.score < b.score);
-        let (cmp, total) = if improved {
+        // The first corrections are large (absolute level, first RT estimates): damping starts
+        // after WARMUP iterations.
+        let (cmp, total) = if improved || it < WARMUP {
             let params = DesignParams {
                 rt_s: rt.clone(),
                 eq_db: eq.clone(),
                 group_gain: gain.clone(),
             };
             let c = cand.comparison.clone();
-            best = Some((cand, params, total.clone()));
+            if improved {
+                best = Some((cand, params, total.clone()));
+            }
             (c, total)
         } else {
             // Back to the best point with a smaller step.

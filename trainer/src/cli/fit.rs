@@ -13,6 +13,8 @@ use tailor::analysis::spectrogram::spectrogram_db;
 use tailor::room::analysis::{analyse_room, design_start, RoomAnalysis, SlopeChoice};
 use tailor::room::design::{design, Candidate, DesignOptions};
 
+use crate::train::room::{fine_tune, FineTuneOptions};
+
 /// Arguments of `tailor fit`.
 ///
 /// Input handling: the first channel of the WAV is fitted. A DC offset is removed, the pre-delay
@@ -37,6 +39,13 @@ pub struct Args {
     /// Pure FDN: no early-reflection FIR.
     #[arg(long)]
     pub no_early: bool,
+    /// Gradient fine-tuning steps after the design (0 = design only). The result is kept only if
+    /// it is no worse than the design on every compare figure.
+    #[arg(long, default_value_t = 100)]
+    pub steps: usize,
+    /// Adam learning rate of the fine-tuning.
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f64,
     /// Correction iterations of the design loop (each renders and measures the candidate).
     #[arg(long, default_value_t = 10)]
     pub iterations: usize,
@@ -123,16 +132,64 @@ pub fn run(args: &Args) -> Result<()> {
     })?;
     pb.finish_and_clear();
     let design_s = t0.elapsed().as_secs_f64();
-    let best = &result.best;
-    let preset = to_preset(best, &analysis, args)?;
+    let mut best = result.best.clone();
+    let mut tuned = json!(null);
+    if args.steps > 0 {
+        let pb = if args.json {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(args.steps as u64)
+        };
+        pb.set_style(
+            ProgressStyle::with_template("fine-tune {bar:30} {pos}/{len} steps  {per_sec}  loss {msg}")
+                .context("progress template")?,
+        );
+        let ft_opts = FineTuneOptions {
+            steps: args.steps,
+            lr: args.lr,
+            ..FineTuneOptions::default()
+        };
+        let ft = fine_tune(&analysis.ir, early, &result.best, &result.params, &ft_opts, |s, l| {
+            pb.set_position(s as u64);
+            pb.set_message(format!("{l:.4}"));
+        })?;
+        pb.finish_and_clear();
+        let kept = ft.best.is_some();
+        if !args.json {
+            match ft.best_step {
+                Some(s) => println!(
+                    "fine-tuning: step {s} improves on the design (score {:.3} → {:.3})",
+                    result.best.score,
+                    ft.best.as_ref().map_or(f64::NAN, |b| b.score)
+                ),
+                None => println!(
+                    "fine-tuning: no step was at least as good as the design on every figure; the design is exported"
+                ),
+            }
+        }
+        tuned = json!({
+            "steps": ft.loss.len(),
+            "kept": kept,
+            "best_step": ft.best_step,
+            "loss": ft.loss,
+            "evaluations": ft.evaluations,
+            "ms_per_step": ft.ms_per_step,
+        });
+        if let Some(b) = ft.best {
+            best = b;
+        }
+    }
+    let total_s = t0.elapsed().as_secs_f64();
+    let preset = to_preset(&best, &analysis, early, args)?;
     let text = preset.to_json_string();
     std::fs::write(&args.out, &text).with_context(|| format!("writing {}", args.out.display()))?;
     // The figures a user gets from `tailor render` + `tailor compare` on the original file.
-    let total = tailor::response::preset_impulse_response(&preset, original.len())
-        .context("rendering the fitted preset")?;
-    let comparison = compare_irs(&original, &total[0], fs)?;
+    let total = tailor::response::preset_impulse_response(&preset, original.len(), true)
+        .context("rendering the fitted preset")?
+        .channel(0, 0);
+    let comparison = compare_irs(&original, &total, fs)?;
     if !args.no_plots {
-        write_plots(&args.out, &analysis.ir, &total[0], fs, &comparison)?;
+        write_plots(&args.out, &analysis.ir, &total, fs, &comparison)?;
     }
     let report = json!({
         "ir": args.ir.display().to_string(),
@@ -141,20 +198,22 @@ pub fn run(args: &Args) -> Result<()> {
         "design": {
             "iterations": result.history.len(),
             "score_history": result.history,
-            "score": best.score,
-            "rt_s": best.rt_s,
-            "eq_db": best.eq_db,
-            "group_gain": best.group_gain,
+            "score": result.best.score,
+            "rt_s": result.params.rt_s,
+            "eq_db": result.params.eq_db,
+            "group_gain": result.params.group_gain,
             "early_s": early.map(|(_, e)| e as f64 / fs),
             "seconds": design_s,
         },
+        "fine_tune": tuned,
+        "seconds": total_s,
         "comparison": comparison,
     });
     std::fs::write(beside(&args.out, "fit.json"), serde_json::to_string_pretty(&report)?)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_summary(&analysis, &comparison, &args.out, design_s);
+        print_summary(&analysis, &comparison, &args.out, total_s);
     }
     Ok(())
 }
@@ -177,7 +236,12 @@ fn analysis_json(a: &RoomAnalysis) -> serde_json::Value {
 }
 
 /// The preset document: the best build, the early FIR extension, and the fit in the metadata.
-fn to_preset(best: &Candidate, a: &RoomAnalysis, args: &Args) -> Result<tailor::Preset> {
+fn to_preset(
+    best: &Candidate,
+    a: &RoomAnalysis,
+    early: Option<(usize, usize)>,
+    args: &Args,
+) -> Result<tailor::Preset> {
     let name = args
         .ir
         .file_stem()
@@ -191,16 +255,11 @@ fn to_preset(best: &Candidate, a: &RoomAnalysis, args: &Args) -> Result<tailor::
         json!(a.broadband.slopes.iter().map(|s| s.rt_s).collect::<Vec<_>>()),
     );
     md.insert("pre_delay_s".into(), a.pre_delay_s.into());
-    if !best.early_fir.is_empty() {
+    if let (false, Some((start, end))) = (best.early_fir.is_empty(), early) {
         let fs = a.fs;
-        let end = best.early_fir.len();
-        let early = tailor::preset::early::EarlyReflections::with_timing(
-            fs,
-            vec![vec![best.early_fir.clone()]],
-            Some(a.early_end_s),
-            Some([0.75 * end as f64 / fs, end as f64 / fs]),
-        )?;
-        preset.set_early(Some(early))?;
+        let e = tailor::preset::early::EarlyReflections::new(fs, vec![vec![best.early_fir.clone()]])?
+            .with_timing(a.mixing_time_s, Some([start as f64 / fs, end as f64 / fs]))?;
+        preset.set_early(Some(e))?;
     }
     Ok(preset)
 }
@@ -276,5 +335,5 @@ fn print_summary(a: &RoomAnalysis, c: &Comparison, out: &Path, secs: f64) {
         c.level_error_db,
         c.mel_lsd_db
     );
-    println!("wrote {} (design {:.1} s)", out.display(), secs);
+    println!("wrote {} ({:.1} s)", out.display(), secs);
 }

@@ -6,6 +6,7 @@ mod bench;
 mod compare;
 mod conformance;
 mod demo;
+mod fit;
 mod hrtf_report;
 mod plots;
 mod preset;
@@ -47,6 +48,9 @@ pub enum Command {
     Bench(bench::BenchCommand),
     /// HRTF report of a SOFA file: magnitude/ILD for a direction, LSD map against another set.
     HrtfReport(hrtf_report::Args),
+    /// Fit a measured room IR: band decays, coupled-room slopes, early reflections → preset,
+    /// compare table and plots.
+    Fit(fit::Args),
     /// Train an FDN (colorless, or matching a target IR) and write preset, log and plots.
     #[command(subcommand)]
     Train(train::TrainCommand),
@@ -66,6 +70,7 @@ pub fn main() -> i32 {
         Command::Bench(c) => bench::run(&c).map(|()| 0),
         Command::HrtfReport(a) => hrtf_report::run(&a).map(|()| 0),
         Command::Train(c) => train::run(&c).map(|()| 0),
+        Command::Fit(a) => fit::run(&a).map(|()| 0),
     };
     match result {
         Ok(code) => code,
