@@ -5,8 +5,8 @@ Usage: python pedalboard_check.py "path/to/Tailor Reverb.vst3"
 Checks, each failing with a message that names the problem (exit status 1):
   * the bundle loads as a VST3 effect and its parameters are listed by name, "Mix" among them;
   * fully wet (Mix at its maximum), 2 s of white noise then 3 s of silence at 48 kHz stereo,
-    processed in 512-sample blocks, give a finite, non-silent output whose tail after the input stops has
-    energy and decays;
+    processed in 512-sample blocks, give a finite, non-silent output whose tail after the input
+    stops has energy and decays;
   * fully dry (Mix at its minimum), the same input gives the input back (after the plugin's 20 ms
     parameter ramp) and a silent tail, so the tail above comes from the reverb and the host's
     parameter change reached the plugin.
