@@ -34,5 +34,5 @@ test: deps lint
 # A real VST3 host (pedalboard, from PyPI, in a cached venv) loads the debug bundle, lists its
 # parameters and renders noise + silence through it; see tests/vst3/run_host_check.sh.
 vst3-check:
-	$(CARGO) xtask bundle tailor-plugin
+	tests/vst3/bundle_from_test_build.sh
 	tests/vst3/run_host_check.sh "$${CARGO_TARGET_DIR:-target}/bundled/Tailor Reverb.vst3"
