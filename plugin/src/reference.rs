@@ -28,7 +28,7 @@ pub struct ReferenceIr {
 /// error naming the problem.
 pub fn read_ir(path: &Path, fs: f64) -> Result<ReferenceIr, String> {
     let audio = tailor::wav::read_wav(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if audio.channels.is_empty() || audio.len() == 0 {
+    if audio.channels.is_empty() || audio.is_empty() {
         return Err(format!("{}: the WAV holds no samples", path.display()));
     }
     let mut notes = Vec::new();
@@ -199,6 +199,34 @@ mod tests {
             note: None,
         };
         assert!(matching_gain(&silent, 1.0).is_err());
+    }
+
+    #[test]
+    fn meeting_room_ir_is_loudness_matched_to_the_fdn() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../data/rir/meetingroom_to_hallway_290cm.wav");
+        let build =
+            crate::loader::session_build(&crate::loader::default_preset(), 44_100.0).unwrap();
+        let (mut conv, _) = prepare(&path, &build, 4_096).unwrap();
+        let n = 44_100;
+        let mut x = vec![0.0f32; n];
+        x[0] = 1.0;
+        let mut y = [vec![0.0f32; n], vec![0.0f32; n]];
+        let (l, r) = y.split_at_mut(1);
+        for ((xi, yl), yr) in x
+            .chunks(4_096)
+            .zip(l[0].chunks_mut(4_096))
+            .zip(r[0].chunks_mut(4_096))
+        {
+            conv.process([xi, xi], [yl, yr]);
+        }
+        let got: Vec<Vec<f64>> = y
+            .iter()
+            .map(|c| c.iter().map(|&v| f64::from(v)).collect())
+            .collect();
+        let e_ref = first_second_energy(&got, 44_100.0);
+        let e_fdn = fdn_energy(&build);
+        assert!((e_ref / e_fdn - 1.0).abs() < 1e-3, "{e_ref} vs {e_fdn}");
     }
 
     #[test]
