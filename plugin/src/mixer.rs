@@ -669,6 +669,42 @@ mod tests {
     }
 
     #[test]
+    fn a_new_reference_crossfades_in_and_the_old_one_is_retired() {
+        let (stereo, mut reverb) = session();
+        let ir = ReferenceIr {
+            channels: vec![test_ir()],
+            sample_rate: FS,
+            note: None,
+        };
+        let gain = matching_gain(&ir, fdn_energy(&stereo)).unwrap();
+        let c = controls(1.0);
+        let (mut m, links) = Mixer::new(FS, MB, 20.0, 500.0, &c);
+        let want = Want {
+            reference: true,
+            binaural: false,
+        };
+        links
+            .reference
+            .send(Some(Box::new(ReferenceConv::new(&ir, gain, MB))))
+            .unwrap();
+        m.snap_paths(want);
+        let x: Vec<f32> = (0..96_000)
+            .map(|n| (2.0 * std::f32::consts::PI * 100.0 * n as f32 / 48_000.0).sin() * 0.5)
+            .collect();
+        let own = largest_step(&render(&mut m, &mut reverb, &c, &x, 480, |_| want)[0][48_000..]);
+        // The same IR polarity-inverted: an abrupt swap would jump by twice the amplitude.
+        links
+            .reference
+            .send(Some(Box::new(ReferenceConv::new(&ir, -gain, MB))))
+            .unwrap();
+        let y = render(&mut m, &mut reverb, &c, &x, 480, |_| want);
+        let step = largest_step(&y[0]);
+        assert!(step <= 2.0 * own, "step {step} vs the signal's own {own}");
+        assert_eq!(links.collect_retired(), 1);
+        assert!(m.has_reference());
+    }
+
+    #[test]
     fn binaural_output_is_finite_two_eared_and_allocation_free() {
         let (_, mut reverb) = session();
         let c = controls(1.0);
