@@ -540,6 +540,62 @@ mod tests {
         }
     }
 
+    /// A loader side wired to a prepared engine and mixer at 48 kHz, as after activation.
+    fn session() -> (PresetSlot, Shared, crate::mixer::Mixer, Links) {
+        let build = session_build(&default_preset(), 48_000.0).unwrap();
+        let full = crate::binaural::engine_build(&build).unwrap();
+        let cfg = tailor::engine::EngineConfig::new(48_000.0, 2, crate::binaural::ENGINE_OUTPUTS);
+        let reverb = tailor::fx::Reverb::prepare(&full, &cfg).unwrap();
+        let controls = tailor::fx::FxControls::default();
+        let (mixer, links) = crate::mixer::Mixer::new(48_000.0, 512, 20.0, 500.0, &controls);
+        let shared = Shared::default();
+        *shared.target.lock().unwrap() = Some(Target {
+            swap: reverb.swap_handle(),
+            sample_rate: 48_000.0,
+            max_block: 512,
+            links: links.clone(),
+        });
+        (PresetSlot::default(), shared, mixer, links)
+    }
+
+    fn error(shared: &Shared) -> Option<String> {
+        shared.status.lock().unwrap().error.clone()
+    }
+
+    #[test]
+    fn reference_and_sofa_reach_the_audio_side_and_bad_files_keep_the_sound() {
+        let (slot, shared, mut mixer, links) = session();
+        let ir = tmp("room.wav");
+        let h: Vec<f64> = (0..4_800).map(|i| (-(i as f64) / 500.0).exp()).collect();
+        write_wav(&ir, 48_000, &[h]).unwrap();
+        handle(&slot, &shared, Request::Reference(ir.clone()));
+        assert_eq!(error(&shared), None);
+        assert_eq!(slot.get().reference_path, Some(ir.display().to_string()));
+        assert_eq!(links.reference.len(), 1);
+        mixer.snap_paths(crate::mixer::Want::default());
+        assert!(mixer.has_reference());
+        // A 0-byte WAV: a message, nothing sent, the stored path unchanged.
+        let empty = tmp("empty_ab.wav");
+        std::fs::write(&empty, b"").unwrap();
+        handle(&slot, &shared, Request::Reference(empty));
+        assert!(error(&shared).unwrap().contains("reference"));
+        assert!(links.reference.is_empty());
+        assert_eq!(slot.get().reference_path, Some(ir.display().to_string()));
+        // A malformed SOFA: a message, nothing sent, KEMAR kept.
+        let bad = tmp("bad.sofa");
+        std::fs::write(&bad, b"\x89HDF\r\n garbage").unwrap();
+        handle(&slot, &shared, Request::Sofa(Some(bad)));
+        assert!(error(&shared).unwrap().contains("SOFA"));
+        assert!(links.binaural.is_empty());
+        assert_eq!(slot.get().sofa_path, None);
+        handle(&slot, &shared, Request::Sofa(None));
+        assert_eq!(error(&shared), None);
+        assert_eq!(links.binaural.len(), 1);
+        handle(&slot, &shared, Request::ClearReference);
+        assert_eq!(slot.get().reference_path, None);
+        assert_eq!(links.reference.len(), 1);
+    }
+
     #[test]
     fn bad_reference_files_give_messages_or_resampling() {
         let empty = tmp("empty.wav");
