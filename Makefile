@@ -1,12 +1,13 @@
 # Tailor: the README's two commands.
 #   make demo  - installs missing system packages (as root), builds, runs the main job
 #   make test  - what CI runs (.ci/run calls it): format check, clippy, all tests
+#   make vst3-check - CI's VST3 host step: debug bundle, then pedalboard loads and runs it
 
 CARGO ?= cargo
 SYS_PACKAGES := libasound2-dev libjack-jackd2-dev libx11-dev libxcursor-dev libxcb1-dev \
                 libxcb-icccm4-dev libx11-xcb-dev libgl-dev pkg-config
 
-.PHONY: demo test deps build lint
+.PHONY: demo test deps build lint vst3-check
 
 deps:
 	@missing=""; for p in $(SYS_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -29,3 +30,9 @@ lint:
 # The golden conformance (`tailor conformance data/golden`) runs inside the trainer's CLI tests.
 test: deps lint
 	$(CARGO) test --workspace
+
+# A real VST3 host (pedalboard, from PyPI, in a cached venv) loads the debug bundle, lists its
+# parameters and renders noise + silence through it; see tests/vst3/run_host_check.sh.
+vst3-check:
+	tests/vst3/bundle_from_test_build.sh
+	tests/vst3/run_host_check.sh "$${CARGO_TARGET_DIR:-target}/bundled/Tailor Reverb.vst3"

@@ -2,7 +2,7 @@
 //! magnitude responses of the FDN and the reference IR, and their log-spectral distance
 //! (`tailor::loss::hrtf_loss`, metric lsd).
 
-use crate::loader::{session_build, MAX_REFERENCE_SECONDS};
+use crate::loader::session_build;
 use candle_core::{Device, Tensor};
 use realfft::RealFftPlanner;
 use std::path::Path;
@@ -50,33 +50,17 @@ pub struct Analysis {
     pub lsd_db: Option<f64>,
 }
 
-/// Reads a reference IR as mono at `fs` Hz: channels averaged, truncated to
-/// [`MAX_REFERENCE_SECONDS`], resampled (`tailor::resample`) when the file's rate differs. Returns the
-/// samples and an informational note.
+/// Reads a reference IR as mono at `fs` Hz: [`crate::reference::read_ir`] (truncated to
+/// [`crate::loader::MAX_REFERENCE_SECONDS`], resampled when the file's rate differs) with its channels averaged.
+/// Returns the samples and an informational note.
 pub fn read_reference(path: &Path, fs: f64) -> Result<(Vec<f64>, Option<String>), String> {
-    let audio = tailor::wav::read_wav(path).map_err(|e| e.to_string())?;
-    let mut notes = Vec::new();
-    let n = audio.len();
-    let keep = n.min((MAX_REFERENCE_SECONDS * audio.sample_rate) as usize);
-    if keep < n {
-        notes.push(format!(
-            "reference is {:.0} s long; the first {MAX_REFERENCE_SECONDS:.0} s are used",
-            audio.duration_seconds()
-        ));
-    }
-    let ch = audio.channels.len().max(1) as f64;
-    let mono: Vec<f64> = (0..keep)
-        .map(|i| audio.channels.iter().map(|c| c[i]).sum::<f64>() / ch)
+    let ir = crate::reference::read_ir(path, fs)?;
+    let k = ir.channels.len() as f64;
+    let n = ir.channels.iter().map(Vec::len).min().unwrap_or(0);
+    let mono = (0..n)
+        .map(|i| ir.channels.iter().map(|c| c[i]).sum::<f64>() / k)
         .collect();
-    let (from, to) = (audio.sample_rate, fs);
-    if (from - to).abs() < 1e-9 || mono.is_empty() {
-        return Ok((mono, (!notes.is_empty()).then(|| notes.join("; "))));
-    }
-    let y = tailor::resample::resample(&[mono], from, to)
-        .map_err(|e| e.to_string())?
-        .swap_remove(0);
-    notes.push(format!("reference resampled from {from} Hz to {to} Hz"));
-    Ok((y, Some(notes.join("; "))))
+    Ok((mono, ir.note))
 }
 
 fn edc_curve(ir: &[f64], fs: f64) -> Vec<[f64; 2]> {

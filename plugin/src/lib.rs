@@ -1,16 +1,23 @@
 //! Tailor Reverb: trained FDN reverbs as a CLAP/VST3 plugin and a standalone app (nice-plug).
 //!
-//! All DSP runs in `tailor` ([`tailor::fx::Reverb`] around the real-time engine); this crate adds
-//! parameters, persisted state, background loading and the egui editor. The audio thread never
-//! allocates, locks or panics: presets arrive through the engine's lock-free swap.
+//! All DSP runs in `tailor` ([`tailor::fx::Reverb`] around the real-time engine, partitioned
+//! convolution, HRTF rendering); this crate adds parameters, persisted state, background
+//! loading, the A/B and binaural mixer ([`mixer`]) and the egui editor. The audio thread never
+//! allocates, locks or panics: presets arrive through the engine's lock-free swap, reference
+//! convolvers and binaural renderers through the mixer's bounded channels.
 
 pub mod analysis;
+pub mod binaural;
 pub mod editor;
+pub mod hrtf_view;
 pub mod loader;
+pub mod mixer;
 pub mod params;
+pub mod reference;
 pub mod state;
 
 use loader::{Loader, Request, Shared, Target};
+use mixer::{wet_only, Mixer};
 use nice_plug::prelude::*;
 use params::{TailorParams, SMOOTHING_MS};
 use std::num::NonZeroU32;
@@ -28,6 +35,7 @@ pub struct TailorReverb {
     loader: Loader,
     editor_state: Arc<nice_plug_egui::EguiEditorState>,
     reverb: Option<Reverb>,
+    mixer: Option<Mixer>,
     inputs: Vec<Vec<f32>>,
     bypass: Ramp,
     bypassed: bool,
@@ -45,6 +53,7 @@ impl Default for TailorReverb {
             loader,
             editor_state: editor::default_state(),
             reverb: None,
+            mixer: None,
             inputs: Vec::new(),
             bypass: Ramp::new(0.0, 0),
             bypassed: false,
@@ -115,30 +124,37 @@ impl Plugin for TailorReverb {
             .map_or(2, NonZeroU32::get) as usize;
         let generation = self.params.preset.generation();
         let stored = self.params.preset.get();
-        let (preset, build, error) = match loader::resolve(&stored)
-            .and_then(|p| loader::session_build(&p, fs).map(|b| (p, b)))
-        {
-            Ok((p, b)) => (p, b, None),
-            Err(e) => {
-                let p = loader::default_preset();
-                match loader::session_build(&p, fs) {
-                    Ok(b) => (p, b, Some(format!("saved preset: {e}"))),
-                    Err(_) => return false,
-                }
-            }
+        let engine_build = |p: &tailor::Preset| {
+            loader::session_build(p, fs).and_then(|b| binaural::engine_build(&b).map(|e| (b, e)))
         };
-        let mut config = EngineConfig::new(fs, n_in, 2);
+        let (preset, (build, full), error) =
+            match loader::resolve(&stored).and_then(|p| engine_build(&p).map(|b| (p, b))) {
+                Ok((p, b)) => (p, b, None),
+                Err(e) => {
+                    let p = loader::default_preset();
+                    match engine_build(&p) {
+                        Ok(b) => (p, b, Some(format!("saved preset: {e}"))),
+                        Err(_) => return false,
+                    }
+                }
+            };
+        let mut config = EngineConfig::new(fs, n_in, binaural::ENGINE_OUTPUTS);
         config.smoothing_ms = SMOOTHING_MS;
         config.max_predelay_ms = MAX_PREDELAY_MS;
-        let Ok(mut reverb) = Reverb::prepare(&build, &config) else {
+        let Ok(mut reverb) = Reverb::prepare(&full, &config) else {
             return false;
         };
-        reverb.set_controls(&self.params.fx_controls());
+        let controls = self.params.fx_controls();
+        reverb.set_controls(&wet_only(&controls));
         reverb.snap_controls();
+        let max = buffer_config.max_buffer_size.max(1) as usize;
+        let (mixer, links) = Mixer::new(fs, max, SMOOTHING_MS, MAX_PREDELAY_MS, &controls);
         if let Ok(mut t) = self.shared.target.lock() {
             *t = Some(Target {
                 swap: reverb.swap_handle(),
                 sample_rate: fs,
+                max_block: max,
+                links,
             });
         }
         self.shared.set_playing(&preset, &build);
@@ -150,7 +166,6 @@ impl Plugin for TailorReverb {
                 s.error = Some(e);
             }
         }
-        let max = buffer_config.max_buffer_size.max(1) as usize;
         self.inputs = vec![vec![0.0; max]; n_in];
         self.sample_rate = buffer_config.sample_rate;
         let smooth = (SMOOTHING_MS * fs / 1000.0).round() as u32;
@@ -158,8 +173,9 @@ impl Plugin for TailorReverb {
         self.bypass = Ramp::new(b, smooth);
         self.bypassed = false;
         self.reverb = Some(reverb);
+        self.mixer = Some(mixer);
         context.set_latency_samples(0);
-        self.loader.request(Request::Analyse);
+        self.loader.request(Request::Session);
         true
     }
 
@@ -168,11 +184,15 @@ impl Plugin for TailorReverb {
             *t = None;
         }
         self.reverb = None;
+        self.mixer = None;
     }
 
     fn reset(&mut self) {
         if let Some(r) = self.reverb.as_mut() {
             r.reset();
+        }
+        if let Some(m) = self.mixer.as_mut() {
+            m.reset();
         }
         self.bypass.snap();
     }
@@ -183,10 +203,11 @@ impl Plugin for TailorReverb {
         _aux: &mut AuxiliaryBuffers,
         _context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
-        let Some(reverb) = self.reverb.as_mut() else {
+        let (Some(reverb), Some(mixer)) = (self.reverb.as_mut(), self.mixer.as_mut()) else {
             return ProcessStatus::Normal;
         };
-        reverb.set_controls(&self.params.fx_controls());
+        let controls = self.params.fx_controls();
+        let want = self.params.want();
         self.bypass
             .set_target(if self.params.bypass.value() { 1.0 } else { 0.0 });
         let frames = buffer.samples();
@@ -206,6 +227,7 @@ impl Plugin for TailorReverb {
             if full_bypass {
                 if !self.bypassed {
                     reverb.reset();
+                    mixer.reset();
                     self.bypassed = true;
                 }
                 for (o, ch) in chans.iter_mut().enumerate() {
@@ -221,7 +243,7 @@ impl Plugin for TailorReverb {
                         *slot = &mut ch[start..start + len];
                     }
                 }
-                reverb.process(&ins[..n_in.min(2)], &mut outs);
+                mixer.process(reverb, &controls, want, &ins[..n_in.min(2)], &mut outs);
                 if self.bypass.is_moving() || self.bypass.value() > 0.0 {
                     for t in 0..len {
                         let b = self.bypass.tick();

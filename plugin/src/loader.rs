@@ -3,7 +3,10 @@
 //! lock-free swap. Failures only set the editor message; the current sound stays.
 
 use crate::analysis::{self, Analysis};
+use crate::hrtf_view::{self, HrtfView};
+use crate::mixer::Links;
 use crate::state::{PersistedPreset, PresetSlot};
+use crate::{binaural, reference};
 use crossbeam_channel::{select, Receiver, Sender};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -113,6 +116,10 @@ pub struct Target {
     pub swap: SwapHandle,
     /// Session sample rate in Hz.
     pub sample_rate: f64,
+    /// Largest host block in samples (sizes the convolution partitions).
+    pub max_block: usize,
+    /// Channels to the audio thread's reference and binaural paths.
+    pub links: Links,
 }
 
 /// State shared by the plugin, the loader thread and the editor.
@@ -132,6 +139,8 @@ pub struct Shared {
     pub applied_generation: AtomicU64,
     /// True while the editor is open (diagnostics are only computed then).
     pub editor_open: AtomicBool,
+    /// HRTF diagnostics of the loaded SOFA set (computed while the editor is open).
+    pub hrtf: Mutex<Option<Arc<HrtfView>>>,
 }
 
 impl Shared {
@@ -183,6 +192,10 @@ pub enum Request {
     ClearReference,
     /// Recompute the diagnostics for the current preset and reference.
     Analyse,
+    /// Use a SOFA file for binaural output (`None` = built-in KEMAR).
+    Sofa(Option<PathBuf>),
+    /// A new session started: prepare the reference and binaural paths, then analyse.
+    Session,
 }
 
 /// The loader thread handle (dropping it stops and joins the thread).
@@ -236,7 +249,10 @@ fn apply(shared: &Shared, preset: &Preset) -> Result<(), String> {
     match target(shared) {
         Some(t) => {
             let build = session_build(preset, t.sample_rate)?;
-            let state = t.swap.prepare(&build).map_err(|e| e.to_string())?;
+            let state = t
+                .swap
+                .prepare(&binaural::engine_build(&build)?)
+                .map_err(|e| e.to_string())?;
             t.swap.collect_retired();
             let mut state = state;
             for _ in 0..200 {
@@ -282,8 +298,95 @@ fn analyse(slot: &PresetSlot, shared: &Shared) {
     }
 }
 
+/// Sends `value` to the audio thread, retrying while its queue is full (up to 2 s).
+fn send_retrying<T>(t: &Target, tx: &crossbeam_channel::Sender<T>, value: T) -> Result<(), String> {
+    let mut value = value;
+    for _ in 0..200 {
+        match tx.try_send(value) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                value = e.into_inner();
+                std::thread::sleep(Duration::from_millis(10));
+                t.links.collect_retired();
+            }
+        }
+    }
+    Err("the audio thread is not running; try again".into())
+}
+
+/// Prepares the reference convolver of `stored` (loudness-matched to its preset) and hands it
+/// to the audio thread (`None` when no reference is set); without an engine only validates the
+/// file. Returns the informational note (truncation, resampling).
+fn push_reference(shared: &Shared, stored: &PersistedPreset) -> Result<Option<String>, String> {
+    let Some(t) = target(shared) else {
+        return match &stored.reference_path {
+            Some(p) => reference::read_ir(Path::new(p), session_rate(shared)).map(|ir| ir.note),
+            None => Ok(None),
+        };
+    };
+    let Some(path) = &stored.reference_path else {
+        send_retrying(&t, &t.links.reference, None)?;
+        return Ok(None);
+    };
+    let preset = resolve(stored).unwrap_or_else(|_| default_preset());
+    let build = session_build(&preset, t.sample_rate)?;
+    let (conv, note) = reference::prepare(Path::new(path), &build, t.max_block)?;
+    send_retrying(&t, &t.links.reference, Some(Box::new(conv)))?;
+    Ok(note)
+}
+
+/// Loads the SOFA set of `stored` (built-in KEMAR when none) and hands its binaural renderer to
+/// the audio thread; without an engine only validates the file. Refreshes the HRTF diagnostics
+/// while the editor is open.
+fn push_binaural(shared: &Shared, stored: &PersistedPreset) -> Result<(), String> {
+    let set = binaural::load_set(stored.sofa_path.as_deref())?;
+    if let Some(t) = target(shared) {
+        let r = binaural::renderer(&set, t.sample_rate, t.max_block)?;
+        send_retrying(&t, &t.links.binaural, Some(Box::new(r)))?;
+    }
+    if let Ok(mut h) = shared.hrtf.lock() {
+        *h = None;
+    }
+    analyse_hrtf(shared, stored.sofa_path.as_deref(), &set);
+    Ok(())
+}
+
+/// Computes the HRTF diagnostics of `set` against KEMAR (only while the editor is open).
+fn analyse_hrtf(shared: &Shared, sofa_path: Option<&str>, set: &tailor::hrtf::HrirSet) {
+    if !shared.editor_open.load(Ordering::Acquire) {
+        return;
+    }
+    let name = sofa_path.unwrap_or(binaural::KEMAR_NAME);
+    let kemar = match sofa_path {
+        None => Ok(set.clone()),
+        Some(_) => binaural::load_set(None),
+    };
+    let view = kemar.and_then(|k| hrtf_view::compute(name, set, &k));
+    match view {
+        Ok(v) => {
+            if let Ok(mut h) = shared.hrtf.lock() {
+                *h = Some(Arc::new(v));
+            }
+        }
+        Err(e) => shared.set_error(format!("HRTF diagnostics: {e}")),
+    }
+}
+
+/// Refreshes the reference path after the preset changed (its loudness match depends on it).
+fn refresh_reference(slot: &PresetSlot, shared: &Shared) {
+    match push_reference(shared, &slot.get()) {
+        Ok(note) => {
+            if note.is_some() {
+                shared.set_info(note);
+            }
+        }
+        Err(e) => shared.set_error(format!("reference: {e}")),
+    }
+}
+
 fn handle(slot: &PresetSlot, shared: &Shared, r: Request) {
     let mut stored = slot.get();
+    let mut note = None;
     let result = match r {
         Request::File(path) => read_preset_file(&path).and_then(|(preset, text)| {
             apply(shared, &preset)?;
@@ -302,30 +405,60 @@ fn handle(slot: &PresetSlot, shared: &Shared, r: Request) {
         Request::Default => apply(shared, &default_preset()).map(|()| {
             stored = PersistedPreset {
                 reference_path: stored.reference_path.clone(),
+                sofa_path: stored.sofa_path.clone(),
                 ..PersistedPreset::default()
             };
         }),
         Request::Reference(path) => {
-            analysis::read_reference(&path, session_rate(shared)).map(|_| {
-                stored.reference_path = Some(path.display().to_string());
-            })
+            let mut next = stored.clone();
+            next.reference_path = Some(path.display().to_string());
+            push_reference(shared, &next)
+                .map(|n| {
+                    note = n;
+                    stored = next;
+                })
+                .map_err(|e| format!("reference: {e}"))
         }
         Request::ClearReference => {
             stored.reference_path = None;
-            Ok(())
+            push_reference(shared, &stored).map(|_| ())
+        }
+        Request::Sofa(path) => {
+            let mut next = stored.clone();
+            next.sofa_path = path.map(|p| p.display().to_string());
+            push_binaural(shared, &next).map(|()| stored = next)
+        }
+        Request::Session => {
+            refresh_reference(slot, shared);
+            if let Err(e) = push_binaural(shared, &stored) {
+                shared.set_error(e);
+            }
+            analyse(slot, shared);
+            return;
         }
         Request::Analyse => {
             analyse(slot, shared);
+            let missing = shared.hrtf.lock().map(|h| h.is_none()).unwrap_or(false);
+            if missing {
+                if let Ok(set) = binaural::load_set(stored.sofa_path.as_deref()) {
+                    analyse_hrtf(shared, stored.sofa_path.as_deref(), &set);
+                }
+            }
             return;
         }
     };
     match result {
         Ok(()) => {
+            let preset_changed =
+                stored.json != slot.get().json || stored.factory != slot.get().factory;
             slot.store(stored);
             shared
                 .applied_generation
                 .store(slot.generation(), Ordering::Release);
-            shared.set_info(None);
+            shared.set_info(note);
+            if preset_changed {
+                refresh_reference(slot, shared);
+            }
             analyse(slot, shared);
         }
         Err(e) => shared.set_error(e),
@@ -347,6 +480,10 @@ fn run(slot: Arc<PresetSlot>, shared: Arc<Shared>, rx: Receiver<Request>, state_
                         Ok(()) => {
                             shared.applied_generation.store(generation, Ordering::Release);
                             shared.set_info(None);
+                            refresh_reference(&slot, &shared);
+                            if let Err(e) = push_binaural(&shared, &stored) {
+                                shared.set_error(format!("saved state: {e}"));
+                            }
                             analyse(&slot, &shared);
                         }
                         Err(e) => shared.set_error(format!("saved state: {e}")),
@@ -356,6 +493,7 @@ fn run(slot: Arc<PresetSlot>, shared: Arc<Shared>, rx: Receiver<Request>, state_
             default(Duration::from_millis(50)) => {
                 if let Some(t) = target(&shared) {
                     t.swap.collect_retired();
+                    t.links.collect_retired();
                 }
             }
         }
@@ -400,6 +538,62 @@ mod tests {
                 assert!((rt - want).abs() / want < 0.05, "{i}: {rt}");
             }
         }
+    }
+
+    /// A loader side wired to a prepared engine and mixer at 48 kHz, as after activation.
+    fn session() -> (PresetSlot, Shared, crate::mixer::Mixer, Links) {
+        let build = session_build(&default_preset(), 48_000.0).unwrap();
+        let full = crate::binaural::engine_build(&build).unwrap();
+        let cfg = tailor::engine::EngineConfig::new(48_000.0, 2, crate::binaural::ENGINE_OUTPUTS);
+        let reverb = tailor::fx::Reverb::prepare(&full, &cfg).unwrap();
+        let controls = tailor::fx::FxControls::default();
+        let (mixer, links) = crate::mixer::Mixer::new(48_000.0, 512, 20.0, 500.0, &controls);
+        let shared = Shared::default();
+        *shared.target.lock().unwrap() = Some(Target {
+            swap: reverb.swap_handle(),
+            sample_rate: 48_000.0,
+            max_block: 512,
+            links: links.clone(),
+        });
+        (PresetSlot::default(), shared, mixer, links)
+    }
+
+    fn error(shared: &Shared) -> Option<String> {
+        shared.status.lock().unwrap().error.clone()
+    }
+
+    #[test]
+    fn reference_and_sofa_reach_the_audio_side_and_bad_files_keep_the_sound() {
+        let (slot, shared, mut mixer, links) = session();
+        let ir = tmp("room.wav");
+        let h: Vec<f64> = (0..4_800).map(|i| (-(i as f64) / 500.0).exp()).collect();
+        write_wav(&ir, 48_000, &[h]).unwrap();
+        handle(&slot, &shared, Request::Reference(ir.clone()));
+        assert_eq!(error(&shared), None);
+        assert_eq!(slot.get().reference_path, Some(ir.display().to_string()));
+        assert_eq!(links.reference.len(), 1);
+        mixer.snap_paths(crate::mixer::Want::default());
+        assert!(mixer.has_reference());
+        // A 0-byte WAV: a message, nothing sent, the stored path unchanged.
+        let empty = tmp("empty_ab.wav");
+        std::fs::write(&empty, b"").unwrap();
+        handle(&slot, &shared, Request::Reference(empty));
+        assert!(error(&shared).unwrap().contains("reference"));
+        assert!(links.reference.is_empty());
+        assert_eq!(slot.get().reference_path, Some(ir.display().to_string()));
+        // A malformed SOFA: a message, nothing sent, KEMAR kept.
+        let bad = tmp("bad.sofa");
+        std::fs::write(&bad, b"\x89HDF\r\n garbage").unwrap();
+        handle(&slot, &shared, Request::Sofa(Some(bad)));
+        assert!(error(&shared).unwrap().contains("SOFA"));
+        assert!(links.binaural.is_empty());
+        assert_eq!(slot.get().sofa_path, None);
+        handle(&slot, &shared, Request::Sofa(None));
+        assert_eq!(error(&shared), None);
+        assert_eq!(links.binaural.len(), 1);
+        handle(&slot, &shared, Request::ClearReference);
+        assert_eq!(slot.get().reference_path, None);
+        assert_eq!(links.reference.len(), 1);
     }
 
     #[test]

@@ -11,6 +11,32 @@ use tailor::fx::{TONE_MIN_HZ, TONE_OPEN_HZ};
 /// Glide time of every control in milliseconds.
 pub const SMOOTHING_MS: f64 = 20.0;
 
+/// What the wet signal plays (A/B comparison).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbSource {
+    /// The trained FDN.
+    #[id = "fdn"]
+    #[name = "FDN"]
+    Fdn,
+    /// The reference IR by convolution, loudness-matched to the FDN.
+    #[id = "reference"]
+    #[name = "Reference convolution"]
+    Reference,
+}
+
+/// How the FDN reaches the two output channels.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// The preset's stereo outputs.
+    #[id = "stereo"]
+    #[name = "Stereo"]
+    Stereo,
+    /// Delay lines on a ring of virtual directions rendered through HRIRs to two ears.
+    #[id = "binaural"]
+    #[name = "Binaural"]
+    Binaural,
+}
+
 /// All parameters and persisted fields of Tailor Reverb.
 #[derive(Params)]
 pub struct TailorParams {
@@ -38,6 +64,12 @@ pub struct TailorParams {
     /// Host bypass: the input passes unchanged (crossfaded).
     #[id = "bypass"]
     pub bypass: BoolParam,
+    /// A/B source: FDN or reference convolution (equal-power crossfade over `SMOOTHING_MS`).
+    #[id = "ab_source"]
+    pub ab_source: EnumParam<AbSource>,
+    /// Output mode: stereo or binaural (equal-power crossfade over `SMOOTHING_MS`).
+    #[id = "output_mode"]
+    pub output_mode: EnumParam<OutputMode>,
 }
 
 impl Default for TailorParams {
@@ -96,11 +128,21 @@ impl Default for TailorParams {
                 .with_value_to_string(formatters::v2s_f32_percentage(0))
                 .with_string_to_value(formatters::s2v_f32_percentage()),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
+            ab_source: EnumParam::new("A/B source", AbSource::Fdn),
+            output_mode: EnumParam::new("Output mode", OutputMode::Stereo),
         }
     }
 }
 
 impl TailorParams {
+    /// The paths the A/B and output-mode parameters ask for.
+    pub fn want(&self) -> crate::mixer::Want {
+        crate::mixer::Want {
+            reference: self.ab_source.value() == AbSource::Reference,
+            binaural: self.output_mode.value() == OutputMode::Binaural,
+        }
+    }
+
     /// The effect controls the parameters currently ask for.
     pub fn fx_controls(&self) -> tailor::fx::FxControls {
         let mix = self.mix.value();

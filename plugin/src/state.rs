@@ -1,5 +1,5 @@
 //! Persisted plugin state: the preset (its JSON travels with the project, so a moved file still
-//! reopens with the same sound), its original path, and the reference-IR path.
+//! reopens with the same sound), its original path, the reference-IR path and the SOFA path.
 
 use crossbeam_channel::Sender;
 use nice_plug::params::persist::PersistentField;
@@ -16,8 +16,12 @@ pub struct PersistedPreset {
     pub json: Option<String>,
     /// Factory-bank entry name when the preset came from the bank.
     pub factory: Option<String>,
-    /// Path of the reference impulse response (WAV) used by the editor's comparison.
+    /// Path of the reference impulse response (WAV): the A/B convolution and the editor's
+    /// comparison.
     pub reference_path: Option<String>,
+    /// Path of the SOFA file used for binaural output (`None` = built-in KEMAR).
+    #[serde(default)]
+    pub sofa_path: Option<String>,
 }
 
 /// Thread-safe holder of [`PersistedPreset`]; every host state load bumps a generation counter

@@ -249,6 +249,7 @@ fn test_preset() -> PersistedPreset {
         json: Some(preset.to_json_string()),
         factory: None,
         reference_path: None,
+        sofa_path: None,
     }
 }
 

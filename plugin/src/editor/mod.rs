@@ -1,12 +1,15 @@
-//! The egui editor: preset browser and loader, parameters, and diagnostics (FDN vs reference
-//! magnitude with LSD, energy decay curves, decay-time bars). Everything heavy is computed on the
-//! loader thread; the editor only draws.
+//! The egui editor: preset browser and loader, parameters (A/B source and output mode
+//! included), reference IR and SOFA choosers, diagnostics (FDN vs reference magnitude with LSD,
+//! energy decay curves, decay-time bars) and, in binaural mode, the HRTF panel (magnitude per
+//! ear, ILD, LSD-to-KEMAR map). Everything heavy is computed on the loader thread; the editor
+//! only draws.
 
 mod plot;
 
 use crate::analysis::Analysis;
+use crate::hrtf_view::HrtfView;
 use crate::loader::{factory_label, Request, Shared, FACTORY};
-use crate::params::TailorParams;
+use crate::params::{OutputMode, TailorParams};
 use crossbeam_channel::Sender;
 use egui::{Color32, RichText};
 use nice_plug::context::gui::GuiContext;
@@ -26,6 +29,10 @@ pub const HEIGHT: f64 = 700.0;
 pub const FDN_COLOR: Color32 = Color32::from_rgb(80, 170, 255);
 /// Colour of reference curves.
 pub const REF_COLOR: Color32 = Color32::from_rgb(255, 150, 60);
+/// Colour of left-ear curves.
+pub const LEFT_COLOR: Color32 = Color32::from_rgb(120, 220, 120);
+/// Colour of right-ear curves.
+pub const RIGHT_COLOR: Color32 = Color32::from_rgb(230, 110, 200);
 
 /// The editor's initial size state.
 pub fn default_state() -> Arc<EguiEditorState> {
@@ -40,6 +47,9 @@ pub struct EditorApp {
     gui: Option<GuiContext>,
     preset_path: String,
     reference_path: String,
+    sofa_path: String,
+    azimuth_deg: f64,
+    elevation_deg: f64,
     factory: usize,
 }
 
@@ -58,6 +68,9 @@ pub fn create(
         gui: None,
         preset_path: stored.path.unwrap_or_default(),
         reference_path: stored.reference_path.unwrap_or_default(),
+        sofa_path: stored.sofa_path.unwrap_or_default(),
+        azimuth_deg: 90.0,
+        elevation_deg: 0.0,
         factory: 0,
     };
     create_egui_editor(
@@ -135,6 +148,21 @@ impl EditorApp {
                 self.send(Request::ClearReference);
             }
         });
+        ui.horizontal(|ui| {
+            ui.label("HRTF (SOFA)");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.sofa_path)
+                    .hint_text("built-in MIT KEMAR")
+                    .desired_width(560.0),
+            );
+            if ui.button("Load SOFA").clicked() && !self.sofa_path.trim().is_empty() {
+                self.send(Request::Sofa(Some(self.sofa_path.trim().into())));
+            }
+            if ui.button("KEMAR").clicked() {
+                self.sofa_path.clear();
+                self.send(Request::Sofa(None));
+            }
+        });
     }
 
     fn sliders(&self, ui: &mut egui::Ui) {
@@ -158,6 +186,11 @@ impl EditorApp {
             ui.add(ParamSlider::for_param(&p.width, &setter));
             ui.label("Output");
             ui.add(ParamSlider::for_param(&p.output_gain_db, &setter));
+            ui.end_row();
+            ui.label("A/B source");
+            ui.add(ParamSlider::for_param(&p.ab_source, &setter));
+            ui.label("Output mode");
+            ui.add(ParamSlider::for_param(&p.output_mode, &setter));
             ui.end_row();
         });
     }
@@ -206,6 +239,80 @@ impl EditorApp {
     }
 }
 
+impl EditorApp {
+    fn hrtf_panel(&mut self, ui: &mut egui::Ui, v: &HrtfView) {
+        ui.label(
+            RichText::new(format!(
+                "HRTF: {} ({} directions, {} Hz)",
+                v.name,
+                v.directions.len(),
+                v.sample_rate
+            ))
+            .strong(),
+        );
+        ui.horizontal(|ui| {
+            ui.label("Azimuth");
+            ui.add(egui::Slider::new(&mut self.azimuth_deg, 0.0..=360.0).suffix("°"));
+            ui.label("Elevation");
+            ui.add(egui::Slider::new(&mut self.elevation_deg, -90.0..=90.0).suffix("°"));
+        });
+        let Some(m) = v.nearest(self.azimuth_deg, self.elevation_deg) else {
+            return;
+        };
+        let d = v.directions[m];
+        let lsd_here = v
+            .lsd_db
+            .as_ref()
+            .and_then(|l| l.get(m))
+            .map_or("—".to_string(), |x| format!("{x:.2} dB"));
+        ui.label(format!(
+            "Nearest measurement #{m}: azimuth {:.1}°, elevation {:.1}° · LSD to KEMAR here {lsd_here}",
+            d.azimuth_deg, d.elevation_deg
+        ));
+        ui.horizontal(|ui| {
+            ui.vertical(|ui| {
+                ui.label("Magnitude per ear (dB)");
+                let series = [
+                    plot::Series::new(&v.magnitude[m][0], LEFT_COLOR, "left"),
+                    plot::Series::new(&v.magnitude[m][1], RIGHT_COLOR, "right"),
+                ];
+                plot::lines(ui, "hrtf_mag", &series, true, [460.0, 170.0], "Hz", "dB");
+            });
+            ui.vertical(|ui| {
+                ui.label("Interaural level difference (dB, + = left louder)");
+                let series = [plot::Series::new(&v.ild[m], FDN_COLOR, "ILD")];
+                plot::lines(ui, "hrtf_ild", &series, true, [460.0, 170.0], "Hz", "dB");
+            });
+        });
+        match (&v.lsd_db, v.lsd_mean_db) {
+            (Some(per), Some(mean)) => {
+                ui.label(format!(
+                    "LSD to KEMAR per direction, 20 Hz–20 kHz (mean of both ears) · mean {mean:.2} dB · click to pick a direction"
+                ));
+                let dirs: Vec<(f64, f64)> = v
+                    .directions
+                    .iter()
+                    .map(|d| (d.azimuth_deg, d.elevation_deg))
+                    .collect();
+                if let Some((az, el)) = plot::direction_map(
+                    ui,
+                    &dirs,
+                    per,
+                    Some((d.azimuth_deg, d.elevation_deg)),
+                    [940.0, 200.0],
+                ) {
+                    self.azimuth_deg = az;
+                    self.elevation_deg = el;
+                }
+            }
+            _ => {
+                let why = v.lsd_error.as_deref().unwrap_or("not computed");
+                ui.label(format!("LSD to KEMAR unavailable: {why}"));
+            }
+        }
+    }
+}
+
 impl nice_plug_egui::NiceEguiApp for EditorApp {
     fn build(
         &mut self,
@@ -232,6 +339,16 @@ impl nice_plug_egui::NiceEguiApp for EditorApp {
                 Some(a) => self.diagnostics(ui, &a),
                 None => {
                     ui.label("Computing diagnostics…");
+                }
+            }
+            if self.params.output_mode.value() == OutputMode::Binaural {
+                ui.separator();
+                let hrtf = self.shared.hrtf.lock().ok().and_then(|h| h.clone());
+                match hrtf {
+                    Some(v) => self.hrtf_panel(ui, &v),
+                    None => {
+                        ui.label("Computing HRTF diagnostics…");
+                    }
                 }
             }
         });

@@ -181,3 +181,80 @@ pub fn bars(
         Color32::GRAY,
     );
 }
+
+/// Colour of a value on a dark-blue → yellow → red scale (`t` in 0–1).
+pub fn heat(t: f64) -> Color32 {
+    let t = t.clamp(0.0, 1.0) as f32;
+    let (r, g, b) = if t < 0.5 {
+        let u = t * 2.0;
+        (40.0 + 215.0 * u, 60.0 + 160.0 * u, 140.0 - 100.0 * u)
+    } else {
+        let u = (t - 0.5) * 2.0;
+        (255.0, 220.0 - 170.0 * u, 40.0)
+    };
+    Color32::from_rgb(r as u8, g as u8, b as u8)
+}
+
+/// Map of `values` (dB) at `directions` (azimuth°, elevation°) over azimuth 0–360° × elevation
+/// −90–90°, coloured from 0 to the largest value; `selected` is marked. Returns the azimuth and
+/// elevation clicked, if any.
+pub fn direction_map(
+    ui: &mut egui::Ui,
+    directions: &[(f64, f64)],
+    values: &[f64],
+    selected: Option<(f64, f64)>,
+    size: [f32; 2],
+) -> Option<(f64, f64)> {
+    let (rect, resp) = ui.allocate_exact_size(Vec2::new(size[0], size[1]), Sense::click());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, Color32::from_gray(24));
+    let r = rect.shrink2(Vec2::new(36.0, 14.0));
+    let to = |az: f64, el: f64| {
+        Pos2::new(
+            r.left() + (az.rem_euclid(360.0) / 360.0) as f32 * r.width(),
+            r.bottom() - ((el.clamp(-90.0, 90.0) + 90.0) / 180.0) as f32 * r.height(),
+        )
+    };
+    let max = values
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max);
+    let font = FontId::proportional(10.0);
+    for (&(az, el), &v) in directions.iter().zip(values) {
+        let t = if max > 0.0 { v / max } else { 0.0 };
+        painter.circle_filled(to(az, el), 3.0, heat(t));
+    }
+    if let Some((az, el)) = selected {
+        painter.circle_stroke(to(az, el), 6.0, Stroke::new(1.5, Color32::WHITE));
+    }
+    for (az, label) in [(0.0, "0°"), (90.0, "90°"), (180.0, "180°"), (270.0, "270°")] {
+        painter.text(
+            Pos2::new(to(az, -90.0).x, r.bottom() + 2.0),
+            Align2::CENTER_TOP,
+            label,
+            font.clone(),
+            Color32::GRAY,
+        );
+    }
+    for (el, label) in [(-90.0, "-90°"), (0.0, "0°"), (90.0, "90°")] {
+        painter.text(
+            Pos2::new(r.left() - 4.0, to(0.0, el).y),
+            Align2::RIGHT_CENTER,
+            label,
+            font.clone(),
+            Color32::GRAY,
+        );
+    }
+    painter.text(
+        r.right_top(),
+        Align2::RIGHT_TOP,
+        format!("azimuth / elevation · 0 … {max:.1} dB"),
+        font,
+        Color32::GRAY,
+    );
+    let pos = resp.interact_pointer_pos().filter(|_| resp.clicked())?;
+    let az = f64::from((pos.x - r.left()) / r.width()) * 360.0;
+    let el = f64::from((r.bottom() - pos.y) / r.height()) * 180.0 - 90.0;
+    Some((az.clamp(0.0, 360.0), el.clamp(-90.0, 90.0)))
+}

@@ -1,0 +1,741 @@
+//! The audio-thread mixer around [`Reverb`]: A/B between the FDN and the reference convolution,
+//! stereo or binaural FDN output, and mix/output gain applied to whichever plays.
+//!
+//! * The reverb runs fully wet at unit gain; this mixer applies dry/wet and output gain with the
+//!   same ramps and formula as [`Reverb`] (`gain · (dry · x + wet · w)`), so in stereo FDN mode
+//!   the output equals the plain [`Reverb`] sample for sample.
+//! * The reference path: pre-delay (same time as the FDN's, ramped) → [`ReferenceConv`]. It runs
+//!   whenever a reference is loaded, also while the FDN is heard, so switching A/B is an
+//!   equal-power crossfade over `SMOOTHING_MS` between two running signals: no clicks, at the
+//!   cost of the convolution's CPU while it is not heard.
+//! * The binaural path renders the engine's ring outputs ([`crate::binaural`]) to two ears; it
+//!   runs while binaural output is selected or fading, and stereo ↔ binaural is the same kind of
+//!   crossfade.
+//! * New convolvers and renderers arrive through bounded channels (prepared on the loader
+//!   thread) and replace the current one with an equal-power crossfade; the old one goes back
+//!   through the `retired` channel to be dropped off the audio thread. Nothing here allocates,
+//!   locks or panics.
+
+use crate::binaural::{DIRECTIONS, ENGINE_OUTPUTS};
+use crate::reference::ReferenceConv;
+use crossbeam_channel::{Receiver, Sender};
+use std::f32::consts::FRAC_PI_2;
+use tailor::engine::delay::{DelayTime, PreDelay};
+use tailor::engine::Ramp;
+use tailor::fx::{FxControls, Reverb};
+use tailor::hrtf::binaural::BinauralRenderer;
+
+/// Queued updates per path (a new prepared object or `None` = remove).
+pub const QUEUE: usize = 4;
+
+/// An object the audio thread no longer uses, to be dropped on the loader thread.
+#[derive(Debug)]
+pub enum Retired {
+    /// A replaced reference convolver.
+    Reference(Box<ReferenceConv>),
+    /// A replaced binaural renderer.
+    Binaural(Box<BinauralRenderer>),
+}
+
+/// The control-side ends of the mixer's channels (kept in [`crate::loader::Target`]).
+#[derive(Debug, Clone)]
+pub struct Links {
+    /// New reference convolver (`None` removes the reference).
+    pub reference: Sender<Option<Box<ReferenceConv>>>,
+    /// New binaural renderer (`None` removes it).
+    pub binaural: Sender<Option<Box<BinauralRenderer>>>,
+    /// Objects to drop.
+    pub retired: Receiver<Retired>,
+}
+
+impl Links {
+    /// Drops every retired object waiting; returns how many.
+    pub fn collect_retired(&self) -> usize {
+        self.retired.try_iter().count()
+    }
+}
+
+/// Which paths the parameters ask for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Want {
+    /// Hear the reference convolution instead of the FDN (when one is loaded).
+    pub reference: bool,
+    /// Binaural FDN output instead of stereo (when a renderer is loaded).
+    pub binaural: bool,
+}
+
+struct Slot<T> {
+    current: Option<Box<T>>,
+    previous: Option<Box<T>>,
+    fade: Ramp,
+    rx: Receiver<Option<Box<T>>>,
+}
+
+impl<T> Slot<T> {
+    fn new(rx: Receiver<Option<Box<T>>>, len: u32) -> Self {
+        Self {
+            current: None,
+            previous: None,
+            fade: Ramp::new(1.0, len),
+            rx,
+        }
+    }
+
+    /// Retires a faded-out object and takes a queued one (never both waiting at once).
+    fn poll(&mut self, retire: &Sender<Retired>, wrap: fn(Box<T>) -> Retired, len: u32) {
+        if self.fade.is_moving() {
+            return;
+        }
+        if self.previous.is_some() {
+            if retire.is_full() {
+                return;
+            }
+            if let Some(p) = self.previous.take() {
+                // The mixer holds a receiver, so the channel is never disconnected, and only
+                // this thread sends: the send succeeds.
+                let _ = retire.try_send(wrap(p));
+            }
+        }
+        if let Ok(next) = self.rx.try_recv() {
+            self.previous = std::mem::replace(&mut self.current, next);
+            self.fade = Ramp::new(0.0, len);
+            self.fade.set_target(1.0);
+        }
+    }
+}
+
+fn zero(x: &mut [f32]) {
+    x.iter_mut().for_each(|v| *v = 0.0);
+}
+
+/// Renders a slot into `out` (2 rows of `mb`, first `b` used), crossfading from the previous
+/// object while a swap is in progress.
+#[allow(clippy::too_many_arguments)]
+fn render_slot<T>(
+    slot: &mut Slot<T>,
+    b: usize,
+    mb: usize,
+    out: &mut [f32],
+    tmp: &mut [f32],
+    fade: &mut [f32],
+    mut run: impl FnMut(&mut T, &mut [f32], &mut [f32]),
+) {
+    {
+        let (o0, o1) = out.split_at_mut(mb);
+        match slot.current.as_deref_mut() {
+            Some(c) => run(c, &mut o0[..b], &mut o1[..b]),
+            None => {
+                zero(&mut o0[..b]);
+                zero(&mut o1[..b]);
+            }
+        }
+    }
+    if !slot.fade.is_moving() {
+        return;
+    }
+    slot.fade.fill(&mut fade[..b]);
+    {
+        let (t0, t1) = tmp.split_at_mut(mb);
+        match slot.previous.as_deref_mut() {
+            Some(p) => run(p, &mut t0[..b], &mut t1[..b]),
+            None => {
+                zero(&mut t0[..b]);
+                zero(&mut t1[..b]);
+            }
+        }
+    }
+    for ch in 0..2 {
+        let o = &mut out[ch * mb..ch * mb + b];
+        let p = &tmp[ch * mb..ch * mb + b];
+        for ((y, &q), &f) in o.iter_mut().zip(p).zip(&fade[..b]) {
+            let a = f * FRAC_PI_2;
+            *y = a.sin() * *y + a.cos() * q;
+        }
+    }
+}
+
+/// Equal-power gains (out, in) of a crossfade position `f` (0 → 1); exact 1/0 at the ends.
+fn pair(f: f32, moving: bool) -> (f32, f32) {
+    if moving {
+        let a = f * FRAC_PI_2;
+        (a.cos(), a.sin())
+    } else {
+        (1.0 - f, f)
+    }
+}
+
+/// `controls` with the reverb fully wet at unit gain (the mixer applies mix and gain).
+pub fn wet_only(controls: &FxControls) -> FxControls {
+    let mut fx = *controls;
+    fx.engine.dry = 0.0;
+    fx.engine.wet = 1.0;
+    fx.engine.output_gain_db = 0.0;
+    fx
+}
+
+fn db_to_linear(db: f32) -> f32 {
+    10f32.powf(db / 20.0)
+}
+
+/// The mixer (see the module docs).
+pub struct Mixer {
+    mb: usize,
+    fs: f32,
+    fade_len: u32,
+    reference: Slot<ReferenceConv>,
+    binaural: Slot<BinauralRenderer>,
+    retire: Sender<Retired>,
+    _retired: Receiver<Retired>,
+    predelay: PreDelay,
+    predelay_samples: Ramp,
+    dry: Ramp,
+    wet: Ramp,
+    gain: Ramp,
+    ab: Ramp,
+    mode: Ramp,
+    binaural_running: bool,
+    wet_buf: Vec<f32>,
+    ref_buf: Vec<f32>,
+    bin_buf: Vec<f32>,
+    tmp: Vec<f32>,
+    pd_out: Vec<f32>,
+    pd_dry: Vec<f32>,
+    g_dry: Vec<f32>,
+    g_wet: Vec<f32>,
+    g_out: Vec<f32>,
+    g_pd: Vec<f32>,
+    g_fade: Vec<f32>,
+    g_ab: Vec<f32>,
+    g_mode: Vec<f32>,
+}
+
+impl std::fmt::Debug for Mixer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mixer")
+            .field("max_block", &self.mb)
+            .field("reference", &self.reference.current.is_some())
+            .field("binaural", &self.binaural.current.is_some())
+            .finish()
+    }
+}
+
+impl Mixer {
+    /// A mixer for blocks of up to `max_block` samples at `fs` Hz with controls gliding over
+    /// `smoothing_ms` and pre-delays up to `max_predelay_ms`, starting at `controls` and `want`
+    /// (snapped). Returns it with the control-side [`Links`].
+    pub fn new(
+        fs: f64,
+        max_block: usize,
+        smoothing_ms: f64,
+        max_predelay_ms: f64,
+        controls: &FxControls,
+    ) -> (Self, Links) {
+        let mb = max_block.max(1);
+        let len = (smoothing_ms * fs / 1000.0).round().max(0.0) as u32;
+        let (ref_tx, ref_rx) = crossbeam_channel::bounded(QUEUE);
+        let (bin_tx, bin_rx) = crossbeam_channel::bounded(QUEUE);
+        let (ret_tx, ret_rx) = crossbeam_channel::bounded(2 * QUEUE);
+        let max_pd = (max_predelay_ms * fs / 1000.0).ceil().max(0.0) as usize;
+        let e = &controls.engine;
+        let mut m = Self {
+            mb,
+            fs: fs as f32,
+            fade_len: len,
+            reference: Slot::new(ref_rx, len),
+            binaural: Slot::new(bin_rx, len),
+            retire: ret_tx,
+            _retired: ret_rx.clone(),
+            predelay: PreDelay::new(2, max_pd, mb),
+            predelay_samples: Ramp::new(0.0, len),
+            dry: Ramp::new(e.dry, len),
+            wet: Ramp::new(e.wet, len),
+            gain: Ramp::new(db_to_linear(e.output_gain_db), len),
+            ab: Ramp::new(0.0, len),
+            mode: Ramp::new(0.0, len),
+            binaural_running: false,
+            wet_buf: vec![0.0; ENGINE_OUTPUTS * mb],
+            ref_buf: vec![0.0; 2 * mb],
+            bin_buf: vec![0.0; 2 * mb],
+            tmp: vec![0.0; 2 * mb],
+            pd_out: vec![0.0; 2 * mb],
+            pd_dry: vec![0.0; 2 * mb],
+            g_dry: vec![0.0; mb],
+            g_wet: vec![0.0; mb],
+            g_out: vec![0.0; mb],
+            g_pd: vec![0.0; mb],
+            g_fade: vec![0.0; mb],
+            g_ab: vec![0.0; mb],
+            g_mode: vec![0.0; mb],
+        };
+        m.set_controls(controls, 0.0);
+        m.snap();
+        let links = Links {
+            reference: ref_tx,
+            binaural: bin_tx,
+            retired: ret_rx,
+        };
+        (m, links)
+    }
+
+    /// True when a reference convolver is installed.
+    pub fn has_reference(&self) -> bool {
+        self.reference.current.is_some()
+    }
+
+    /// True when a binaural renderer is installed.
+    pub fn has_binaural(&self) -> bool {
+        self.binaural.current.is_some()
+    }
+
+    fn set_controls(&mut self, c: &FxControls, predelay_ms: f32) {
+        let e = &c.engine;
+        if e.dry.is_finite() {
+            self.dry.set_target(e.dry.clamp(0.0, 4.0));
+        }
+        if e.wet.is_finite() {
+            self.wet.set_target(e.wet.clamp(0.0, 4.0));
+        }
+        if e.output_gain_db.is_finite() {
+            self.gain
+                .set_target(db_to_linear(e.output_gain_db.clamp(-120.0, 24.0)));
+        }
+        if predelay_ms.is_finite() {
+            let s = (predelay_ms * self.fs / 1000.0).clamp(0.0, self.predelay.max_delay());
+            self.predelay_samples.set_target(s);
+        }
+    }
+
+    fn snap(&mut self) {
+        for r in [
+            &mut self.dry,
+            &mut self.wet,
+            &mut self.gain,
+            &mut self.predelay_samples,
+            &mut self.ab,
+            &mut self.mode,
+        ] {
+            r.snap();
+        }
+    }
+
+    /// Jumps the A/B and output-mode crossfades to what `want` asks for (given what is loaded).
+    pub fn snap_paths(&mut self, want: Want) {
+        self.poll();
+        self.set_paths(want);
+        self.ab.snap();
+        self.mode.snap();
+        self.reference.fade.snap();
+        self.binaural.fade.snap();
+    }
+
+    /// Clears all audio state (reverb excluded) and snaps the controls. Allocation-free.
+    pub fn reset(&mut self) {
+        self.predelay.reset();
+        for s in [&mut self.reference.current, &mut self.reference.previous] {
+            if let Some(c) = s.as_deref_mut() {
+                c.reset();
+            }
+        }
+        for s in [&mut self.binaural.current, &mut self.binaural.previous] {
+            if let Some(c) = s.as_deref_mut() {
+                c.reset();
+            }
+        }
+        self.snap();
+    }
+
+    fn poll(&mut self) {
+        let len = self.fade_len;
+        self.reference.poll(&self.retire, Retired::Reference, len);
+        self.binaural.poll(&self.retire, Retired::Binaural, len);
+    }
+
+    fn set_paths(&mut self, want: Want) {
+        let r = want.reference && self.reference.current.is_some();
+        let b = want.binaural && self.binaural.current.is_some();
+        self.ab.set_target(if r { 1.0 } else { 0.0 });
+        self.mode.set_target(if b { 1.0 } else { 0.0 });
+    }
+
+    /// Renders planar `inputs` (1 or 2 channels) into the two `outputs` with `controls` (the
+    /// reverb is driven fully wet; mix and gain are applied here) and the paths `want` asks
+    /// for. Any length; never allocates, locks or panics.
+    pub fn process(
+        &mut self,
+        reverb: &mut Reverb,
+        controls: &FxControls,
+        want: Want,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+    ) {
+        reverb.set_controls(&wet_only(controls));
+        let predelay_ms = reverb.controls().engine.predelay_ms;
+        self.set_controls(controls, predelay_ms);
+        self.poll();
+        self.set_paths(want);
+        let frames = outputs.iter().map(|o| o.len()).min().unwrap_or(0);
+        let mut done = 0;
+        while done < frames {
+            let b = (frames - done).min(self.mb);
+            self.block(reverb, inputs, outputs, done, b);
+            done += b;
+        }
+    }
+
+    fn block(
+        &mut self,
+        reverb: &mut Reverb,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        at: usize,
+        b: usize,
+    ) {
+        let mb = self.mb;
+        let n_in = inputs.len().clamp(1, 2);
+        let empty: &[f32] = &[];
+        let input = |c: usize| -> &[f32] {
+            inputs
+                .get(c % n_in)
+                .and_then(|x| x.get(at..(at + b).min(x.len())))
+                .unwrap_or(empty)
+        };
+        let ins: [&[f32]; 2] = [input(0), input(1)];
+        {
+            let mut wet: [&mut [f32]; ENGINE_OUTPUTS] = Default::default();
+            for (slot, chunk) in wet.iter_mut().zip(self.wet_buf.chunks_mut(mb)) {
+                *slot = &mut chunk[..b];
+            }
+            reverb.process(&ins[..inputs.len().clamp(1, 2)], &mut wet);
+        }
+        // Reference path: pre-delay, then convolution (also while the FDN is heard).
+        let pd_moving = self.predelay_samples.is_moving();
+        let delay = if pd_moving {
+            self.predelay_samples.fill(&mut self.g_pd[..b]);
+            DelayTime::Varying(&self.g_pd[..b])
+        } else {
+            DelayTime::Fixed(self.predelay_samples.value().round() as usize)
+        };
+        self.predelay
+            .process(&ins, 0, delay, &mut self.pd_out, &mut self.pd_dry, mb, b);
+        let ref_live = self.reference.current.is_some() || self.reference.previous.is_some();
+        if ref_live {
+            let pd = &self.pd_out;
+            render_slot(
+                &mut self.reference,
+                b,
+                mb,
+                &mut self.ref_buf,
+                &mut self.tmp,
+                &mut self.g_fade,
+                |c, l, r| c.process([&pd[..b], &pd[mb..mb + b]], [l, r]),
+            );
+        } else {
+            zero(&mut self.ref_buf);
+        }
+        // Binaural path: the ring outputs through the HRIRs.
+        let bin_wanted =
+            self.mode.is_moving() || self.mode.value() > 0.0 || self.mode.target() > 0.0;
+        if bin_wanted {
+            if !self.binaural_running {
+                for s in [&mut self.binaural.current, &mut self.binaural.previous] {
+                    if let Some(r) = s.as_deref_mut() {
+                        r.reset();
+                    }
+                }
+                self.binaural_running = true;
+            }
+            let w = &self.wet_buf;
+            render_slot(
+                &mut self.binaural,
+                b,
+                mb,
+                &mut self.bin_buf,
+                &mut self.tmp,
+                &mut self.g_fade,
+                |r, l, rr| {
+                    let ring: [&[f32]; DIRECTIONS] =
+                        std::array::from_fn(|k| &w[(2 + k) * mb..(2 + k) * mb + b]);
+                    r.process(&ring, l, rr);
+                },
+            );
+        } else {
+            self.binaural_running = false;
+        }
+        // Mix.
+        self.dry.fill(&mut self.g_dry[..b]);
+        self.wet.fill(&mut self.g_wet[..b]);
+        self.gain.fill(&mut self.g_out[..b]);
+        let ab_moving = self.ab.is_moving();
+        let ab_on = ab_moving || self.ab.value() > 0.0;
+        self.ab.fill(&mut self.g_ab[..b]);
+        let mode_moving = self.mode.is_moving();
+        let mode_on = mode_moving || self.mode.value() > 0.0;
+        self.mode.fill(&mut self.g_mode[..b]);
+        for (o, out) in outputs.iter_mut().enumerate().take(2) {
+            let Some(out) = out.get_mut(at..at + b) else {
+                continue;
+            };
+            let x = ins[o];
+            let w = &self.wet_buf[o * mb..o * mb + b];
+            let bin = &self.bin_buf[o * mb..o * mb + b];
+            let rf = &self.ref_buf[o * mb..o * mb + b];
+            for (t, y) in out.iter_mut().enumerate() {
+                let xv = x.get(t).copied().unwrap_or(0.0);
+                let xv = if xv.is_finite() { xv } else { 0.0 };
+                let mut v = w[t];
+                if mode_on {
+                    let (s, bn) = pair(self.g_mode[t], mode_moving);
+                    v = s * v + bn * bin[t];
+                }
+                if ab_on {
+                    let (f, r) = pair(self.g_ab[t], ab_moving);
+                    v = f * v + r * rf[t];
+                }
+                *y = self.g_out[t] * (self.g_dry[t] * xv + self.g_wet[t] * v);
+            }
+        }
+        for out in outputs.iter_mut().skip(2) {
+            if let Some(out) = out.get_mut(at..at + b) {
+                zero(out);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::{fdn_energy, matching_gain, ReferenceConv, ReferenceIr};
+    use tailor::convolution::direct_convolution;
+    use tailor::engine::{ControlValues, EngineConfig};
+    use tailor::fx::TONE_OPEN_HZ;
+
+    const FS: f64 = 48_000.0;
+    const MB: usize = 256;
+
+    fn controls(mix: f32) -> FxControls {
+        FxControls {
+            engine: ControlValues {
+                decay_scale: 1.0,
+                predelay_ms: 0.0,
+                dry: 1.0 - mix,
+                wet: mix,
+                output_gain_db: 0.0,
+            },
+            tone_hz: TONE_OPEN_HZ,
+            width: 1.0,
+        }
+    }
+
+    fn session() -> (tailor::Build, Reverb) {
+        let p = crate::loader::default_preset();
+        let stereo = crate::loader::session_build(&p, FS).unwrap();
+        let full = crate::binaural::engine_build(&stereo).unwrap();
+        let mut cfg = EngineConfig::new(FS, 2, ENGINE_OUTPUTS);
+        cfg.max_block = MB;
+        let mut r = Reverb::prepare(&full, &cfg).unwrap();
+        r.set_controls(&wet_only(&controls(1.0)));
+        r.snap_controls();
+        (stereo, r)
+    }
+
+    fn test_ir() -> Vec<f64> {
+        (0..2_000)
+            .map(|i| (-(i as f64) / 300.0).exp() * (((i * 7_919) % 17) as f64 - 8.0) / 8.0)
+            .collect()
+    }
+
+    /// Renders `x` (both inputs) in blocks of `block`, calling `want(k)` for block k.
+    fn render(
+        m: &mut Mixer,
+        r: &mut Reverb,
+        c: &FxControls,
+        x: &[f32],
+        block: usize,
+        want: impl Fn(usize) -> Want,
+    ) -> [Vec<f32>; 2] {
+        let mut y = [vec![0.0f32; x.len()], vec![0.0f32; x.len()]];
+        nice_assert_no_alloc::assert_no_alloc(|| {
+            let (l, rr) = y.split_at_mut(1);
+            for (k, ((xi, yl), yr)) in x
+                .chunks(block)
+                .zip(l[0].chunks_mut(block))
+                .zip(rr[0].chunks_mut(block))
+                .enumerate()
+            {
+                m.process(r, c, want(k), &[xi, xi], &mut [yl, yr]);
+            }
+        });
+        y
+    }
+
+    fn noise(n: usize) -> Vec<f32> {
+        let mut s = 0x2545_f491_4f6c_dd1du64;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reference_path_is_direct_convolution_times_the_matching_gain() {
+        let (stereo, mut reverb) = session();
+        let ir = ReferenceIr {
+            channels: vec![test_ir()],
+            sample_rate: FS,
+            note: None,
+        };
+        let gain = matching_gain(&ir, fdn_energy(&stereo)).unwrap();
+        let c = controls(1.0);
+        let (mut m, links) = Mixer::new(FS, MB, 20.0, 500.0, &c);
+        links
+            .reference
+            .send(Some(Box::new(ReferenceConv::new(&ir, gain, MB))))
+            .unwrap();
+        let want = Want {
+            reference: true,
+            binaural: false,
+        };
+        m.snap_paths(want);
+        assert!(m.has_reference());
+        let x = noise(6_000);
+        let y = render(&mut m, &mut reverb, &c, &x, 100, |_| want);
+        let x64: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+        let want_y = direct_convolution(&x64, &ir.channels[0]);
+        let peak = want_y.iter().fold(0.0f64, |a, v| a.max(v.abs())) * gain;
+        for ch in &y {
+            let err = ch
+                .iter()
+                .zip(&want_y)
+                .fold(0.0f64, |a, (g, w)| a.max((f64::from(*g) - w * gain).abs()));
+            assert!(err / peak < 1e-4, "relative error {}", err / peak);
+        }
+    }
+
+    fn largest_step(y: &[f32]) -> f32 {
+        y.windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0, f32::max)
+    }
+
+    /// A 100 Hz sine, mix 1, A/B switched every 100 ms after 1 s (or never); returns the largest
+    /// step of the left output after 1 s.
+    fn ab_steps(smoothing_ms: f64, switch: bool, start_ref: bool) -> f32 {
+        let (stereo, mut reverb) = session();
+        let ir = ReferenceIr {
+            channels: vec![test_ir()],
+            sample_rate: FS,
+            note: None,
+        };
+        let gain = matching_gain(&ir, fdn_energy(&stereo)).unwrap();
+        let c = controls(1.0);
+        let (mut m, links) = Mixer::new(FS, MB, smoothing_ms, 500.0, &c);
+        links
+            .reference
+            .send(Some(Box::new(ReferenceConv::new(&ir, gain, MB))))
+            .unwrap();
+        m.snap_paths(Want {
+            reference: start_ref,
+            binaural: false,
+        });
+        let x: Vec<f32> = (0..144_000)
+            .map(|n| (2.0 * std::f32::consts::PI * 100.0 * n as f32 / 48_000.0).sin() * 0.5)
+            .collect();
+        let block = 480;
+        let y = render(&mut m, &mut reverb, &c, &x, block, |k| Want {
+            reference: if switch && k >= 100 {
+                (k / 10) % 2 == 1
+            } else {
+                start_ref
+            },
+            binaural: false,
+        });
+        assert!(y.iter().flatten().all(|v| v.is_finite()));
+        largest_step(&y[0][48_000..])
+    }
+
+    #[test]
+    fn ab_switching_does_not_click() {
+        let own = ab_steps(20.0, false, false).max(ab_steps(20.0, false, true));
+        let step = ab_steps(20.0, true, false);
+        assert!(step <= 2.0 * own, "step {step} vs the signals' own {own}");
+        // Without the crossfade the same switching clicks: the check above can fail.
+        let hard = ab_steps(0.0, true, false);
+        assert!(hard > 2.0 * own, "unsmoothed step {hard} vs {own}");
+    }
+
+    #[test]
+    fn a_new_reference_crossfades_in_and_the_old_one_is_retired() {
+        let (stereo, mut reverb) = session();
+        let ir = ReferenceIr {
+            channels: vec![test_ir()],
+            sample_rate: FS,
+            note: None,
+        };
+        let gain = matching_gain(&ir, fdn_energy(&stereo)).unwrap();
+        let c = controls(1.0);
+        let (mut m, links) = Mixer::new(FS, MB, 20.0, 500.0, &c);
+        let want = Want {
+            reference: true,
+            binaural: false,
+        };
+        links
+            .reference
+            .send(Some(Box::new(ReferenceConv::new(&ir, gain, MB))))
+            .unwrap();
+        m.snap_paths(want);
+        let x: Vec<f32> = (0..96_000)
+            .map(|n| (2.0 * std::f32::consts::PI * 100.0 * n as f32 / 48_000.0).sin() * 0.5)
+            .collect();
+        let own = largest_step(&render(&mut m, &mut reverb, &c, &x, 480, |_| want)[0][48_000..]);
+        // The same IR polarity-inverted: an abrupt swap would jump by twice the amplitude.
+        links
+            .reference
+            .send(Some(Box::new(ReferenceConv::new(&ir, -gain, MB))))
+            .unwrap();
+        let y = render(&mut m, &mut reverb, &c, &x, 480, |_| want);
+        let step = largest_step(&y[0]);
+        assert!(step <= 2.0 * own, "step {step} vs the signal's own {own}");
+        assert_eq!(links.collect_retired(), 1);
+        assert!(m.has_reference());
+    }
+
+    #[test]
+    fn binaural_output_is_finite_two_eared_and_allocation_free() {
+        let (_, mut reverb) = session();
+        let c = controls(1.0);
+        let (mut m, links) = Mixer::new(FS, MB, 20.0, 500.0, &c);
+        let set = crate::binaural::load_set(None).unwrap();
+        let r = crate::binaural::renderer(&set, FS, MB).unwrap();
+        links.binaural.send(Some(Box::new(r))).unwrap();
+        let x = noise(24_000);
+        let stereo = render(&mut m, &mut reverb, &c, &x, 333, |_| Want::default());
+        let want = Want {
+            reference: false,
+            binaural: true,
+        };
+        let y = render(&mut m, &mut reverb, &c, &x, 333, |_| want);
+        assert!(m.has_binaural());
+        assert!(y.iter().flatten().all(|v| v.is_finite()));
+        let e = |v: &[f32]| v[12_000..].iter().map(|s| f64::from(s * s)).sum::<f64>();
+        let (l, r) = (e(&y[0]), e(&y[1]));
+        assert!(l > 1e-3 && r > 1e-3, "ears {l} {r}");
+        let diff: f64 = y[0][12_000..]
+            .iter()
+            .zip(&y[1][12_000..])
+            .map(|(a, b)| f64::from((a - b) * (a - b)))
+            .sum();
+        assert!(
+            diff > 0.05 * (l + r),
+            "ears too similar: {diff} vs {l} + {r}"
+        );
+        // Unit-energy HRIRs keep the level near the stereo output's (within 6 dB).
+        let s = e(&stereo[0]) + e(&stereo[1]);
+        let ratio_db = 10.0 * ((l + r) / s).log10();
+        assert!(ratio_db.abs() < 6.0, "binaural vs stereo {ratio_db:.1} dB");
+    }
+}

@@ -1,0 +1,273 @@
+//! The A/B reference: a measured impulse response (WAV) played by uniformly partitioned FFT
+//! convolution ([`tailor::convolution::Convolver`], zero latency, allocation-free), scaled so its
+//! energy over the first second equals the FDN's. Everything here except
+//! [`ReferenceConv::process`] runs on the loader thread.
+
+use crate::loader::MAX_REFERENCE_SECONDS;
+use std::path::Path;
+use tailor::convolution::Convolver;
+use tailor::Build;
+
+/// Length of the loudness-matching window in seconds.
+pub const MATCH_SECONDS: f64 = 1.0;
+
+/// A reference IR read for playback: one or two channels at the session rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceIr {
+    /// Channels (1 = mono, played on both sides; 2 = left/right), samples at `sample_rate`.
+    pub channels: Vec<Vec<f64>>,
+    /// Sample rate in Hz (the session's).
+    pub sample_rate: f64,
+    /// Informational note (truncation, resampling, dropped channels).
+    pub note: Option<String>,
+}
+
+/// Reads a reference IR at `fs` Hz keeping up to two channels (more are folded: odd channels to
+/// the left, even to the right), truncated to [`MAX_REFERENCE_SECONDS`] and resampled
+/// (`tailor::resample`) when the file's rate differs. A 0-byte, corrupt or silent file is an
+/// error naming the problem.
+pub fn read_ir(path: &Path, fs: f64) -> Result<ReferenceIr, String> {
+    let audio = tailor::wav::read_wav(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if audio.channels.is_empty() || audio.is_empty() {
+        return Err(format!("{}: the WAV holds no samples", path.display()));
+    }
+    let mut notes = Vec::new();
+    let n = audio.len();
+    let keep = n.min((MAX_REFERENCE_SECONDS * audio.sample_rate) as usize);
+    if keep < n {
+        notes.push(format!(
+            "reference is {:.0} s long; the first {MAX_REFERENCE_SECONDS:.0} s are used",
+            audio.duration_seconds()
+        ));
+    }
+    let channels: Vec<Vec<f64>> = if audio.channels.len() <= 2 {
+        audio.channels.iter().map(|c| c[..keep].to_vec()).collect()
+    } else {
+        notes.push(format!(
+            "{} channels folded to stereo",
+            audio.channels.len()
+        ));
+        (0..2)
+            .map(|side| {
+                let group: Vec<&Vec<f64>> = audio.channels.iter().skip(side).step_by(2).collect();
+                let k = group.len() as f64;
+                (0..keep)
+                    .map(|i| group.iter().map(|c| c[i]).sum::<f64>() / k)
+                    .collect()
+            })
+            .collect()
+    };
+    if channels.iter().flatten().any(|v| !v.is_finite()) {
+        return Err(format!(
+            "{}: the IR holds non-finite samples",
+            path.display()
+        ));
+    }
+    if channels.iter().flatten().all(|&v| v == 0.0) {
+        return Err(format!("{}: the IR is silent", path.display()));
+    }
+    let (from, to) = (audio.sample_rate, fs);
+    let channels = if (from - to).abs() < 1e-9 {
+        channels
+    } else {
+        notes.push(format!("reference resampled from {from} Hz to {to} Hz"));
+        tailor::resample::resample(&channels, from, to).map_err(|e| e.to_string())?
+    };
+    Ok(ReferenceIr {
+        channels,
+        sample_rate: fs,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    })
+}
+
+/// Energy (sum of squares) of the first `MATCH_SECONDS` of each signal, averaged over signals.
+pub fn first_second_energy(signals: &[Vec<f64>], fs: f64) -> f64 {
+    if signals.is_empty() {
+        return 0.0;
+    }
+    let n = (MATCH_SECONDS * fs).round() as usize;
+    signals
+        .iter()
+        .map(|s| s.iter().take(n).map(|v| v * v).sum::<f64>())
+        .sum::<f64>()
+        / signals.len() as f64
+}
+
+/// Energy of the FDN's impulse response over its first second (input 0 to each output, early
+/// part included), averaged over outputs; `build` is the session build (at `fs` Hz).
+pub fn fdn_energy(build: &Build) -> f64 {
+    let fs = build.sample_rate();
+    let len = (MATCH_SECONDS * fs).round() as usize;
+    let ir = tailor::response::impulse_response(build, len);
+    let outs: Vec<Vec<f64>> = (0..build.n_out()).map(|o| ir.channel(o, 0)).collect();
+    first_second_energy(&outs, fs)
+}
+
+/// Linear gain that gives `reference` the energy `target` over its first second.
+pub fn matching_gain(reference: &ReferenceIr, target: f64) -> Result<f64, String> {
+    let e = first_second_energy(&reference.channels, reference.sample_rate);
+    if !(e > 0.0 && e.is_finite()) {
+        return Err("the reference IR has no energy in its first second".into());
+    }
+    if !(target > 0.0 && target.is_finite()) {
+        return Err("the FDN has no energy in its first second".into());
+    }
+    Ok((target / e).sqrt())
+}
+
+/// The audio-thread side of the reference: one convolver per output channel with the matching
+/// gain folded into the IR.
+#[derive(Debug)]
+pub struct ReferenceConv {
+    convs: [Convolver; 2],
+    gain: f64,
+    sample_rate: f64,
+}
+
+impl ReferenceConv {
+    /// Convolvers for `ir` (mono → both sides) scaled by `gain` (linear), partitions sized for
+    /// blocks of `max_block` samples.
+    pub fn new(ir: &ReferenceIr, gain: f64, max_block: usize) -> Self {
+        let scaled = |c: &Vec<f64>| -> Vec<f32> { c.iter().map(|v| (v * gain) as f32).collect() };
+        let left = scaled(&ir.channels[0]);
+        let right = ir.channels.get(1).map_or_else(|| left.clone(), scaled);
+        Self {
+            convs: [
+                Convolver::new(&left, max_block),
+                Convolver::new(&right, max_block),
+            ],
+            gain,
+            sample_rate: ir.sample_rate,
+        }
+    }
+
+    /// Matching gain applied (linear).
+    pub fn gain(&self) -> f64 {
+        self.gain
+    }
+
+    /// Sample rate in Hz the IR was prepared for.
+    pub fn sample_rate(&self) -> f64 {
+        self.sample_rate
+    }
+
+    /// Convolves `inputs[c]` into `outputs[c]` (written, not added) for the two sides.
+    /// Allocation-free, zero latency.
+    pub fn process(&mut self, inputs: [&[f32]; 2], outputs: [&mut [f32]; 2]) {
+        for ((conv, x), y) in self.convs.iter_mut().zip(inputs).zip(outputs) {
+            conv.process(x, y);
+        }
+    }
+
+    /// Clears the convolution state.
+    pub fn reset(&mut self) {
+        self.convs.iter_mut().for_each(Convolver::reset);
+    }
+}
+
+/// Reads `path` at the session rate of `build` and prepares its convolvers, loudness-matched
+/// to `build`; returns them with the informational note.
+pub fn prepare(
+    path: &Path,
+    build: &Build,
+    max_block: usize,
+) -> Result<(ReferenceConv, Option<String>), String> {
+    let ir = read_ir(path, build.sample_rate())?;
+    let gain = matching_gain(&ir, fdn_energy(build))?;
+    let note = ir.note.clone();
+    Ok((ReferenceConv::new(&ir, gain, max_block), note))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tailor::convolution::direct_convolution;
+
+    #[test]
+    fn matching_gain_equalises_first_second_energy() {
+        let fs = 1_000.0;
+        let ir = ReferenceIr {
+            channels: vec![vec![0.5; 2_000]],
+            sample_rate: fs,
+            note: None,
+        };
+        let g = matching_gain(&ir, 1.0).unwrap();
+        assert!((g * g * 250.0 - 1.0).abs() < 1e-12, "{g}");
+        let silent = ReferenceIr {
+            channels: vec![vec![0.0; 10]],
+            sample_rate: fs,
+            note: None,
+        };
+        assert!(matching_gain(&silent, 1.0).is_err());
+    }
+
+    #[test]
+    fn meeting_room_ir_is_loudness_matched_to_the_fdn() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../data/rir/meetingroom_to_hallway_290cm.wav");
+        let build =
+            crate::loader::session_build(&crate::loader::default_preset(), 44_100.0).unwrap();
+        let (mut conv, _) = prepare(&path, &build, 4_096).unwrap();
+        let n = 44_100;
+        let mut x = vec![0.0f32; n];
+        x[0] = 1.0;
+        let mut y = [vec![0.0f32; n], vec![0.0f32; n]];
+        let (l, r) = y.split_at_mut(1);
+        for ((xi, yl), yr) in x
+            .chunks(4_096)
+            .zip(l[0].chunks_mut(4_096))
+            .zip(r[0].chunks_mut(4_096))
+        {
+            conv.process([xi, xi], [yl, yr]);
+        }
+        let got: Vec<Vec<f64>> = y
+            .iter()
+            .map(|c| c.iter().map(|&v| f64::from(v)).collect())
+            .collect();
+        let e_ref = first_second_energy(&got, 44_100.0);
+        let e_fdn = fdn_energy(&build);
+        assert!((e_ref / e_fdn - 1.0).abs() < 1e-3, "{e_ref} vs {e_fdn}");
+    }
+
+    #[test]
+    fn convolution_equals_direct_convolution_times_gain() {
+        let ir: Vec<f64> = (0..3_000)
+            .map(|i| (-(i as f64) / 400.0).exp() * ((i * 7919 % 13) as f64 - 6.0) / 6.0)
+            .collect();
+        let ref_ir = ReferenceIr {
+            channels: vec![ir.clone(), ir.iter().map(|v| -0.5 * v).collect()],
+            sample_rate: 48_000.0,
+            note: None,
+        };
+        let gain = 0.37;
+        let mut conv = ReferenceConv::new(&ref_ir, gain, 256);
+        let x: Vec<f32> = (0..5_000)
+            .map(|i| ((i * 31 % 97) as f32 - 48.0) / 48.0)
+            .collect();
+        let mut y = [vec![0.0f32; x.len()], vec![0.0f32; x.len()]];
+        let mut t = 0;
+        for b in [1usize, 256, 7, 100, 256, 33].iter().cycle() {
+            if t >= x.len() {
+                break;
+            }
+            let e = (t + b).min(x.len());
+            let (l, r) = y.split_at_mut(1);
+            conv.process([&x[t..e], &x[t..e]], [&mut l[0][t..e], &mut r[0][t..e]]);
+            t = e;
+        }
+        let x64: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+        for (c, out) in y.iter().enumerate() {
+            let want = direct_convolution(&x64, &ref_ir.channels[c]);
+            let peak = want.iter().fold(0.0f64, |m, v| m.max(v.abs())) * gain;
+            let err = out
+                .iter()
+                .zip(&want)
+                .fold(0.0f64, |m, (a, b)| m.max((f64::from(*a) - b * gain).abs()));
+            assert!(
+                err / peak < 1e-4,
+                "channel {c}: relative error {}",
+                err / peak
+            );
+        }
+    }
+}
