@@ -130,7 +130,11 @@ impl Plugin for TailorReverb {
         let mut config = EngineConfig::new(fs, n_in, 2);
         config.smoothing_ms = SMOOTHING_MS;
         config.max_predelay_ms = MAX_PREDELAY_MS;
-        let Ok(mut reverb) = Reverb::prepare(&build, &config) else {
+        let (early, error) = match loader::session_early_part(&preset, fs) {
+            Ok(e) => (e, error),
+            Err(e) => (None, error.or(Some(e))),
+        };
+        let Ok(mut reverb) = Reverb::prepare_with_early(&build, early.as_ref(), &config) else {
             return false;
         };
         reverb.set_controls(&self.params.fx_controls());
