@@ -505,7 +505,9 @@ mod tests {
         let p = bundled_preset("colorless_N4_d1").unwrap();
         let mut p = Preset::from_build(p.build().clone(), "t");
         assert_eq!(session_early(&p, 44_100.0).unwrap(), None);
-        let h: Vec<f64> = (0..960).map(|n| ((n * 7919) % 13) as f64 / 13.0 - 0.5).collect();
+        let h: Vec<f64> = (0..960)
+            .map(|n| ((n * 7919) % 13) as f64 / 13.0 - 0.5)
+            .collect();
         p.set_early(Some(
             EarlyReflections::new(48_000.0, vec![vec![h.clone()]]).unwrap(),
         ))
@@ -515,7 +517,10 @@ mod tests {
         assert_eq!(same.ir(0, 0), h.as_slice());
         assert_eq!(same.ir(1, 0), h.as_slice());
         let other = session_early(&p, 44_100.0).unwrap().unwrap();
-        assert_eq!((other.sample_rate(), other.len(), other.n_out()), (44_100.0, 882, 2));
+        assert_eq!(
+            (other.sample_rate(), other.len(), other.n_out()),
+            (44_100.0, 882, 2)
+        );
         let b = stereo_build(&build_at_rate(p.build(), 44_100.0).unwrap()).unwrap();
         let cfg = EngineConfig::new(44_100.0, 1, 2);
         let r = Reverb::prepare_with_early(&b, Some(&other), &cfg).unwrap();

@@ -349,7 +349,10 @@ fn read_fir(v: &Value) -> Result<Vec<Vec<Vec<f64>>>, PresetError> {
     let rows = v.as_array().ok_or_else(|| {
         PresetError::field(
             field("fir"),
-            format!("must be an n_out × n_in × taps array (found {})", kind_of(v)),
+            format!(
+                "must be an n_out × n_in × taps array (found {})",
+                kind_of(v)
+            ),
         )
     })?;
     rows.iter()
@@ -445,9 +448,7 @@ mod tests {
     fn doc_with(early: Value) -> String {
         let p = bundled_preset("colorless_N4_d1").unwrap();
         let mut v = p.to_json_value();
-        v.as_object_mut()
-            .unwrap()
-            .insert(TAILOR_KEY.into(), early);
+        v.as_object_mut().unwrap().insert(TAILOR_KEY.into(), early);
         serde_json::to_string(&v).unwrap()
     }
 
@@ -502,7 +503,10 @@ mod tests {
         assert_eq!(p.to_json_value()[TAILOR_KEY]["version"], 1);
         let wrong = EarlyReflections::new(48_000.0, vec![vec![vec![1.0], vec![1.0]]]).unwrap();
         let msg = p.set_early(Some(wrong)).unwrap_err().to_string();
-        assert!(msg.contains("tailor.early.fir") && msg.contains("1 × 2"), "{msg}");
+        assert!(
+            msg.contains("tailor.early.fir") && msg.contains("1 × 2"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -512,11 +516,9 @@ mod tests {
         let m = err_of(t);
         assert!(m.contains("tailor.early.fir") && m.contains("2 × 1"), "{m}");
 
-        let m = Preset::from_json_str(
-            &doc_with(good()).replace("0.12", "NaN"),
-        )
-        .unwrap_err()
-        .to_string();
+        let m = Preset::from_json_str(&doc_with(good()).replace("0.12", "NaN"))
+            .unwrap_err()
+            .to_string();
         assert!(
             m.contains("tailor.early.fir[0][0]: contains a non-finite value (NaN)"),
             "{m}"

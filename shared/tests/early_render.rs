@@ -191,7 +191,10 @@ fn session_conversion_keeps_the_early_part() {
         let peak = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         for (k, d) in diff.iter().enumerate() {
             let w = want.get(k).copied().unwrap_or(0.0);
-            assert!((d - w).abs() <= 1e-5 * peak, "output {o} sample {k}: {d} vs {w}");
+            assert!(
+                (d - w).abs() <= 1e-5 * peak,
+                "output {o} sample {k}: {d} vs {w}"
+            );
         }
     }
 }
