@@ -46,6 +46,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// Serialises the tests of this file: the allocation counter is global.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `f` and returns how many allocations/frees it made on this thread.
 fn counted(f: impl FnOnce()) -> usize {
     let before = ALLOCATIONS.load(Ordering::SeqCst);
@@ -57,6 +60,7 @@ fn counted(f: impl FnOnce()) -> usize {
 
 #[test]
 fn audio_side_never_allocates() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let presets = engine_common::colorless_with_decay();
     let (a, b) = (&presets[6].1, &presets[2].1);
     let mut cfg = EngineConfig::new(a.sample_rate(), 2, 2);
@@ -132,6 +136,7 @@ fn audio_side_never_allocates() {
 /// `reset` and a swap to another preset with an FIR stay allocation-free.
 #[test]
 fn early_reflections_never_allocate() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     use tailor::preset::{EarlyReflections, Preset};
     let presets = engine_common::colorless_with_decay();
     let with_fir = |b: &tailor::Build, len: usize, seed: u64| {

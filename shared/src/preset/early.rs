@@ -383,7 +383,8 @@ fn read_fir(v: &Value) -> Result<Vec<Vec<Vec<f64>>>, PresetError> {
 
 /// Splits the typed early part out of a document's extensions: validates `tailor` (an object
 /// with `version` 1), reads and checks `tailor.early` against `build`, and removes it from the
-/// map (the preset holds it typed). Other `tailor` fields stay in the map.
+/// map (the preset holds it typed). Other `tailor` fields stay in the map; a `tailor` object
+/// left with only its version is removed (it is written back with the early part).
 pub(crate) fn take_early(
     extensions: &mut Map<String, Value>,
     build: &Build,
@@ -416,6 +417,10 @@ pub(crate) fn take_early(
     let early = EarlyReflections::from_json_value(early)?;
     early.check_build(build)?;
     obj.remove(EARLY_KEY);
+    // A `tailor` object left holding only its version is re-created on serialisation.
+    if obj.keys().all(|k| k == "version") {
+        extensions.remove(TAILOR_KEY);
+    }
     Ok(Some(early))
 }
 
