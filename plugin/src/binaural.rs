@@ -13,6 +13,7 @@
 //! KEMAR is built in (`include_bytes!` of `data/hrtf/MIT_KEMAR_normal_pinna.sofa`, 1.1 MB) so the
 //! plugin works wherever it is installed; a user SOFA file replaces it by path.
 
+use tailor::preset::early::EarlyReflections;
 use tailor::hrtf::binaural::BinauralRenderer;
 use tailor::hrtf::{default_ring, Ear, HrirSet};
 use tailor::preset::BuildParts;
@@ -72,6 +73,29 @@ pub fn engine_build(stereo: &Build) -> Result<Build, String> {
         );
     }
     Build::new(parts).map_err(|e| format!("binaural build: {e}"))
+}
+
+/// The early-reflections FIR for [`engine_build`]'s outputs: the stereo session FIR rows first,
+/// then one row per ring direction, where only the first (the direction the direct path goes
+/// to) carries output 0's FIR and the others are silent.
+pub fn engine_early(stereo: &EarlyReflections, n_out: usize) -> Result<EarlyReflections, String> {
+    let fir = stereo.fir();
+    if fir.len() != n_out {
+        return Err(format!(
+            "early reflections have {} outputs, the session build {n_out}",
+            fir.len()
+        ));
+    }
+    let mut rows = fir.to_vec();
+    for k in 0..DIRECTIONS {
+        rows.push(if k == 0 {
+            fir[0].clone()
+        } else {
+            fir[0].iter().map(|ir| vec![0.0; ir.len()]).collect()
+        });
+    }
+    EarlyReflections::new(stereo.sample_rate(), rows)
+        .map_err(|e| format!("binaural early reflections: {e}"))
 }
 
 /// Reads an HRTF set: the SOFA file at `path`, or the built-in KEMAR when `None`.

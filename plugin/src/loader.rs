@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tailor::engine::SwapHandle;
-use tailor::fx::{build_at_rate, longest_rt_seconds, stereo_build};
+use tailor::fx::{build_at_rate, longest_rt_seconds, session_early, stereo_build};
+use tailor::preset::EarlyReflections;
 use tailor::{with_decay, Build, Preset};
 
 /// Name of the built-in default (an N=16 colorless build with a 2 s decay).
@@ -81,6 +82,12 @@ pub fn session_build(preset: &Preset, fs: f64) -> Result<Build, String> {
     b.check_stable()
         .map_err(|e| format!("preset refused at {fs} Hz: {e}"))?;
     Ok(b)
+}
+
+/// The early reflections the engine plays for `preset` in a session at `fs` Hz (resampled, and
+/// duplicated for the second output when [`session_build`] adds one); `None` when it has none.
+pub fn session_early_part(preset: &Preset, fs: f64) -> Result<Option<EarlyReflections>, String> {
+    session_early(preset, fs).map_err(|e| format!("early reflections: {e}"))
 }
 
 /// Reads and validates a preset file (size-capped).
@@ -249,9 +256,12 @@ fn apply(shared: &Shared, preset: &Preset) -> Result<(), String> {
     match target(shared) {
         Some(t) => {
             let build = session_build(preset, t.sample_rate)?;
+            let early = session_early_part(preset, t.sample_rate)?
+                .map(|e| binaural::engine_early(&e, build.n_out()))
+                .transpose()?;
             let state = t
                 .swap
-                .prepare(&binaural::engine_build(&build)?)
+                .prepare_with_early(&binaural::engine_build(&build)?, early.as_ref())
                 .map_err(|e| e.to_string())?;
             t.swap.collect_retired();
             let mut state = state;

@@ -2,12 +2,17 @@
 //! conversion of builds, stereo outputs for mono builds, tail length, and [`Reverb`], which adds
 //! a wet tone (high cut) and stereo width to the engine and mixes dry and wet.
 //!
+//! A preset's early reflections follow its build: [`session_early`] resamples the FIR to the
+//! session rate and duplicates it for the second output exactly when [`stereo_build`] adds one,
+//! so `Reverb::prepare_with_early(&stereo_build(&build_at_rate(b, fs)?)?, session_early(p, fs)?
+//! .as_ref(), cfg)` plays the whole preset.
+//!
 //! [`Reverb`] runs the [`Engine`] fully wet at unit gain and applies mix and output gain itself
 //! with the engine's ramps and the engine's formula `gain · (dry · x + wet · w)`, so with the tone
 //! open and width 1 its output equals an [`Engine`] with the same controls sample for sample.
 
 use crate::engine::{ControlValues, Engine, EngineConfig, EngineError, Ramp, SwapHandle};
-use crate::preset::{Build, BuildParts, PresetError};
+use crate::preset::{Build, BuildParts, EarlyReflections, Preset, PresetError};
 use crate::sos::SosBank;
 use crate::Matrix;
 
@@ -121,6 +126,16 @@ pub fn stereo_build(build: &Build) -> Result<Build, PresetError> {
     Build::new(parts)
 }
 
+/// The preset's early reflections as the session plays them: resampled to `fs` Hz (like
+/// [`build_at_rate`] converts the build) and, for a one-output preset, duplicated onto a second
+/// output (like [`stereo_build`] duplicates the direct path). `None` when the preset has none.
+pub fn session_early(preset: &Preset, fs: f64) -> Result<Option<EarlyReflections>, PresetError> {
+    preset
+        .early()
+        .map(|e| Ok(e.at_rate(fs)?.stereo()))
+        .transpose()
+}
+
 /// Longest reverberation time of any delay line over 64 frequencies from DC to Nyquist, in
 /// seconds, from the line's attenuation filter (`post_delay`) and the feedback matrix's largest
 /// singular value; `None` for a lossless build (it rings forever).
@@ -199,7 +214,17 @@ impl Reverb {
     /// Prepares the engine for `build` with `config` (see [`Engine::prepare`]); controls start at
     /// [`FxControls::default`].
     pub fn prepare(build: &Build, config: &EngineConfig) -> Result<Self, EngineError> {
-        let engine = Engine::prepare(build, config)?;
+        Self::prepare_with_early(build, None, config)
+    }
+
+    /// Like [`Reverb::prepare`] with an early-reflections FIR added to the wet signal (see
+    /// [`Engine::prepare_with_early`]; use [`session_early`] to match a converted build).
+    pub fn prepare_with_early(
+        build: &Build,
+        early: Option<&EarlyReflections>,
+        config: &EngineConfig,
+    ) -> Result<Self, EngineError> {
+        let engine = Engine::prepare_with_early(build, early, config)?;
         let smooth = (config.smoothing_ms * config.sample_rate / 1000.0).round() as u32;
         let d = FxControls::default();
         let mb = config.max_block;
@@ -473,6 +498,35 @@ mod tests {
             );
         }
         assert_eq!(a, z);
+    }
+
+    #[test]
+    fn session_early_follows_rate_and_stereo_conversion() {
+        let p = bundled_preset("colorless_N4_d1").unwrap();
+        let mut p = Preset::from_build(p.build().clone(), "t");
+        assert_eq!(session_early(&p, 44_100.0).unwrap(), None);
+        let h: Vec<f64> = (0..960)
+            .map(|n| ((n * 7919) % 13) as f64 / 13.0 - 0.5)
+            .collect();
+        p.set_early(Some(
+            EarlyReflections::new(48_000.0, vec![vec![h.clone()]]).unwrap(),
+        ))
+        .unwrap();
+        let same = session_early(&p, 48_000.0).unwrap().unwrap();
+        assert_eq!(same.n_out(), 2);
+        assert_eq!(same.ir(0, 0), h.as_slice());
+        assert_eq!(same.ir(1, 0), h.as_slice());
+        let other = session_early(&p, 44_100.0).unwrap().unwrap();
+        assert_eq!(
+            (other.sample_rate(), other.len(), other.n_out()),
+            (44_100.0, 882, 2)
+        );
+        let b = stereo_build(&build_at_rate(p.build(), 44_100.0).unwrap()).unwrap();
+        let cfg = EngineConfig::new(44_100.0, 1, 2);
+        let r = Reverb::prepare_with_early(&b, Some(&other), &cfg).unwrap();
+        assert!(r.engine().has_early());
+        // The unconverted (mono) FIR does not fit the stereo build.
+        assert!(Reverb::prepare_with_early(&b, p.early(), &cfg).is_err());
     }
 
     #[test]

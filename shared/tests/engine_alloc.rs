@@ -46,6 +46,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// Serialises the tests of this file: the allocation counter is global.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `f` and returns how many allocations/frees it made on this thread.
 fn counted(f: impl FnOnce()) -> usize {
     let before = ALLOCATIONS.load(Ordering::SeqCst);
@@ -57,6 +60,7 @@ fn counted(f: impl FnOnce()) -> usize {
 
 #[test]
 fn audio_side_never_allocates() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let presets = engine_common::colorless_with_decay();
     let (a, b) = (&presets[6].1, &presets[2].1);
     let mut cfg = EngineConfig::new(a.sample_rate(), 2, 2);
@@ -125,5 +129,69 @@ fn audio_side_never_allocates() {
         1,
         "the old state came back for dropping"
     );
+    assert!(out_l.iter().chain(&out_r).all(|v| v.is_finite()));
+}
+
+/// A preset with an early-reflections FIR (the convolver runs inside the state): `process`,
+/// `reset` and a swap to another preset with an FIR stay allocation-free.
+#[test]
+fn early_reflections_never_allocate() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    use tailor::preset::{EarlyReflections, Preset};
+    let presets = engine_common::colorless_with_decay();
+    let with_fir = |b: &tailor::Build, len: usize, seed: u64| {
+        let mut p = Preset::from_build(b.clone(), "early");
+        let h: Vec<f64> = engine_common::noise(len, seed)
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect();
+        let fir = vec![vec![h; b.n_in()]; b.n_out()];
+        p.set_early(Some(EarlyReflections::new(b.sample_rate(), fir).unwrap()))
+            .unwrap();
+        p
+    };
+    let a = with_fir(&presets[6].1, 5_760, 3);
+    let b = with_fir(&presets[2].1, 3_000, 4);
+    let mut cfg = EngineConfig::new(a.build().sample_rate(), 2, 2);
+    cfg.max_block = 128;
+    let mut engine = Engine::prepare_preset(&a, &cfg).unwrap();
+    assert!(engine.has_early());
+    let handle = engine.swap_handle();
+    let noise_l = engine_common::noise(48_000, 1);
+    let noise_r = engine_common::noise(48_000, 2);
+    let mut out_l = vec![0.0f32; 48_000];
+    let mut out_r = vec![0.0f32; 48_000];
+    let n = counted(|| {
+        let mut t = 0;
+        for len in [1usize, 7, 64, 511, 512, 3000].iter().cycle().take(30) {
+            if t + len > 48_000 {
+                break;
+            }
+            engine.process(
+                &[&noise_l[t..t + len], &noise_r[t..t + len]],
+                &mut [&mut out_l[t..t + len], &mut out_r[t..t + len]],
+            );
+            t += len;
+        }
+        engine.process(&[&noise_l, &noise_r], &mut [&mut out_l, &mut out_r]);
+        engine.reset();
+    });
+    assert_eq!(n, 0, "process/reset with an early FIR allocated {n} times");
+
+    handle.send(handle.prepare_preset(&b).unwrap()).unwrap();
+    let before = engine.swaps_completed();
+    let n = counted(|| {
+        for blk in 0..20 {
+            let t = blk * 480;
+            engine.process(
+                &[&noise_l[t..t + 480], &noise_r[t..t + 480]],
+                &mut [&mut out_l[t..t + 480], &mut out_r[t..t + 480]],
+            );
+        }
+    });
+    assert_eq!(n, 0, "a swap with early FIRs allocated {n} times");
+    assert_eq!(engine.swaps_completed(), before + 1);
+    assert!(engine.has_early());
+    assert_eq!(handle.collect_retired(), 1);
     assert!(out_l.iter().chain(&out_r).all(|v| v.is_finite()));
 }

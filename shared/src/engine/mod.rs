@@ -9,10 +9,16 @@
 //!   [`crate::response::TdRenderer`] up to f32 rounding.
 //! * Presets are swapped through a [`SwapHandle`]: the state is built off the audio thread and
 //!   crossfaded in over `crossfade_ms`; the old state goes back to the control side for dropping.
+//! * A preset's early reflections (`tailor.early`, see [`crate::preset::early`]) travel inside
+//!   the state ([`early::EarlyFir`], a [`crate::convolution::MimoConvolver`] from the FDN inputs
+//!   to the FDN outputs), so they are prepared, swapped and crossfaded with the FDN. Enter
+//!   through [`Engine::prepare_preset`] / [`SwapHandle::prepare_preset`] (or the `_with_early`
+//!   variants); [`Engine::prepare`] with a bare build has no early part.
 
 pub mod controls;
 pub mod decay;
 pub mod delay;
+pub mod early;
 pub mod filters;
 pub mod matrix;
 pub mod random;
@@ -27,7 +33,7 @@ pub use simd::{DenormalGuard, SimdLevel};
 pub use state::FdnState;
 pub use swap::{PreparedState, SwapHandle};
 
-use crate::preset::{Build, PresetError};
+use crate::preset::{Build, EarlyReflections, Preset, PresetError};
 use delay::{DelayTime, PreDelay};
 use state::StateConfig;
 use swap::AudioSide;
@@ -187,11 +193,27 @@ fn db_to_linear(db: f32) -> f32 {
 
 impl Engine {
     /// Validates `config`, prepares `build` (stable, at the engine's rate) and allocates every
-    /// buffer. Controls start at [`ControlValues::default`].
+    /// buffer. Controls start at [`ControlValues::default`]. No early reflections.
     pub fn prepare(build: &Build, config: &EngineConfig) -> Result<Self, EngineError> {
+        Self::prepare_with_early(build, None, config)
+    }
+
+    /// Prepares a whole preset: its build (at the engine's rate) plus its early reflections, if
+    /// any (see [`Engine::prepare_with_early`]).
+    pub fn prepare_preset(preset: &Preset, config: &EngineConfig) -> Result<Self, EngineError> {
+        Self::prepare_with_early(preset.build(), preset.early(), config)
+    }
+
+    /// Like [`Engine::prepare`], plus an early-reflections FIR (`n_out × n_in` of `build`,
+    /// resampled to the build's rate when its own differs) added to the FDN's wet output.
+    pub fn prepare_with_early(
+        build: &Build,
+        early: Option<&EarlyReflections>,
+        config: &EngineConfig,
+    ) -> Result<Self, EngineError> {
         config.validate()?;
         let cfg = *config;
-        let current = Box::new(FdnState::new(build, &cfg.state_config())?);
+        let current = Box::new(FdnState::with_early(build, early, &cfg.state_config())?);
         let (handle, audio) = swap::channels(cfg.state_config(), cfg.swap_queue);
         let smooth = cfg.samples(cfg.smoothing_ms).min(u32::MAX as usize) as u32;
         let defaults = ControlValues::default();
@@ -247,6 +269,10 @@ impl Engine {
     pub fn block_len(&self) -> usize {
         self.current.block_len()
     }
+    /// True when the current state carries an early-reflections FIR.
+    pub fn has_early(&self) -> bool {
+        self.current.has_early()
+    }
     /// Completed preset swaps since `prepare`.
     pub fn swaps_completed(&self) -> u64 {
         self.swaps
@@ -271,7 +297,8 @@ impl Engine {
     }
 
     /// Multiplies every band's reverberation time by `scale` (×, clamped to 0.05–20; see
-    /// [`decay`] for how the attenuation is re-derived). Non-finite values are ignored.
+    /// [`decay`] for how the attenuation is re-derived). Non-finite values are ignored. Only the
+    /// FDN changes: an early-reflections FIR is played as stored.
     pub fn set_decay_scale(&mut self, scale: f32) {
         if scale.is_finite() {
             let s = scale.clamp(decay::MIN_DECAY_SCALE as f32, decay::MAX_DECAY_SCALE as f32);
@@ -377,7 +404,8 @@ impl Engine {
     }
 
     /// Renders `inputs` (planar, `config.inputs` channels) into `outputs` (planar,
-    /// `config.outputs` channels): `out = gain · (dry · x + wet · FDN(pre-delay(x)))`, where
+    /// `config.outputs` channels): `out = gain · (dry · x + wet · R(pre-delay(x)))` with
+    /// `R = FDN + early FIR` (the whole preset, so mix and gain apply to both), where
     /// output o's dry signal is input `o mod inputs` and the FDN outputs map one to one when the
     /// counts agree, else output o ← FDN output `o mod n_out`. The frame count is the shortest
     /// output; missing or short inputs read as silence, non-finite input samples as 0, extra

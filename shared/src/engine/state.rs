@@ -3,11 +3,12 @@
 
 use super::decay::DecayDesign;
 use super::delay::DelayLines;
+use super::early::EarlyFir;
 use super::filters::{ChannelFilter, LineFilters};
 use super::matrix::{MatrixKind, MatrixOp, TILE_T};
 use super::simd::{fmadd, round_up, SimdLevel, LANES};
 use super::EngineError;
-use crate::preset::Build;
+use crate::preset::{Build, EarlyReflections};
 
 /// What a state needs to know about the engine it will run in.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,6 +54,8 @@ pub struct FdnState {
     post_output: Vec<ChannelFilter>,
     decay: DecayDesign,
     decay_scale: f64,
+    /// Early-reflections FIR from `u` to `y`, added after the FDN (not affected by decay scale).
+    early: Option<EarlyFir>,
 }
 
 fn to_f32(m: &crate::Matrix) -> Vec<f32> {
@@ -62,6 +65,16 @@ fn to_f32(m: &crate::Matrix) -> Vec<f32> {
 impl FdnState {
     /// Prepares `build` (which must be stable and at `cfg.sample_rate`). Allocates.
     pub fn new(build: &Build, cfg: &StateConfig) -> Result<Self, EngineError> {
+        Self::with_early(build, None, cfg)
+    }
+
+    /// Prepares `build` plus an early-reflections FIR added to its outputs (shape checked against
+    /// the build, resampled to the build's rate when it differs). Allocates.
+    pub fn with_early(
+        build: &Build,
+        early: Option<&EarlyReflections>,
+        cfg: &StateConfig,
+    ) -> Result<Self, EngineError> {
         if (build.sample_rate() - cfg.sample_rate).abs() > 1e-9 * cfg.sample_rate.abs() {
             return Err(EngineError::SampleRate {
                 build: build.sample_rate(),
@@ -86,6 +99,9 @@ impl FdnState {
         if let Some(f) = post_delay.as_mut() {
             decay.apply(1.0, f);
         }
+        let early = early
+            .map(|e| EarlyFir::new(e, build, block, stride))
+            .transpose()?;
         Ok(Self {
             n,
             rows,
@@ -112,6 +128,7 @@ impl FdnState {
             }),
             decay,
             decay_scale: 1.0,
+            early,
         })
     }
 
@@ -139,6 +156,10 @@ impl FdnState {
     pub fn simd(&self) -> SimdLevel {
         self.simd
     }
+    /// True when the state carries an early-reflections FIR.
+    pub fn has_early(&self) -> bool {
+        self.early.is_some()
+    }
 
     /// Sets the decay scale (× every band's RT); recomputes the attenuation when it changed.
     pub fn set_decay_scale(&mut self, s: f64) {
@@ -159,7 +180,7 @@ impl FdnState {
     /// Renders `b ≤ block_len()` samples from the host-input block `x` (`host_inputs` rows of
     /// `x_stride`): maps the host channels onto the FDN inputs (equal counts: one to one; one FDN
     /// input: the mean of the host inputs; otherwise input j ← host channel j mod host count),
-    /// runs the FDN and leaves the wet outputs in [`FdnState::wet`]. A block whose output is not
+    /// runs the FDN, adds the early FIR (if any) and leaves the wet outputs in [`FdnState::wet`]. A block whose output is not
     /// finite (an overflowing state) resets the state and yields silence. Allocation-free.
     pub fn render(&mut self, x: &[f32], x_stride: usize, b: usize) {
         let b = b.min(self.block);
@@ -185,6 +206,9 @@ impl FdnState {
             // SAFETY: `simd` is Avx2Fma only after `SimdLevel::detect` found AVX2 and FMA.
             SimdLevel::Avx2Fma => unsafe { render_avx2(self, b) },
             _ => render_kernel::<false>(self, b),
+        }
+        if let Some(e) = self.early.as_mut() {
+            e.process_add(&self.u, &mut self.y, b);
         }
         // Any inf/NaN makes some lane of Σ 0·y NaN (vectorisable, unlike a plain sum).
         let mut lanes = [0f32; LANES];
@@ -220,6 +244,9 @@ impl FdnState {
             f.reset();
         }
         self.post_output.iter_mut().for_each(ChannelFilter::reset);
+        if let Some(e) = self.early.as_mut() {
+            e.reset();
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 
 use super::state::{FdnState, StateConfig};
 use super::EngineError;
-use crate::preset::Build;
+use crate::preset::{Build, EarlyReflections, Preset};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 /// A state prepared for an engine, ready to be sent with [`SwapHandle::send`].
@@ -65,6 +65,23 @@ impl SwapHandle {
         Ok(PreparedState(Box::new(FdnState::new(build, &self.cfg)?)))
     }
 
+    /// Prepares `build` plus an early-reflections FIR (see [`crate::engine::Engine::prepare_with_early`];
+    /// allocates; call off the audio thread).
+    pub fn prepare_with_early(
+        &self,
+        build: &Build,
+        early: Option<&EarlyReflections>,
+    ) -> Result<PreparedState, EngineError> {
+        Ok(PreparedState(Box::new(FdnState::with_early(
+            build, early, &self.cfg,
+        )?)))
+    }
+
+    /// Prepares a whole preset (build and early reflections; call off the audio thread).
+    pub fn prepare_preset(&self, preset: &Preset) -> Result<PreparedState, EngineError> {
+        self.prepare_with_early(preset.build(), preset.early())
+    }
+
     /// Queues a prepared state for the audio thread; gives it back when the queue is full.
     pub fn send(&self, state: PreparedState) -> Result<(), PreparedState> {
         self.to_audio.try_send(state.0).map_err(|e| match e {
@@ -76,6 +93,13 @@ impl SwapHandle {
     pub fn swap_to(&self, build: &Build) -> Result<(), EngineError> {
         self.collect_retired();
         let state = self.prepare(build)?;
+        self.send(state).map_err(|_| EngineError::SwapQueueFull)
+    }
+
+    /// Prepares and queues a whole preset (build and early reflections); drops retired states first.
+    pub fn swap_to_preset(&self, preset: &Preset) -> Result<(), EngineError> {
+        self.collect_retired();
+        let state = self.prepare_preset(preset)?;
         self.send(state).map_err(|_| EngineError::SwapQueueFull)
     }
 

@@ -1,6 +1,7 @@
 //! The preset document: `{metadata, design, build}` plus extension objects (e.g. `"tailor"`).
 
 use super::build::{Build, Limits};
+use super::early::{self, EarlyReflections};
 use super::error::PresetError;
 use super::json::{kind_of, parse_text};
 use serde_json::{Map, Value};
@@ -39,13 +40,16 @@ const DESIGN_TYPES: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// A validated preset: metadata, design record and a validated [`Build`].
+/// A validated preset: metadata, design record, a validated [`Build`] and optional early
+/// reflections (the `tailor.early` FIR, held typed; see [`crate::preset::early`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preset {
     metadata: Map<String, Value>,
     design: Map<String, Value>,
     build: Build,
+    /// Extension objects; `tailor.early` is not in here but in `early`.
     extensions: Map<String, Value>,
+    early: Option<EarlyReflections>,
 }
 
 impl Preset {
@@ -58,6 +62,7 @@ impl Preset {
             design: Map::new(),
             build,
             extensions: Map::new(),
+            early: None,
         }
     }
 
@@ -93,6 +98,7 @@ impl Preset {
                 design: Map::new(),
                 build: Build::with_limits(parts, limits)?,
                 extensions: Map::new(),
+                early: None,
             });
         }
         let metadata = match obj.get("metadata") {
@@ -114,16 +120,18 @@ impl Preset {
             b @ Value::Object(_) => Build::from_json_value(b, limits)?,
             _ => return Err(PresetError::PresetType { field: "build" }),
         };
-        let extensions = obj
+        let mut extensions = obj
             .iter()
             .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "design" | "build"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let early = early::take_early(&mut extensions, &build)?;
         Ok(Self {
             metadata,
             design,
             build,
             extensions,
+            early,
         })
     }
 
@@ -133,8 +141,8 @@ impl Preset {
         m.insert("metadata".into(), Value::Object(self.metadata.clone()));
         m.insert("design".into(), Value::Object(self.design.clone()));
         m.insert("build".into(), self.build.to_json_value());
-        for (k, v) in &self.extensions {
-            m.insert(k.clone(), v.clone());
+        for (k, v) in early::with_early(&self.extensions, self.early.as_ref()) {
+            m.insert(k, v);
         }
         Value::Object(m)
     }
@@ -176,17 +184,44 @@ impl Preset {
     pub fn build(&self) -> &Build {
         &self.build
     }
-    /// Replaces the build.
+    /// Replaces the build. The early part is kept as is; renderers refuse it (naming
+    /// `tailor.early.fir`) if its shape no longer matches the new build.
     pub fn set_build(&mut self, build: Build) {
         self.build = build;
     }
-    /// Top-level objects other than metadata/design/build (kept on round trips).
+    /// Top-level objects other than metadata/design/build (kept on round trips); the
+    /// `tailor.early` object is held typed ([`Preset::early`]) and is not in this map.
     pub fn extensions(&self) -> &Map<String, Value> {
         &self.extensions
     }
-    /// Mutable extension objects.
+    /// Mutable extension objects (a `tailor.early` written here is replaced by
+    /// [`Preset::early`] when the document is serialised).
     pub fn extensions_mut(&mut self) -> &mut Map<String, Value> {
         &mut self.extensions
+    }
+    /// Early reflections (`tailor.early`): an FIR added to the FDN's output, if the preset has one.
+    pub fn early(&self) -> Option<&EarlyReflections> {
+        self.early.as_ref()
+    }
+    /// Sets or removes the early reflections after checking them against the build (shape
+    /// `n_out × n_in`, a rate equal to the build's or resamplable to it). Removing them also
+    /// drops a `tailor` extension left holding only its version, so the document is as before.
+    pub fn set_early(&mut self, early: Option<EarlyReflections>) -> Result<(), PresetError> {
+        if let Some(e) = &early {
+            e.check_build(&self.build)?;
+        }
+        if early.is_none() {
+            let only_version = self
+                .extensions
+                .get(early::TAILOR_KEY)
+                .and_then(Value::as_object)
+                .is_some_and(|m| m.keys().all(|k| k == "version"));
+            if only_version {
+                self.extensions.remove(early::TAILOR_KEY);
+            }
+        }
+        self.early = early;
+        Ok(())
     }
 }
 

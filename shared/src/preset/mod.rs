@@ -2,10 +2,12 @@
 //!
 //! A [`Build`] can only exist validated (finite values, square A, consistent B/C/D, positive
 //! delays under a memory cap, well-formed SOS hooks). [`Build::stability`] reports the loop-gain
-//! bound so callers can refuse builds that may blow up.
+//! bound so callers can refuse builds that may blow up. [`EarlyReflections`] is the optional FIR
+//! of a fitted preset (`tailor.early`), added to the FDN's output.
 
 mod build;
 mod document;
+pub mod early;
 mod error;
 pub mod json;
 
@@ -13,6 +15,7 @@ pub use build::{
     Build, BuildParts, Limits, Stability, BUILD_FORMAT, BUILD_VERSION, LOOP_GAIN_TOLERANCE,
 };
 pub use document::Preset;
+pub use early::EarlyReflections;
 pub use error::PresetError;
 
 /// The 16 colorless presets shipped with pyFDN 0.5 (MIT, Gloria Dal Santo), embedded by name.

@@ -5,4 +5,7 @@ mod freq;
 mod time;
 
 pub use freq::{alias_factor, frequency_response, transfer_at, FreqResponse};
-pub use time::{impulse_response, impulse_response_fft, TdRenderer, TimeResponse};
+pub use time::{
+    add_early, add_early_channels, impulse_response, impulse_response_fft, preset_impulse_response,
+    TdRenderer, TimeResponse,
+};

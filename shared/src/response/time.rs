@@ -1,7 +1,7 @@
 //! Time-domain responses: exact recursion and the alias-compensated inverse FFT.
 
 use super::freq::{alias_factor, FreqResponse};
-use crate::preset::Build;
+use crate::preset::{Build, EarlyReflections, Preset, PresetError};
 use crate::sos::SosChannelFilter;
 use realfft::RealFftPlanner;
 
@@ -164,6 +164,82 @@ pub fn impulse_response(build: &Build, len: usize) -> TimeResponse {
         n_in,
         data,
     }
+}
+
+/// Adds an early-reflections FIR to `resp` (an impulse response of a build with the FIR's shape):
+/// `h[n][o][i] += fir[o][i][n]` for `n < resp.len`, the FIR first resampled to `fs` Hz (the
+/// response's rate) when its own rate differs. The shape must match the response.
+pub fn add_early(
+    resp: &mut TimeResponse,
+    early: &EarlyReflections,
+    fs: f64,
+) -> Result<(), PresetError> {
+    if early.n_out() != resp.n_out || early.n_in() != resp.n_in {
+        return Err(PresetError::field(
+            "tailor.early.fir",
+            format!(
+                "shape {} × {} (outputs × inputs) does not match the response's {} × {}",
+                early.n_out(),
+                early.n_in(),
+                resp.n_out,
+                resp.n_in
+            ),
+        ));
+    }
+    let e = early.at_rate(fs)?;
+    for o in 0..resp.n_out {
+        for i in 0..resp.n_in {
+            for (n, &v) in e.ir(o, i).iter().take(resp.len).enumerate() {
+                resp.data[(n * resp.n_out + o) * resp.n_in + i] += v;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds the early-reflections FIRs from input `input` to the planar output channels of an IR
+/// rendered at `fs` Hz (`channels[o]`, one per build output), resampling the FIR when its rate
+/// differs; samples past each channel's length are dropped.
+pub fn add_early_channels(
+    channels: &mut [Vec<f64>],
+    early: &EarlyReflections,
+    input: usize,
+    fs: f64,
+) -> Result<(), PresetError> {
+    if channels.len() != early.n_out() || input >= early.n_in() {
+        return Err(PresetError::field(
+            "tailor.early.fir",
+            format!(
+                "shape {} × {} (outputs × inputs) does not fit {} output(s) from input {input}",
+                early.n_out(),
+                early.n_in(),
+                channels.len()
+            ),
+        ));
+    }
+    let e = early.at_rate(fs)?;
+    for (o, ch) in channels.iter_mut().enumerate() {
+        for (y, &v) in ch.iter_mut().zip(e.ir(o, input)) {
+            *y += v;
+        }
+    }
+    Ok(())
+}
+
+/// Exact impulse response of a whole preset, `len` samples at the build's rate: the FDN's
+/// ([`impulse_response`]) plus the early-reflections FIR when the preset has one and
+/// `include_early` is set (`h = h_fdn + fir`).
+pub fn preset_impulse_response(
+    preset: &Preset,
+    len: usize,
+    include_early: bool,
+) -> Result<TimeResponse, PresetError> {
+    let build = preset.build();
+    let mut r = impulse_response(build, len);
+    if let (true, Some(e)) = (include_early, preset.early()) {
+        add_early(&mut r, e, build.sample_rate())?;
+    }
+    Ok(r)
 }
 
 /// Alias-compensated time IR from a frequency response (FLAMO `iFFTAntiAlias`):

@@ -1,4 +1,5 @@
-//! `tailor render PRESET --seconds S --out IR.wav`.
+//! `tailor render PRESET --seconds S --out IR.wav [--no-early]`: the whole preset's impulse
+//! response (FDN plus the early-reflections FIR of a fitted preset), or the FDN alone.
 
 use anyhow::{bail, Context};
 use std::path::PathBuf;
@@ -20,6 +21,9 @@ pub struct Args {
     /// Output WAV path (32-bit float, one channel per FDN output).
     #[arg(long)]
     pub out: PathBuf,
+    /// Render the FDN only, without the preset's early reflections (`tailor.early`).
+    #[arg(long)]
+    pub no_early: bool,
 }
 
 /// Renders and writes the IR.
@@ -30,14 +34,24 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         build = tailor::with_decay(&build, rt)?;
     }
     build.check_stable().context("refusing to render")?;
-    let channels = render_channels(&build, args.seconds, args.input)?;
+    let mut channels = render_channels(&build, args.seconds, args.input)?;
+    let early = preset.early().filter(|_| !args.no_early);
+    if let Some(e) = early {
+        tailor::response::add_early_channels(&mut channels, e, args.input, build.sample_rate())
+            .context("early reflections")?;
+    }
     tailor::wav::write_wav(&args.out, build.sample_rate().round() as u32, &channels)?;
     println!(
-        "wrote {} ({} channel(s), {:.3} s at {} Hz)",
+        "wrote {} ({} channel(s), {:.3} s at {} Hz{})",
         args.out.display(),
         channels.len(),
         args.seconds,
-        build.sample_rate()
+        build.sample_rate(),
+        match (early, preset.early()) {
+            (Some(e), _) => format!(", FDN + {}-tap early FIR", e.len()),
+            (None, Some(_)) => ", FDN only (--no-early)".to_string(),
+            (None, None) => String::new(),
+        }
     );
     Ok(())
 }
