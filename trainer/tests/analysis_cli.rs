@@ -73,7 +73,13 @@ fn compare_meeting_room_with_itself_has_every_key_and_zero_error() {
     let mut want = COMPARISON_KEYS.to_vec();
     want.sort_unstable();
     assert_eq!(keys, want);
-    for k in ["edc_error_db", "level_error_db", "mel_lsd_db", "mean_rt_error_pct", "worst_rt_error_pct"] {
+    for k in [
+        "edc_error_db",
+        "level_error_db",
+        "mel_lsd_db",
+        "mean_rt_error_pct",
+        "worst_rt_error_pct",
+    ] {
         assert_eq!(j[k].as_f64(), Some(0.0), "{k}: {}", j[k]);
     }
     assert_eq!(j["bands_hz"].as_array().unwrap().len(), 7);
@@ -84,7 +90,10 @@ fn compare_meeting_room_with_itself_has_every_key_and_zero_error() {
     let o = tailor(&["compare", &ir, &ir]);
     assert_eq!(o.status.code(), Some(0));
     let out = text(&o.stdout);
-    assert!(out.contains("RT A (s)") && out.contains("1000 Hz") && out.contains("mel LSD"), "{out}");
+    assert!(
+        out.contains("RT A (s)") && out.contains("1000 Hz") && out.contains("mel LSD"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -149,7 +158,11 @@ fn empty_nan_and_silent_wavs_exit_1_with_a_message() {
     ];
     for (bad, msg) in cases {
         let bad = bad.to_str().unwrap();
-        for args in [vec!["compare", &ir, bad], vec!["compare", bad, &ir, "--json"], vec!["analyze", bad]] {
+        for args in [
+            vec!["compare", &ir, bad],
+            vec!["compare", bad, &ir, "--json"],
+            vec!["analyze", bad],
+        ] {
             let o = tailor(&args);
             assert_eq!(o.status.code(), Some(1), "{args:?}");
             let err = text(&o.stderr);

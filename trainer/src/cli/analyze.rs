@@ -132,7 +132,10 @@ pub fn print_extra(e: &ExtraAnalysis) {
         );
     }
     match e.mixing_time_s {
-        Some(m) => println!("  mixing time {:.1} ms after the onset (echo density ≥ 1)", m * 1e3),
+        Some(m) => println!(
+            "  mixing time {:.1} ms after the onset (echo density ≥ 1)",
+            m * 1e3
+        ),
         None => println!("  mixing time n/a (echo density never reaches 1)"),
     }
     println!(
