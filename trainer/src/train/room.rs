@@ -41,9 +41,9 @@ impl Default for FineTuneOptions {
     fn default() -> Self {
         Self {
             steps: 100,
-            lr: 2e-3,
+            lr: 1e-3,
             eval_every: 10,
-            range_db: 40.0,
+            range_db: 35.0,
         }
     }
 }
@@ -117,7 +117,7 @@ fn model_of(design: &Candidate, params: &DesignParams, nfft: usize) -> Result<Fd
     };
     let opts = ModelOptions {
         nfft,
-        alias_decay_db: 0.0,
+        alias_decay_db: 60.0,
         device: Device::Cpu,
         dtype: DType::F64,
     };
@@ -143,14 +143,29 @@ pub fn fine_tune(
     mut progress: impl FnMut(usize, f64),
 ) -> Result<FineTune> {
     let fs = design.build.sample_rate();
-    let nfft = target.len().next_power_of_two().max(1024);
-    let model = model_of(design, params, nfft)?;
     let bands = octave_bands_hz()
         .iter()
         .map(|&fc| bandpass_sos(fc, fs, 1, BAND_ORDER))
         .collect::<Result<Vec<_>, _>>()
         .context("octave band filters")?;
-    let loss = BandEdcLoss::new(target, nfft, &bands, opts.range_db, &Device::Cpu)?;
+    // The loss only looks at each band's first `range_db` dB: train on the shortest power of two
+    // that holds them with 20 % to spare (alias decay keeps the FDN's longer tail from wrapping).
+    let full = target.len().next_power_of_two().max(1024);
+    let needed = tailor::loss::edc::band_edcs(target, full, &bands)
+        .iter()
+        .map(|e| {
+            let floor = e[0] * 10f64.powf(-opts.range_db / 10.0);
+            e.iter().position(|&v| v < floor).unwrap_or(target.len())
+        })
+        .max()
+        .unwrap_or(target.len());
+    let nfft = ((needed as f64 * 1.2) as usize)
+        .min(target.len())
+        .next_power_of_two()
+        .max(1024);
+    let target_part = &target[..target.len().min(nfft)];
+    let model = model_of(design, params, nfft)?;
+    let loss = BandEdcLoss::new(target_part, nfft, &bands, opts.range_db, &Device::Cpu)?;
     // total = h·w + measured·(1 − w): the exported preset's response.
     let (w, mw) = match early {
         Some((start, end)) => {
