@@ -20,8 +20,14 @@ deps:
 build: deps
 	$(CARGO) build --release -p tailor-trainer
 
+# The main job: fit the bundled meeting-room IR, render the fitted preset, compare it with the room.
+ROOM_IR := data/rir/meetingroom_to_hallway_290cm.wav
+TAILOR = $(CARGO) run --release -q -p tailor-trainer --
 demo: build
-	$(CARGO) run --release -q -p tailor-trainer -- demo --out out
+	@mkdir -p out
+	$(TAILOR) fit $(ROOM_IR) --out out/meetingroom_fit.json
+	$(TAILOR) render out/meetingroom_fit.json --seconds 4 --out out/meetingroom_fit.wav
+	$(TAILOR) compare $(ROOM_IR) out/meetingroom_fit.wav
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -34,18 +34,48 @@ pub const FACTORY: &[(&str, f64)] = &[
     ("colorless_N4_d1", 0.5),
 ];
 
-/// Display label of factory entry `i`.
-pub fn factory_label(i: usize) -> String {
-    let (name, rt) = FACTORY[i];
-    format!("{name} · {rt:.1} s")
+/// Factory bank, fitted rooms: (name, preset JSON made by `tailor fit`). They follow the
+/// colorless entries of [`FACTORY`] in the bank.
+pub const FITTED_ROOMS: &[(&str, &str)] = &[(
+    "meeting room → hallway (fitted)",
+    include_str!("../../data/presets/fitted/meetingroom_fit.json"),
+)];
+
+/// Number of factory entries (colorless presets, then fitted rooms).
+pub fn factory_count() -> usize {
+    FACTORY.len() + FITTED_ROOMS.len()
 }
 
-/// A factory entry as a preset document (the bundled build with its decay applied).
+/// Stable name of factory entry `i` (persisted in the state).
+pub fn factory_name(i: usize) -> &'static str {
+    match FACTORY.get(i) {
+        Some((name, _)) => name,
+        None => FITTED_ROOMS[i - FACTORY.len()].0,
+    }
+}
+
+/// Display label of factory entry `i`.
+pub fn factory_label(i: usize) -> String {
+    match FACTORY.get(i) {
+        Some((name, rt)) => format!("{name} · {rt:.1} s"),
+        None => FITTED_ROOMS
+            .get(i - FACTORY.len())
+            .map_or_else(|| "?".into(), |(name, _)| (*name).to_string()),
+    }
+}
+
+/// A factory entry as a preset document (a bundled build with its decay applied, or a fitted
+/// room as `tailor fit` wrote it).
 pub fn factory_preset(i: usize) -> Result<Preset, String> {
-    let (name, rt) = *FACTORY.get(i).ok_or("unknown factory entry")?;
-    let p = tailor::preset::bundled_preset(name).map_err(|e| e.to_string())?;
-    let b = with_decay(p.build(), rt).map_err(|e| e.to_string())?;
-    Ok(Preset::from_build(b, &factory_label(i)))
+    if let Some(&(name, rt)) = FACTORY.get(i) {
+        let p = tailor::preset::bundled_preset(name).map_err(|e| e.to_string())?;
+        let b = with_decay(p.build(), rt).map_err(|e| e.to_string())?;
+        return Ok(Preset::from_build(b, &factory_label(i)));
+    }
+    let (_, json) = FITTED_ROOMS
+        .get(i.wrapping_sub(FACTORY.len()))
+        .ok_or("unknown factory entry")?;
+    Preset::from_json_str(json).map_err(|e| e.to_string())
 }
 
 /// The built-in default preset.
@@ -61,9 +91,8 @@ pub fn resolve(p: &PersistedPreset) -> Result<Preset, String> {
         return Preset::from_json_str(json).map_err(|e| format!("preset: {e}"));
     }
     if let Some(f) = &p.factory {
-        let i = FACTORY
-            .iter()
-            .position(|(n, _)| n == f)
+        let i = (0..factory_count())
+            .find(|&i| factory_name(i) == f)
             .ok_or_else(|| format!("unknown factory preset '{f}'"))?;
         return factory_preset(i);
     }
@@ -409,7 +438,7 @@ fn handle(slot: &PresetSlot, shared: &Shared, r: Request) {
             apply(shared, &preset)?;
             stored.path = None;
             stored.json = None;
-            stored.factory = Some(FACTORY[i].0.to_string());
+            stored.factory = Some(factory_name(i).to_string());
             Ok(())
         }),
         Request::Default => apply(shared, &default_preset()).map(|()| {
@@ -547,6 +576,28 @@ mod tests {
                 let rt = longest_rt_seconds(&session_build(&p, fs).unwrap()).unwrap();
                 assert!((rt - want).abs() / want < 0.05, "{i}: {rt}");
             }
+        }
+    }
+
+    #[test]
+    fn fitted_rooms_in_the_factory_bank_play_whole_at_both_rates() {
+        for i in FACTORY.len()..factory_count() {
+            let p = factory_preset(i).unwrap();
+            assert!(p.early().is_some(), "{}: no early part", factory_label(i));
+            for fs in [44_100.0, 48_000.0] {
+                let b = session_build(&p, fs).unwrap();
+                let e = session_early_part(&p, fs).unwrap().expect("early part");
+                assert_eq!((e.n_out(), e.sample_rate()), (b.n_out(), fs));
+                let full = crate::binaural::engine_build(&b).unwrap();
+                let e = crate::binaural::engine_early(&e, b.n_out()).unwrap();
+                assert_eq!(e.n_out(), full.n_out());
+            }
+            let name = factory_name(i);
+            let stored = PersistedPreset {
+                factory: Some(name.to_string()),
+                ..PersistedPreset::default()
+            };
+            assert_eq!(resolve(&stored).unwrap().name(), p.name());
         }
     }
 

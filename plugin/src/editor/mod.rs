@@ -8,7 +8,7 @@ mod plot;
 
 use crate::analysis::Analysis;
 use crate::hrtf_view::HrtfView;
-use crate::loader::{factory_label, Request, Shared, FACTORY};
+use crate::loader::{factory_count, factory_label, Request, Shared};
 use crate::params::{OutputMode, TailorParams};
 use crossbeam_channel::Sender;
 use egui::{Color32, RichText};
@@ -119,7 +119,7 @@ impl EditorApp {
             egui::ComboBox::from_id_salt("factory")
                 .selected_text(factory_label(self.factory))
                 .show_ui(ui, |ui| {
-                    for i in 0..FACTORY.len() {
+                    for i in 0..factory_count() {
                         ui.selectable_value(&mut self.factory, i, factory_label(i));
                     }
                 });
