@@ -227,10 +227,17 @@ fn stability_bound_and_unstable_filters() {
 #[test]
 fn preset_document_rules() {
     let doc = |v: Value| Preset::from_json_value(&v, &Limits::default());
-    let ok = json!({"metadata": {"name": "x"}, "design": {"feedback_matrix": {"type": "orthogonal"}}, "build": good_build(), "tailor": {"early": [1, 2]}});
+    let ok = json!({"metadata": {"name": "x"}, "design": {"feedback_matrix": {"type": "orthogonal"}}, "build": good_build(), "other_tool": {"early": [1, 2]}});
     let p = doc(ok.clone()).unwrap();
     assert_eq!(p.name(), "x");
-    assert_eq!(p.extensions()["tailor"], json!({"early": [1, 2]}));
+    assert_eq!(p.extensions()["other_tool"], json!({"early": [1, 2]}));
+    // "tailor" is Tailor's own extension and is validated (see tailor::preset::early).
+    let mut v = ok.clone();
+    v["tailor"] = json!({"version": 1, "early": [1, 2]});
+    assert!(doc(v)
+        .unwrap_err()
+        .to_string()
+        .starts_with("tailor.early: must be an object"));
     assert_eq!(Preset::from_json_str(&p.to_json_string()).unwrap(), p);
     let mut v = ok.clone();
     v.as_object_mut().unwrap().remove("metadata");

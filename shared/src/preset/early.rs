@@ -194,7 +194,8 @@ impl EarlyReflections {
     }
 
     fn check_rate(&self, fs: f64) -> Result<(), PresetError> {
-        let whole = |r: f64| r.is_finite() && r >= 1.0 && r < 1e7 && (r - r.round()).abs() < 1e-9;
+        let whole =
+            |r: f64| r.is_finite() && (1.0..1e7).contains(&r) && (r - r.round()).abs() < 1e-9;
         if self.sample_rate == fs || (whole(self.sample_rate) && whole(fs)) {
             Ok(())
         } else {
