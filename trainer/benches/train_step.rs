@@ -67,10 +67,9 @@ fn match_model(n: usize, design: AttenuationDesign, output_eq: bool) -> (FdnMode
 }
 
 fn bench(c: &mut Criterion) {
-    let text = std::fs::read_to_string(data(
-        "data/presets/colorless_FDN/colorless_init_N8_d1.json",
-    ))
-    .expect("colorless preset");
+    let text =
+        std::fs::read_to_string(data("data/presets/colorless_FDN/colorless_init_N8_d1.json"))
+            .expect("colorless preset");
     let preset = Preset::from_json_str(&text).expect("preset");
     let mut model = trainable_from_build(
         preset.build(),
@@ -89,7 +88,12 @@ fn bench(c: &mut Criterion) {
     one_step(c, "match_spectrogram_n8_nfft2^17", &mut model, &mut loss);
 
     let (mut model, mut loss) = match_model(16, AttenuationDesign::GraphicEq, true);
-    one_step(c, "graphic_eq_output_eq_n16_nfft2^17", &mut model, &mut loss);
+    one_step(
+        c,
+        "graphic_eq_output_eq_n16_nfft2^17",
+        &mut model,
+        &mut loss,
+    );
 }
 
 criterion_group! {
