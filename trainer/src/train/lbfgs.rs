@@ -314,10 +314,11 @@ impl Lbfgs {
                     }
                 }
                 let mut r: Vec<f64> = q.iter().map(|v| v * self.h_diag).collect();
-                for i in 0..k {
-                    let be_i = dot(&self.old_dirs[i], &r) * self.ro[i];
-                    for (rj, sj) in r.iter_mut().zip(&self.old_stps[i]) {
-                        *rj += (al[i] - be_i) * sj;
+                let pairs = self.old_dirs.iter().zip(&self.old_stps).zip(&self.ro);
+                for (((y, s), ro), a) in pairs.zip(&al) {
+                    let be_i = dot(y, &r) * ro;
+                    for (rj, sj) in r.iter_mut().zip(s) {
+                        *rj += (a - be_i) * sj;
                     }
                 }
                 self.d = r;
