@@ -68,7 +68,9 @@ pub enum GeqError {
         min: f64,
     },
     /// A band RT is not a positive finite number of seconds.
-    #[error("band RT must be a positive number of seconds, got {value} (band {band}, line {line})")]
+    #[error(
+        "band RT must be a positive number of seconds, got {value} (band {band}, line {line})"
+    )]
     Rt {
         /// Band index 0..10.
         band: usize,
@@ -326,12 +328,7 @@ impl GeqPlan {
             .map(|s| section_coefficients(self.kinds[s], x[s]))
             .collect();
         (0..self.controls())
-            .map(|i| {
-                coefs
-                    .iter()
-                    .map(|c| section_db(c, self.phi[i]))
-                    .sum()
-            })
+            .map(|i| coefs.iter().map(|c| section_db(c, self.phi[i])).sum())
             .collect()
     }
 
@@ -343,11 +340,17 @@ impl GeqPlan {
     fn control_gains_n(&self, target_db: &[f64; BANDS], iterations: usize) -> [f64; SECTIONS] {
         let m = self.controls();
         let t: Vec<f64> = (0..m)
-            .map(|i| (0..BANDS).map(|j| self.expand[i * BANDS + j] * target_db[j]).sum())
+            .map(|i| {
+                (0..BANDS)
+                    .map(|j| self.expand[i * BANDS + j] * target_db[j])
+                    .sum()
+            })
             .collect();
         let project = |r: &[f64], x: &mut [f64; SECTIONS]| {
             for (s, xs) in x.iter_mut().enumerate() {
-                *xs += (0..m).map(|i| self.projection[s * m + i] * r[i]).sum::<f64>();
+                *xs += (0..m)
+                    .map(|i| self.projection[s * m + i] * r[i])
+                    .sum::<f64>();
             }
         };
         let mut x = [0.0; SECTIONS];
@@ -616,8 +619,14 @@ mod tests {
             for (ch, &m) in delays.iter().enumerate() {
                 let target = attenuation_target_db(&rts, m, fs);
                 for (j, f) in COMMAND_FREQUENCIES.iter().enumerate() {
-                    let db = 20.0 * bank.magnitude(ch, 2.0 * std::f64::consts::PI * f / fs).log10();
-                    assert!((db - target[j]).abs() <= 0.2, "rts {rts:?} m {m} band {j}: {db}");
+                    let db = 20.0
+                        * bank
+                            .magnitude(ch, 2.0 * std::f64::consts::PI * f / fs)
+                            .log10();
+                    assert!(
+                        (db - target[j]).abs() <= 0.2,
+                        "rts {rts:?} m {m} band {j}: {db}"
+                    );
                 }
             }
         }

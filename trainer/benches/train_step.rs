@@ -1,7 +1,8 @@
 //! One training step (forward + backward + optimiser update) through `train_fdn`, as the CLI
 //! runs it: (a) colorless N=8, nfft 2^14, from the packaged `colorless_init_N8_d1` preset;
 //! (b) MatchSpectrogram N=8, nfft 2^17, toward the meeting-room IR (trainable shelf RT);
-//! (c) N=16 with trainable graphic-EQ attenuation + output EQ, MatchSpectrogram, nfft 2^17.
+//! (c) N=16 with trainable graphic-EQ attenuation + output EQ, MatchSpectrogram, nfft 2^17;
+//! plus the graphic-EQ design alone (forward + backward, 16 lines).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::path::Path;
@@ -67,10 +68,9 @@ fn match_model(n: usize, design: AttenuationDesign, output_eq: bool) -> (FdnMode
 }
 
 fn bench(c: &mut Criterion) {
-    let text = std::fs::read_to_string(data(
-        "data/presets/colorless_FDN/colorless_init_N8_d1.json",
-    ))
-    .expect("colorless preset");
+    let text =
+        std::fs::read_to_string(data("data/presets/colorless_FDN/colorless_init_N8_d1.json"))
+            .expect("colorless preset");
     let preset = Preset::from_json_str(&text).expect("preset");
     let mut model = trainable_from_build(
         preset.build(),
@@ -89,7 +89,28 @@ fn bench(c: &mut Criterion) {
     one_step(c, "match_spectrogram_n8_nfft2^17", &mut model, &mut loss);
 
     let (mut model, mut loss) = match_model(16, AttenuationDesign::GraphicEq, true);
-    one_step(c, "graphic_eq_output_eq_n16_nfft2^17", &mut model, &mut loss);
+    one_step(
+        c,
+        "graphic_eq_output_eq_n16_nfft2^17",
+        &mut model,
+        &mut loss,
+    );
+
+    // The differentiable graphic-EQ design alone (16 lines, forward + backward): the share of
+    // (c) spent outside the FDN response op.
+    let delays: Vec<usize> = (0..16).map(|i| 500 + 97 * i).collect();
+    let rt = candle_core::Var::from_tensor(
+        &candle_core::Tensor::full(0.6f64, (tailor::geq::BANDS, 16), &candle_core::Device::Cpu)
+            .expect("rt"),
+    )
+    .expect("var");
+    c.bench_function("graphic_eq_design_fwd_bwd_n16", |b| {
+        b.iter(|| {
+            let sos = tailor::train::geq::graphic_eq_attenuation(rt.as_tensor(), &delays, 48000.0)
+                .expect("design");
+            sos.sum_all().expect("sum").backward().expect("backward")
+        })
+    });
 }
 
 criterion_group! {

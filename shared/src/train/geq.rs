@@ -118,10 +118,7 @@ fn coefficients(k: &Consts, x: &Tensor) -> Result<[Tensor; 6]> {
     ];
     let mut out = Vec::with_capacity(6);
     for r in 0..6 {
-        out.push(Tensor::cat(
-            &[&gain[r], &low[r], &peak[r], &high[r]],
-            0,
-        )?);
+        out.push(Tensor::cat(&[&gain[r], &low[r], &peak[r], &high[r]], 0)?);
     }
     let [b0, b1, b2, a0, a1, a2]: [Tensor; 6] = out.try_into().expect("six rows");
     Ok([b0, b1, b2, a0, a1, a2])
@@ -249,7 +246,12 @@ mod tests {
         let objective = |v: &[f64]| -> f64 {
             let rt = Tensor::from_vec(v.to_vec(), (10, 2), &Device::Cpu).unwrap();
             let s = graphic_eq_attenuation(&rt, &delays, fs).unwrap();
-            (s * &w).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap()
+            (s * &w)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
         };
         let var = candle_core::Var::from_tensor(
             &Tensor::from_vec(rts.clone(), (10, 2), &Device::Cpu).unwrap(),
@@ -273,7 +275,11 @@ mod tests {
             let h = 1e-3 * rts[i];
             let fd = (4.0 * central(i, h / 2.0) - central(i, h)) / 3.0;
             let rel = (fd - g[i]).abs() / scale;
-            assert!(rel < 1e-6, "param {i}: analytic {} fd {fd} rel {rel:e}", g[i]);
+            assert!(
+                rel < 1e-6,
+                "param {i}: analytic {} fd {fd} rel {rel:e}",
+                g[i]
+            );
         }
     }
 

@@ -10,10 +10,10 @@ use tailor::{Build, Preset, Rt};
 
 use crate::train::target::load_target;
 use crate::train::{
-    build_fdn, colorless, extract_build, match_mel_spectrogram, match_spectrogram,
-    initial_rt, model_from_parts, train_fdn_with, trainable_from_build, Attenuation, AttenuationDesign,
-    BuildFdnOptions, FdnModel, MatrixKind, ModelOptions, PostDelay, TrainLog, TrainOptions,
-    Optimizer, Trainable, DEFAULT_MSS_NFFT,
+    build_fdn, colorless, extract_build, initial_rt, match_mel_spectrogram, match_spectrogram,
+    model_from_parts, train_fdn_with, trainable_from_build, Attenuation, AttenuationDesign,
+    BuildFdnOptions, FdnModel, MatrixKind, ModelOptions, Optimizer, PostDelay, TrainLog,
+    TrainOptions, Trainable, DEFAULT_MSS_NFFT,
 };
 
 /// `tailor train` subcommands.
@@ -451,7 +451,7 @@ mod tests {
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| v.as_f64().unwrap())
+            .map(|v| v.as_f64().unwrap_or(f64::NAN))
             .collect();
         assert_eq!(losses.len(), 2);
         assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
@@ -461,7 +461,14 @@ mod tests {
     #[test]
     fn unknown_optimizer_is_refused_by_name() {
         let e = Cli::try_parse_from([
-            "train", "match", "--target", "x.wav", "--out", "o.json", "--optimizer", "sgd",
+            "train",
+            "match",
+            "--target",
+            "x.wav",
+            "--out",
+            "o.json",
+            "--optimizer",
+            "sgd",
         ])
         .unwrap_err();
         assert!(e.to_string().contains("sgd"), "{e}");

@@ -17,7 +17,7 @@ pub use loss::{
     LossContext, MatchMelSpectrogram, MatchSpectrogram, Sparsity, DEFAULT_MSS_NFFT,
 };
 pub use model::{
-    build_fdn, extract_build, initial_rt, model_from_parts, trainable_from_build, with_decay, Attenuation,
-    AttenuationDesign, BuildFdnOptions, FdnModel, MatrixKind, ModelOptions, OutputEq, PostDelay,
-    Trainable,
+    build_fdn, extract_build, initial_rt, model_from_parts, trainable_from_build, with_decay,
+    Attenuation, AttenuationDesign, BuildFdnOptions, FdnModel, MatrixKind, ModelOptions, OutputEq,
+    PostDelay, Trainable,
 };

@@ -9,9 +9,9 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use tailor::decay::{shelf_warp, CrossoverConvention};
 use tailor::delays::{sample_delay_lengths_with, DelayOptions};
+use tailor::geq::BANDS;
 use tailor::loss::sparsity::orthogonal_map;
 use tailor::sos::SosBank;
-use tailor::geq::BANDS;
 use tailor::train::designs::{one_pole_sos, shelf_sos, soft_rt_floor, softplus};
 use tailor::train::geq::{graphic_eq_attenuation, graphic_eq_sos};
 use tailor::train::logm::logm;
@@ -866,15 +866,14 @@ mod geq_tests {
 
     #[test]
     fn geq_hooks_gradient_matches_finite_differences() {
-        let w: Vec<f64> = (0..NFFT).map(|n| ((n * 37 % 101) as f64) / 101.0 - 0.5).collect();
+        let w: Vec<f64> = (0..NFFT)
+            .map(|n| ((n * 37 % 101) as f64) / 101.0 - 0.5)
+            .collect();
         let w = Tensor::from_vec(w, (NFFT, 1, 1), &Device::Cpu).unwrap();
         for per_line in [false, true] {
             let model = geq_model(per_line);
             let objective = |m: &FdnModel| -> Tensor {
-                (m.response().unwrap() * &w)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
+                (m.response().unwrap() * &w).unwrap().sum_all().unwrap()
             };
             let vars = model.trainable_vars();
             let grads = objective(&model).backward().unwrap();
@@ -891,7 +890,11 @@ mod geq_tests {
                 let scale = g.iter().fold(0.0f64, |a, v| a.max(v.abs()));
                 assert!(scale > 0.0, "{name}: zero gradient");
                 for i in (0..x0.len()).step_by(3) {
-                    let h = if x0[i] == 0.0 { 1e-3 } else { 1e-3 * x0[i].abs() };
+                    let h = if x0[i] == 0.0 {
+                        1e-3
+                    } else {
+                        1e-3 * x0[i].abs()
+                    };
                     let at = |d: f64| {
                         let mut x = x0.clone();
                         x[i] += d;
@@ -906,7 +909,11 @@ mod geq_tests {
                     let t0 = Tensor::from_vec(x0.clone(), var.shape(), &Device::Cpu).unwrap();
                     var.set(&t0).unwrap();
                     let rel = (fd - g[i]).abs() / scale;
-                    assert!(rel <= 1e-6, "{name}[{i}] per_line {per_line}: {} vs {fd} ({rel:e})", g[i]);
+                    assert!(
+                        rel <= 1e-6,
+                        "{name}[{i}] per_line {per_line}: {} vs {fd} ({rel:e})",
+                        g[i]
+                    );
                 }
             }
         }
