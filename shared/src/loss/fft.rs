@@ -1,6 +1,6 @@
-//! Differentiable spectral transforms as custom candle ops: a real FFT along the last axis and a
-//! kernel-projection STFT (nnAudio semantics: centred frames, reflect padding, arbitrary bin
-//! frequencies).
+//! Differentiable spectral transforms as custom candle ops: a real FFT along the last axis and an
+//! STFT with nnAudio semantics (centred frames, reflect padding, a linear grid of arbitrary bin
+//! frequencies), evaluated with FFTs (Bluestein's chirp-z off the DFT grid).
 //!
 //! Both ops run on the CPU (rustfft/realfft and plain loops, in f64 internally; f32 tensors are
 //! converted on the way in and out). Their backward passes are analytic adjoints, not autograd
@@ -10,8 +10,11 @@
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
-use realfft::RealFftPlanner;
-use std::sync::Arc;
+use num_complex::Complex64 as C64;
+use rayon::prelude::*;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::{Fft, FftPlanner};
+use std::sync::{Arc, Mutex};
 
 use super::fdn_loss_error::FdnLossError;
 
@@ -130,7 +133,7 @@ impl CustomOp1 for Rfft {
             for k in 0..bins {
                 let edge = k == 0 || (has_nyquist && k == bins - 1);
                 let scale = if edge { 1.0 } else { 0.5 };
-                spec[k] = num_complex::Complex64::new(
+                spec[k] = C64::new(
                     scale * gre[r * bins + k],
                     if edge { 0.0 } else { scale * gim[r * bins + k] },
                 );
@@ -161,12 +164,16 @@ pub fn rfft(x: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KernelPrecision {
     /// nnAudio's kernels: f32(sin/cos) × f32(window), multiplied in f32 (what FLAMO evaluates).
+    ///
+    /// The tables in [`SpectralKernel`] hold these rounded values; the FFT-based [`stft`] itself
+    /// evaluates the exact f64 kernel (the two differ by < 1e-7 relative per coefficient).
     NnAudioF32,
     /// Exact f64 kernels.
     F64,
 }
 
-/// STFT projection kernels: `cos[k·n_fft + m] = w[m]·cos(2π f_k m / sr)` and the same for sin.
+/// STFT projection kernels: `cos[k·n_fft + m] = w[m]·cos(2π f_k m / sr)` and the same for sin,
+/// on the linear bin grid b_k = `first_bin` + k·`bin_step` (cycles per n_fft samples).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpectralKernel {
     /// Frame length n_fft, samples.
@@ -175,6 +182,10 @@ pub struct SpectralKernel {
     pub bins: usize,
     /// Bin frequencies in Hz (informational).
     pub freqs_hz: Vec<f64>,
+    /// Normalised frequency of bin 0, cycles per n_fft samples.
+    pub first_bin: f64,
+    /// Spacing of the normalised bin frequencies, cycles per n_fft samples.
+    pub bin_step: f64,
     /// Windowed cosine kernel, `(bins, n_fft)` row-major.
     pub cos: Vec<f64>,
     /// Windowed sine kernel, `(bins, n_fft)` row-major.
@@ -200,11 +211,18 @@ pub fn hann_periodic(n: usize) -> Vec<f64> {
 }
 
 impl SpectralKernel {
-    /// Builds kernels from per-bin normalised frequencies `b_k` (cycles per n_fft samples): the
-    /// phase is 2π·b_k·m/n_fft, evaluated in nnAudio's operation order.
-    fn from_bins(n_fft: usize, bins_norm: &[f64], sr: f64, precision: KernelPrecision) -> Self {
+    /// Builds kernels for the normalised bins b_k = k·`step` + `first` (cycles per n_fft
+    /// samples, nnAudio's operation order), k < `bins`: the phase is 2π·b_k·m/n_fft.
+    fn from_grid(
+        n_fft: usize,
+        first: f64,
+        step: f64,
+        bins: usize,
+        sr: f64,
+        precision: KernelPrecision,
+    ) -> Self {
         let window = hann_periodic(n_fft);
-        let bins = bins_norm.len();
+        let bins_norm: Vec<f64> = (0..bins).map(|k| k as f64 * step + first).collect();
         let mut cos = vec![0.0; bins * n_fft];
         let mut sin = vec![0.0; bins * n_fft];
         let two_pi = 2.0 * std::f64::consts::PI;
@@ -230,6 +248,8 @@ impl SpectralKernel {
             n_fft,
             bins,
             freqs_hz: bins_norm.iter().map(|b| b * sr / n_fft as f64).collect(),
+            first_bin: first,
+            bin_step: step,
             cos,
             sin,
         }
@@ -248,21 +268,228 @@ impl SpectralKernel {
         let nf = n_fft as f64;
         let start_bin = fmin * nf / sr;
         let scaling_ind = (fmax - fmin) * (nf / sr) / freq_bins as f64;
-        let b: Vec<f64> = (0..freq_bins)
-            .map(|k| k as f64 * scaling_ind + start_bin)
-            .collect();
-        Self::from_bins(n_fft, &b, sr, precision)
+        Self::from_grid(n_fft, start_bin, scaling_ind, freq_bins, sr, precision)
     }
 
     /// nnAudio `freq_scale="no"` kernels: the DFT grid k·sr/n_fft, k = 0..n_fft/2, periodic Hann.
     pub fn nnaudio_dft(n_fft: usize, sr: f64, precision: KernelPrecision) -> Self {
-        let b: Vec<f64> = (0..=n_fft / 2).map(|k| k as f64).collect();
-        Self::from_bins(n_fft, &b, sr, precision)
+        Self::from_grid(n_fft, 0.0, 1.0, n_fft / 2 + 1, sr, precision)
     }
+}
+
+/// Smallest 2^a·3^b ≥ `n` (a fast rustfft length).
+fn fast_len(n: usize) -> usize {
+    let mut best = n.next_power_of_two();
+    let mut p3 = 1;
+    while p3 < best {
+        let mut v = p3;
+        while v < n {
+            v *= 2;
+        }
+        best = best.min(v);
+        p3 *= 3;
+    }
+    best
+}
+
+/// e^{−2πi·c} for a phase of `c` cycles (reduced to [0, 1) first).
+fn cis_cycles(c: f64) -> C64 {
+    let ph = -2.0 * std::f64::consts::PI * c.rem_euclid(1.0);
+    C64::new(ph.cos(), ph.sin())
+}
+
+/// Bluestein (chirp-z) evaluation of X_k = Σ_m w_m·y_m·e^{−2πi(b0 + kΔ)m/n}, k < bins.
+struct ChirpZ {
+    /// w_m·e^{−iπ(2·b0·m + Δ·m²)/n}, m < n.
+    pre: Vec<C64>,
+    /// e^{−iπΔk²/n}, k < bins.
+    post: Vec<C64>,
+    /// FFT of the wrapped chirp e^{+iπΔj²/n} (j = −(n−1)..bins−1), divided by its length.
+    chirp: Vec<C64>,
+    fwd: Arc<dyn Fft<f64>>,
+    inv: Arc<dyn Fft<f64>>,
+}
+
+/// Per-frame FFT evaluation of a [`SpectralKernel`].
+enum FramePlan {
+    /// DFT grid: a real FFT of the windowed frame.
+    Dft {
+        window: Vec<f64>,
+        r2c: Arc<dyn RealToComplex<f64>>,
+        c2r: Arc<dyn ComplexToReal<f64>>,
+    },
+    /// Any other linear grid: Bluestein chirp-z.
+    Chirp(ChirpZ),
+}
+
+/// Reusable buffers of one worker.
+struct FrameScratch {
+    buf: Vec<C64>,
+    fft: Vec<C64>,
+    real: Vec<f64>,
+}
+
+/// An FFT-based STFT engine: frame length, bin count and the per-frame plan.
+struct StftPlan {
+    n: usize,
+    bins: usize,
+    frame: FramePlan,
+}
+
+impl StftPlan {
+    fn new(k: &SpectralKernel) -> Self {
+        let (n, bins) = (k.n_fft, k.bins);
+        let window = hann_periodic(n);
+        if k.first_bin == 0.0 && k.bin_step == 1.0 && bins == n / 2 + 1 {
+            let mut planner = RealFftPlanner::<f64>::new();
+            return Self {
+                n,
+                bins,
+                frame: FramePlan::Dft {
+                    window,
+                    r2c: planner.plan_fft_forward(n),
+                    c2r: planner.plan_fft_inverse(n),
+                },
+            };
+        }
+        let (b0, d, nf) = (k.first_bin, k.bin_step, n as f64);
+        let len = fast_len(n + bins.max(1) - 1);
+        let mut planner = FftPlanner::<f64>::new();
+        let fwd = planner.plan_fft_forward(len);
+        let inv = planner.plan_fft_inverse(len);
+        let pre = (0..n)
+            .map(|m| {
+                let mf = m as f64;
+                cis_cycles((b0 * mf + 0.5 * d * mf * mf) / nf) * window[m]
+            })
+            .collect();
+        let post = (0..bins)
+            .map(|k| {
+                let kf = k as f64;
+                cis_cycles(0.5 * d * kf * kf / nf)
+            })
+            .collect();
+        let mut chirp = vec![C64::new(0.0, 0.0); len];
+        let scale = 1.0 / len as f64;
+        for j in 0..bins {
+            let jf = j as f64;
+            chirp[j] = cis_cycles(-0.5 * d * jf * jf / nf) * scale;
+        }
+        for j in 1..n {
+            let jf = j as f64;
+            chirp[len - j] = cis_cycles(-0.5 * d * jf * jf / nf) * scale;
+        }
+        let mut scratch = vec![C64::new(0.0, 0.0); fwd.get_inplace_scratch_len()];
+        fwd.process_with_scratch(&mut chirp, &mut scratch);
+        Self {
+            n,
+            bins,
+            frame: FramePlan::Chirp(ChirpZ {
+                pre,
+                post,
+                chirp,
+                fwd,
+                inv,
+            }),
+        }
+    }
+
+    fn scratch(&self) -> FrameScratch {
+        let z = C64::new(0.0, 0.0);
+        match &self.frame {
+            FramePlan::Dft { r2c, c2r, .. } => FrameScratch {
+                buf: vec![z; self.n / 2 + 1],
+                fft: vec![z; r2c.get_scratch_len().max(c2r.get_scratch_len())],
+                real: vec![0.0; self.n],
+            },
+            FramePlan::Chirp(c) => FrameScratch {
+                buf: vec![z; c.chirp.len()],
+                fft: vec![
+                    z;
+                    c.fwd
+                        .get_inplace_scratch_len()
+                        .max(c.inv.get_inplace_scratch_len())
+                ],
+                real: Vec::new(),
+            },
+        }
+    }
+
+    /// Spectrum of one (unwindowed) frame of n samples at the kernel's bins into `out`.
+    fn frame_fwd(&self, frame: &[f64], out: &mut [C64], s: &mut FrameScratch) {
+        match &self.frame {
+            FramePlan::Dft { window, r2c, .. } => {
+                for ((r, &x), &w) in s.real.iter_mut().zip(frame).zip(window) {
+                    *r = x * w;
+                }
+                // Lengths come from the plan, so the transform cannot fail.
+                let _ = r2c.process_with_scratch(&mut s.real, &mut s.buf, &mut s.fft);
+                out.copy_from_slice(&s.buf[..self.bins]);
+            }
+            FramePlan::Chirp(c) => {
+                for ((b, &x), &p) in s.buf.iter_mut().zip(frame).zip(&c.pre) {
+                    *b = p * x;
+                }
+                s.buf[self.n..].fill(C64::new(0.0, 0.0));
+                c.fwd.process_with_scratch(&mut s.buf, &mut s.fft);
+                for (b, h) in s.buf.iter_mut().zip(&c.chirp) {
+                    *b *= h;
+                }
+                c.inv.process_with_scratch(&mut s.buf, &mut s.fft);
+                for ((o, b), p) in out.iter_mut().zip(&s.buf).zip(&c.post) {
+                    *o = p * b;
+                }
+            }
+        }
+    }
+
+    /// Adjoint of [`StftPlan::frame_fwd`]: dy_m = Re Σ_k G_k·conj(∂X_k/∂y_m) into `dy`.
+    fn frame_adj(&self, g: &[C64], dy: &mut [f64], s: &mut FrameScratch) {
+        match &self.frame {
+            FramePlan::Dft { window, c2r, .. } => {
+                let n = self.n;
+                let last = self.bins - 1;
+                let has_nyquist = n.is_multiple_of(2);
+                for (k, (b, &gk)) in s.buf.iter_mut().zip(g).enumerate() {
+                    let edge = k == 0 || (has_nyquist && k == last);
+                    *b = if edge { C64::new(gk.re, 0.0) } else { gk * 0.5 };
+                }
+                let _ = c2r.process_with_scratch(&mut s.buf, &mut s.real, &mut s.fft);
+                for ((d, &r), &w) in dy.iter_mut().zip(&s.real).zip(window) {
+                    *d = r * w;
+                }
+            }
+            FramePlan::Chirp(c) => {
+                for ((b, &gk), p) in s.buf.iter_mut().zip(g).zip(&c.post) {
+                    *b = p.conj() * gk;
+                }
+                s.buf[self.bins..].fill(C64::new(0.0, 0.0));
+                c.fwd.process_with_scratch(&mut s.buf, &mut s.fft);
+                for (b, h) in s.buf.iter_mut().zip(&c.chirp) {
+                    *b *= h.conj();
+                }
+                c.inv.process_with_scratch(&mut s.buf, &mut s.fft);
+                for ((d, b), p) in dy.iter_mut().zip(&s.buf).zip(&c.pre) {
+                    *d = (p.conj() * b).re;
+                }
+            }
+        }
+    }
+}
+
+/// Frames per rayon task for `frames` frames.
+fn frame_chunk(frames: usize) -> usize {
+    frames
+        .div_ceil(rayon::current_num_threads().max(1) * 4)
+        .max(1)
 }
 
 /// Centred, reflect-padded STFT by kernel projection: input `(R, T)` → `(2, R, bins, frames)`
 /// with re = Σ_m x_pad[w·hop + m]·cos[k, m] and im = −Σ_m x_pad[w·hop + m]·sin[k, m].
+///
+/// Evaluated with FFTs (a real FFT per frame on the DFT grid, Bluestein's chirp-z otherwise);
+/// the backward is the matching adjoint (inverse FFTs overlap-added and folded back through the
+/// padding).
 #[derive(Debug, Clone)]
 pub struct Stft {
     /// Projection kernels.
@@ -311,6 +538,69 @@ impl Stft {
         }
         Ok(())
     }
+
+    /// Complex spectra of every frame, `(R, frames, bins)`.
+    fn spectra(&self, x: &[f64], rows: usize, t: usize) -> Vec<C64> {
+        let plan = StftPlan::new(&self.kernel);
+        let (n, bins) = (plan.n, plan.bins);
+        let frames = self.frames(t);
+        let chunk = frame_chunk(frames);
+        let mut spec = vec![C64::new(0.0, 0.0); rows * frames * bins];
+        let mut xp = vec![0.0; t + 2 * self.pad];
+        for (r, row_spec) in spec.chunks_mut(frames * bins).enumerate() {
+            let row = &x[r * t..(r + 1) * t];
+            for (i, v) in xp.iter_mut().enumerate() {
+                *v = row[self.source(i, t)];
+            }
+            let xp = &xp;
+            row_spec
+                .par_chunks_mut(chunk * bins)
+                .enumerate()
+                .for_each(|(ci, out)| {
+                    let mut s = plan.scratch();
+                    for (j, o) in out.chunks_mut(bins).enumerate() {
+                        let w0 = (ci * chunk + j) * self.hop;
+                        plan.frame_fwd(&xp[w0..w0 + n], o, &mut s);
+                    }
+                });
+        }
+        spec
+    }
+
+    /// Adjoint of [`Stft::spectra`]: `g` `(R, frames, bins)` (∂L/∂Re + i·∂L/∂Im) → dL/dx `(R, T)`.
+    fn adjoint(&self, g: &[C64], rows: usize, t: usize) -> Vec<f64> {
+        let plan = StftPlan::new(&self.kernel);
+        let (n, bins) = (plan.n, plan.bins);
+        let frames = self.frames(t);
+        let chunk = frame_chunk(frames);
+        let mut dx = vec![0.0; rows * t];
+        let mut dframes = vec![0.0; frames * n];
+        let mut gp = vec![0.0; t + 2 * self.pad];
+        for r in 0..rows {
+            let gr = &g[r * frames * bins..(r + 1) * frames * bins];
+            dframes
+                .par_chunks_mut(chunk * n)
+                .enumerate()
+                .for_each(|(ci, out)| {
+                    let mut s = plan.scratch();
+                    for (j, d) in out.chunks_mut(n).enumerate() {
+                        let w = ci * chunk + j;
+                        plan.frame_adj(&gr[w * bins..(w + 1) * bins], d, &mut s);
+                    }
+                });
+            gp.fill(0.0);
+            for (w, d) in dframes.chunks(n).enumerate() {
+                for (acc, v) in gp[w * self.hop..w * self.hop + n].iter_mut().zip(d) {
+                    *acc += v;
+                }
+            }
+            let row = &mut dx[r * t..(r + 1) * t];
+            for (i, v) in gp.iter().enumerate() {
+                row[self.source(i, t)] += v;
+            }
+        }
+        dx
+    }
 }
 
 impl CustomOp1 for Stft {
@@ -326,42 +616,29 @@ impl CustomOp1 for Stft {
         let x = storage_f64(storage, layout)?;
         let (rows, t) = layout.shape().dims2()?;
         self.check(t)?;
-        let k = &*self.kernel;
-        let n = k.n_fft;
+        let bins = self.kernel.bins;
         let frames = self.frames(t);
-        let tp = t + 2 * self.pad;
-        let plane = rows * k.bins * frames;
+        let spec = self.spectra(&x, rows, t);
+        let plane = rows * bins * frames;
         let mut out = vec![0.0; 2 * plane];
-        let mut xp = vec![0.0; tp];
         for r in 0..rows {
-            let row = &x[r * t..(r + 1) * t];
-            for (i, v) in xp.iter_mut().enumerate() {
-                *v = row[self.source(i, t)];
-            }
             for w in 0..frames {
-                let frame = &xp[w * self.hop..w * self.hop + n];
-                for b in 0..k.bins {
-                    let kc = &k.cos[b * n..(b + 1) * n];
-                    let ks = &k.sin[b * n..(b + 1) * n];
-                    let (mut re, mut im) = (0.0, 0.0);
-                    for m in 0..n {
-                        re += frame[m] * kc[m];
-                        im += frame[m] * ks[m];
-                    }
-                    let o = (r * k.bins + b) * frames + w;
-                    out[o] = re;
-                    out[plane + o] = -im;
+                let src = &spec[(r * frames + w) * bins..(r * frames + w + 1) * bins];
+                for (b, z) in src.iter().enumerate() {
+                    let o = (r * bins + b) * frames + w;
+                    out[o] = z.re;
+                    out[plane + o] = z.im;
                 }
             }
         }
         Ok((
             storage_from_f64(out, storage.dtype())?,
-            Shape::from((2, rows, k.bins, frames)),
+            Shape::from((2, rows, bins, frames)),
         ))
     }
 
-    /// Adjoint: scatter Σ_k (g_re·cos − g_im·sin) into each frame, then fold the reflect padding
-    /// back onto the samples it copied.
+    /// Adjoint: per-frame inverse transforms of g_re + i·g_im, overlap-added, then the reflect
+    /// padding folded back onto the samples it copied.
     fn bwd(
         &self,
         arg: &Tensor,
@@ -369,36 +646,20 @@ impl CustomOp1 for Stft {
         grad_res: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
         let (rows, t) = arg.dims2()?;
-        let k = &*self.kernel;
-        let n = k.n_fft;
+        let bins = self.kernel.bins;
         let frames = self.frames(t);
-        let plane = rows * k.bins * frames;
+        let plane = rows * bins * frames;
         let g = tensor_f64(grad_res)?;
-        let tp = t + 2 * self.pad;
-        let mut dx = vec![0.0; rows * t];
-        let mut gp = vec![0.0; tp];
+        let mut gc = vec![C64::new(0.0, 0.0); plane];
         for r in 0..rows {
-            gp.iter_mut().for_each(|v| *v = 0.0);
-            for w in 0..frames {
-                let seg = &mut gp[w * self.hop..w * self.hop + n];
-                for b in 0..k.bins {
-                    let o = (r * k.bins + b) * frames + w;
-                    let (gre, gim) = (g[o], g[plane + o]);
-                    if gre == 0.0 && gim == 0.0 {
-                        continue;
-                    }
-                    let kc = &k.cos[b * n..(b + 1) * n];
-                    let ks = &k.sin[b * n..(b + 1) * n];
-                    for m in 0..n {
-                        seg[m] += gre * kc[m] - gim * ks[m];
-                    }
+            for b in 0..bins {
+                for w in 0..frames {
+                    let o = (r * bins + b) * frames + w;
+                    gc[(r * frames + w) * bins + b] = C64::new(g[o], g[plane + o]);
                 }
             }
-            let row = &mut dx[r * t..(r + 1) * t];
-            for (i, v) in gp.iter().enumerate() {
-                row[self.source(i, t)] += v;
-            }
         }
+        let dx = self.adjoint(&gc, rows, t);
         let out = Tensor::from_vec(dx, (rows, t), &Device::Cpu)?
             .to_dtype(arg.dtype())?
             .to_device(arg.device())?;
@@ -406,14 +667,13 @@ impl CustomOp1 for Stft {
     }
 }
 
-/// STFT of `x` (`(R, T)`, any device) with `kernel`, `hop` and reflect padding `pad`; returns
-/// `(re, im)`, each `(R, bins, frames)`. Differentiable (analytic backward).
-pub fn stft(
+/// Checks the STFT arguments with the loss error type.
+fn check_stft_args(
     x: &Tensor,
-    kernel: Arc<SpectralKernel>,
+    kernel: &SpectralKernel,
     hop: usize,
     pad: usize,
-) -> Result<(Tensor, Tensor), FdnLossError> {
+) -> Result<(), FdnLossError> {
     let (_, t) = x.dims2()?;
     if pad > 0 && pad >= t {
         return Err(FdnLossError::ReflectPadding { pad, len: t });
@@ -429,8 +689,117 @@ pub fn stft(
             "hop length must be positive".into(),
         ));
     }
+    Ok(())
+}
+
+/// STFT of `x` (`(R, T)`, any device) with `kernel`, `hop` and reflect padding `pad`; returns
+/// `(re, im)`, each `(R, bins, frames)`. Differentiable (analytic backward).
+pub fn stft(
+    x: &Tensor,
+    kernel: Arc<SpectralKernel>,
+    hop: usize,
+    pad: usize,
+) -> Result<(Tensor, Tensor), FdnLossError> {
+    check_stft_args(x, &kernel, hop, pad)?;
     let out = apply_on_cpu(x, Stft { kernel, hop, pad })?;
     Ok((out.get(0)?, out.get(1)?))
+}
+
+/// The STFT magnitude sqrt(re² + im²) as one op (spectra kept for the backward).
+struct StftMagnitude {
+    stft: Stft,
+    spectra: Mutex<Vec<C64>>,
+}
+
+impl CustomOp1 for StftMagnitude {
+    fn name(&self) -> &'static str {
+        "tailor-stft-magnitude"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = storage_f64(storage, layout)?;
+        let (rows, t) = layout.shape().dims2()?;
+        self.stft.check(t)?;
+        let bins = self.stft.kernel.bins;
+        let frames = self.stft.frames(t);
+        let spec = self.stft.spectra(&x, rows, t);
+        let mut out = vec![0.0; rows * bins * frames];
+        for r in 0..rows {
+            for w in 0..frames {
+                let src = &spec[(r * frames + w) * bins..(r * frames + w + 1) * bins];
+                for (b, z) in src.iter().enumerate() {
+                    out[(r * bins + b) * frames + w] = (z.re * z.re + z.im * z.im).sqrt();
+                }
+            }
+        }
+        *self
+            .spectra
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("stft magnitude cache poisoned".into()))? = spec;
+        Ok((
+            storage_from_f64(out, storage.dtype())?,
+            Shape::from((rows, bins, frames)),
+        ))
+    }
+
+    /// ∂L/∂X_k = g_k·X_k/|X_k| (NaN at |X_k| = 0, like autograd through sqrt), then the STFT
+    /// adjoint.
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let (rows, t) = arg.dims2()?;
+        let bins = self.stft.kernel.bins;
+        let frames = self.stft.frames(t);
+        let g = tensor_f64(grad_res)?;
+        let spec = self
+            .spectra
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("stft magnitude cache poisoned".into()))?;
+        if spec.len() != rows * bins * frames {
+            candle_core::bail!("stft magnitude backward before its forward");
+        }
+        let mut gc = vec![C64::new(0.0, 0.0); spec.len()];
+        for r in 0..rows {
+            for w in 0..frames {
+                for b in 0..bins {
+                    let i = (r * frames + w) * bins + b;
+                    let z = spec[i];
+                    let gm = g[(r * bins + b) * frames + w];
+                    gc[i] = z * (gm / (z.re * z.re + z.im * z.im).sqrt());
+                }
+            }
+        }
+        drop(spec);
+        let dx = self.stft.adjoint(&gc, rows, t);
+        let out = Tensor::from_vec(dx, (rows, t), &Device::Cpu)?
+            .to_dtype(arg.dtype())?
+            .to_device(arg.device())?;
+        Ok(Some(out))
+    }
+}
+
+/// STFT magnitude sqrt(re² + im²) of `x` (`(R, T)`, any device), `(R, bins, frames)`, as one
+/// differentiable op (same values as [`stft`] followed by the magnitude, without the
+/// intermediate tensors).
+pub fn stft_magnitude(
+    x: &Tensor,
+    kernel: Arc<SpectralKernel>,
+    hop: usize,
+    pad: usize,
+) -> Result<Tensor, FdnLossError> {
+    check_stft_args(x, &kernel, hop, pad)?;
+    let op = StftMagnitude {
+        stft: Stft { kernel, hop, pad },
+        spectra: Mutex::new(Vec::new()),
+    };
+    Ok(apply_on_cpu(x, op)?)
 }
 
 #[cfg(test)]
@@ -586,6 +955,82 @@ mod tests {
         for k in 0..=n / 2 {
             assert!((re[k][3] - fr[0][k]).abs() < 1e-12);
             assert!((im[k][3] - fi[0][k]).abs() < 1e-12);
+        }
+    }
+
+    /// The kernel projection the FFT path replaces: re = Σ x·cos, im = −Σ x·sin per frame.
+    fn projection(k: &SpectralKernel, x: &[f64], hop: usize, pad: usize) -> (Vec<f64>, Vec<f64>) {
+        let op = Stft {
+            kernel: Arc::new(k.clone()),
+            hop,
+            pad,
+        };
+        let t = x.len();
+        let frames = op.frames(t);
+        let xp: Vec<f64> = (0..t + 2 * pad).map(|i| x[op.source(i, t)]).collect();
+        let n = k.n_fft;
+        let (mut re, mut im) = (vec![0.0; k.bins * frames], vec![0.0; k.bins * frames]);
+        for w in 0..frames {
+            for b in 0..k.bins {
+                for m in 0..n {
+                    re[b * frames + w] += xp[w * hop + m] * k.cos[b * n + m];
+                    im[b * frames + w] -= xp[w * hop + m] * k.sin[b * n + m];
+                }
+            }
+        }
+        (re, im)
+    }
+
+    #[test]
+    fn fft_stft_matches_kernel_projection() {
+        for (n_fft, hop, t) in [(64usize, 16usize, 300usize), (256, 64, 1000), (30, 7, 101)] {
+            for kernel in [
+                SpectralKernel::nnaudio_linear(n_fft, 48000.0, 20.0, 24000.0, KernelPrecision::F64),
+                SpectralKernel::nnaudio_dft(n_fft, 48000.0, KernelPrecision::F64),
+            ] {
+                let x = noise(t, n_fft as u64);
+                let (want_re, want_im) = projection(&kernel, &x, hop, n_fft / 2);
+                let xt = Tensor::from_vec(x.clone(), (1, t), &Device::Cpu).unwrap();
+                let kernel = Arc::new(kernel);
+                let (re, im) = stft(&xt, kernel.clone(), hop, n_fft / 2).unwrap();
+                let re = re.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+                let im = im.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+                let scale = want_re.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                for i in 0..re.len() {
+                    assert!((re[i] - want_re[i]).abs() < 1e-12 * scale, "re {i}");
+                    assert!((im[i] - want_im[i]).abs() < 1e-12 * scale, "im {i}");
+                }
+                let mag = stft_magnitude(&xt, kernel, hop, n_fft / 2)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f64>()
+                    .unwrap();
+                for i in 0..mag.len() {
+                    let want = (want_re[i].powi(2) + want_im[i].powi(2)).sqrt();
+                    assert!((mag[i] - want).abs() < 1e-12 * scale, "mag {i}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stft_magnitude_gradient_matches_finite_differences() {
+        for (n_fft, hop, t, rows) in [(16usize, 4usize, 40usize, 2usize), (8, 3, 21, 1)] {
+            for kernel in [
+                SpectralKernel::nnaudio_linear(n_fft, 48000.0, 20.0, 24000.0, KernelPrecision::F64),
+                SpectralKernel::nnaudio_dft(n_fft, 48000.0, KernelPrecision::F64),
+            ] {
+                let kernel = Arc::new(kernel);
+                let x = noise(rows * t, 13 + t as u64);
+                let err = check_fd(&x, &[rows, t], &|xt| {
+                    let m = stft_magnitude(xt, kernel.clone(), hop, n_fft / 2)
+                        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+                    let w = Tensor::from_vec(noise(m.elem_count(), 9), m.shape(), m.device())?;
+                    (m.mul(&w)?.sum_all()? + m.sqr()?.sum_all()?)?.affine(1.0, 0.0)
+                });
+                assert!(err <= 1e-6, "n_fft={n_fft}: relative error {err}");
+            }
         }
     }
 

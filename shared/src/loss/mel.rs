@@ -9,8 +9,8 @@ use candle_core::Tensor;
 use std::sync::Arc;
 
 use super::fdn_loss_error::FdnLossError;
-use super::fft::{stft, SpectralKernel};
-use super::mss::{prepare, snr_mask, SpectrogramLossConfig};
+use super::fft::{stft_magnitude, SpectralKernel};
+use super::mss::{prepare, snr_mask, SpectrogramLossConfig, TruthCache};
 use super::reduce::{norm_p, tensor_like, to_f64};
 
 /// numpy `linspace(start, stop, num)` (endpoint included, last value exact).
@@ -83,6 +83,7 @@ pub struct MelMssLoss {
     pub config: SpectrogramLossConfig,
     kernels: Vec<Arc<SpectralKernel>>,
     banks: Vec<Vec<f64>>,
+    truth: TruthCache,
 }
 
 impl MelMssLoss {
@@ -110,6 +111,7 @@ impl MelMssLoss {
             config,
             kernels,
             banks,
+            truth: TruthCache::default(),
         })
     }
 
@@ -126,21 +128,32 @@ impl MelMssLoss {
     ) -> Result<(Tensor, Vec<Tensor>), FdnLossError> {
         let cfg = &self.config;
         let rows = prepare(y_pred, y_true, cfg.energy_norm)?;
+        let cached = self.truth.get(y_true).map(<[Tensor]>::to_vec);
+        let mut fresh = Vec::new();
         let mut terms = Vec::with_capacity(self.kernels.len());
         let mut noise_energy = cfg.noise_energy;
-        for ((kernel, bank), &n) in self.kernels.iter().zip(&self.banks).zip(&cfg.nfft) {
+        for (idx, ((kernel, bank), &n)) in self
+            .kernels
+            .iter()
+            .zip(&self.banks)
+            .zip(&cfg.nfft)
+            .enumerate()
+        {
             let hop = cfg.hop(n);
             let n_mels = n / 8;
             let basis = tensor_like(bank.clone(), &[n_mels, n / 2 + 1], &rows.pred)?;
             let mel = |x: &Tensor| -> Result<Tensor, FdnLossError> {
-                let (re, im) = stft(x, kernel.clone(), hop, n / 2)?;
-                let power = (re.sqr()? + im.sqr()?)?.sqrt()?.sqr()?;
+                let power = stft_magnitude(x, kernel.clone(), hop, n / 2)?.sqr()?;
                 let m = basis.broadcast_matmul(&power)?;
                 let (_, h, w) = m.dims3()?;
                 Ok(m.reshape((rows.batch, h, w, rows.channels))?)
             };
             let yp = mel(&rows.pred)?;
-            let yt = mel(&rows.truth)?;
+            let yt = match &cached {
+                Some(c) => c[idx].clone(),
+                None => mel(&rows.truth)?,
+            };
+            fresh.push(yt.clone());
             let (mask, count) = if cfg.apply_mask {
                 let (mask, count, noise) =
                     snr_mask(&yt, noise_energy, cfg.sample_rate, hop, cfg.threshold)?;
@@ -164,6 +177,9 @@ impl MelMssLoss {
         }
         if cfg.apply_mask {
             self.config.noise_energy = noise_energy;
+        }
+        if cached.is_none() {
+            self.truth.put(y_true, fresh);
         }
         let total = Tensor::stack(&terms, 0)?.sum_all()?;
         Ok((total, terms))

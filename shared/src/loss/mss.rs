@@ -6,11 +6,11 @@
 //! ‖ΔY·mask‖_p / N per resolution (N = element count, or the mask's count), summed over
 //! resolutions. `(B, T, C)` inputs are reshaped (not transposed) to `(B·C, T)` as FLAMO does.
 
-use candle_core::Tensor;
+use candle_core::{Tensor, TensorId};
 use std::sync::Arc;
 
 use super::fdn_loss_error::FdnLossError;
-use super::fft::{stft, KernelPrecision, SpectralKernel};
+use super::fft::{stft_magnitude, KernelPrecision, SpectralKernel};
 use super::reduce::{norm_p, tensor_like, to_f64};
 use super::torch_ops;
 
@@ -220,6 +220,30 @@ pub struct MssLoss {
     /// FLAMO `form`.
     pub form: MssForm,
     kernels: Vec<Arc<SpectralKernel>>,
+    truth: TruthCache,
+}
+
+/// Target magnitudes per resolution, kept for a `y_true` that carries no gradient (a training
+/// target is the same tensor every step, so its STFTs are computed once).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TruthCache {
+    key: Option<TensorId>,
+    spectra: Vec<Tensor>,
+}
+
+impl TruthCache {
+    /// The cached per-resolution tensors for `y_true`, if it is the cached, untracked tensor.
+    pub(crate) fn get(&self, y_true: &Tensor) -> Option<&[Tensor]> {
+        (!y_true.track_op() && self.key == Some(y_true.id())).then_some(self.spectra.as_slice())
+    }
+
+    /// Remembers `spectra` for `y_true` when it carries no gradient.
+    pub(crate) fn put(&mut self, y_true: &Tensor, spectra: Vec<Tensor>) {
+        if !y_true.track_op() {
+            self.key = Some(y_true.id());
+            self.spectra = spectra;
+        }
+    }
 }
 
 impl MssLoss {
@@ -245,6 +269,7 @@ impl MssLoss {
             config,
             form,
             kernels,
+            truth: TruthCache::default(),
         })
     }
 
@@ -257,18 +282,23 @@ impl MssLoss {
     ) -> Result<(Tensor, Vec<Tensor>), FdnLossError> {
         let cfg = &self.config;
         let rows = prepare(y_pred, y_true, cfg.energy_norm)?;
+        let cached = self.truth.get(y_true).map(<[Tensor]>::to_vec);
+        let mut fresh = Vec::new();
         let mut terms = Vec::with_capacity(self.kernels.len());
         let mut noise_energy = cfg.noise_energy;
-        for (kernel, &n) in self.kernels.iter().zip(&cfg.nfft) {
+        for (idx, (kernel, &n)) in self.kernels.iter().zip(&cfg.nfft).enumerate() {
             let hop = cfg.hop(n);
             let mag = |x: &Tensor| -> Result<Tensor, FdnLossError> {
-                let (re, im) = stft(x, kernel.clone(), hop, n / 2)?;
-                let m = (re.sqr()? + im.sqr()?)?.sqrt()?;
+                let m = stft_magnitude(x, kernel.clone(), hop, n / 2)?;
                 let (_, h, w) = m.dims3()?;
                 Ok(m.reshape((rows.batch, h, w, rows.channels))?)
             };
             let yp = mag(&rows.pred)?;
-            let yt = mag(&rows.truth)?;
+            let yt = match &cached {
+                Some(c) => c[idx].clone(),
+                None => mag(&rows.truth)?,
+            };
+            fresh.push(yt.clone());
             let numel = yt.elem_count() as f64;
             let (mask, count) = if cfg.apply_mask {
                 let (mask, count, noise) =
@@ -310,6 +340,9 @@ impl MssLoss {
         }
         if cfg.apply_mask {
             self.config.noise_energy = noise_energy;
+        }
+        if cached.is_none() {
+            self.truth.put(y_true, fresh);
         }
         let total = Tensor::stack(&terms, 0)?.sum_all()?;
         Ok((total, terms))

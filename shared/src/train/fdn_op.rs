@@ -20,8 +20,9 @@
 //! **Kernel:** CPU, f64 internally (f32 tensors are converted at the boundary), parallel over
 //! blocks of frequency bins with rayon. All per-bin scratch (LU, solves, gradient accumulators,
 //! the spectrum and FFT buffers) lives in a workspace allocated once per op; a step allocates
-//! only candle's input/output storages. The backward recomputes the LU per bin instead of storing
-//! `bins·N²` factors (memory stays O(bins·N)).
+//! only candle's input/output storages. The forward keeps each bin's LU factors and solution in the
+//! workspace (up to [`FACTOR_BUDGET_BYTES`]) and the backward of the same call reuses them; larger
+//! problems refactorise per bin in the backward (memory then stays O(bins·N)).
 //!
 //! **Devices:** tensors on CUDA/Metal are copied to the CPU, evaluated there and copied back
 //! (`Tensor::to_device` is differentiable), exactly like the FFT ops of [`crate::loss::fft`];
@@ -33,6 +34,7 @@ use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
 use num_complex::Complex64 as C64;
 use rayon::prelude::*;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::response::alias_factor;
@@ -157,6 +159,44 @@ struct Workspace {
     fft_c: Vec<C64>,
     fft_r: Vec<f64>,
     fft_scratch: Vec<C64>,
+    /// The forward's per-bin solves, reused by the backward of the same call.
+    factors: Option<Factors>,
+    /// Call number whose solves `factors` holds.
+    factors_call: Option<u64>,
+}
+
+/// Per-bin LU factors, pivots, g, g⊙p and solution x kept from a forward pass, `(bins, …)`.
+struct Factors {
+    m: Vec<C64>,
+    perm: Vec<usize>,
+    g: Vec<C64>,
+    gp: Vec<C64>,
+    x: Vec<C64>,
+    ok: Vec<bool>,
+}
+
+/// Largest per-bin factor storage kept between the forward and the backward, bytes; above it the
+/// backward refactorises each bin instead.
+pub const FACTOR_BUDGET_BYTES: usize = 512 << 20;
+
+impl Factors {
+    /// Storage for `bins` bins of an N-line FDN with `n_in` inputs, or `None` over the budget.
+    fn new(bins: usize, n: usize, n_in: usize) -> Option<Self> {
+        let c64s = bins * (n * n + 2 * n + n * n_in);
+        let bytes = c64s * std::mem::size_of::<C64>() + bins * n * std::mem::size_of::<usize>();
+        if bytes > FACTOR_BUDGET_BYTES {
+            return None;
+        }
+        let z = C64::new(0.0, 0.0);
+        Some(Self {
+            m: vec![z; bins * n * n],
+            perm: vec![0; bins * n],
+            g: vec![z; bins * n],
+            gp: vec![z; bins * n],
+            x: vec![z; bins * n * n_in],
+            ok: vec![false; bins],
+        })
+    }
 }
 
 /// Everything fixed at setup.
@@ -183,6 +223,8 @@ struct Setup {
     c2r: Arc<dyn ComplexToReal<f64>>,
     r2c: Arc<dyn RealToComplex<f64>>,
     work: Mutex<Workspace>,
+    /// Number of op instances created (tags each call's saved factors).
+    calls: AtomicU64,
 }
 
 impl Setup {
@@ -324,6 +366,8 @@ impl FdnResponse {
             fft_c: vec![C64::new(0.0, 0.0); bins],
             fft_r: vec![0.0; nfft],
             fft_scratch: vec![C64::new(0.0, 0.0); scratch_len],
+            factors: Factors::new(bins, n, spec.n_in),
+            factors_call: None,
         };
         Ok(Self {
             setup: Arc::new(Setup {
@@ -344,6 +388,7 @@ impl FdnResponse {
                 c2r,
                 r2c,
                 work: Mutex::new(work),
+                calls: AtomicU64::new(0),
             }),
         })
     }
@@ -420,6 +465,7 @@ impl FdnResponse {
         let device = packed.device().clone();
         let op = FdnOp {
             setup: self.setup.clone(),
+            call: self.setup.calls.fetch_add(1, Ordering::Relaxed),
         };
         let out = if device.is_cpu() {
             packed.apply_op1(op)?
@@ -436,6 +482,8 @@ impl FdnResponse {
 /// The candle op on the packed parameter vector.
 struct FdnOp {
     setup: Arc<Setup>,
+    /// This call's number (see [`Workspace::factors_call`]).
+    call: u64,
 }
 
 fn read_f64(storage: &CpuStorage, layout: &Layout) -> candle_core::Result<Vec<f64>> {
@@ -644,39 +692,90 @@ impl Setup {
         true
     }
 
-    /// Forward kernel: H into `spec` `(bins, n_out, n_in)`.
+    /// Forward kernel: H into `spec` `(bins, n_out, n_in)`; keeps each bin's solve in
+    /// `factors` when the workspace has room.
     fn forward_freq(&self, p: &Params<'_>, work: &mut Workspace) {
         let (n, ni, no) = (self.n, self.n_in, self.n_out);
         let per_bin = no * ni;
-        work.spec
-            .par_chunks_mut(self.block * per_bin)
-            .zip(work.scratch.par_iter_mut())
-            .enumerate()
-            .for_each(|(blk, (out, s))| {
-                let k0 = blk * self.block;
-                for (kk, h) in out.chunks_mut(per_bin).enumerate() {
-                    let k = k0 + kk;
-                    if !self.solve_bin(p, k, s) {
-                        h.iter_mut().for_each(|v| *v = C64::new(f64::NAN, f64::NAN));
-                        continue;
+        let blk = self.block;
+        let Workspace {
+            scratch,
+            spec,
+            factors,
+            ..
+        } = work;
+        let eval = |k: usize, s: &mut Scratch, h: &mut [C64]| -> bool {
+            if !self.solve_bin(p, k, s) {
+                h.iter_mut().for_each(|v| *v = C64::new(f64::NAN, f64::NAN));
+                return false;
+            }
+            for o in 0..no {
+                let q = self.q_at(p, k, o);
+                for c in 0..ni {
+                    let mut y = C64::new(0.0, 0.0);
+                    for i in 0..n {
+                        y += s.x[i * ni + c] * p.c[o * n + i];
                     }
-                    for o in 0..no {
-                        let q = self.q_at(p, k, o);
-                        for c in 0..ni {
-                            let mut y = C64::new(0.0, 0.0);
-                            for i in 0..n {
-                                y += s.x[i * ni + c] * p.c[o * n + i];
-                            }
-                            h[o * ni + c] = q * y + p.d[o * ni + c];
-                        }
-                    }
+                    h[o * ni + c] = q * y + p.d[o * ni + c];
                 }
-            });
+            }
+            true
+        };
+        match factors {
+            Some(f) => {
+                spec.par_chunks_mut(blk * per_bin)
+                    .zip(scratch.par_iter_mut())
+                    .zip(f.m.par_chunks_mut(blk * n * n))
+                    .zip(f.perm.par_chunks_mut(blk * n))
+                    .zip(f.g.par_chunks_mut(blk * n))
+                    .zip(f.gp.par_chunks_mut(blk * n))
+                    .zip(f.x.par_chunks_mut(blk * n * ni))
+                    .zip(f.ok.par_chunks_mut(blk))
+                    .enumerate()
+                    .for_each(|(b, (((((((out, s), fm), fperm), fg), fgp), fx), fok))| {
+                        for (kk, h) in out.chunks_mut(per_bin).enumerate() {
+                            let ok = eval(b * blk + kk, s, h);
+                            fok[kk] = ok;
+                            if ok {
+                                fm[kk * n * n..(kk + 1) * n * n].copy_from_slice(&s.m);
+                                fperm[kk * n..(kk + 1) * n].copy_from_slice(&s.perm);
+                                fg[kk * n..(kk + 1) * n].copy_from_slice(&s.g);
+                                fgp[kk * n..(kk + 1) * n].copy_from_slice(&s.gp);
+                                fx[kk * n * ni..(kk + 1) * n * ni].copy_from_slice(&s.x);
+                            }
+                        }
+                    });
+            }
+            None => {
+                spec.par_chunks_mut(blk * per_bin)
+                    .zip(scratch.par_iter_mut())
+                    .enumerate()
+                    .for_each(|(b, (out, s))| {
+                        for (kk, h) in out.chunks_mut(per_bin).enumerate() {
+                            eval(b * blk + kk, s, h);
+                        }
+                    });
+            }
+        }
+    }
+
+    /// Loads bin `k`'s saved solve into the scratch; false when the bin was singular.
+    fn load_bin(f: &Factors, k: usize, s: &mut Scratch) -> bool {
+        if !f.ok[k] {
+            return false;
+        }
+        let (n, nx) = (s.g.len(), s.x.len());
+        s.m.copy_from_slice(&f.m[k * n * n..(k + 1) * n * n]);
+        s.perm.copy_from_slice(&f.perm[k * n..(k + 1) * n]);
+        s.g.copy_from_slice(&f.g[k * n..(k + 1) * n]);
+        s.gp.copy_from_slice(&f.gp[k * n..(k + 1) * n]);
+        s.x.copy_from_slice(&f.x[k * nx..(k + 1) * nx]);
+        true
     }
 
     /// Backward kernel: `spec` holds Ḡ; accumulates parameter gradients per block and per-bin
     /// hook gradients.
-    fn backward_freq(&self, p: &Params<'_>, work: &mut Workspace) {
+    fn backward_freq(&self, p: &Params<'_>, work: &mut Workspace, reuse: bool) {
         let (n, ni, no) = (self.n, self.n_in, self.n_out);
         let per_bin = no * ni;
         let Workspace {
@@ -684,8 +783,10 @@ impl Setup {
             spec,
             hook_pd,
             hook_po,
+            factors,
             ..
         } = work;
+        let saved = if reuse { factors.as_ref() } else { None };
         spec.par_chunks(self.block * per_bin)
             .zip(hook_pd.par_chunks_mut(self.block * n))
             .zip(hook_po.par_chunks_mut(self.block * no))
@@ -706,7 +807,11 @@ impl Setup {
                             s.gd[o * ni + c] += gk[o * ni + c].re;
                         }
                     }
-                    if !self.solve_bin(p, k, s) {
+                    let solved = match saved {
+                        Some(f) => Self::load_bin(f, k, s),
+                        None => self.solve_bin(p, k, s),
+                    };
+                    if !solved {
                         let nan = C64::new(f64::NAN, f64::NAN);
                         hpd.iter_mut().for_each(|v| *v = nan);
                         hpo.iter_mut().for_each(|v| *v = nan);
@@ -792,6 +897,7 @@ impl CustomOp1 for FdnOp {
             .map_err(|_| candle_core::Error::Msg("FDN op workspace poisoned".into()))?;
         let work = &mut *guard;
         s.forward_freq(&p, work);
+        work.factors_call = work.factors.as_ref().map(|_| self.call);
         let (ni, no, bins, nfft) = (s.n_in, s.n_out, s.bins, s.nfft);
         match s.output {
             FdnOutput::Freq => {
@@ -895,7 +1001,8 @@ impl CustomOp1 for FdnOp {
                 }
             }
         }
-        s.backward_freq(&p, work);
+        let reuse = work.factors_call == Some(self.call);
+        s.backward_freq(&p, work, reuse);
         let o = s.offsets();
         let mut dx = vec![0.0; o[6]];
         for sc in &work.scratch {
