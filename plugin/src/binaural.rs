@@ -13,9 +13,9 @@
 //! KEMAR is built in (`include_bytes!` of `data/hrtf/MIT_KEMAR_normal_pinna.sofa`, 1.1 MB) so the
 //! plugin works wherever it is installed; a user SOFA file replaces it by path.
 
-use tailor::preset::early::EarlyReflections;
 use tailor::hrtf::binaural::BinauralRenderer;
 use tailor::hrtf::{default_ring, Ear, HrirSet};
+use tailor::preset::early::EarlyReflections;
 use tailor::preset::BuildParts;
 use tailor::sos::SosBank;
 use tailor::{Build, Matrix};

@@ -141,9 +141,10 @@ impl Plugin for TailorReverb {
         let mut config = EngineConfig::new(fs, n_in, binaural::ENGINE_OUTPUTS);
         config.smoothing_ms = SMOOTHING_MS;
         config.max_predelay_ms = MAX_PREDELAY_MS;
-        let (early, error) = match loader::session_early_part(&preset, fs)
-            .and_then(|e| e.map(|e| binaural::engine_early(&e, build.n_out())).transpose())
-        {
+        let (early, error) = match loader::session_early_part(&preset, fs).and_then(|e| {
+            e.map(|e| binaural::engine_early(&e, build.n_out()))
+                .transpose()
+        }) {
             Ok(e) => (e, error),
             Err(e) => (None, error.or(Some(e))),
         };

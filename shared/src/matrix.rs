@@ -216,7 +216,11 @@ pub fn random_orthogonal<R: rand::Rng>(n: usize, rng: &mut R) -> Matrix {
             q[i * n + j] = vi / norm;
         }
     }
-    let mut q = Matrix { rows: n, cols: n, data: q };
+    let mut q = Matrix {
+        rows: n,
+        cols: n,
+        data: q,
+    };
     if determinant(&q) < 0.0 {
         for i in 0..n {
             q.set(i, n - 1, -q.get(i, n - 1));

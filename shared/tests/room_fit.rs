@@ -5,7 +5,10 @@ use tailor::room::analysis::{analyse_room, design_start, SlopeChoice};
 use tailor::room::design::{design, DesignOptions};
 
 fn meeting_room() -> (Vec<f64>, f64) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/rir/meetingroom_to_hallway_290cm.wav");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../data/rir/meetingroom_to_hallway_290cm.wav"
+    );
     let audio = tailor::wav::read_wav(std::path::Path::new(path)).unwrap();
     (audio.channels[0].clone(), audio.sample_rate)
 }
@@ -15,7 +18,12 @@ fn run(slopes: SlopeChoice, early: bool) -> tailor::room::design::Design {
     let a = analyse_room(&ir, fs, slopes).unwrap();
     eprintln!(
         "slopes {:?} noise {:.1} dB trunc {:.3} s mixing {:?} early_end {:.3} band_rt {:?}",
-        a.broadband.slopes, a.noise.noise_db, a.noise.truncation_s, a.mixing_time_s, a.early_end_s, a.band_rt_s
+        a.broadband.slopes,
+        a.noise.noise_db,
+        a.noise.truncation_s,
+        a.mixing_time_s,
+        a.early_end_s,
+        a.band_rt_s
     );
     let start = design_start(&a);
     eprintln!("start {start:?}");
@@ -25,7 +33,10 @@ fn run(slopes: SlopeChoice, early: bool) -> tailor::room::design::Design {
         early: early.then_some((end - fade, end)),
         ..DesignOptions::default()
     };
-    let d = design(&a.ir, fs, &start, &opts, |it, s| eprintln!("iteration {it}: score {s:.3}")).unwrap();
+    let d = design(&a.ir, fs, &start, &opts, |it, s| {
+        eprintln!("iteration {it}: score {s:.3}")
+    })
+    .unwrap();
     let c = &d.best.comparison;
     eprintln!(
         "{slopes:?} early={early}: mean {:?} worst {:?} edc {:.3} level {:.3} mel {:.3} rt_a {:?} rt_b {:?}",

@@ -367,6 +367,7 @@ impl Problem {
                 }
             }
         });
+        #[allow(clippy::needless_range_loop)] // index form mirrors the math
         for r in 0..n {
             for c in 0..r {
                 g[r][c] = g[c][r];
@@ -622,6 +623,7 @@ fn solve(a: &mut [[f64; MAXC + 1]; MAXC], s: usize) -> Option<[f64; MAXC]> {
         a.swap(col, piv);
         for r in col + 1..s {
             let f = a[r][col] / a[col][col];
+            #[allow(clippy::needless_range_loop)] // index form mirrors the math
             for c in col..=s {
                 a[r][c] -= f * a[col][c];
             }

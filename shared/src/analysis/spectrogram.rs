@@ -65,9 +65,11 @@ mod tests {
         assert_eq!(s.frames, 4000usize.div_ceil(128));
         let f = 10;
         let row = &s.db[f * s.bins..(f + 1) * s.bins];
-        let peak = (0..s.bins).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+        let peak = (0..s.bins)
+            .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+            .unwrap();
         assert_eq!(peak, 32); // 1000 Hz / (8000/256) Hz per bin
-        // Hann window: coherent gain 0.5, so a unit sine peaks at 20·log10(256/4) dB.
+                              // Hann window: coherent gain 0.5, so a unit sine peaks at 20·log10(256/4) dB.
         assert!((row[32] - 20.0 * 64f64.log10()).abs() < 0.01, "{}", row[32]);
         assert!(row[80] < row[32] - 60.0);
     }

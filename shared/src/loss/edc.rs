@@ -36,7 +36,8 @@ impl CustomOp1 for Irfft {
         let dims = layout.shape().dims();
         let n = self.n;
         let bins = n / 2 + 1;
-        if n == 0 || n % 2 != 0 || dims.first() != Some(&2) || dims.last() != Some(&bins) {
+        if n == 0 || !n.is_multiple_of(2) || dims.first() != Some(&2) || dims.last() != Some(&bins)
+        {
             candle_core::bail!("irfft: expected (2, ..., {bins}) for n = {n}, got {dims:?}");
         }
         let rows = x.len() / (2 * bins);
@@ -48,7 +49,8 @@ impl CustomOp1 for Irfft {
         for r in 0..rows {
             for k in 0..bins {
                 let edge = k == 0 || k == bins - 1;
-                spec[k] = Complex64::new(re[r * bins + k], if edge { 0.0 } else { im[r * bins + k] });
+                spec[k] =
+                    Complex64::new(re[r * bins + k], if edge { 0.0 } else { im[r * bins + k] });
             }
             ifft.process(&mut spec, &mut row)
                 .map_err(|e| candle_core::Error::Msg(format!("irfft: {e}")))?;
@@ -131,7 +133,10 @@ impl CustomOp1 for ReverseCumsum {
         let x = storage_f64(storage, layout)?;
         let n = *layout.shape().dims().last().unwrap_or(&1);
         let out = rev_cumsum_rows(&x, n.max(1));
-        Ok((storage_from_f64(out, storage.dtype())?, layout.shape().clone()))
+        Ok((
+            storage_from_f64(out, storage.dtype())?,
+            layout.shape().clone(),
+        ))
     }
 
     /// The adjoint of a reverse cumulative sum is a forward cumulative sum.
@@ -246,7 +251,7 @@ impl BandEdcLoss {
         range_db: f64,
         device: &Device,
     ) -> Result<Self, EdcLossError> {
-        if n == 0 || n % 2 != 0 || target.len() > n {
+        if n == 0 || !n.is_multiple_of(2) || target.len() > n {
             return Err(EdcLossError::Length {
                 n,
                 len: target.len(),
@@ -337,7 +342,9 @@ mod tests {
 
     #[test]
     fn irfft_inverts_rfft_and_its_gradient_matches_finite_differences() {
-        let x: Vec<f64> = (0..32).map(|i| ((i * 37 % 11) as f64 - 5.0) / 7.0).collect();
+        let x: Vec<f64> = (0..32)
+            .map(|i| ((i * 37 % 11) as f64 - 5.0) / 7.0)
+            .collect();
         let t = Tensor::new(x.as_slice(), &Device::Cpu).unwrap();
         let (re, im) = rfft(&t).unwrap();
         let back = irfft(&re, &im, 32).unwrap().to_vec1::<f64>().unwrap();

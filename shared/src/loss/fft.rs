@@ -371,6 +371,7 @@ impl StftPlan {
             .collect();
         let mut chirp = vec![C64::new(0.0, 0.0); len];
         let scale = 1.0 / len as f64;
+        #[allow(clippy::needless_range_loop)] // index form mirrors the math
         for j in 0..bins {
             let jf = j as f64;
             chirp[j] = cis_cycles(-0.5 * d * jf * jf / nf) * scale;

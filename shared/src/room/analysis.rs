@@ -114,7 +114,9 @@ fn clipped_samples(x: &[f64]) -> usize {
 /// 50 ms after the onset is an error.
 pub fn analyse_room(ir: &[f64], fs: f64, slopes: SlopeChoice) -> Result<RoomAnalysis, RoomError> {
     if !(fs.is_finite() && fs > 0.0) {
-        return Err(RoomError::Input(format!("sample rate {fs} Hz is not valid")));
+        return Err(RoomError::Input(format!(
+            "sample rate {fs} Hz is not valid"
+        )));
     }
     if ir.is_empty() {
         return Err(RoomError::Input("the IR is empty".into()));
@@ -124,7 +126,9 @@ pub fn analyse_room(ir: &[f64], fs: f64, slopes: SlopeChoice) -> Result<RoomAnal
     }
     let peak = ir.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     if peak == 0.0 {
-        return Err(RoomError::Input("the IR is silent (all samples are zero)".into()));
+        return Err(RoomError::Input(
+            "the IR is silent (all samples are zero)".into(),
+        ));
     }
     let mut warnings = Vec::new();
     let tail = &ir[ir.len() - (ir.len() / 10).max(1)..];
@@ -166,7 +170,9 @@ pub fn analyse_room(ir: &[f64], fs: f64, slopes: SlopeChoice) -> Result<RoomAnal
             min_db: MIN_DECAY_RANGE_DB,
         });
     }
-    let end = noise.truncation_index.clamp((MIN_IR_S * fs) as usize, x.len());
+    let end = noise
+        .truncation_index
+        .clamp((MIN_IR_S * fs) as usize, x.len());
     let fit = |sig: &[f64], k: Option<usize>| -> Result<SlopeFit, RoomError> {
         let edc = schroeder_energy(&sig[..end.min(sig.len())]);
         match k {
@@ -221,14 +227,14 @@ pub fn design_start(a: &RoomAnalysis) -> DesignStart {
     let nb = a.bands_hz.len();
     let broad: Vec<f64> = a.broadband.slopes.iter().map(|s| s.rt_s).collect();
     let mut rt_s = vec![vec![0.0; nb]; k];
-    for b in 0..nb {
-        let band: Option<Vec<f64>> = a.band_fits[b].as_ref().and_then(|f| {
+    for (b, fit) in a.band_fits.iter().enumerate() {
+        let band: Option<Vec<f64>> = fit.as_ref().and_then(|f| {
             let mut r: Vec<f64> = f.slopes.iter().map(|s| s.rt_s).collect();
             r.sort_by(f64::total_cmp);
             (r.len() == k && r.iter().all(|t| t.is_finite() && *t > 0.0)).then_some(r)
         });
-        for g in 0..k {
-            rt_s[g][b] = if k == 1 {
+        for (g, row) in rt_s.iter_mut().enumerate() {
+            row[b] = if k == 1 {
                 a.band_rt_s[b].unwrap_or(broad[0])
             } else {
                 band.as_ref().map_or(broad[g], |r| r[g])

@@ -19,7 +19,9 @@ use super::early::bake_early_fir;
 use super::grouped::{grouped_delays, grouped_feedback_matrix, split_lines, GroupedError};
 use crate::analysis::bands::{band_filter, octave_bands_hz};
 use crate::analysis::compare::{compare_irs, Comparison};
-use crate::geq::{graphic_eq_attenuation_per_line, graphic_eq_output, GeqError, BANDS, COMMAND_FREQUENCIES};
+use crate::geq::{
+    graphic_eq_attenuation_per_line, graphic_eq_output, GeqError, BANDS, COMMAND_FREQUENCIES,
+};
 use crate::matrix::Matrix;
 use crate::preset::{Build, BuildParts, PresetError};
 use crate::response::impulse_response;
@@ -138,7 +140,10 @@ pub fn score(c: &Comparison) -> f64 {
         .zip(&c.rt_b_s)
         .any(|(a, b)| a.is_some() != b.is_some());
     let worst = if missing { worst.max(100.0) } else { worst };
-    (mean / m).max(worst / w).max(c.edc_error_db / e).max(c.level_error_db / l)
+    (mean / m)
+        .max(worst / w)
+        .max(c.edc_error_db / e)
+        .max(c.level_error_db / l)
 }
 
 /// Extends 7 octave-band values (125 Hz … 8 kHz) to the graphic EQ's 10 command bands
@@ -262,7 +267,9 @@ pub fn design(
 ) -> Result<Design, DesignError> {
     let k = start.rt_s.len();
     if k == 0 || start.group_gain.len() != k {
-        return Err(DesignError::Target("design needs ≥ 1 group with a gain each".into()));
+        return Err(DesignError::Target(
+            "design needs ≥ 1 group with a gain each".into(),
+        ));
     }
     let nb = octave_bands_hz().len();
     let mut rt = start.rt_s.clone();

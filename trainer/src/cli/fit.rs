@@ -141,18 +141,27 @@ pub fn run(args: &Args) -> Result<()> {
             ProgressBar::new(args.steps as u64)
         };
         pb.set_style(
-            ProgressStyle::with_template("fine-tune {bar:30} {pos}/{len} steps  {per_sec}  loss {msg}")
-                .context("progress template")?,
+            ProgressStyle::with_template(
+                "fine-tune {bar:30} {pos}/{len} steps  {per_sec}  loss {msg}",
+            )
+            .context("progress template")?,
         );
         let ft_opts = FineTuneOptions {
             steps: args.steps,
             lr: args.lr,
             ..FineTuneOptions::default()
         };
-        let ft = fine_tune(&analysis.ir, early, &result.best, &result.params, &ft_opts, |s, l| {
-            pb.set_position(s as u64);
-            pb.set_message(format!("{l:.4}"));
-        })?;
+        let ft = fine_tune(
+            &analysis.ir,
+            early,
+            &result.best,
+            &result.params,
+            &ft_opts,
+            |s, l| {
+                pb.set_position(s as u64);
+                pb.set_message(format!("{l:.4}"));
+            },
+        )?;
         pb.finish_and_clear();
         let kept = ft.best.is_some();
         if !args.json {
@@ -209,7 +218,10 @@ pub fn run(args: &Args) -> Result<()> {
         "seconds": total_s,
         "comparison": comparison,
     });
-    std::fs::write(beside(&args.out, "fit.json"), serde_json::to_string_pretty(&report)?)?;
+    std::fs::write(
+        beside(&args.out, "fit.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -252,13 +264,19 @@ fn to_preset(
     md.insert("fitted_by".into(), "tailor fit".into());
     md.insert(
         "slopes".into(),
-        json!(a.broadband.slopes.iter().map(|s| s.rt_s).collect::<Vec<_>>()),
+        json!(a
+            .broadband
+            .slopes
+            .iter()
+            .map(|s| s.rt_s)
+            .collect::<Vec<_>>()),
     );
     md.insert("pre_delay_s".into(), a.pre_delay_s.into());
     if let (false, Some((start, end))) = (best.early_fir.is_empty(), early) {
         let fs = a.fs;
-        let e = tailor::preset::early::EarlyReflections::new(fs, vec![vec![best.early_fir.clone()]])?
-            .with_timing(a.mixing_time_s, Some([start as f64 / fs, end as f64 / fs]))?;
+        let e =
+            tailor::preset::early::EarlyReflections::new(fs, vec![vec![best.early_fir.clone()]])?
+                .with_timing(a.mixing_time_s, Some([start as f64 / fs, end as f64 / fs]))?;
         preset.set_early(Some(e))?;
     }
     Ok(preset)
@@ -269,7 +287,10 @@ fn write_plots(out: &Path, target: &[f64], fit: &[f64], fs: f64, c: &Comparison)
     let (t, f) = (&target[..len], &fit[..len]);
     line_plot(
         &beside(out, "edc.png"),
-        &[("target", schroeder_edc_db(t)), ("fit", schroeder_edc_db(f))],
+        &[
+            ("target", schroeder_edc_db(t)),
+            ("fit", schroeder_edc_db(f)),
+        ],
         1.0 / fs,
     )?;
     for fc in octave_bands_hz() {
@@ -278,7 +299,10 @@ fn write_plots(out: &Path, target: &[f64], fit: &[f64], fs: f64, c: &Comparison)
         };
         line_plot(
             &beside(out, &format!("edc_{}Hz.png", fc as u32)),
-            &[("target", a.iter().map(|v| v.max(-100.0)).collect()), ("fit", b.iter().map(|v| v.max(-100.0)).collect())],
+            &[
+                ("target", a.iter().map(|v| v.max(-100.0)).collect()),
+                ("fit", b.iter().map(|v| v.max(-100.0)).collect()),
+            ],
             1.0 / fs,
         )?;
     }
@@ -317,7 +341,10 @@ fn print_summary(a: &RoomAnalysis, c: &Comparison, out: &Path, secs: f64) {
         a.noise.noise_db,
         1000.0 * a.early_end_s
     );
-    println!("{:>8}  {:>9}  {:>9}  {:>7}", "band Hz", "RT target", "RT fit", "err %");
+    println!(
+        "{:>8}  {:>9}  {:>9}  {:>7}",
+        "band Hz", "RT target", "RT fit", "err %"
+    );
     for (i, fc) in c.bands_hz.iter().enumerate() {
         println!(
             "{:>8}  {:>9}  {:>9}  {:>7}",

@@ -77,7 +77,10 @@ pub fn bar_plot(path: &Path, series: &[(&str, Vec<Option<f64>>)]) -> Result<()> 
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max);
     if cats == 0 || hi <= 0.0 {
-        return Err(anyhow!("plot {}: no positive finite values", path.display()));
+        return Err(anyhow!(
+            "plot {}: no positive finite values",
+            path.display()
+        ));
     }
     let root = BitMapBackend::new(path, (900, 500)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;

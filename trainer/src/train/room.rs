@@ -173,7 +173,10 @@ pub fn fine_tune(
             let mw: Vec<f64> = (0..nfft)
                 .map(|i| target.get(i).copied().unwrap_or(0.0) * (1.0 - w[i]))
                 .collect();
-            (Some(Tensor::from_vec(w, nfft, &Device::Cpu)?), Some(Tensor::from_vec(mw, nfft, &Device::Cpu)?))
+            (
+                Some(Tensor::from_vec(w, nfft, &Device::Cpu)?),
+                Some(Tensor::from_vec(mw, nfft, &Device::Cpu)?),
+            )
         }
         None => (None, None),
     };
