@@ -37,6 +37,8 @@ pub struct IrView {
     pub magnitude: Vec<[f64; 2]>,
     /// Decay times.
     pub times: DecayTimes,
+    /// Octave-band RT60 (T30 as `tailor compare` measures it) at 125 Hz … 8 kHz, seconds.
+    pub band_rt: Vec<Option<f64>>,
 }
 
 /// Everything the editor plots.
@@ -115,6 +117,7 @@ fn view(ir: &[f64], fs: f64) -> (IrView, Vec<[f64; 2]>) {
             t20: s.t20_s,
             t30: s.t30_s,
         },
+        band_rt: tailor::analysis::bands::octave_band_rts(ir, fs),
     };
     (v, mag)
 }
@@ -147,7 +150,13 @@ pub fn analyse(preset: &Preset, reference: Option<&str>, fs: f64) -> (Analysis, 
     };
     let rt = tailor::fx::longest_rt_seconds(&build).unwrap_or(MAX_FDN_IR_SECONDS);
     let len = ((rt * 1.5).clamp(0.5, MAX_FDN_IR_SECONDS) * fs) as usize;
-    let ir = tailor::response::impulse_response(&build, len).channel(0, 0);
+    // The whole preset as it plays: FDN plus the early-reflections FIR of fitted presets.
+    let r = tailor::response::impulse_response(&build, len);
+    let mut channels: Vec<Vec<f64>> = (0..build.n_out()).map(|o| r.channel(o, 0)).collect();
+    if let Ok(Some(e)) = crate::loader::session_early_part(preset, fs) {
+        let _ = tailor::response::add_early_channels(&mut channels, &e, 0, fs);
+    }
+    let ir = channels.swap_remove(0);
     let (fdn, fdn_mag) = view(&ir, fs);
     out.fdn = fdn;
     let mut msg = None;
@@ -186,5 +195,23 @@ mod tests {
         assert_eq!(a.fdn.magnitude.len(), CURVE_POINTS);
         let t30 = a.fdn.times.t30.unwrap();
         assert!((t30 - 2.0).abs() < 0.3, "t30 {t30}");
+        assert_eq!(a.fdn.band_rt.len(), 7);
+    }
+
+    #[test]
+    fn fitted_room_bars_match_the_measured_room() {
+        let i = crate::loader::FACTORY.len();
+        let preset = crate::loader::factory_preset(i).unwrap();
+        let room = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../data/rir/meetingroom_to_hallway_290cm.wav"
+        );
+        let (a, _) = analyse(&preset, Some(room), 48_000.0);
+        let r = a.reference.expect("reference analysed");
+        for (b, (f, t)) in a.fdn.band_rt.iter().zip(&r.band_rt).enumerate() {
+            let (f, t) = (f.unwrap(), t.unwrap());
+            // The FDN render is longer than the 1.4 s room IR, so the estimates differ a little.
+            assert!((f - t).abs() / t < 0.15, "band {b}: fit {f} vs room {t}");
+        }
     }
 }

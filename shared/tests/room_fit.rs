@@ -55,6 +55,57 @@ fn meeting_room_full_fit_meets_the_figures() {
     assert!(c.level_error_db <= 0.5, "{c:?}");
 }
 
+/// A synthetic hall (not the meeting room): octave bands of seeded noise, each decaying with its own
+/// RT (2.4 s at 125 Hz down to 1.1 s at 8 kHz), a direct impulse and three early reflections, at
+/// 44.1 kHz, 3 s long.
+fn synthetic_hall() -> (Vec<f64>, f64) {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+    let fs = 44_100.0;
+    let len = (3.0 * fs) as usize;
+    let rts = [2.4, 2.3, 2.1, 1.9, 1.7, 1.4, 1.1];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut ir = vec![0.0; len];
+    for (&fc, &rt) in tailor::analysis::bands::OCTAVE_BANDS_HZ.iter().zip(&rts) {
+        let noise: Vec<f64> = (0..len).map(|_| StandardNormal.sample(&mut rng)).collect();
+        let band = tailor::analysis::bands::band_filter(&noise, fs, fc, 1).unwrap();
+        for (n, (y, b)) in ir.iter_mut().zip(&band).enumerate() {
+            *y += 0.05 * b * 10f64.powf(-3.0 * n as f64 / fs / rt);
+        }
+    }
+    for (t, g) in [(0.0, 1.0), (0.007, 0.5), (0.013, -0.4), (0.021, 0.3)] {
+        ir[(t * fs) as usize] += g;
+    }
+    (ir, fs)
+}
+
+#[test]
+fn a_synthetic_hall_meets_the_figures_too() {
+    let (ir, fs) = synthetic_hall();
+    let a = analyse_room(&ir, fs, SlopeChoice::Auto).unwrap();
+    eprintln!(
+        "hall: slopes {:?} band_rt {:?}",
+        a.broadband.slopes, a.band_rt_s
+    );
+    let start = design_start(&a);
+    let end = (a.early_end_s * fs).round() as usize;
+    let fade = (end / 4).max((0.005 * fs) as usize).min(end);
+    let opts = DesignOptions {
+        early: Some((end - fade, end)),
+        ..DesignOptions::default()
+    };
+    let d = design(&a.ir, fs, &start, &opts, |it, s| {
+        eprintln!("hall iteration {it}: {s:.3}")
+    })
+    .unwrap();
+    let c = &d.best.comparison;
+    eprintln!("hall: {c:?}");
+    assert!(c.mean_rt_error_pct.unwrap() <= 2.0, "{c:?}");
+    assert!(c.worst_rt_error_pct.unwrap() <= 5.0, "{c:?}");
+    assert!(c.edc_error_db <= 1.0, "{c:?}");
+    assert!(c.level_error_db <= 0.5, "{c:?}");
+}
+
 #[test]
 fn meeting_room_pure_fdn_variants_run() {
     for (s, e) in [(SlopeChoice::Fixed(1), false), (SlopeChoice::Auto, false)] {

@@ -217,25 +217,35 @@ impl EditorApp {
                 plot::lines(ui, "edc", &series, false, [600.0, 180.0], "s", "dB");
             });
             ui.vertical(|ui| {
-                ui.label(
-                    "Decay times (broadband; octave bands arrive with the trainer's analysis)",
-                );
+                ui.label("Decay times (broadband)");
                 let t = |v: Option<f64>| v.unwrap_or(0.0);
                 let mut groups = vec![(
                     "FDN",
                     FDN_COLOR,
-                    [t(a.fdn.times.edt), t(a.fdn.times.t20), t(a.fdn.times.t30)],
+                    vec![t(a.fdn.times.edt), t(a.fdn.times.t20), t(a.fdn.times.t30)],
                 )];
                 if let Some(r) = &a.reference {
                     groups.push((
                         "reference",
                         REF_COLOR,
-                        [t(r.times.edt), t(r.times.t20), t(r.times.t30)],
+                        vec![t(r.times.edt), t(r.times.t20), t(r.times.t30)],
                     ));
                 }
                 plot::bars(ui, &["EDT", "T20", "T30"], &groups, [320.0, 180.0]);
             });
         });
+        ui.label("Octave-band RT60 (T30, as `tailor compare` measures it; 0 = not measurable)");
+        let bands = |v: &[Option<f64>]| v.iter().map(|x| x.unwrap_or(0.0)).collect::<Vec<_>>();
+        let mut groups = vec![("FDN", FDN_COLOR, bands(&a.fdn.band_rt))];
+        if let Some(r) = &a.reference {
+            groups.push(("reference", REF_COLOR, bands(&r.band_rt)));
+        }
+        plot::bars(
+            ui,
+            &["125", "250", "500", "1k", "2k", "4k", "8k"],
+            &groups,
+            [940.0, 160.0],
+        );
     }
 }
 

@@ -130,11 +130,15 @@ pub fn lines(
 pub fn bars(
     ui: &mut egui::Ui,
     labels: &[&str],
-    groups: &[(&str, Color32, [f64; 3])],
+    groups: &[(&str, Color32, Vec<f64>)],
     size: [f32; 2],
 ) {
     let (r, painter) = frame(ui, size);
-    let max = groups.iter().flat_map(|g| g.2).fold(0.1f64, f64::max) * 1.15;
+    let max = groups
+        .iter()
+        .flat_map(|g| g.2.iter().copied())
+        .fold(0.1f64, f64::max)
+        * 1.15;
     let font = FontId::proportional(10.0);
     let slot = r.width() / labels.len() as f32;
     let bw = slot / (groups.len() as f32 + 1.0);

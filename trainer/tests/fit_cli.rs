@@ -1,0 +1,187 @@
+//! `tailor fit` end to end: the meeting-room IR meets the acceptance figures through `tailor
+//! render` + `tailor compare`, and bad or awkward IRs give clear errors or documented fits.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn tailor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tailor"))
+        .args(args)
+        .output()
+        .expect("tailor runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tailor-fit-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn meeting_room() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data/rir/meetingroom_to_hallway_290cm.wav")
+        .display()
+        .to_string()
+}
+
+fn check_figures(c: &serde_json::Value, what: &str) {
+    let f = |k: &str| c[k].as_f64().unwrap_or(f64::INFINITY);
+    assert!(f("mean_rt_error_pct") <= 2.0, "{what}: {c}");
+    assert!(f("worst_rt_error_pct") <= 5.0, "{what}: {c}");
+    assert!(f("edc_error_db") <= 1.0, "{what}: {c}");
+    assert!(f("level_error_db") <= 0.5, "{what}: {c}");
+}
+
+#[test]
+fn meeting_room_fit_renders_and_compares_within_the_thresholds() {
+    let d = scratch("room");
+    let preset = d.join("room.json");
+    let out = tailor(&[
+        "fit",
+        &meeting_room(),
+        "--out",
+        preset.to_str().unwrap(),
+        "--steps",
+        "3",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["analysis"]["slopes"].as_array().unwrap().len(),
+        2,
+        "{report}"
+    );
+    check_figures(&report["comparison"], "fit report");
+    for png in ["edc.png", "edc_1000Hz.png", "rt.png", "spectrogram.png"] {
+        assert!(d.join(format!("room.{png}")).exists(), "{png}");
+    }
+    // The preset carries the early FIR and stays a plain pyFDN build otherwise.
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&preset).unwrap()).unwrap();
+    assert_eq!(doc["build"]["format"], "pyfdn-fdn-build");
+    assert_eq!(doc["tailor"]["version"], 1);
+    assert!(
+        doc["tailor"]["early"]["fir"][0][0]
+            .as_array()
+            .unwrap()
+            .len()
+            > 960
+    );
+    let wav = d.join("room.wav");
+    let out = tailor(&[
+        "render",
+        preset.to_str().unwrap(),
+        "--seconds",
+        "4",
+        "--out",
+        wav.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = tailor(&["compare", &meeting_room(), wav.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_figures(&c, "tailor compare");
+}
+
+/// Gaussian-ish noise (sum of uniforms, seeded LCG) × exp decay with `rt` seconds.
+fn decaying_noise(fs: f64, seconds: f64, rt: f64, seed: u64) -> Vec<f64> {
+    let mut s = seed;
+    let mut uni = || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    (0..(seconds * fs) as usize)
+        .map(|n| {
+            let g: f64 = (0..4).map(|_| uni()).sum();
+            g * 10f64.powf(-3.0 * n as f64 / fs / rt)
+        })
+        .collect()
+}
+
+fn write(d: &Path, name: &str, x: &[f64]) -> String {
+    let p = d.join(name);
+    tailor::wav::write_wav(&p, 48000, &[x.to_vec()]).unwrap();
+    p.display().to_string()
+}
+
+fn fit_quick(ir: &str, d: &Path) -> Output {
+    let out = d.join("p.json");
+    tailor(&[
+        "fit",
+        ir,
+        "--out",
+        out.to_str().unwrap(),
+        "--steps",
+        "0",
+        "--iterations",
+        "2",
+        "--no-plots",
+    ])
+}
+
+#[test]
+fn unusable_irs_are_refused_with_a_reason() {
+    let d = scratch("bad");
+    let fs = 48000.0;
+    let noise: Vec<f64> = decaying_noise(fs, 1.0, 1e9, 3);
+    let short = decaying_noise(fs, 0.03, 0.2, 4);
+    let mut floor = decaying_noise(fs, 1.0, 0.4, 5);
+    let hiss = decaying_noise(fs, 1.0, 1e9, 6);
+    for (x, h) in floor.iter_mut().zip(&hiss) {
+        *x += 0.1 * h; // noise floor 20 dB below the start
+    }
+    let mut nan = decaying_noise(fs, 0.5, 0.3, 7);
+    nan[100] = f64::NAN;
+    let cases = [
+        ("noise.wav", noise, "decay"),
+        ("short.wav", short, "50 ms"),
+        ("floor.wav", floor, "30 dB"),
+        ("silent.wav", vec![0.0; 48000], "silent"),
+    ];
+    for (name, x, want) in cases {
+        let out = fit_quick(&write(&d, name, &x), &d);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains(want), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+    }
+    // NaN samples: hound writes them as float, the fitter names the sample.
+    let out = fit_quick(&write(&d, "nan.wav", &nan), &d);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("not finite"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn awkward_irs_are_fitted_over_their_usable_range_with_a_note() {
+    let d = scratch("awkward");
+    let fs = 48000.0;
+    let base = decaying_noise(fs, 1.0, 0.6, 9);
+    let peak = base.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    // 200 ms pre-delay, a DC offset, and a clipped direct sound.
+    let mut x = vec![0.0; 9600];
+    x.extend(base.iter().map(|v| v / peak * 0.5));
+    for v in x.iter_mut().skip(9600).take(4) {
+        *v = 0.9;
+    }
+    x[9604] = 0.9;
+    for v in &mut x {
+        *v += 0.01;
+    }
+    let out = fit_quick(&write(&d, "awkward.wav", &x), &d);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("pre-delay"), "{err}");
+    assert!(err.contains("DC offset"), "{err}");
+    assert!(err.contains("clipped"), "{err}");
+}
