@@ -371,10 +371,9 @@ impl StftPlan {
             .collect();
         let mut chirp = vec![C64::new(0.0, 0.0); len];
         let scale = 1.0 / len as f64;
-        #[allow(clippy::needless_range_loop)] // index form mirrors the math
-        for j in 0..bins {
+        for (j, c) in chirp.iter_mut().enumerate().take(bins) {
             let jf = j as f64;
-            chirp[j] = cis_cycles(-0.5 * d * jf * jf / nf) * scale;
+            *c = cis_cycles(-0.5 * d * jf * jf / nf) * scale;
         }
         for j in 1..n {
             let jf = j as f64;
