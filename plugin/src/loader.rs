@@ -369,7 +369,8 @@ fn push_reference(shared: &Shared, stored: &PersistedPreset) -> Result<Option<St
     };
     let preset = resolve(stored).unwrap_or_else(|_| default_preset());
     let build = session_build(&preset, t.sample_rate)?;
-    let (conv, note) = reference::prepare(Path::new(path), &build, t.max_block)?;
+    let early = session_early_part(&preset, t.sample_rate)?;
+    let (conv, note) = reference::prepare(Path::new(path), &build, early.as_ref(), t.max_block)?;
     send_retrying(&t, &t.links.reference, Some(Box::new(conv)))?;
     Ok(note)
 }

@@ -6,6 +6,7 @@
 use crate::loader::MAX_REFERENCE_SECONDS;
 use std::path::Path;
 use tailor::convolution::Convolver;
+use tailor::preset::EarlyReflections;
 use tailor::Build;
 
 /// Length of the loudness-matching window in seconds.
@@ -93,13 +94,23 @@ pub fn first_second_energy(signals: &[Vec<f64>], fs: f64) -> f64 {
         / signals.len() as f64
 }
 
-/// Energy of the FDN's impulse response over its first second (input 0 to each output, early
-/// part included), averaged over outputs; `build` is the session build (at `fs` Hz).
+/// Energy of the FDN's impulse response over its first second (input 0 to each output),
+/// averaged over outputs; `build` is the session build (at `fs` Hz).
 pub fn fdn_energy(build: &Build) -> f64 {
+    preset_energy(build, None)
+}
+
+/// As [`fdn_energy`] with the preset's early-reflections FIR (session rate and shape) added, so
+/// fitted presets are matched as they play.
+pub fn preset_energy(build: &Build, early: Option<&EarlyReflections>) -> f64 {
     let fs = build.sample_rate();
     let len = (MATCH_SECONDS * fs).round() as usize;
     let ir = tailor::response::impulse_response(build, len);
-    let outs: Vec<Vec<f64>> = (0..build.n_out()).map(|o| ir.channel(o, 0)).collect();
+    let mut outs: Vec<Vec<f64>> = (0..build.n_out()).map(|o| ir.channel(o, 0)).collect();
+    if let Some(e) = early {
+        // Shapes come from the same preset; a mismatch leaves the FDN-only energy.
+        let _ = tailor::response::add_early_channels(&mut outs, e, 0, fs);
+    }
     first_second_energy(&outs, fs)
 }
 
@@ -170,10 +181,11 @@ impl ReferenceConv {
 pub fn prepare(
     path: &Path,
     build: &Build,
+    early: Option<&EarlyReflections>,
     max_block: usize,
 ) -> Result<(ReferenceConv, Option<String>), String> {
     let ir = read_ir(path, build.sample_rate())?;
-    let gain = matching_gain(&ir, fdn_energy(build))?;
+    let gain = matching_gain(&ir, preset_energy(build, early))?;
     let note = ir.note.clone();
     Ok((ReferenceConv::new(&ir, gain, max_block), note))
 }
@@ -181,6 +193,28 @@ pub fn prepare(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fitted_room_is_loudness_matched_with_its_early_part() {
+        // The fitted meeting room plays the measured early part, so against the measured IR the
+        // matching gain is about 1; without the early part it would be far off.
+        let p = crate::loader::factory_preset(crate::loader::FACTORY.len()).unwrap();
+        let fs = 48_000.0;
+        let build = crate::loader::session_build(&p, fs).unwrap();
+        let early = crate::loader::session_early_part(&p, fs).unwrap();
+        let room = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../data/rir/meetingroom_to_hallway_290cm.wav"
+        ));
+        let ir = read_ir(room, fs).unwrap();
+        let whole = matching_gain(&ir, preset_energy(&build, early.as_ref())).unwrap();
+        let fdn_only = matching_gain(&ir, fdn_energy(&build)).unwrap();
+        assert!(
+            (whole - 1.0).abs() < 0.1,
+            "gain with the early part {whole}"
+        );
+        assert!(fdn_only > whole * 1.05, "gain without it {fdn_only} vs {whole}");
+    }
     use tailor::convolution::direct_convolution;
 
     #[test]
