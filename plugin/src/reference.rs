@@ -213,7 +213,10 @@ mod tests {
             (whole - 1.0).abs() < 0.1,
             "gain with the early part {whole}"
         );
-        assert!(fdn_only > whole * 1.05, "gain without it {fdn_only} vs {whole}");
+        assert!(
+            fdn_only > whole * 1.05,
+            "gain without it {fdn_only} vs {whole}"
+        );
     }
     use tailor::convolution::direct_convolution;
 
@@ -241,7 +244,7 @@ mod tests {
             .join("../data/rir/meetingroom_to_hallway_290cm.wav");
         let build =
             crate::loader::session_build(&crate::loader::default_preset(), 44_100.0).unwrap();
-        let (mut conv, _) = prepare(&path, &build, 4_096).unwrap();
+        let (mut conv, _) = prepare(&path, &build, None, 4_096).unwrap();
         let n = 44_100;
         let mut x = vec![0.0f32; n];
         x[0] = 1.0;

@@ -17,6 +17,7 @@ use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{
     create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, RepaintNotifier,
 };
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -113,7 +114,39 @@ impl EditorApp {
         });
     }
 
+    /// Files dropped on the editor: a preset (.json), a reference IR (.wav) or an HRTF set
+    /// (.sofa) load as if typed into their field.
+    fn dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
+        for path in dropped {
+            let text = path.display().to_string();
+            match request_for_drop(&path) {
+                Some(r @ Request::File(_)) => {
+                    self.preset_path = text;
+                    self.send(r);
+                }
+                Some(r @ Request::Reference(_)) => {
+                    self.reference_path = text;
+                    self.send(r);
+                }
+                Some(r @ Request::Sofa(_)) => {
+                    self.sofa_path = text;
+                    self.send(r);
+                }
+                _ => {}
+            }
+        }
+    }
+
     fn loaders(&mut self, ui: &mut egui::Ui) {
+        self.dropped_files(ui.ctx());
+        ui.label("Drop a preset (.json), reference IR (.wav) or HRTF set (.sofa) on the window, or type a path:");
         ui.horizontal(|ui| {
             ui.label("Factory");
             egui::ComboBox::from_id_salt("factory")
@@ -367,5 +400,32 @@ impl nice_plug_egui::NiceEguiApp for EditorApp {
     fn editor_closed(&mut self) {
         self.gui = None;
         self.shared.editor_open.store(false, Ordering::Release);
+    }
+}
+
+/// The loader request for a file dropped on the editor, by extension (case-insensitive):
+/// `.json` → preset, `.wav` → reference IR, `.sofa` → HRTF set; anything else is ignored.
+pub fn request_for_drop(path: &Path) -> Option<Request> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "json" => Some(Request::File(path.to_path_buf())),
+        "wav" | "wave" => Some(Request::Reference(path.to_path_buf())),
+        "sofa" => Some(Request::Sofa(Some(path.to_path_buf()))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod drop_tests {
+    use super::*;
+
+    #[test]
+    fn dropped_files_map_to_their_loader_requests() {
+        let r = |p: &str| request_for_drop(Path::new(p));
+        assert!(matches!(r("/x/room.JSON"), Some(Request::File(_))));
+        assert!(matches!(r("ir.wav"), Some(Request::Reference(_))));
+        assert!(matches!(r("kemar.sofa"), Some(Request::Sofa(Some(_)))));
+        assert!(r("notes.txt").is_none());
+        assert!(r("no_extension").is_none());
     }
 }
