@@ -307,6 +307,131 @@ impl BandEdcLoss {
     }
 }
 
+/// Differentiable counterparts of `tailor compare`'s figures, squared and summed: per octave
+/// band the band EDC normalised to its start over the target's first `range_db` dB (what the band
+/// RT fit sees), the broadband normalised EDC where the target's is above −30 dB (the EDC error),
+/// and the band energy shares in dB (the level error).
+#[derive(Debug)]
+pub struct CompareLoss {
+    n: usize,
+    resp_re: Tensor,
+    resp_im: Tensor,
+    band_db: Tensor,
+    band_mask: Tensor,
+    band_count: f64,
+    broad_db: Tensor,
+    broad_mask: Tensor,
+    broad_count: f64,
+    share_db: Tensor,
+}
+
+fn db(x: &Tensor) -> candle_core::Result<Tensor> {
+    (x + 1e-300)?.log()? * (10.0 / std::f64::consts::LN_10)
+}
+
+impl CompareLoss {
+    /// Loss toward `target` (length ≤ `n`) through the octave filters `bands`, as f64 tensors.
+    pub fn new(
+        target: &[f64],
+        n: usize,
+        bands: &[SosBank],
+        range_db: f64,
+        device: &Device,
+    ) -> Result<Self, EdcLossError> {
+        if n == 0 || !n.is_multiple_of(2) || target.len() > n {
+            return Err(EdcLossError::Length {
+                n,
+                len: target.len(),
+            });
+        }
+        let te = |e: candle_core::Error| EdcLossError::Tensor(e.to_string());
+        let nb = bands.len();
+        let bins = n / 2 + 1;
+        let edcs = band_edcs(target, n, bands);
+        let (mut re, mut im) = (Vec::with_capacity(nb * bins), Vec::with_capacity(nb * bins));
+        let mut band_db = vec![0.0; nb * n];
+        let mut band_mask = vec![0.0; nb * n];
+        let mut band_count = 0.0f64;
+        let total: f64 = edcs.iter().map(|e| e[0]).sum();
+        let mut share_db = Vec::with_capacity(nb);
+        for (b, bank) in bands.iter().enumerate() {
+            let (r, i) = bank_response(bank, n);
+            re.extend(r);
+            im.extend(i);
+            let e0 = edcs[b][0];
+            if e0 <= 0.0 {
+                return Err(EdcLossError::SilentBand(b));
+            }
+            share_db.push(10.0 * (e0 / total).log10());
+            for t in 0..target.len() {
+                let d = 10.0 * (edcs[b][t] / e0).log10();
+                if d < -range_db {
+                    break;
+                }
+                band_db[b * n + t] = d;
+                band_mask[b * n + t] = 1.0;
+                band_count += 1.0;
+            }
+        }
+        let mut acc = 0.0;
+        let mut broad = vec![0.0; n];
+        for t in (0..target.len()).rev() {
+            acc += target[t] * target[t];
+            broad[t] = acc;
+        }
+        let mut broad_db = vec![0.0; n];
+        let mut broad_mask = vec![0.0; n];
+        let mut broad_count = 0.0f64;
+        for t in 0..target.len() {
+            let d = 10.0 * (broad[t] / broad[0]).log10();
+            if d <= -30.0 {
+                break;
+            }
+            broad_db[t] = d;
+            broad_mask[t] = 1.0;
+            broad_count += 1.0;
+        }
+        let t = |v: Vec<f64>, shape: (usize, usize)| Tensor::from_vec(v, shape, device).map_err(te);
+        Ok(Self {
+            n,
+            resp_re: t(re, (nb, bins))?,
+            resp_im: t(im, (nb, bins))?,
+            band_db: t(band_db, (nb, n))?,
+            band_mask: t(band_mask, (nb, n))?,
+            band_count: band_count.max(1.0),
+            broad_db: t(broad_db, (1, n))?,
+            broad_mask: t(broad_mask, (1, n))?,
+            broad_count: broad_count.max(1.0),
+            share_db: t(share_db, (nb, 1))?,
+        })
+    }
+
+    /// The loss of an IR `h` (`(n,)`, f64) — differentiable.
+    pub fn forward(&self, h: &Tensor) -> candle_core::Result<Tensor> {
+        let h = h.reshape((1, self.n))?;
+        let (hr, hi) = rfft(&h)?;
+        let re = (self.resp_re.broadcast_mul(&hr)? - self.resp_im.broadcast_mul(&hi)?)?;
+        let im = (self.resp_re.broadcast_mul(&hi)? + self.resp_im.broadcast_mul(&hr)?)?;
+        let y = irfft(&re, &im, self.n)?;
+        let e = reverse_cumsum(&y.sqr()?)?;
+        let e0 = e.narrow(1, 0, 1)?;
+        let band = db(&e)?.broadcast_sub(&db(&e0)?)?;
+        let l_band = (((band - &self.band_db)? * &self.band_mask)?
+            .sqr()?
+            .sum_all()?
+            / self.band_count)?;
+        let eb = reverse_cumsum(&h.sqr()?)?;
+        let broad = db(&eb)?.broadcast_sub(&db(&eb.narrow(1, 0, 1)?)?)?;
+        let l_broad = (((broad - &self.broad_db)? * &self.broad_mask)?
+            .sqr()?
+            .sum_all()?
+            / self.broad_count)?;
+        let share = db(&e0.broadcast_div(&e0.sum_all()?)?)?;
+        let l_share = (share - &self.share_db)?.sqr()?.mean_all()?;
+        (l_band + l_broad)? + l_share
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,5 +541,49 @@ mod tests {
             BandEdcLoss::new(&target, 2048, &bands, 40.0, &Device::Cpu),
             Err(EdcLossError::Length { .. })
         ));
+    }
+
+    #[test]
+    fn compare_loss_is_zero_on_the_target_and_scale_free() {
+        let fs = 8000.0;
+        let n = 4096;
+        let target: Vec<f64> = (0..3000)
+            .map(|i| ((i * 7919 % 97) as f64 / 48.5 - 1.0) * (-(i as f64) / fs / 0.1).exp())
+            .collect();
+        let bands: Vec<SosBank> = [0.1f64, 0.3]
+            .iter()
+            .map(|&w| {
+                let r: f64 = 0.9;
+                let a1 = -2.0 * r * (std::f64::consts::PI * w).cos();
+                SosBank::from_single_sections(&[[1.0 - r, 0.0, -(1.0 - r), 1.0, a1, r * r]])
+                    .unwrap()
+            })
+            .collect();
+        let loss = CompareLoss::new(&target, n, &bands, 35.0, &Device::Cpu).unwrap();
+        let eval = |x: &[f64]| {
+            let mut p = x.to_vec();
+            p.resize(n, 0.0);
+            loss.forward(&Tensor::new(p.as_slice(), &Device::Cpu).unwrap())
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
+        };
+        assert!(eval(&target) < 1e-18);
+        // Normalised figures: a gain changes nothing, a faster decay does.
+        let scaled: Vec<f64> = target.iter().map(|v| 3.0 * v).collect();
+        assert!(eval(&scaled) < 1e-18);
+        let faster: Vec<f64> = target
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * (-(i as f64) / fs / 0.2).exp())
+            .collect();
+        assert!(eval(&faster) > 1.0);
+        finite_difference_check(
+            |x| {
+                let p = x.pad_with_zeros(0, 0, n - 3000)?;
+                loss.forward(&p)
+            },
+            &target,
+        );
     }
 }

@@ -44,7 +44,7 @@ pub struct Args {
     #[arg(long, default_value_t = 100)]
     pub steps: usize,
     /// Adam learning rate of the fine-tuning.
-    #[arg(long, default_value_t = 2e-3)]
+    #[arg(long, default_value_t = 2e-4)]
     pub lr: f64,
     /// Correction iterations of the design loop (each renders and measures the candidate).
     #[arg(long, default_value_t = 10)]

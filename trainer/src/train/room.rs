@@ -2,9 +2,9 @@
 //!
 //! Trainable: the graphic-EQ attenuation of every line (10 band RTs per line, starting exactly at
 //! the design's: the soft RT floor is inverted for the initial values), the output EQ (dB per
-//! band), B and C; A and the delays stay. Loss: [`tailor::loss::edc::BandEdcLoss`] — octave-band
-//! energy decay curves in absolute dB against the target's, over each band's first 40 dB — on the
-//! *total* response (FDN crossfaded into the measured early part exactly as the exported preset
+//! band), B and C; A and the delays stay. Loss: [`tailor::loss::edc::CompareLoss`] — the
+//! differentiable counterparts of `tailor compare`'s figures (normalised band EDCs over each
+//! band's first 35 dB, the broadband EDC above −30 dB, band energy shares) — on the *total* response (FDN crossfaded into the measured early part exactly as the exported preset
 //! renders it). Every `eval_every` steps the current parameters are exported, rendered and
 //! measured with `tailor compare`'s figures; a step is kept only when it is no worse than the
 //! design on every figure and better in score. If none is, the design stands.
@@ -19,7 +19,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use tailor::analysis::bands::{bandpass_sos, octave_bands_hz, BAND_ORDER};
 use tailor::analysis::compare::Comparison;
 use tailor::geq::BANDS;
-use tailor::loss::edc::BandEdcLoss;
+use tailor::loss::edc::CompareLoss;
 use tailor::room::design::{evaluate_build, score, to_command_bands, Candidate, DesignParams};
 use tailor::room::early::fade_in;
 use tailor::room::grouped::split_lines;
@@ -41,8 +41,8 @@ impl Default for FineTuneOptions {
     fn default() -> Self {
         Self {
             steps: 100,
-            lr: 1e-3,
-            eval_every: 10,
+            lr: 2e-4,
+            eval_every: 5,
             range_db: 35.0,
         }
     }
@@ -76,6 +76,21 @@ pub fn no_worse(c: &Comparison, d: &Comparison) -> bool {
         && c.level_error_db <= d.level_error_db + 1e-9
 }
 
+/// The smallest even length ≥ `x` of the form 2^a·3^b (fast for the FFTs of the op and loss).
+fn fft_friendly(x: usize) -> usize {
+    let mut best = x.max(2).next_power_of_two();
+    let mut p3 = 1usize;
+    while p3 <= best {
+        let mut v = 2 * p3;
+        while v < x {
+            v *= 2;
+        }
+        best = best.min(v);
+        p3 *= 3;
+    }
+    best
+}
+
 /// Inverse of the soft RT floor `f·(1 + softplus((RT − f)/f))`, so the model starts at `rt`.
 fn unfloor(rt: f64, f: f64) -> f64 {
     let y = (rt / f - 1.0).max(1e-9);
@@ -96,8 +111,10 @@ fn model_of(design: &Candidate, params: &DesignParams, nfft: usize) -> Result<Fd
     for (k, &size) in sizes.iter().enumerate() {
         let bands = to_command_bands(&params.rt_s[k]);
         for _ in 0..size {
+            // Per-line RTs get per-line soft floors m_i/fs (§6.5).
+            let f = build.delays()[line] as f64 / fs;
             for (j, &r) in bands.iter().enumerate() {
-                rt[j * n + line] = unfloor(r, floor);
+                rt[j * n + line] = unfloor(r, f);
             }
             line += 1;
         }
@@ -159,13 +176,10 @@ pub fn fine_tune(
         })
         .max()
         .unwrap_or(target.len());
-    let nfft = ((needed as f64 * 1.2) as usize)
-        .min(target.len())
-        .next_power_of_two()
-        .max(1024);
+    let nfft = fft_friendly(((needed as f64 * 1.2) as usize).min(target.len()).max(1024));
     let target_part = &target[..target.len().min(nfft)];
     let model = model_of(design, params, nfft)?;
-    let loss = BandEdcLoss::new(target_part, nfft, &bands, opts.range_db, &Device::Cpu)?;
+    let loss = CompareLoss::new(target_part, nfft, &bands, opts.range_db, &Device::Cpu)?;
     // total = h·w + measured·(1 − w): the exported preset's response.
     let (w, mw) = match early {
         Some((start, end)) => {
@@ -190,6 +204,9 @@ pub fn fine_tune(
         ms_per_step: 0.0,
     };
     let mut best_score = design.score;
+    // Step 0: the model as built must reproduce the design (same figures).
+    let (c0, _) = evaluate_build(target, fs, early, extract_build(&model)?)?;
+    out.evaluations.push((0, score(&c0.comparison)));
     let t0 = std::time::Instant::now();
     let mut eval_time = std::time::Duration::ZERO;
     for step in 1..=opts.steps {
@@ -229,4 +246,31 @@ pub fn fine_tune(
     let steps = out.loss.len().max(1);
     out.ms_per_step = 1000.0 * (t0.elapsed() - eval_time).as_secs_f64() / steps as f64;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fft_lengths_are_even_3_smooth_and_tight() {
+        assert_eq!(fft_friendly(1000), 1024);
+        assert_eq!(fft_friendly(1025), 1152);
+        assert_eq!(fft_friendly(55_000), 55_296);
+        for x in [1usize, 7, 999, 70_001, 131_073] {
+            let v = fft_friendly(x);
+            let mut r = v;
+            while r.is_multiple_of(2) {
+                r /= 2;
+            }
+            while r.is_multiple_of(3) {
+                r /= 3;
+            }
+            assert!(
+                v >= x && v.is_multiple_of(2) && r == 1 && v < 2 * x.max(2),
+                "{x} → {v}"
+            );
+        }
+        assert!((unfloor(0.8, 0.05) - 0.8).abs() < 0.01);
+    }
 }
