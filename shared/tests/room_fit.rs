@@ -48,6 +48,40 @@ fn run(slopes: SlopeChoice, early: bool) -> tailor::room::design::Design {
 #[test]
 fn meeting_room_full_fit_meets_the_figures() {
     let d = run(SlopeChoice::Auto, true);
+    // The engine (f32, what the plugin plays) renders the fitted preset — FDN plus early FIR —
+    // like the exact offline render (`tailor render`).
+    let fs = d.best.build.sample_rate();
+    let mut preset = tailor::Preset::from_build(d.best.build.clone(), "fit");
+    let early =
+        tailor::preset::EarlyReflections::new(fs, vec![vec![d.best.early_fir.clone()]]).unwrap();
+    preset.set_early(Some(early)).unwrap();
+    let len = (1.5 * fs) as usize;
+    let exact = tailor::response::preset_impulse_response(&preset, len, true)
+        .unwrap()
+        .channel(0, 0);
+    let cfg = tailor::engine::EngineConfig::for_build(preset.build());
+    let mut engine = tailor::engine::Engine::prepare_preset(&preset, &cfg).unwrap();
+    let mut x = vec![0.0f32; len];
+    x[0] = 1.0;
+    let mut y = vec![0.0f32; len];
+    for (xb, yb) in x.chunks(512).zip(y.chunks_mut(512)) {
+        engine.process(&[xb], &mut [yb]);
+    }
+    let peak = exact.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let err = exact
+        .iter()
+        .zip(&y)
+        .map(|(a, b)| (a - f64::from(*b)).abs())
+        .fold(0.0, f64::max);
+    assert!(err / peak <= 1e-5, "engine vs offline: {:.3e}", err / peak);
+    let fdn = tailor::room::design::render_fdn(&d.best.build, len);
+    let fdn_exact = tailor::response::impulse_response(&d.best.build, len).channel(0, 0);
+    let e2 = fdn
+        .iter()
+        .zip(&fdn_exact)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(e2 / peak <= 1e-5, "render_fdn vs exact: {:.3e}", e2 / peak);
     let c = &d.best.comparison;
     assert!(c.mean_rt_error_pct.unwrap() <= 2.0, "{c:?}");
     assert!(c.worst_rt_error_pct.unwrap() <= 5.0, "{c:?}");

@@ -19,6 +19,7 @@ use super::early::bake_early_fir;
 use super::grouped::{grouped_delays, grouped_feedback_matrix, split_lines, GroupedError};
 use crate::analysis::bands::{band_filter, octave_bands_hz};
 use crate::analysis::compare::{compare_irs, Comparison};
+use crate::engine::{Engine, EngineConfig};
 use crate::geq::{
     graphic_eq_attenuation_per_line, graphic_eq_output, GeqError, BANDS, COMMAND_FREQUENCIES,
 };
@@ -221,6 +222,30 @@ fn tail_energy(x: &[f64], from: usize) -> f64 {
     x.iter().skip(from).map(|v| v * v).sum()
 }
 
+/// The impulse response (output 0, input 0) of `build`, `len` samples, rendered by the real-time
+/// engine (f32, SIMD: about ten times faster than the exact f64 recursion, and equal to it within
+/// 1e-5 of the peak); the exact recursion when the engine refuses the build.
+pub fn render_fdn(build: &Build, len: usize) -> Vec<f64> {
+    let cfg = EngineConfig {
+        max_block: 4096,
+        ..EngineConfig::for_build(build)
+    };
+    let Ok(mut engine) = Engine::prepare(build, &cfg) else {
+        return impulse_response(build, len).channel(0, 0);
+    };
+    let mut x = vec![vec![0.0f32; len]; build.n_in()];
+    if let Some(first) = x[0].first_mut() {
+        *first = 1.0;
+    }
+    let mut y = vec![vec![0.0f32; len]; build.n_out()];
+    {
+        let inputs: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
+        let mut outputs: Vec<&mut [f32]> = y.iter_mut().map(Vec::as_mut_slice).collect();
+        engine.process(&inputs, &mut outputs);
+    }
+    y.swap_remove(0).into_iter().map(f64::from).collect()
+}
+
 /// Renders `build` for `target.len()` samples, adds the early FIR baked against `target` over
 /// `early` = (fade start, fade end) samples, and measures the total against the target. Returns
 /// the candidate and the total IR.
@@ -230,7 +255,7 @@ pub fn evaluate_build(
     early: Option<(usize, usize)>,
     build: Build,
 ) -> Result<(Candidate, Vec<f64>), DesignError> {
-    let fdn = impulse_response(&build, target.len()).channel(0, 0);
+    let fdn = render_fdn(&build, target.len());
     let (early_fir, total) = match early {
         Some((start, end)) => {
             let fir = bake_early_fir(target, &fdn, start, end);

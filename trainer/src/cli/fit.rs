@@ -43,6 +43,10 @@ pub struct Args {
     /// it is no worse than the design on every compare figure.
     #[arg(long, default_value_t = 100)]
     pub steps: usize,
+    /// Stop fine-tuning after this many measurements (every 5 steps) without a better score
+    /// (0 = run all steps).
+    #[arg(long, default_value_t = 4)]
+    pub patience: usize,
     /// Adam learning rate of the fine-tuning.
     #[arg(long, default_value_t = 2e-4)]
     pub lr: f64,
@@ -149,6 +153,7 @@ pub fn run(args: &Args) -> Result<()> {
         let ft_opts = FineTuneOptions {
             steps: args.steps,
             lr: args.lr,
+            patience: args.patience,
             ..FineTuneOptions::default()
         };
         let ft = fine_tune(

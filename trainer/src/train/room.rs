@@ -35,6 +35,8 @@ pub struct FineTuneOptions {
     pub eval_every: usize,
     /// Decay range of each band's EDC entering the loss, dB.
     pub range_db: f64,
+    /// Stop after this many measurements in a row without a better score (0 = never).
+    pub patience: usize,
 }
 
 impl Default for FineTuneOptions {
@@ -44,6 +46,7 @@ impl Default for FineTuneOptions {
             lr: 2e-4,
             eval_every: 5,
             range_db: 35.0,
+            patience: 4,
         }
     }
 }
@@ -207,6 +210,8 @@ pub fn fine_tune(
     // Step 0: the model as built must reproduce the design (same figures).
     let (c0, _) = evaluate_build(target, fs, early, extract_build(&model)?)?;
     out.evaluations.push((0, score(&c0.comparison)));
+    let mut best_seen = score(&c0.comparison);
+    let mut since_best = 0;
     let t0 = std::time::Instant::now();
     let mut eval_time = std::time::Duration::ZERO;
     for step in 1..=opts.steps {
@@ -241,6 +246,15 @@ pub fn fine_tune(
                 out.best_step = Some(step);
             }
             eval_time += te.elapsed();
+            if s < best_seen {
+                best_seen = s;
+                since_best = 0;
+            } else {
+                since_best += 1;
+                if opts.patience > 0 && since_best >= opts.patience {
+                    break;
+                }
+            }
         }
     }
     let steps = out.loss.len().max(1);
