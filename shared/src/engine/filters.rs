@@ -246,18 +246,24 @@ fn one_section<const FMA: bool>(
     *st = s;
 }
 
-/// One channel's SOS cascade (used for the per-output hook), f32.
+/// One channel's SOS cascade (used for the per-output hook): coefficients and state in f64.
+/// It runs once per output channel (not per line), so f64 costs little, and it keeps the long
+/// low-frequency sections of graphic output EQs (46 Hz shelves at 48 kHz, poles near z = 1) from
+/// adding f32 coefficient error to every sample of the wet signal.
 #[derive(Debug, Clone)]
 pub struct ChannelFilter {
-    coef: Vec<[f32; 5]>,
-    state: Vec<[f32; 2]>,
+    coef: Vec<[f64; 5]>,
+    state: Vec<[f64; 2]>,
 }
 
 impl ChannelFilter {
     /// Channel `c` of `bank`, zero state.
     pub fn new(bank: &SosBank, c: usize) -> Self {
-        let coef: Vec<[f32; 5]> = (0..bank.sections())
-            .map(|k| lane_coefs(normalized(bank, k, c)))
+        let coef: Vec<[f64; 5]> = (0..bank.sections())
+            .map(|k| {
+                let [b0, b1, b2, a1, a2] = normalized(bank, k, c);
+                [b0, b1 - a1 * b0, b2 - a2 * b0, a1, a2]
+            })
             .collect();
         Self {
             state: vec![[0.0; 2]; coef.len()],
@@ -265,25 +271,26 @@ impl ChannelFilter {
         }
     }
 
-    /// Filters `x` in place.
+    /// Filters `x` in place (`FMA` is kept for the call sites' signature; f64 needs no variant).
     #[inline(always)]
     pub fn process<const FMA: bool>(&mut self, x: &mut [f32]) {
-        for (c, s) in self.coef.iter().zip(self.state.iter_mut()) {
-            let [b0, c1, c2, a1, a2] = *c;
-            let [mut s1, mut s2] = *s;
-            for v in x.iter_mut() {
-                let xv = *v;
-                *v = fmadd::<FMA>(b0, xv, s1);
-                let n1 = fmadd::<FMA>(-a1, s1, fmadd::<FMA>(c1, xv, s2));
-                s2 = fmadd::<FMA>(-a2, s1, c2 * xv);
-                s1 = n1;
+        for v in x.iter_mut() {
+            let mut y = f64::from(*v);
+            for (c, s) in self.coef.iter().zip(self.state.iter_mut()) {
+                let [b0, c1, c2, a1, a2] = *c;
+                let [s1, s2] = *s;
+                let xv = y;
+                y = b0 * xv + s1;
+                *s = [c1 * xv - a1 * s1 + s2, c2 * xv - a2 * s1];
             }
-            for v in [&mut s1, &mut s2] {
-                if v.abs() < STATE_FLUSH {
+            *v = y as f32;
+        }
+        for s in &mut self.state {
+            for v in s.iter_mut() {
+                if v.abs() < f64::from(STATE_FLUSH) {
                     *v = 0.0;
                 }
             }
-            *s = [s1, s2];
         }
     }
 
