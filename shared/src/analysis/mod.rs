@@ -17,16 +17,7 @@ pub mod slopes;
 
 /// Schroeder backward-integrated energy decay curve in dB, normalised to 0 dB at sample 0.
 pub fn schroeder_edc_db(ir: &[f64]) -> Vec<f64> {
-    let mut acc = 0.0;
-    let mut edc: Vec<f64> = ir
-        .iter()
-        .rev()
-        .map(|x| {
-            acc += x * x;
-            acc
-        })
-        .collect();
-    edc.reverse();
+    let edc = slopes::schroeder_energy(ir);
     let total = edc.first().copied().unwrap_or(0.0);
     edc.iter()
         .map(|&e| {

@@ -1,6 +1,6 @@
-//! Energy-decay loss for room fitting: octave-band Schroeder EDCs of a model IR against a
-//! target's, in absolute dB, so band decay times, band levels and the EDC shape (two slopes of a
-//! coupled room) are matched together.
+//! Energy-decay loss for room fitting: octave-band and broadband Schroeder EDCs and band energy
+//! shares of a model IR against a target's ([`CompareLoss`]), so band decay times, band levels
+//! and the EDC shape (two slopes of a coupled room) are matched together.
 //!
 //! Band filtering is a product with the band filter's frequency response on the rfft grid
 //! followed by an inverse rfft (both sides use the same circular operator), the EDC a reverse
@@ -210,19 +210,7 @@ pub fn band_edcs(x: &[f64], n: usize, bands: &[SosBank]) -> Vec<Vec<f64>> {
         .collect()
 }
 
-/// Mean squared dB difference of band EDCs (see the module docs), over the samples where each
-/// target band EDC lies within `range_db` of its start and before the end of the target.
-#[derive(Debug)]
-pub struct BandEdcLoss {
-    n: usize,
-    resp_re: Tensor,
-    resp_im: Tensor,
-    target_db: Tensor,
-    mask: Tensor,
-    count: f64,
-}
-
-/// Why a [`BandEdcLoss`] cannot be made.
+/// Why a [`CompareLoss`] cannot be made.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EdcLossError {
     /// The FFT length is odd, zero or shorter than the target.
@@ -239,72 +227,6 @@ pub enum EdcLossError {
     /// Tensor error.
     #[error("EDC loss: {0}")]
     Tensor(String),
-}
-
-impl BandEdcLoss {
-    /// Loss toward `target` (samples, length ≤ `n`) through the band filters `bands` (single-
-    /// channel SOS banks), over each band's first `range_db` dB of decay, as f64 tensors on `device`.
-    pub fn new(
-        target: &[f64],
-        n: usize,
-        bands: &[SosBank],
-        range_db: f64,
-        device: &Device,
-    ) -> Result<Self, EdcLossError> {
-        if n == 0 || !n.is_multiple_of(2) || target.len() > n {
-            return Err(EdcLossError::Length {
-                n,
-                len: target.len(),
-            });
-        }
-        let te = |e: candle_core::Error| EdcLossError::Tensor(e.to_string());
-        let edcs = band_edcs(target, n, bands);
-        let bins = n / 2 + 1;
-        let (mut re, mut im) = (Vec::with_capacity(bands.len() * bins), Vec::new());
-        let mut tdb = vec![0.0; bands.len() * n];
-        let mut mask = vec![0.0; bands.len() * n];
-        let mut count = 0.0;
-        for (b, bank) in bands.iter().enumerate() {
-            let (r, i) = bank_response(bank, n);
-            re.extend(r);
-            im.extend(i);
-            let e0 = edcs[b][0];
-            if e0 <= 0.0 {
-                return Err(EdcLossError::SilentBand(b));
-            }
-            let floor = e0 * 10f64.powf(-range_db / 10.0);
-            for t in 0..target.len() {
-                let e = edcs[b][t];
-                if e < floor {
-                    break;
-                }
-                tdb[b * n + t] = 10.0 * e.log10();
-                mask[b * n + t] = 1.0;
-                count += 1.0;
-            }
-        }
-        let nb = bands.len();
-        Ok(Self {
-            n,
-            resp_re: Tensor::from_vec(re, (nb, bins), device).map_err(te)?,
-            resp_im: Tensor::from_vec(im, (nb, bins), device).map_err(te)?,
-            target_db: Tensor::from_vec(tdb, (nb, n), device).map_err(te)?,
-            mask: Tensor::from_vec(mask, (nb, n), device).map_err(te)?,
-            count,
-        })
-    }
-
-    /// The loss of a model IR `h` (`(n,)`, f64) — differentiable.
-    pub fn forward(&self, h: &Tensor) -> candle_core::Result<Tensor> {
-        let (hr, hi) = rfft(&h.reshape((1, self.n))?)?;
-        let re = (self.resp_re.broadcast_mul(&hr)? - self.resp_im.broadcast_mul(&hi)?)?;
-        let im = (self.resp_re.broadcast_mul(&hi)? + self.resp_im.broadcast_mul(&hr)?)?;
-        let y = irfft(&re, &im, self.n)?;
-        let edc = reverse_cumsum(&y.sqr()?)?;
-        let db = ((edc + 1e-30)?.log()? * (10.0 / std::f64::consts::LN_10))?;
-        let d = ((db - &self.target_db)? * &self.mask)?;
-        d.sqr()?.sum_all()? / self.count
-    }
 }
 
 /// Differentiable counterparts of `tailor compare`'s figures, squared and summed: per octave
@@ -500,47 +422,6 @@ mod tests {
         let w: Vec<f64> = (0..16).map(|i| 1.0 + i as f64).collect();
         let wt = Tensor::new(w.as_slice(), &Device::Cpu).unwrap();
         finite_difference_check(|x| (reverse_cumsum(&x.sqr()?)? * &wt)?.sum_all(), &x);
-    }
-
-    #[test]
-    fn band_edc_loss_is_zero_on_the_target_and_grows_with_a_level_change() {
-        let fs = 8000.0;
-        let n = 4096;
-        let target: Vec<f64> = (0..3000)
-            .map(|i| ((i * 7919 % 97) as f64 / 48.5 - 1.0) * (-(i as f64) / fs / 0.1).exp())
-            .collect();
-        // Two simple band-passes as single-section banks.
-        let bands: Vec<SosBank> = [0.1f64, 0.3]
-            .iter()
-            .map(|&w| {
-                let r: f64 = 0.9;
-                let a1 = -2.0 * r * (std::f64::consts::PI * w).cos();
-                SosBank::from_single_sections(&[[1.0 - r, 0.0, -(1.0 - r), 1.0, a1, r * r]])
-                    .unwrap()
-            })
-            .collect();
-        let loss = BandEdcLoss::new(&target, n, &bands, 40.0, &Device::Cpu).unwrap();
-        let mut padded = target.clone();
-        padded.resize(n, 0.0);
-        let same = loss
-            .forward(&Tensor::new(padded.as_slice(), &Device::Cpu).unwrap())
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap();
-        assert!(same < 1e-18, "{same}");
-        // +6.0206 dB amplitude ×2 → every masked dB difference is 6.0206, loss = 6.0206².
-        let doubled: Vec<f64> = padded.iter().map(|v| 2.0 * v).collect();
-        let l2 = loss
-            .forward(&Tensor::new(doubled.as_slice(), &Device::Cpu).unwrap())
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap();
-        let want = (20.0 * 2f64.log10()).powi(2);
-        assert!((l2 - want).abs() < 1e-6 * want, "{l2} vs {want}");
-        assert!(matches!(
-            BandEdcLoss::new(&target, 2048, &bands, 40.0, &Device::Cpu),
-            Err(EdcLossError::Length { .. })
-        ));
     }
 
     #[test]

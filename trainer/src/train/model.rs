@@ -6,11 +6,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
 use tailor::decay::{shelf_warp, CrossoverConvention};
 use tailor::delays::{sample_delay_lengths_with, DelayOptions};
 use tailor::geq::BANDS;
 use tailor::loss::sparsity::orthogonal_map;
+use tailor::matrix::{determinant, random_orthogonal};
 use tailor::sos::SosBank;
 use tailor::train::designs::{one_pole_sos, shelf_sos, soft_rt_floor, softplus};
 use tailor::train::geq::{graphic_eq_attenuation, graphic_eq_sos};
@@ -168,63 +168,6 @@ fn matrix_of(t: &Tensor) -> Result<Matrix> {
         .flatten_all()?
         .to_vec1::<f64>()?;
     Matrix::from_row_major(r, c, v).context("matrix shape")
-}
-
-/// Determinant by Gaussian elimination with partial pivoting.
-fn determinant(a: &Matrix) -> f64 {
-    let n = a.rows();
-    let mut m = a.as_slice().to_vec();
-    let mut det = 1.0;
-    for k in 0..n {
-        let piv = (k..n)
-            .max_by(|&i, &j| m[i * n + k].abs().total_cmp(&m[j * n + k].abs()))
-            .unwrap_or(k);
-        if m[piv * n + k] == 0.0 {
-            return 0.0;
-        }
-        if piv != k {
-            for j in 0..n {
-                m.swap(k * n + j, piv * n + j);
-            }
-            det = -det;
-        }
-        det *= m[k * n + k];
-        for i in k + 1..n {
-            let f = m[i * n + k] / m[k * n + k];
-            for j in k..n {
-                m[i * n + j] -= f * m[k * n + j];
-            }
-        }
-    }
-    det
-}
-
-/// Haar-random matrix in SO(N) (pyFDN: QR of a standard normal matrix, columns signed by diag R,
-/// last column negated if det < 0), drawn from `rng`.
-pub fn random_orthogonal(n: usize, rng: &mut ChaCha8Rng) -> Matrix {
-    let g: Vec<f64> = (0..n * n).map(|_| StandardNormal.sample(rng)).collect();
-    // Modified Gram–Schmidt on the columns gives Q with positive diag R directly.
-    let mut q = vec![0.0; n * n];
-    for j in 0..n {
-        let mut v: Vec<f64> = (0..n).map(|i| g[i * n + j]).collect();
-        for k in 0..j {
-            let dot: f64 = (0..n).map(|i| q[i * n + k] * v[i]).sum();
-            for (i, vi) in v.iter_mut().enumerate() {
-                *vi -= dot * q[i * n + k];
-            }
-        }
-        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-        for (i, vi) in v.iter().enumerate() {
-            q[i * n + j] = vi / norm;
-        }
-    }
-    let mut q = Matrix::from_row_major(n, n, q).expect("n×n");
-    if determinant(&q) < 0.0 {
-        for i in 0..n {
-            q.set(i, n - 1, -q.get(i, n - 1));
-        }
-    }
-    q
 }
 
 impl FdnModel {
