@@ -387,6 +387,17 @@ fn write_outputs(
                 1.0 / fs,
             )?;
             println!("wrote {}", edc_png.display());
+            let spec_png = beside(&c.out, "spectrogram.png");
+            let st = tailor::analysis::spectrogram::spectrogram_db(t, fs, 1024, 256);
+            let sr = tailor::analysis::spectrogram::spectrogram_db(&r[..len], fs, 1024, 256);
+            super::plots::heatmap(
+                &spec_png,
+                (&st.db, st.frames, st.bins),
+                Some((&sr.db, sr.frames, sr.bins)),
+                st.bins,
+                90.0,
+            )?;
+            println!("wrote {}", spec_png.display());
         }
     }
     Ok(())
@@ -434,11 +445,19 @@ mod tests {
             "4096",
             "--mss-nfft",
             "256,512",
-            "--no-plots",
             "--quiet",
         ])
         .unwrap();
         run(&cli.cmd).unwrap();
+        for png in ["loss.png", "edc.png", "spectrogram.png"] {
+            let p = beside(&out, png);
+            assert!(
+                std::fs::metadata(&p)
+                    .map(|m| m.len() > 1000)
+                    .unwrap_or(false),
+                "{p:?}"
+            );
+        }
         let preset = Preset::from_json_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         let build = preset.build();
         assert_eq!(build.post_delay().unwrap().sections(), 11);
