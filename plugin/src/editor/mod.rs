@@ -24,7 +24,7 @@ use std::sync::Arc;
 /// Editor width in logical pixels.
 pub const WIDTH: f64 = 980.0;
 /// Editor height in logical pixels.
-pub const HEIGHT: f64 = 700.0;
+pub const HEIGHT: f64 = 900.0;
 
 /// Colour of FDN curves.
 pub const FDN_COLOR: Color32 = Color32::from_rgb(80, 170, 255);
