@@ -7,12 +7,14 @@
 //! cumulative sum of the squared band signal. The inverse rfft and the reverse cumulative sum are
 //! custom ops with analytic backward passes (like [`super::fft`]).
 
-use super::fft::{apply_on_cpu, rfft, storage_f64, storage_from_f64, tensor_f64};
+use super::fft::{
+    apply_on_cpu, irfft_rows, is_edge_bin, rfft, rfft_rows, storage_f64, storage_from_f64,
+    tensor_f64,
+};
 use crate::sos::SosBank;
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor};
 use num_complex::Complex64;
-use realfft::RealFftPlanner;
 
 /// Inverse real FFT along the last axis: input `(2, ..., n/2+1)` holding (re, im) → `(..., n)`,
 /// normalised by `1/n` like `torch.fft.irfft` (imaginary parts of DC and Nyquist ignored).
@@ -40,24 +42,7 @@ impl CustomOp1 for Irfft {
         {
             candle_core::bail!("irfft: expected (2, ..., {bins}) for n = {n}, got {dims:?}");
         }
-        let rows = x.len() / (2 * bins);
-        let ifft = RealFftPlanner::<f64>::new().plan_fft_inverse(n);
-        let mut spec = ifft.make_input_vec();
-        let mut row = ifft.make_output_vec();
-        let mut out = vec![0.0; rows * n];
-        let (re, im) = x.split_at(rows * bins);
-        for r in 0..rows {
-            for k in 0..bins {
-                let edge = k == 0 || k == bins - 1;
-                spec[k] =
-                    Complex64::new(re[r * bins + k], if edge { 0.0 } else { im[r * bins + k] });
-            }
-            ifft.process(&mut spec, &mut row)
-                .map_err(|e| candle_core::Error::Msg(format!("irfft: {e}")))?;
-            for (o, v) in out[r * n..(r + 1) * n].iter_mut().zip(&row) {
-                *o = v / n as f64;
-            }
-        }
+        let out = irfft_rows(&x, n, |_| 1.0 / n as f64)?;
         let mut shape = dims[1..dims.len() - 1].to_vec();
         shape.push(n);
         Ok((storage_from_f64(out, storage.dtype())?, Shape::from(shape)))
@@ -74,22 +59,15 @@ impl CustomOp1 for Irfft {
         let n = self.n;
         let bins = n / 2 + 1;
         let g = tensor_f64(grad_res)?;
-        let rows = g.len() / n;
-        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
-        let mut input = fft.make_input_vec();
-        let mut spec = fft.make_output_vec();
-        let mut out = vec![0.0; 2 * rows * bins];
-        let (gre, gim) = out.split_at_mut(rows * bins);
-        for r in 0..rows {
-            input.copy_from_slice(&g[r * n..(r + 1) * n]);
-            fft.process(&mut input, &mut spec)
-                .map_err(|e| candle_core::Error::Msg(format!("irfft backward: {e}")))?;
-            for (k, z) in spec.iter().enumerate() {
-                let edge = k == 0 || k == bins - 1;
-                let c = if edge { 1.0 } else { 2.0 } / n as f64;
-                gre[r * bins + k] = c * z.re;
-                gim[r * bins + k] = if edge { 0.0 } else { c * z.im };
-            }
+        let mut out = rfft_rows(&g, n)?;
+        let half = out.len() / 2;
+        let (gre, gim) = out.split_at_mut(half);
+        for (j, (re, im)) in gre.iter_mut().zip(gim.iter_mut()).enumerate() {
+            let k = j % bins;
+            let edge = is_edge_bin(k, n);
+            let c = if edge { 1.0 } else { 2.0 } / n as f64;
+            *re *= c;
+            *im = if edge { 0.0 } else { c * *im };
         }
         let t = Tensor::from_vec(out, arg.shape(), &Device::Cpu)?
             .to_dtype(arg.dtype())?
@@ -182,29 +160,22 @@ fn bank_response(bank: &SosBank, n: usize) -> (Vec<f64>, Vec<f64>) {
 /// Band-filtered energy decay curves of `x` (length ≤ n, zero-padded) through the circular
 /// band operator, absolute (not normalised), `bands × n`.
 pub fn band_edcs(x: &[f64], n: usize, bands: &[SosBank]) -> Vec<Vec<f64>> {
-    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
-    let ifft = RealFftPlanner::<f64>::new().plan_fft_inverse(n);
-    let mut input = fft.make_input_vec();
-    for (i, v) in input.iter_mut().enumerate() {
-        *v = x.get(i).copied().unwrap_or(0.0);
-    }
-    let mut spec = fft.make_output_vec();
-    fft.process(&mut input, &mut spec).expect("planned sizes");
+    let padded: Vec<f64> = (0..n).map(|i| x.get(i).copied().unwrap_or(0.0)).collect();
+    let spec = rfft_rows(&padded, n).expect("one row of the planned length");
+    let bins = n / 2 + 1;
     bands
         .iter()
         .map(|b| {
-            let (re, im) = bank_response(b, n);
-            let mut s: Vec<Complex64> = spec
-                .iter()
-                .enumerate()
-                .map(|(k, z)| z * Complex64::new(re[k], im[k]))
-                .collect();
-            s[0].im = 0.0;
-            let last = s.len() - 1;
-            s[last].im = 0.0;
-            let mut y = ifft.make_output_vec();
-            ifft.process(&mut s, &mut y).expect("planned sizes");
-            let e: Vec<f64> = y.iter().map(|v| (v / n as f64).powi(2)).collect();
+            let (hr, hi) = bank_response(b, n);
+            let mut prod = vec![0.0; 2 * bins];
+            for k in 0..bins {
+                let z = Complex64::new(spec[k], spec[bins + k]) * Complex64::new(hr[k], hi[k]);
+                prod[k] = z.re;
+                prod[bins + k] = z.im;
+            }
+            let y =
+                irfft_rows(&prod, n, |_| 1.0 / n as f64).expect("one row of the planned length");
+            let e: Vec<f64> = y.iter().map(|v| v * v).collect();
             rev_cumsum_rows(&e, n)
         })
         .collect()

@@ -64,6 +64,65 @@ pub(crate) fn apply_on_cpu<C: 'static + CustomOp1 + Send + Sync>(
     }
 }
 
+/// Whether bin `k` of an `n`-point real FFT is DC or (even `n`) Nyquist: real-valued bins whose
+/// imaginary part a complex-to-real transform ignores.
+pub(crate) fn is_edge_bin(k: usize, n: usize) -> bool {
+    k == 0 || (n.is_multiple_of(2) && k == n / 2)
+}
+
+/// Real FFTs (unnormalised) of the consecutive length-`n` rows of `x`, planar: all real parts
+/// (`rows × (n/2+1)`), then all imaginary parts.
+pub(crate) fn rfft_rows(x: &[f64], n: usize) -> candle_core::Result<Vec<f64>> {
+    let rows = x.len() / n;
+    let bins = n / 2 + 1;
+    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
+    let mut input = fft.make_input_vec();
+    let mut spec = fft.make_output_vec();
+    let mut out = vec![0.0; 2 * rows * bins];
+    let (re, im) = out.split_at_mut(rows * bins);
+    for r in 0..rows {
+        input.copy_from_slice(&x[r * n..(r + 1) * n]);
+        fft.process(&mut input, &mut spec)
+            .map_err(|e| candle_core::Error::Msg(format!("rfft: {e}")))?;
+        for (k, z) in spec.iter().enumerate() {
+            re[r * bins + k] = z.re;
+            im[r * bins + k] = z.im;
+        }
+    }
+    Ok(out)
+}
+
+/// Unnormalised inverse real FFTs of planar half spectra (the [`rfft_rows`] layout) with bin `k`
+/// weighted by `weight(k)`; the imaginary parts of the edge bins are ignored.
+pub(crate) fn irfft_rows(
+    spec: &[f64],
+    n: usize,
+    weight: impl Fn(usize) -> f64,
+) -> candle_core::Result<Vec<f64>> {
+    let bins = n / 2 + 1;
+    let rows = spec.len() / (2 * bins);
+    let (re, im) = spec.split_at(rows * bins);
+    let ifft = RealFftPlanner::<f64>::new().plan_fft_inverse(n);
+    let mut half = ifft.make_input_vec();
+    let mut row = ifft.make_output_vec();
+    let mut out = vec![0.0; rows * n];
+    for r in 0..rows {
+        for (k, h) in half.iter_mut().enumerate() {
+            let w = weight(k);
+            let i = if is_edge_bin(k, n) {
+                0.0
+            } else {
+                im[r * bins + k]
+            };
+            *h = C64::new(w * re[r * bins + k], w * i);
+        }
+        ifft.process(&mut half, &mut row)
+            .map_err(|e| candle_core::Error::Msg(format!("irfft: {e}")))?;
+        out[r * n..(r + 1) * n].copy_from_slice(&row);
+    }
+    Ok(out)
+}
+
 /// Real FFT along the last axis: input `(..., n)` → output `(2, ..., n/2+1)` holding (re, im).
 ///
 /// X_k = Σ_m x_m e^{−2πikm/n} (no normalisation, like `torch.fft.rfft`).
@@ -89,22 +148,8 @@ impl CustomOp1 for Rfft {
         if dims.last() != Some(&n) || n == 0 {
             candle_core::bail!("rfft: last dimension must be {n}, got shape {dims:?}");
         }
-        let rows = x.len() / n;
         let bins = n / 2 + 1;
-        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
-        let mut input = fft.make_input_vec();
-        let mut spec = fft.make_output_vec();
-        let mut out = vec![0.0; 2 * rows * bins];
-        let (re, im) = out.split_at_mut(rows * bins);
-        for r in 0..rows {
-            input.copy_from_slice(&x[r * n..(r + 1) * n]);
-            fft.process(&mut input, &mut spec)
-                .map_err(|e| candle_core::Error::Msg(format!("rfft: {e}")))?;
-            for (k, z) in spec.iter().enumerate() {
-                re[r * bins + k] = z.re;
-                im[r * bins + k] = z.im;
-            }
-        }
+        let out = rfft_rows(&x, n)?;
         let mut shape = vec![2];
         shape.extend_from_slice(&dims[..dims.len() - 1]);
         shape.push(bins);
@@ -120,28 +165,8 @@ impl CustomOp1 for Rfft {
         grad_res: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
         let n = self.n;
-        let bins = n / 2 + 1;
         let g = tensor_f64(grad_res)?;
-        let rows = g.len() / (2 * bins);
-        let (gre, gim) = g.split_at(rows * bins);
-        let ifft = RealFftPlanner::<f64>::new().plan_fft_inverse(n);
-        let mut spec = ifft.make_input_vec();
-        let mut out_row = ifft.make_output_vec();
-        let mut dx = vec![0.0; rows * n];
-        let has_nyquist = n.is_multiple_of(2);
-        for r in 0..rows {
-            for k in 0..bins {
-                let edge = k == 0 || (has_nyquist && k == bins - 1);
-                let scale = if edge { 1.0 } else { 0.5 };
-                spec[k] = C64::new(
-                    scale * gre[r * bins + k],
-                    if edge { 0.0 } else { scale * gim[r * bins + k] },
-                );
-            }
-            ifft.process(&mut spec, &mut out_row)
-                .map_err(|e| candle_core::Error::Msg(format!("rfft backward: {e}")))?;
-            dx[r * n..(r + 1) * n].copy_from_slice(&out_row);
-        }
+        let dx = irfft_rows(&g, n, |k| if is_edge_bin(k, n) { 1.0 } else { 0.5 })?;
         let t = Tensor::from_vec(dx, arg.shape(), &Device::Cpu)?
             .to_dtype(arg.dtype())?
             .to_device(arg.device())?;
