@@ -18,11 +18,12 @@
 //! for interior bins and 1 at DC/Nyquist (whose imaginary parts irfft ignores).
 //!
 //! **Kernel:** CPU, f64 internally (f32 tensors are converted at the boundary), parallel over
-//! blocks of frequency bins with rayon. All per-bin scratch (LU, solves, gradient accumulators,
-//! the spectrum and FFT buffers) lives in a workspace allocated once per op; a step allocates
-//! only candle's input/output storages. The forward keeps each bin's LU factors and solution in the
-//! workspace (up to [`FACTOR_BUDGET_BYTES`]) and the backward of the same call reuses them; larger
-//! problems refactorise per bin in the backward (memory then stays O(bins·N)).
+//! blocks of frequency bins with rayon, each block solving [`fdn_kernel::L`] bins at once in SIMD
+//! lanes (see [`super::fdn_kernel`]: one unpivoted LU per bin, pivoted fallback). The forward keeps
+//! each bin's `x = M⁻¹(g⊙B)` and `U = M⁻ᵀCᵀ`, so the backward needs no solve at all:
+//! `v = U·w`. All scratch and the saved solutions live in a workspace allocated once per op; a
+//! step allocates only candle's input/output storages. A backward whose forward was not the last
+//! call of the op re-runs that forward first.
 //!
 //! **Devices:** tensors on CUDA/Metal are copied to the CPU, evaluated there and copied back
 //! (`Tensor::to_device` is differentiable), exactly like the FFT ops of [`crate::loss::fft`];
@@ -37,6 +38,8 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::fdn_kernel::{self, Lane, Lanes, Problem, Resp, L};
+use crate::engine::SimdLevel;
 use crate::response::alias_factor;
 use crate::sos::SosBank;
 
@@ -111,46 +114,14 @@ pub struct FdnInputs<'a> {
     pub post_output: Option<&'a Tensor>,
 }
 
-/// Per-block scratch (no allocation per bin or per step).
-#[derive(Debug, Clone)]
-struct Scratch {
-    m: Vec<C64>,
-    perm: Vec<usize>,
-    g: Vec<C64>,
-    gp: Vec<C64>,
-    x: Vec<C64>,
-    v: Vec<C64>,
-    t: Vec<C64>,
-    w: Vec<C64>,
-    ga: Vec<f64>,
-    gb: Vec<f64>,
-    gc: Vec<f64>,
-    gd: Vec<f64>,
-}
-
-impl Scratch {
-    fn new(n: usize, n_in: usize, n_out: usize) -> Self {
-        let z = C64::new(0.0, 0.0);
-        Self {
-            m: vec![z; n * n],
-            perm: vec![0; n],
-            g: vec![z; n],
-            gp: vec![z; n],
-            x: vec![z; n * n_in],
-            v: vec![z; n * n_in],
-            t: vec![z; n],
-            w: vec![z; n_out * n_in],
-            ga: vec![0.0; n * n],
-            gb: vec![0.0; n * n_in],
-            gc: vec![0.0; n_out * n],
-            gd: vec![0.0; n_out * n_in],
-        }
-    }
-}
-
 /// Buffers reused across calls.
 struct Workspace {
-    scratch: Vec<Scratch>,
+    /// Per rayon block SIMD scratch and gradient accumulators.
+    lanes: Vec<Lanes>,
+    /// Saved x and U per group of [`L`] bins (see [`Problem::group_stride`]).
+    store: Vec<Lane>,
+    /// Per bin: the solve succeeded (M not singular).
+    ok: Vec<bool>,
     /// Frequency response or its adjoint, `(bins, n_out, n_in)`.
     spec: Vec<C64>,
     /// Per-bin hook gradients, `(bins, N)` and `(bins, n_out)`.
@@ -159,44 +130,8 @@ struct Workspace {
     fft_c: Vec<C64>,
     fft_r: Vec<f64>,
     fft_scratch: Vec<C64>,
-    /// The forward's per-bin solves, reused by the backward of the same call.
-    factors: Option<Factors>,
-    /// Call number whose solves `factors` holds.
-    factors_call: Option<u64>,
-}
-
-/// Per-bin LU factors, pivots, g, g⊙p and solution x kept from a forward pass, `(bins, …)`.
-struct Factors {
-    m: Vec<C64>,
-    perm: Vec<usize>,
-    g: Vec<C64>,
-    gp: Vec<C64>,
-    x: Vec<C64>,
-    ok: Vec<bool>,
-}
-
-/// Largest per-bin factor storage kept between the forward and the backward, bytes; above it the
-/// backward refactorises each bin instead.
-pub const FACTOR_BUDGET_BYTES: usize = 512 << 20;
-
-impl Factors {
-    /// Storage for `bins` bins of an N-line FDN with `n_in` inputs, or `None` over the budget.
-    fn new(bins: usize, n: usize, n_in: usize) -> Option<Self> {
-        let c64s = bins * (n * n + 2 * n + n * n_in);
-        let bytes = c64s * std::mem::size_of::<C64>() + bins * n * std::mem::size_of::<usize>();
-        if bytes > FACTOR_BUDGET_BYTES {
-            return None;
-        }
-        let z = C64::new(0.0, 0.0);
-        Some(Self {
-            m: vec![z; bins * n * n],
-            perm: vec![0; bins * n],
-            g: vec![z; bins * n],
-            gp: vec![z; bins * n],
-            x: vec![z; bins * n * n_in],
-            ok: vec![false; bins],
-        })
-    }
+    /// Call number whose solves `store` holds.
+    solved_call: Option<u64>,
 }
 
 /// Everything fixed at setup.
@@ -206,7 +141,10 @@ struct Setup {
     n_out: usize,
     nfft: usize,
     bins: usize,
-    block: usize,
+    /// Groups of [`L`] bins per rayon block.
+    block_groups: usize,
+    /// SIMD kernel set.
+    level: SimdLevel,
     output: FdnOutput,
     /// z_k^(−m_i), `(bins, N)`.
     zinv_m: Vec<C64>,
@@ -223,7 +161,7 @@ struct Setup {
     c2r: Arc<dyn ComplexToReal<f64>>,
     r2c: Arc<dyn RealToComplex<f64>>,
     work: Mutex<Workspace>,
-    /// Number of op instances created (tags each call's saved factors).
+    /// Number of op instances created (tags each call's saved solutions).
     calls: AtomicU64,
 }
 
@@ -354,20 +292,23 @@ impl FdnResponse {
         let c2r = planner.plan_fft_inverse(nfft);
         let r2c = planner.plan_fft_forward(nfft);
         let threads = rayon::current_num_threads().max(1);
-        let blocks = (threads * 8).min(bins);
-        let block = bins.div_ceil(blocks);
-        let blocks = bins.div_ceil(block);
+        let groups = bins.div_ceil(L);
+        let blocks = (threads * 8).min(groups);
+        let block_groups = groups.div_ceil(blocks);
+        let blocks = groups.div_ceil(block_groups);
         let scratch_len = c2r.get_scratch_len().max(r2c.get_scratch_len()).max(1);
+        let stride = 2 * n * (spec.n_in + spec.n_out);
         let work = Workspace {
-            scratch: vec![Scratch::new(n, spec.n_in, spec.n_out); blocks],
+            lanes: vec![Lanes::new(n, spec.n_in, spec.n_out); blocks],
+            store: vec![[0.0; L]; groups * stride],
+            ok: vec![false; groups * L],
             spec: vec![C64::new(0.0, 0.0); bins * spec.n_out * spec.n_in],
             hook_pd: vec![C64::new(0.0, 0.0); bins * n],
             hook_po: vec![C64::new(0.0, 0.0); bins * spec.n_out],
             fft_c: vec![C64::new(0.0, 0.0); bins],
             fft_r: vec![0.0; nfft],
             fft_scratch: vec![C64::new(0.0, 0.0); scratch_len],
-            factors: Factors::new(bins, n, spec.n_in),
-            factors_call: None,
+            solved_call: None,
         };
         Ok(Self {
             setup: Arc::new(Setup {
@@ -376,7 +317,8 @@ impl FdnResponse {
                 n_out: spec.n_out,
                 nfft,
                 bins,
-                block,
+                block_groups,
+                level: SimdLevel::detect(),
                 output: spec.output,
                 zinv_m,
                 pd_frozen,
@@ -482,7 +424,7 @@ impl FdnResponse {
 /// The candle op on the packed parameter vector.
 struct FdnOp {
     setup: Arc<Setup>,
-    /// This call's number (see [`Workspace::factors_call`]).
+    /// This call's number (see [`Workspace::solved_call`]).
     call: u64,
 }
 
@@ -503,107 +445,6 @@ fn to_storage(data: Vec<f64>, dtype: DType) -> candle_core::Result<CpuStorage> {
         DType::F32 => CpuStorage::F32(data.into_iter().map(|x| x as f32).collect()),
         other => candle_core::bail!("FDN op supports f32/f64, got {other:?}"),
     })
-}
-
-/// In-place LU with partial pivoting (PM = LU, unit lower L); false when singular.
-fn lu(m: &mut [C64], perm: &mut [usize], n: usize) -> bool {
-    for (i, p) in perm.iter_mut().enumerate() {
-        *p = i;
-    }
-    for k in 0..n {
-        let mut piv = k;
-        let mut best = m[k * n + k].norm_sqr();
-        for r in k + 1..n {
-            let v = m[r * n + k].norm_sqr();
-            if v > best {
-                best = v;
-                piv = r;
-            }
-        }
-        if best == 0.0 || !best.is_finite() {
-            return false;
-        }
-        if piv != k {
-            for j in 0..n {
-                m.swap(k * n + j, piv * n + j);
-            }
-            perm.swap(k, piv);
-        }
-        let inv = m[k * n + k].inv();
-        for r in k + 1..n {
-            let f = m[r * n + k] * inv;
-            m[r * n + k] = f;
-            if f.re != 0.0 || f.im != 0.0 {
-                for j in k + 1..n {
-                    let u = m[k * n + j];
-                    m[r * n + j] -= f * u;
-                }
-            }
-        }
-    }
-    true
-}
-
-/// Solves M·x = rhs for column `c` of a `(n, cols)` array in place, using the LU factors.
-fn lu_solve_col(
-    m: &[C64],
-    perm: &[usize],
-    n: usize,
-    x: &mut [C64],
-    cols: usize,
-    c: usize,
-    t: &mut [C64],
-) {
-    for i in 0..n {
-        t[i] = x[perm[i] * cols + c];
-    }
-    for i in 0..n {
-        let mut s = t[i];
-        for j in 0..i {
-            s -= m[i * n + j] * t[j];
-        }
-        t[i] = s;
-    }
-    for i in (0..n).rev() {
-        let mut s = t[i];
-        for j in i + 1..n {
-            s -= m[i * n + j] * t[j];
-        }
-        t[i] = s / m[i * n + i];
-    }
-    for i in 0..n {
-        x[i * cols + c] = t[i];
-    }
-}
-
-/// Solves Mᵀ·v = rhs (plain transpose) for column `c` in place, using the LU factors of M.
-fn lu_solve_t_col(
-    m: &[C64],
-    perm: &[usize],
-    n: usize,
-    v: &mut [C64],
-    cols: usize,
-    c: usize,
-    t: &mut [C64],
-) {
-    // Mᵀ = Uᵀ·Lᵀ·P: Uᵀ s = y, Lᵀ w = s, v = Pᵀ w.
-    for i in 0..n {
-        let mut s = v[i * cols + c];
-        for j in 0..i {
-            s -= m[j * n + i] * t[j];
-        }
-        t[i] = s / m[i * n + i];
-    }
-    for i in (0..n).rev() {
-        let mut s = t[i];
-        for j in i + 1..n {
-            s -= m[j * n + i] * t[j];
-        }
-        t[i] = s;
-    }
-    for i in 0..n {
-        v[perm[i] * cols + c] = t[i];
-    }
 }
 
 /// Parameter views into the packed vector.
@@ -644,236 +485,96 @@ impl Setup {
         })
     }
 
-    fn gamma_at(&self, p: &Params<'_>, k: usize, i: usize) -> C64 {
-        let idx = k * self.n + i;
-        match (&self.pd_frozen, p.pd) {
-            (Some(f), _) => f[idx],
-            (None, Some((re, im))) => C64::new(re[idx], im[idx]),
-            (None, None) => C64::new(1.0, 0.0),
-        }
-    }
-
-    fn q_at(&self, p: &Params<'_>, k: usize, o: usize) -> C64 {
-        let idx = k * self.n_out + o;
-        match (&self.po_frozen, p.po) {
-            (Some(f), _) => f[idx],
-            (None, Some((re, im))) => C64::new(re[idx], im[idx]),
-            (None, None) => C64::new(1.0, 0.0),
-        }
-    }
-
-    /// Factorises M_k and solves for x_k into the scratch; false at a pole.
-    fn solve_bin(&self, p: &Params<'_>, k: usize, s: &mut Scratch) -> bool {
-        let (n, ni) = (self.n, self.n_in);
-        for i in 0..n {
-            let g = self.gamma_at(p, k, i) * self.zinv_m[k * n + i];
-            s.g[i] = g;
-            s.gp[i] = match &self.pm {
-                Some(pm) => g * pm[k * n + i],
-                None => g,
-            };
-        }
-        for i in 0..n {
-            let gp = s.gp[i];
-            for j in 0..n {
-                s.m[i * n + j] = -gp * p.a[i * n + j];
+    /// The kernel's view of one evaluation.
+    fn problem<'a>(&'a self, p: &Params<'a>) -> Problem<'a> {
+        let resp = |frozen: &'a Option<Vec<C64>>, planes: Option<(&'a [f64], &'a [f64])>| {
+            match (frozen, planes) {
+                (Some(f), _) => Resp::Frozen(f),
+                (None, Some((re, im))) => Resp::Planes(re, im),
+                (None, None) => Resp::One,
             }
-            s.m[i * n + i] += 1.0;
-            for c in 0..ni {
-                s.x[i * ni + c] = s.g[i] * p.b[i * ni + c];
-            }
+        };
+        Problem {
+            n: self.n,
+            ni: self.n_in,
+            no: self.n_out,
+            bins: self.bins,
+            a: p.a,
+            b: p.b,
+            c: p.c,
+            d: p.d,
+            zinv_m: &self.zinv_m,
+            gamma: resp(&self.pd_frozen, p.pd),
+            pm: resp(&self.pm, None),
+            q: resp(&self.po_frozen, p.po),
         }
-        if !lu(&mut s.m, &mut s.perm, n) {
-            return false;
-        }
-        for c in 0..ni {
-            lu_solve_col(&s.m, &s.perm, n, &mut s.x, ni, c, &mut s.t);
-        }
-        true
     }
 
-    /// Forward kernel: H into `spec` `(bins, n_out, n_in)`; keeps each bin's solve in
-    /// `factors` when the workspace has room.
+    /// Forward kernel: H into `spec` `(bins, n_out, n_in)`, each bin's x and U into `store`.
     fn forward_freq(&self, p: &Params<'_>, work: &mut Workspace) {
-        let (n, ni, no) = (self.n, self.n_in, self.n_out);
-        let per_bin = no * ni;
-        let blk = self.block;
+        let prob = self.problem(p);
+        let per_bin = self.n_out * self.n_in;
+        let bins_per_block = self.block_groups * L;
+        let stride = prob.group_stride();
+        let level = self.level;
         let Workspace {
-            scratch,
+            lanes,
+            store,
+            ok,
             spec,
-            factors,
             ..
         } = work;
-        let eval = |k: usize, s: &mut Scratch, h: &mut [C64]| -> bool {
-            if !self.solve_bin(p, k, s) {
-                h.iter_mut().for_each(|v| *v = C64::new(f64::NAN, f64::NAN));
-                return false;
-            }
-            for o in 0..no {
-                let q = self.q_at(p, k, o);
-                for c in 0..ni {
-                    let mut y = C64::new(0.0, 0.0);
-                    for i in 0..n {
-                        y += s.x[i * ni + c] * p.c[o * n + i];
-                    }
-                    h[o * ni + c] = q * y + p.d[o * ni + c];
-                }
-            }
-            true
-        };
-        match factors {
-            Some(f) => {
-                spec.par_chunks_mut(blk * per_bin)
-                    .zip(scratch.par_iter_mut())
-                    .zip(f.m.par_chunks_mut(blk * n * n))
-                    .zip(f.perm.par_chunks_mut(blk * n))
-                    .zip(f.g.par_chunks_mut(blk * n))
-                    .zip(f.gp.par_chunks_mut(blk * n))
-                    .zip(f.x.par_chunks_mut(blk * n * ni))
-                    .zip(f.ok.par_chunks_mut(blk))
-                    .enumerate()
-                    .for_each(|(b, (((((((out, s), fm), fperm), fg), fgp), fx), fok))| {
-                        for (kk, h) in out.chunks_mut(per_bin).enumerate() {
-                            let ok = eval(b * blk + kk, s, h);
-                            fok[kk] = ok;
-                            if ok {
-                                fm[kk * n * n..(kk + 1) * n * n].copy_from_slice(&s.m);
-                                fperm[kk * n..(kk + 1) * n].copy_from_slice(&s.perm);
-                                fg[kk * n..(kk + 1) * n].copy_from_slice(&s.g);
-                                fgp[kk * n..(kk + 1) * n].copy_from_slice(&s.gp);
-                                fx[kk * n * ni..(kk + 1) * n * ni].copy_from_slice(&s.x);
-                            }
-                        }
-                    });
-            }
-            None => {
-                spec.par_chunks_mut(blk * per_bin)
-                    .zip(scratch.par_iter_mut())
-                    .enumerate()
-                    .for_each(|(b, (out, s))| {
-                        for (kk, h) in out.chunks_mut(per_bin).enumerate() {
-                            eval(b * blk + kk, s, h);
-                        }
-                    });
-            }
-        }
+        spec.par_chunks_mut(bins_per_block * per_bin)
+            .zip(lanes.par_iter_mut())
+            .zip(store.par_chunks_mut(self.block_groups * stride))
+            .zip(ok.par_chunks_mut(bins_per_block))
+            .enumerate()
+            .for_each(|(b, (((h, s), st), okb))| {
+                fdn_kernel::forward(level, &prob, b * bins_per_block, s, st, okb, h);
+            });
     }
 
-    /// Loads bin `k`'s saved solve into the scratch; false when the bin was singular.
-    fn load_bin(f: &Factors, k: usize, s: &mut Scratch) -> bool {
-        if !f.ok[k] {
-            return false;
-        }
-        let (n, nx) = (s.g.len(), s.x.len());
-        s.m.copy_from_slice(&f.m[k * n * n..(k + 1) * n * n]);
-        s.perm.copy_from_slice(&f.perm[k * n..(k + 1) * n]);
-        s.g.copy_from_slice(&f.g[k * n..(k + 1) * n]);
-        s.gp.copy_from_slice(&f.gp[k * n..(k + 1) * n]);
-        s.x.copy_from_slice(&f.x[k * nx..(k + 1) * nx]);
-        true
-    }
-
-    /// Backward kernel: `spec` holds Ḡ; accumulates parameter gradients per block and per-bin
-    /// hook gradients.
-    fn backward_freq(&self, p: &Params<'_>, work: &mut Workspace, reuse: bool) {
-        let (n, ni, no) = (self.n, self.n_in, self.n_out);
-        let per_bin = no * ni;
+    /// Backward kernel: `spec` holds Ḡ; accumulates parameter gradients per block (lanes) and
+    /// per-bin hook gradients.
+    fn backward_freq(&self, p: &Params<'_>, work: &mut Workspace) {
+        let prob = self.problem(p);
+        let (n, no) = (self.n, self.n_out);
+        let per_bin = no * self.n_in;
+        let bins_per_block = self.block_groups * L;
+        let stride = prob.group_stride();
+        let level = self.level;
+        let (pd_train, po_train) = (self.pd_trainable, self.po_trainable);
         let Workspace {
-            scratch,
+            lanes,
+            store,
+            ok,
             spec,
             hook_pd,
             hook_po,
-            factors,
             ..
         } = work;
-        let saved = if reuse { factors.as_ref() } else { None };
-        spec.par_chunks(self.block * per_bin)
-            .zip(hook_pd.par_chunks_mut(self.block * n))
-            .zip(hook_po.par_chunks_mut(self.block * no))
-            .zip(scratch.par_iter_mut())
+        spec.par_chunks(bins_per_block * per_bin)
+            .zip(hook_pd.par_chunks_mut(bins_per_block * n))
+            .zip(hook_po.par_chunks_mut(bins_per_block * no))
+            .zip(lanes.par_iter_mut())
+            .zip(store.par_chunks(self.block_groups * stride))
+            .zip(ok.par_chunks(bins_per_block))
             .enumerate()
-            .for_each(|(blk, (((gbar, hpd), hpo), s))| {
-                s.ga.iter_mut().for_each(|v| *v = 0.0);
-                s.gb.iter_mut().for_each(|v| *v = 0.0);
-                s.gc.iter_mut().for_each(|v| *v = 0.0);
-                s.gd.iter_mut().for_each(|v| *v = 0.0);
-                let k0 = blk * self.block;
-                for (kk, gk) in gbar.chunks(per_bin).enumerate() {
-                    let k = k0 + kk;
-                    let hpd = &mut hpd[kk * n..(kk + 1) * n];
-                    let hpo = &mut hpo[kk * no..(kk + 1) * no];
-                    for o in 0..no {
-                        for c in 0..ni {
-                            s.gd[o * ni + c] += gk[o * ni + c].re;
-                        }
-                    }
-                    let solved = match saved {
-                        Some(f) => Self::load_bin(f, k, s),
-                        None => self.solve_bin(p, k, s),
-                    };
-                    if !solved {
-                        let nan = C64::new(f64::NAN, f64::NAN);
-                        hpd.iter_mut().for_each(|v| *v = nan);
-                        hpo.iter_mut().for_each(|v| *v = nan);
-                        s.ga.iter_mut().for_each(|v| *v = f64::NAN);
-                        continue;
-                    }
-                    // w = conj(Ḡ)·Q; Q gradient; C gradient; y = Cᵀ w into v.
-                    for o in 0..no {
-                        let q = self.q_at(p, k, o);
-                        let mut alpha = C64::new(0.0, 0.0);
-                        for c in 0..ni {
-                            let gc = gk[o * ni + c].conj();
-                            if self.po_trainable {
-                                let mut cx = C64::new(0.0, 0.0);
-                                for i in 0..n {
-                                    cx += s.x[i * ni + c] * p.c[o * n + i];
-                                }
-                                alpha += gc * cx;
-                            }
-                            s.w[o * ni + c] = gc * q;
-                        }
-                        hpo[o] = alpha.conj();
-                    }
-                    for i in 0..n {
-                        for c in 0..ni {
-                            let mut y = C64::new(0.0, 0.0);
-                            for o in 0..no {
-                                let w = s.w[o * ni + c];
-                                y += w * p.c[o * n + i];
-                                s.gc[o * n + i] += (w * s.x[i * ni + c]).re;
-                            }
-                            s.v[i * ni + c] = y;
-                        }
-                    }
-                    for c in 0..ni {
-                        lu_solve_t_col(&s.m, &s.perm, n, &mut s.v, ni, c, &mut s.t);
-                    }
-                    for i in 0..n {
-                        let gi = s.g[i];
-                        let gpi = s.gp[i];
-                        let mut alpha = C64::new(0.0, 0.0);
-                        for c in 0..ni {
-                            let v = s.v[i * ni + c];
-                            s.gb[i * ni + c] += (v * gi).re;
-                            let vg = v * gpi;
-                            let mut ax = C64::new(0.0, 0.0);
-                            for j in 0..n {
-                                let xj = s.x[j * ni + c];
-                                s.ga[i * n + j] += (vg * xj).re;
-                                ax += xj * p.a[i * n + j];
-                            }
-                            if self.pd_trainable {
-                                let pi = match &self.pm {
-                                    Some(pm) => pm[k * n + i],
-                                    None => C64::new(1.0, 0.0),
-                                };
-                                alpha += v * self.zinv_m[k * n + i] * (p.b[i * ni + c] + pi * ax);
-                            }
-                        }
-                        hpd[i] = alpha.conj();
-                    }
-                }
+            .for_each(|(b, (((((gbar, hpd), hpo), s), st), okb))| {
+                s.clear_grads();
+                fdn_kernel::backward(
+                    level,
+                    &prob,
+                    pd_train,
+                    po_train,
+                    b * bins_per_block,
+                    s,
+                    st,
+                    okb,
+                    gbar,
+                    hpd,
+                    hpo,
+                );
             });
     }
 }
@@ -897,7 +598,7 @@ impl CustomOp1 for FdnOp {
             .map_err(|_| candle_core::Error::Msg("FDN op workspace poisoned".into()))?;
         let work = &mut *guard;
         s.forward_freq(&p, work);
-        work.factors_call = work.factors.as_ref().map(|_| self.call);
+        work.solved_call = Some(self.call);
         let (ni, no, bins, nfft) = (s.n_in, s.n_out, s.bins, s.nfft);
         match s.output {
             FdnOutput::Freq => {
@@ -968,6 +669,11 @@ impl CustomOp1 for FdnOp {
             .lock()
             .map_err(|_| candle_core::Error::Msg("FDN op workspace poisoned".into()))?;
         let work = &mut *guard;
+        if work.solved_call != Some(self.call) {
+            // Another call ran since this op's forward: solve again (overwrites `spec`).
+            s.forward_freq(&p, work);
+            work.solved_call = Some(self.call);
+        }
         match s.output {
             FdnOutput::Freq => {
                 let plane = bins * no * ni;
@@ -1001,22 +707,22 @@ impl CustomOp1 for FdnOp {
                 }
             }
         }
-        let reuse = work.factors_call == Some(self.call);
-        s.backward_freq(&p, work, reuse);
+        s.backward_freq(&p, work);
         let o = s.offsets();
         let mut dx = vec![0.0; o[6]];
-        for sc in &work.scratch {
-            for (d, v) in dx[o[0]..o[1]].iter_mut().zip(&sc.ga) {
-                *d += v;
+        for sc in &work.lanes {
+            for (range, acc) in [
+                (o[0]..o[1], &sc.ga),
+                (o[1]..o[2], &sc.gb),
+                (o[2]..o[3], &sc.gc),
+                (o[3]..o[4], &sc.gd),
+            ] {
+                for (d, v) in dx[range].iter_mut().zip(acc) {
+                    *d += v.iter().sum::<f64>();
+                }
             }
-            for (d, v) in dx[o[1]..o[2]].iter_mut().zip(&sc.gb) {
-                *d += v;
-            }
-            for (d, v) in dx[o[2]..o[3]].iter_mut().zip(&sc.gc) {
-                *d += v;
-            }
-            for (d, v) in dx[o[3]..o[4]].iter_mut().zip(&sc.gd) {
-                *d += v;
+            if sc.singular {
+                dx[o[0]..o[1]].iter_mut().for_each(|v| *v = f64::NAN);
             }
         }
         if s.pd_trainable {

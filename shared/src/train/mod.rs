@@ -3,6 +3,7 @@
 
 pub mod designs;
 pub mod fdn_op;
+mod fdn_kernel;
 pub mod geq;
 pub mod logm;
 pub mod sos_op;

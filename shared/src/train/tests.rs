@@ -6,6 +6,7 @@ use crate::response::{frequency_response, impulse_response_fft};
 use crate::sos::SosBank;
 use crate::Matrix;
 use candle_core::{DType, Device, Tensor, Var};
+use num_complex::Complex64 as C64;
 
 /// Deterministic pseudo-random values in (−1, 1).
 pub(crate) fn noise(len: usize, seed: u64) -> Vec<f64> {
@@ -333,4 +334,131 @@ fn f32_inputs_give_f32_outputs_and_shape_errors_are_reported() {
         .unwrap_err();
     assert!(err.to_string().contains("feedback matrix A"), "{err}");
     assert!(FdnResponse::new(&FdnSpec { nfft: 31, ..spec }).is_err());
+}
+
+/// A matrix whose unpivoted LU meets a zero pivot at DC (M₀₀ = 1 − a₀₀ = 0 on the unit circle):
+/// those bins take the kernel's partial-pivoting fallback, the others the SIMD path; both must
+/// equal the f64 reference response, and gradients must still match finite differences.
+#[test]
+fn bins_with_a_zero_unpivoted_pivot_fall_back_to_partial_pivoting() {
+    let n = 3;
+    let a = vec![1.0, 0.5, 0.2, 0.3, 0.1, 0.4, 0.2, 0.6, 0.1];
+    let (b, c, d) = (noise(n, 11), noise(n, 12), vec![0.25]);
+    let delays = vec![1, 2, 3];
+    let nfft = 64;
+    let build = Build::new(BuildParts {
+        a: Matrix::from_row_major(n, n, a.clone()).unwrap(),
+        b: Matrix::from_row_major(n, 1, b.clone()).unwrap(),
+        c: Matrix::from_row_major(1, n, c.clone()).unwrap(),
+        d: Matrix::from_row_major(1, 1, d.clone()).unwrap(),
+        delays: delays.clone(),
+        sample_rate: 48000.0,
+        post_delay: None,
+        post_matrix: None,
+        post_output: None,
+        metadata: Default::default(),
+    })
+    .unwrap();
+    let reference = frequency_response(&build, nfft, 0.0);
+    let op = FdnResponse::new(&FdnSpec {
+        delays,
+        n_in: 1,
+        n_out: 1,
+        nfft,
+        alias_decay_db: 0.0,
+        post_delay: Hook::None,
+        post_matrix: None,
+        post_output: Hook::None,
+        output: FdnOutput::Freq,
+    })
+    .unwrap();
+    let inputs = vec![
+        t(a, &[n, n]),
+        t(b, &[n, 1]),
+        t(c, &[1, n]),
+        t(d, &[1, 1]),
+    ];
+    let f = |x: &[Tensor]| {
+        op.forward(&FdnInputs {
+            a: &x[0],
+            b: &x[1],
+            c: &x[2],
+            d: &x[3],
+            post_delay: None,
+            post_output: None,
+        })
+        .unwrap()
+    };
+    let y = f(&inputs).flatten_all().unwrap().to_vec1::<f64>().unwrap();
+    let bins = nfft / 2 + 1;
+    let scale = reference.data.iter().fold(0.0f64, |m, z| m.max(z.norm()));
+    for (k, z) in reference.data.iter().enumerate() {
+        let got = C64::new(y[k], y[bins + k]);
+        assert!(
+            (got - z).norm() <= 1e-12 * scale,
+            "bin {k}: {got} vs reference {z}"
+        );
+    }
+    for which in 0..4 {
+        let e = fd_error(&inputs, which, &|x| scalar(&f(x)).unwrap());
+        assert!(e <= 1e-6, "input {which}: relative error {e}");
+    }
+}
+
+/// N = 12 over 4097 bins (many SIMD groups, a partial last group) against the f64 reference.
+#[test]
+fn a_larger_network_matches_the_reference_across_many_groups() {
+    let n = 12;
+    use rand::SeedableRng;
+    let q = crate::matrix::random_orthogonal(n, &mut rand_chacha::ChaCha8Rng::seed_from_u64(5));
+    let delays: Vec<usize> = (0..n).map(|i| 31 + 7 * i).collect();
+    let nfft = 8192;
+    let (b, c) = (noise(n * 2, 21), noise(2 * n, 22));
+    let d = noise(4, 23);
+    let build = Build::new(BuildParts {
+        a: q.clone(),
+        b: Matrix::from_row_major(n, 2, b.clone()).unwrap(),
+        c: Matrix::from_row_major(2, n, c.clone()).unwrap(),
+        d: Matrix::from_row_major(2, 2, d.clone()).unwrap(),
+        delays: delays.clone(),
+        sample_rate: 48000.0,
+        post_delay: None,
+        post_matrix: None,
+        post_output: None,
+        metadata: Default::default(),
+    })
+    .unwrap();
+    let reference = impulse_response_fft(&frequency_response(&build, nfft, 40.0));
+    let op = FdnResponse::new(&FdnSpec {
+        delays,
+        n_in: 2,
+        n_out: 2,
+        nfft,
+        alias_decay_db: 40.0,
+        post_delay: Hook::None,
+        post_matrix: None,
+        post_output: Hook::None,
+        output: FdnOutput::Time,
+    })
+    .unwrap();
+    let y = op
+        .forward(&FdnInputs {
+            a: &t(q.as_slice().to_vec(), &[n, n]),
+            b: &t(b, &[n, 2]),
+            c: &t(c, &[2, n]),
+            d: &t(d, &[2, 2]),
+            post_delay: None,
+            post_output: None,
+        })
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap();
+    let scale = reference.data.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let err = y
+        .iter()
+        .zip(&reference.data)
+        .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
+    assert!(err <= 1e-11 * scale, "max error {err} (scale {scale})");
 }

@@ -1,0 +1,837 @@
+//! Per-bin linear algebra of the FDN response op, [`L`] frequency bins at a time.
+//!
+//! Each group of `L` bins is held as structure-of-arrays lanes (`[f64; L]` per matrix entry, real
+//! and imaginary planes apart), so every loop over the lanes is a SIMD loop. Per bin the forward
+//! factorises `M = I − diag(g⊙p)·A` once (LU **without** pivoting, lane-wise) and solves both
+//! `M·x = g⊙B` and `Mᵀ·u = Cᵀ`; keeping x and U (`N·(n_in + n_out)` values per bin) makes the
+//! backward a handful of products per bin: `v = U·w` replaces the transposed solve.
+//!
+//! Why no pivoting: for the matrices training meets, `M = I − K` with `‖K‖₂ = max|g_i p_i| < 1`
+//! (an orthogonal A, attenuation or an alias-decay radius), M's Hermitian part is positive
+//! definite, so are all its Schur complements, and Gaussian elimination without pivoting is
+//! stable with pivots of real part ≥ 1 − ‖K‖. Anything else (a random A, a lossless loop on the
+//! unit circle) is caught per bin — a pivot below [`PIVOT_MIN`] in magnitude or a non-finite
+//! result — and that bin is solved again with the scalar partial-pivoting LU.
+//!
+//! Every kernel is compiled twice, portable and (x86-64) AVX2 + FMA chosen at run time, like the
+//! engine (see [`crate::engine::simd`]).
+
+use crate::engine::SimdLevel;
+use num_complex::Complex64 as C64;
+
+/// Bins per group (one AVX register of `f64`).
+pub(crate) const L: usize = 8;
+
+/// One value per lane.
+pub(crate) type Lane = [f64; L];
+
+const ZL: Lane = [0.0; L];
+
+/// Smallest pivot magnitude the unpivoted factorisation accepts before the bin is redone with
+/// partial pivoting.
+pub(crate) const PIVOT_MIN: f64 = 0.05;
+
+/// A per-bin response factor (Γ, post_matrix p, Q): absent (1), frozen, or trainable planes.
+#[derive(Clone, Copy)]
+pub(crate) enum Resp<'a> {
+    /// Response 1 everywhere.
+    One,
+    /// Precomputed complex values `(bins, channels)`.
+    Frozen(&'a [C64]),
+    /// (re, im) planes `(bins, channels)` each.
+    Planes(&'a [f64], &'a [f64]),
+}
+
+impl Resp<'_> {
+    #[inline(always)]
+    fn at(&self, idx: usize) -> C64 {
+        match self {
+            Resp::One => C64::new(1.0, 0.0),
+            Resp::Frozen(v) => v[idx],
+            Resp::Planes(re, im) => C64::new(re[idx], im[idx]),
+        }
+    }
+}
+
+/// Everything one evaluation needs, borrowed.
+#[derive(Clone, Copy)]
+pub(crate) struct Problem<'a> {
+    pub n: usize,
+    pub ni: usize,
+    pub no: usize,
+    pub bins: usize,
+    /// `(N, N)` row-major.
+    pub a: &'a [f64],
+    /// `(N, n_in)`.
+    pub b: &'a [f64],
+    /// `(n_out, N)`.
+    pub c: &'a [f64],
+    /// `(n_out, n_in)`.
+    pub d: &'a [f64],
+    /// z_k^(−m_i), `(bins, N)`.
+    pub zinv_m: &'a [C64],
+    /// post_delay Γ, `(bins, N)`.
+    pub gamma: Resp<'a>,
+    /// post_matrix p, `(bins, N)`.
+    pub pm: Resp<'a>,
+    /// post_output Q, `(bins, n_out)`.
+    pub q: Resp<'a>,
+}
+
+impl Problem<'_> {
+    /// Lanes of the stored solution per group: x `(N, n_in)` and U `(N, n_out)`, re and im.
+    pub(crate) fn group_stride(&self) -> usize {
+        2 * self.n * (self.ni + self.no)
+    }
+}
+
+/// Scratch of one rayon block (allocated once per op).
+#[derive(Debug, Clone)]
+pub(crate) struct Lanes {
+    mr: Vec<Lane>,
+    mi: Vec<Lane>,
+    dr: Vec<Lane>,
+    di: Vec<Lane>,
+    gr: Vec<Lane>,
+    gi: Vec<Lane>,
+    gpr: Vec<Lane>,
+    gpi: Vec<Lane>,
+    qr: Vec<Lane>,
+    qi: Vec<Lane>,
+    wr: Vec<Lane>,
+    wi: Vec<Lane>,
+    vr: Vec<Lane>,
+    vi: Vec<Lane>,
+    /// Gradient accumulators per lane: A `(N, N)`, B `(N, n_in)`, C `(n_out, N)`, D.
+    pub ga: Vec<Lane>,
+    pub gb: Vec<Lane>,
+    pub gc: Vec<Lane>,
+    pub gd: Vec<Lane>,
+    /// A bin of this block was singular (its gradients are NaN).
+    pub singular: bool,
+    sm: Vec<C64>,
+    sperm: Vec<usize>,
+    sx: Vec<C64>,
+    su: Vec<C64>,
+    st: Vec<C64>,
+}
+
+impl Lanes {
+    /// Scratch for an N-line FDN with `ni` inputs and `no` outputs.
+    pub(crate) fn new(n: usize, ni: usize, no: usize) -> Self {
+        let z = C64::new(0.0, 0.0);
+        Self {
+            mr: vec![ZL; n * n],
+            mi: vec![ZL; n * n],
+            dr: vec![ZL; n],
+            di: vec![ZL; n],
+            gr: vec![ZL; n],
+            gi: vec![ZL; n],
+            gpr: vec![ZL; n],
+            gpi: vec![ZL; n],
+            qr: vec![ZL; no],
+            qi: vec![ZL; no],
+            wr: vec![ZL; no * ni],
+            wi: vec![ZL; no * ni],
+            vr: vec![ZL; n * ni],
+            vi: vec![ZL; n * ni],
+            ga: vec![ZL; n * n],
+            gb: vec![ZL; n * ni],
+            gc: vec![ZL; no * n],
+            gd: vec![ZL; no * ni],
+            singular: false,
+            sm: vec![z; n * n],
+            sperm: vec![0; n],
+            sx: vec![z; n * ni],
+            su: vec![z; n * no],
+            st: vec![z; n],
+        }
+    }
+
+    /// Clears the gradient accumulators.
+    pub(crate) fn clear_grads(&mut self) {
+        for v in [&mut self.ga, &mut self.gb, &mut self.gc, &mut self.gd] {
+            v.iter_mut().for_each(|x| *x = ZL);
+        }
+        self.singular = false;
+    }
+}
+
+#[inline(always)]
+fn fma<const F: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if F {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// Bin of lane `l` in the group starting at `k0` (padding lanes repeat the last bin).
+#[inline(always)]
+fn bin(p: &Problem<'_>, k0: usize, l: usize) -> usize {
+    (k0 + l).min(p.bins - 1)
+}
+
+/// Gathers g = Γ·z^(−m), g⊙p and Q into lanes.
+#[inline(always)]
+fn gather(p: &Problem<'_>, k0: usize, s: &mut Lanes) {
+    let n = p.n;
+    for l in 0..L {
+        let k = bin(p, k0, l);
+        for i in 0..n {
+            let g = p.gamma.at(k * n + i) * p.zinv_m[k * n + i];
+            let gp = g * p.pm.at(k * n + i);
+            s.gr[i][l] = g.re;
+            s.gi[i][l] = g.im;
+            s.gpr[i][l] = gp.re;
+            s.gpi[i][l] = gp.im;
+        }
+        for o in 0..p.no {
+            let q = p.q.at(k * p.no + o);
+            s.qr[o][l] = q.re;
+            s.qi[o][l] = q.im;
+        }
+    }
+}
+
+/// Forward of one group: factorise, solve x and U into `st`, write H of the `valid` lanes into
+/// `h` `(valid, n_out, n_in)` and each lane's success into `ok`.
+#[inline(always)]
+fn forward_group<const F: bool>(
+    p: &Problem<'_>,
+    k0: usize,
+    s: &mut Lanes,
+    st: &mut [Lane],
+    ok: &mut [bool],
+    h: &mut [C64],
+    valid: usize,
+) {
+    let (n, ni, no) = (p.n, p.ni, p.no);
+    gather(p, k0, s);
+    let (xs, us) = st.split_at_mut(2 * n * ni);
+    let (xr, xi) = xs.split_at_mut(n * ni);
+    let (ur, ui) = us.split_at_mut(n * no);
+    for i in 0..n {
+        for j in 0..n {
+            let a = p.a[i * n + j];
+            let (mut r, mut m) = (ZL, ZL);
+            for l in 0..L {
+                r[l] = -s.gpr[i][l] * a;
+                m[l] = -s.gpi[i][l] * a;
+            }
+            s.mr[i * n + j] = r;
+            s.mi[i * n + j] = m;
+        }
+        for l in 0..L {
+            s.mr[i * n + i][l] += 1.0;
+        }
+        for c in 0..ni {
+            let b = p.b[i * ni + c];
+            for l in 0..L {
+                xr[i * ni + c][l] = s.gr[i][l] * b;
+                xi[i * ni + c][l] = s.gi[i][l] * b;
+            }
+        }
+        for o in 0..no {
+            ur[i * no + o] = [p.c[o * n + i]; L];
+            ui[i * no + o] = ZL;
+        }
+    }
+    // LU without pivoting; d = 1/pivot.
+    let mut minp = [f64::INFINITY; L];
+    for k in 0..n {
+        let (pr, pi) = (s.mr[k * n + k], s.mi[k * n + k]);
+        let (mut ir, mut ii) = (ZL, ZL);
+        for l in 0..L {
+            let d = pr[l] * pr[l] + pi[l] * pi[l];
+            minp[l] = minp[l].min(d);
+            ir[l] = pr[l] / d;
+            ii[l] = -pi[l] / d;
+        }
+        s.dr[k] = ir;
+        s.di[k] = ii;
+        for r in k + 1..n {
+            let (ar, ai) = (s.mr[r * n + k], s.mi[r * n + k]);
+            let (mut fr, mut fi) = (ZL, ZL);
+            for l in 0..L {
+                fr[l] = ar[l] * ir[l] - ai[l] * ii[l];
+                fi[l] = ar[l] * ii[l] + ai[l] * ir[l];
+            }
+            s.mr[r * n + k] = fr;
+            s.mi[r * n + k] = fi;
+            for j in k + 1..n {
+                let (kr, ki) = (s.mr[k * n + j], s.mi[k * n + j]);
+                let (mut xr_, mut xi_) = (s.mr[r * n + j], s.mi[r * n + j]);
+                for l in 0..L {
+                    xr_[l] = fma::<F>(fi[l], ki[l], fma::<F>(-fr[l], kr[l], xr_[l]));
+                    xi_[l] = fma::<F>(-fi[l], kr[l], fma::<F>(-fr[l], ki[l], xi_[l]));
+                }
+                s.mr[r * n + j] = xr_;
+                s.mi[r * n + j] = xi_;
+            }
+        }
+    }
+    // M·x = g⊙B: L·t = rhs (unit diagonal), then U·x = t.
+    for c in 0..ni {
+        for i in 0..n {
+            let (mut tr, mut ti) = (xr[i * ni + c], xi[i * ni + c]);
+            for j in 0..i {
+                let (fr, fi) = (s.mr[i * n + j], s.mi[i * n + j]);
+                let (yr, yi) = (xr[j * ni + c], xi[j * ni + c]);
+                for l in 0..L {
+                    tr[l] = fma::<F>(fi[l], yi[l], fma::<F>(-fr[l], yr[l], tr[l]));
+                    ti[l] = fma::<F>(-fi[l], yr[l], fma::<F>(-fr[l], yi[l], ti[l]));
+                }
+            }
+            xr[i * ni + c] = tr;
+            xi[i * ni + c] = ti;
+        }
+        for i in (0..n).rev() {
+            let (mut tr, mut ti) = (xr[i * ni + c], xi[i * ni + c]);
+            for j in i + 1..n {
+                let (fr, fi) = (s.mr[i * n + j], s.mi[i * n + j]);
+                let (yr, yi) = (xr[j * ni + c], xi[j * ni + c]);
+                for l in 0..L {
+                    tr[l] = fma::<F>(fi[l], yi[l], fma::<F>(-fr[l], yr[l], tr[l]));
+                    ti[l] = fma::<F>(-fi[l], yr[l], fma::<F>(-fr[l], yi[l], ti[l]));
+                }
+            }
+            let (dr, di) = (s.dr[i], s.di[i]);
+            let (mut or, mut oi) = (ZL, ZL);
+            for l in 0..L {
+                or[l] = tr[l] * dr[l] - ti[l] * di[l];
+                oi[l] = tr[l] * di[l] + ti[l] * dr[l];
+            }
+            xr[i * ni + c] = or;
+            xi[i * ni + c] = oi;
+        }
+    }
+    // Mᵀ·u = Cᵀ: Uᵀ·s = rhs, then Lᵀ·u = s (unit diagonal).
+    for o in 0..no {
+        for i in 0..n {
+            let (mut tr, mut ti) = (ur[i * no + o], ui[i * no + o]);
+            for j in 0..i {
+                let (fr, fi) = (s.mr[j * n + i], s.mi[j * n + i]);
+                let (yr, yi) = (ur[j * no + o], ui[j * no + o]);
+                for l in 0..L {
+                    tr[l] = fma::<F>(fi[l], yi[l], fma::<F>(-fr[l], yr[l], tr[l]));
+                    ti[l] = fma::<F>(-fi[l], yr[l], fma::<F>(-fr[l], yi[l], ti[l]));
+                }
+            }
+            let (dr, di) = (s.dr[i], s.di[i]);
+            let (mut or, mut oi) = (ZL, ZL);
+            for l in 0..L {
+                or[l] = tr[l] * dr[l] - ti[l] * di[l];
+                oi[l] = tr[l] * di[l] + ti[l] * dr[l];
+            }
+            ur[i * no + o] = or;
+            ui[i * no + o] = oi;
+        }
+        for i in (0..n).rev() {
+            let (mut tr, mut ti) = (ur[i * no + o], ui[i * no + o]);
+            for j in i + 1..n {
+                let (fr, fi) = (s.mr[j * n + i], s.mi[j * n + i]);
+                let (yr, yi) = (ur[j * no + o], ui[j * no + o]);
+                for l in 0..L {
+                    tr[l] = fma::<F>(fi[l], yi[l], fma::<F>(-fr[l], yr[l], tr[l]));
+                    ti[l] = fma::<F>(-fi[l], yr[l], fma::<F>(-fr[l], yi[l], ti[l]));
+                }
+            }
+            ur[i * no + o] = tr;
+            ui[i * no + o] = ti;
+        }
+    }
+    for l in 0..valid {
+        let mut good = minp[l] >= PIVOT_MIN * PIVOT_MIN;
+        if good {
+            good = xr.iter().chain(xi.iter()).chain(ur.iter()).chain(ui.iter()).all(|v| v[l].is_finite());
+        }
+        ok[l] = good || pivoted_bin(p, l, s, xr, xi, ur, ui);
+    }
+    // H = Q ⊙ (C·x) + D.
+    for o in 0..no {
+        for c in 0..ni {
+            let (mut yr, mut yi) = (ZL, ZL);
+            for i in 0..n {
+                let cv = p.c[o * n + i];
+                let (sr, si) = (xr[i * ni + c], xi[i * ni + c]);
+                for l in 0..L {
+                    yr[l] = fma::<F>(cv, sr[l], yr[l]);
+                    yi[l] = fma::<F>(cv, si[l], yi[l]);
+                }
+            }
+            let dv = p.d[o * ni + c];
+            for l in 0..valid {
+                h[(l * no + o) * ni + c] = if ok[l] {
+                    let y = C64::new(yr[l], yi[l]);
+                    C64::new(s.qr[o][l], s.qi[o][l]) * y + dv
+                } else {
+                    C64::new(f64::NAN, f64::NAN)
+                };
+            }
+        }
+    }
+}
+
+/// Solves lane `l`'s bin with partial pivoting into the lane slots; false when M is singular.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn pivoted_bin(
+    p: &Problem<'_>,
+    l: usize,
+    s: &mut Lanes,
+    xr: &mut [Lane],
+    xi: &mut [Lane],
+    ur: &mut [Lane],
+    ui: &mut [Lane],
+) -> bool {
+    let (n, ni, no) = (p.n, p.ni, p.no);
+    for i in 0..n {
+        let g = C64::new(s.gr[i][l], s.gi[i][l]);
+        let gp = C64::new(s.gpr[i][l], s.gpi[i][l]);
+        for j in 0..n {
+            s.sm[i * n + j] = -gp * p.a[i * n + j];
+        }
+        s.sm[i * n + i] += 1.0;
+        for c in 0..ni {
+            s.sx[i * ni + c] = g * p.b[i * ni + c];
+        }
+        for o in 0..no {
+            s.su[i * no + o] = C64::new(p.c[o * n + i], 0.0);
+        }
+    }
+    let good = lu(&mut s.sm, &mut s.sperm, n);
+    if good {
+        for c in 0..ni {
+            lu_solve_col(&s.sm, &s.sperm, n, &mut s.sx, ni, c, &mut s.st);
+        }
+        for o in 0..no {
+            lu_solve_t_col(&s.sm, &s.sperm, n, &mut s.su, no, o, &mut s.st);
+        }
+    }
+    let good = good && s.sx.iter().chain(&s.su).all(|z| z.re.is_finite() && z.im.is_finite());
+    let z = if good { None } else { Some(0.0) };
+    for (idx, v) in s.sx.iter().enumerate() {
+        xr[idx][l] = z.unwrap_or(v.re);
+        xi[idx][l] = z.unwrap_or(v.im);
+    }
+    for (idx, v) in s.su.iter().enumerate() {
+        ur[idx][l] = z.unwrap_or(v.re);
+        ui[idx][l] = z.unwrap_or(v.im);
+    }
+    good
+}
+
+/// Backward of one group. `gbar` holds Ḡ of the `valid` lanes `(valid, n_out, n_in)`; adds the
+/// A/B/C/D gradients to the lane accumulators and writes the hook gradients of the valid lanes
+/// (`hpd` `(valid, N)`, `hpo` `(valid, n_out)`; NaN for singular bins).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn backward_group<const F: bool>(
+    p: &Problem<'_>,
+    pd_train: bool,
+    po_train: bool,
+    k0: usize,
+    s: &mut Lanes,
+    st: &[Lane],
+    ok: &[bool],
+    gbar: &[C64],
+    hpd: &mut [C64],
+    hpo: &mut [C64],
+    valid: usize,
+) {
+    let (n, ni, no) = (p.n, p.ni, p.no);
+    gather(p, k0, s);
+    let (xs, us) = st.split_at(2 * n * ni);
+    let (xr, xi) = xs.split_at(n * ni);
+    let (ur, ui) = us.split_at(n * no);
+    // Ḡ lanes (zero on padding and singular lanes) → w = conj(Ḡ)·Q, D gradient.
+    let mut live = [false; L];
+    for l in 0..valid {
+        live[l] = ok[l];
+        if !ok[l] {
+            s.singular = true;
+            hpd[l * n..(l + 1) * n].fill(C64::new(f64::NAN, f64::NAN));
+            hpo[l * no..(l + 1) * no].fill(C64::new(f64::NAN, f64::NAN));
+        }
+    }
+    for o in 0..no {
+        for c in 0..ni {
+            let idx = o * ni + c;
+            let (mut wr, mut wi) = (ZL, ZL);
+            for l in 0..L {
+                if live[l] {
+                    let gb = gbar[l * no * ni + idx];
+                    s.gd[idx][l] += gb.re;
+                    let (qr, qi) = (s.qr[o][l], s.qi[o][l]);
+                    wr[l] = gb.re * qr + gb.im * qi;
+                    wi[l] = gb.re * qi - gb.im * qr;
+                }
+            }
+            s.wr[idx] = wr;
+            s.wi[idx] = wi;
+        }
+    }
+    // C gradient: Re(w·xᵀ).
+    for o in 0..no {
+        for i in 0..n {
+            let mut acc = s.gc[o * n + i];
+            for c in 0..ni {
+                let (wr, wi) = (s.wr[o * ni + c], s.wi[o * ni + c]);
+                let (sr, si) = (xr[i * ni + c], xi[i * ni + c]);
+                for l in 0..L {
+                    acc[l] = fma::<F>(wr[l], sr[l], fma::<F>(-wi[l], si[l], acc[l]));
+                }
+            }
+            s.gc[o * n + i] = acc;
+        }
+    }
+    // v = U·w, B gradient Re(v⊙g), then v ← v⊙g⊙p for A.
+    for i in 0..n {
+        for c in 0..ni {
+            let (mut vr, mut vi) = (ZL, ZL);
+            for o in 0..no {
+                let (wr, wi) = (s.wr[o * ni + c], s.wi[o * ni + c]);
+                let (a, b) = (ur[i * no + o], ui[i * no + o]);
+                for l in 0..L {
+                    vr[l] = fma::<F>(a[l], wr[l], fma::<F>(-b[l], wi[l], vr[l]));
+                    vi[l] = fma::<F>(a[l], wi[l], fma::<F>(b[l], wr[l], vi[l]));
+                }
+            }
+            let (gr, gi) = (s.gr[i], s.gi[i]);
+            let mut acc = s.gb[i * ni + c];
+            for l in 0..L {
+                acc[l] = fma::<F>(vr[l], gr[l], fma::<F>(-vi[l], gi[l], acc[l]));
+            }
+            s.gb[i * ni + c] = acc;
+            s.vr[i * ni + c] = vr;
+            s.vi[i * ni + c] = vi;
+        }
+    }
+    if pd_train {
+        // α_i = Σ_c v_ic·z^(−m_i)·(B_ic + p_i·(A·x)_ic); ∂L/∂Γ_i = conj(α_i).
+        for i in 0..n {
+            let (mut ar, mut ai) = (ZL, ZL);
+            for c in 0..ni {
+                let (mut axr, mut axi) = (ZL, ZL);
+                for j in 0..n {
+                    let a = p.a[i * n + j];
+                    let (sr, si) = (xr[j * ni + c], xi[j * ni + c]);
+                    for l in 0..L {
+                        axr[l] = fma::<F>(a, sr[l], axr[l]);
+                        axi[l] = fma::<F>(a, si[l], axi[l]);
+                    }
+                }
+                let b = p.b[i * ni + c];
+                let (vr, vi) = (s.vr[i * ni + c], s.vi[i * ni + c]);
+                for l in 0..valid {
+                    let k = bin(p, k0, l);
+                    let t = C64::new(b, 0.0) + p.pm.at(k * n + i) * C64::new(axr[l], axi[l]);
+                    let al = C64::new(vr[l], vi[l]) * p.zinv_m[k * n + i] * t;
+                    ar[l] += al.re;
+                    ai[l] += al.im;
+                }
+            }
+            for l in 0..valid {
+                if live[l] {
+                    hpd[l * n + i] = C64::new(ar[l], -ai[l]);
+                }
+            }
+        }
+    }
+    if po_train {
+        // ∂L/∂Q_o = conj(Σ_c conj(Ḡ_oc)·(C·x)_oc).
+        for o in 0..no {
+            let (mut ar, mut ai) = (ZL, ZL);
+            for c in 0..ni {
+                let (mut yr, mut yi) = (ZL, ZL);
+                for i in 0..n {
+                    let cv = p.c[o * n + i];
+                    let (sr, si) = (xr[i * ni + c], xi[i * ni + c]);
+                    for l in 0..L {
+                        yr[l] = fma::<F>(cv, sr[l], yr[l]);
+                        yi[l] = fma::<F>(cv, si[l], yi[l]);
+                    }
+                }
+                for l in 0..valid {
+                    if live[l] {
+                        let gb = gbar[l * no * ni + o * ni + c].conj();
+                        let al = gb * C64::new(yr[l], yi[l]);
+                        ar[l] += al.re;
+                        ai[l] += al.im;
+                    }
+                }
+            }
+            for l in 0..valid {
+                if live[l] {
+                    hpo[l * no + o] = C64::new(ar[l], -ai[l]);
+                }
+            }
+        }
+    }
+    // A gradient: Re((v⊙g⊙p)·xᵀ).
+    for i in 0..n {
+        for c in 0..ni {
+            let (vr, vi) = (s.vr[i * ni + c], s.vi[i * ni + c]);
+            let (gr, gi) = (s.gpr[i], s.gpi[i]);
+            let (mut tr, mut ti) = (ZL, ZL);
+            for l in 0..L {
+                tr[l] = vr[l] * gr[l] - vi[l] * gi[l];
+                ti[l] = vr[l] * gi[l] + vi[l] * gr[l];
+            }
+            for j in 0..n {
+                let (sr, si) = (xr[j * ni + c], xi[j * ni + c]);
+                let mut acc = s.ga[i * n + j];
+                for l in 0..L {
+                    acc[l] = fma::<F>(tr[l], sr[l], fma::<F>(-ti[l], si[l], acc[l]));
+                }
+                s.ga[i * n + j] = acc;
+            }
+        }
+    }
+}
+
+/// Forward of a run of groups starting at bin `k0` (`h` `(bins of the run, n_out, n_in)`).
+#[inline(always)]
+fn forward_run<const F: bool>(
+    p: &Problem<'_>,
+    k0: usize,
+    s: &mut Lanes,
+    store: &mut [Lane],
+    ok: &mut [bool],
+    h: &mut [C64],
+) {
+    let stride = p.group_stride();
+    let per_bin = p.no * p.ni;
+    let bins_here = h.len() / per_bin;
+    for (g, (st, okg)) in store
+        .chunks_mut(stride)
+        .zip(ok.chunks_mut(L))
+        .enumerate()
+    {
+        let first = g * L;
+        if first >= bins_here {
+            break;
+        }
+        let valid = (bins_here - first).min(L);
+        let hg = &mut h[first * per_bin..(first + valid) * per_bin];
+        forward_group::<F>(p, k0 + first, s, st, okg, hg, valid);
+    }
+}
+
+/// Backward of a run of groups starting at bin `k0`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn backward_run<const F: bool>(
+    p: &Problem<'_>,
+    pd_train: bool,
+    po_train: bool,
+    k0: usize,
+    s: &mut Lanes,
+    store: &[Lane],
+    ok: &[bool],
+    gbar: &[C64],
+    hpd: &mut [C64],
+    hpo: &mut [C64],
+) {
+    let stride = p.group_stride();
+    let per_bin = p.no * p.ni;
+    let bins_here = gbar.len() / per_bin;
+    for (g, (st, okg)) in store.chunks(stride).zip(ok.chunks(L)).enumerate() {
+        let first = g * L;
+        if first >= bins_here {
+            break;
+        }
+        let valid = (bins_here - first).min(L);
+        backward_group::<F>(
+            p,
+            pd_train,
+            po_train,
+            k0 + first,
+            s,
+            st,
+            okg,
+            &gbar[first * per_bin..(first + valid) * per_bin],
+            &mut hpd[first * p.n..(first + valid) * p.n],
+            &mut hpo[first * p.no..(first + valid) * p.no],
+            valid,
+        );
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn forward_run_avx2(
+    p: &Problem<'_>,
+    k0: usize,
+    s: &mut Lanes,
+    store: &mut [Lane],
+    ok: &mut [bool],
+    h: &mut [C64],
+) {
+    forward_run::<true>(p, k0, s, store, ok, h)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn backward_run_avx2(
+    p: &Problem<'_>,
+    pd_train: bool,
+    po_train: bool,
+    k0: usize,
+    s: &mut Lanes,
+    store: &[Lane],
+    ok: &[bool],
+    gbar: &[C64],
+    hpd: &mut [C64],
+    hpo: &mut [C64],
+) {
+    backward_run::<true>(p, pd_train, po_train, k0, s, store, ok, gbar, hpd, hpo)
+}
+
+/// Forward of the bins `k0 ..` covered by `h`: H into `h`, x and U into `store` (one group
+/// stride per [`L`] bins), success per bin into `ok`.
+pub(crate) fn forward(
+    level: SimdLevel,
+    p: &Problem<'_>,
+    k0: usize,
+    s: &mut Lanes,
+    store: &mut [Lane],
+    ok: &mut [bool],
+    h: &mut [C64],
+) {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `level` is Avx2Fma only when the CPU reported AVX2 and FMA.
+        SimdLevel::Avx2Fma => unsafe { forward_run_avx2(p, k0, s, store, ok, h) },
+        _ => forward_run::<false>(p, k0, s, store, ok, h),
+    }
+}
+
+/// Backward of the bins `k0 ..` covered by `gbar` (Ḡ `(bins, n_out, n_in)`), from the forward's
+/// `store`/`ok`; accumulates into `s` and writes the hook gradients.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward(
+    level: SimdLevel,
+    p: &Problem<'_>,
+    pd_train: bool,
+    po_train: bool,
+    k0: usize,
+    s: &mut Lanes,
+    store: &[Lane],
+    ok: &[bool],
+    gbar: &[C64],
+    hpd: &mut [C64],
+    hpo: &mut [C64],
+) {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `level` is Avx2Fma only when the CPU reported AVX2 and FMA.
+        SimdLevel::Avx2Fma => unsafe {
+            backward_run_avx2(p, pd_train, po_train, k0, s, store, ok, gbar, hpd, hpo)
+        },
+        _ => backward_run::<false>(p, pd_train, po_train, k0, s, store, ok, gbar, hpd, hpo),
+    }
+}
+
+/// In-place LU with partial pivoting (PM = LU, unit lower L); false when singular.
+fn lu(m: &mut [C64], perm: &mut [usize], n: usize) -> bool {
+    for (i, p) in perm.iter_mut().enumerate() {
+        *p = i;
+    }
+    for k in 0..n {
+        let mut piv = k;
+        let mut best = m[k * n + k].norm_sqr();
+        for r in k + 1..n {
+            let v = m[r * n + k].norm_sqr();
+            if v > best {
+                best = v;
+                piv = r;
+            }
+        }
+        if best == 0.0 || !best.is_finite() {
+            return false;
+        }
+        if piv != k {
+            for j in 0..n {
+                m.swap(k * n + j, piv * n + j);
+            }
+            perm.swap(k, piv);
+        }
+        let inv = m[k * n + k].inv();
+        for r in k + 1..n {
+            let f = m[r * n + k] * inv;
+            m[r * n + k] = f;
+            if f.re != 0.0 || f.im != 0.0 {
+                for j in k + 1..n {
+                    let u = m[k * n + j];
+                    m[r * n + j] -= f * u;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Solves M·x = rhs for column `c` of a `(n, cols)` array in place, using the LU factors.
+fn lu_solve_col(
+    m: &[C64],
+    perm: &[usize],
+    n: usize,
+    x: &mut [C64],
+    cols: usize,
+    c: usize,
+    t: &mut [C64],
+) {
+    for i in 0..n {
+        t[i] = x[perm[i] * cols + c];
+    }
+    for i in 0..n {
+        let mut s = t[i];
+        for j in 0..i {
+            s -= m[i * n + j] * t[j];
+        }
+        t[i] = s;
+    }
+    for i in (0..n).rev() {
+        let mut s = t[i];
+        for j in i + 1..n {
+            s -= m[i * n + j] * t[j];
+        }
+        t[i] = s / m[i * n + i];
+    }
+    for i in 0..n {
+        x[i * cols + c] = t[i];
+    }
+}
+
+/// Solves Mᵀ·v = rhs (plain transpose) for column `c` in place, using the LU factors of M.
+fn lu_solve_t_col(
+    m: &[C64],
+    perm: &[usize],
+    n: usize,
+    v: &mut [C64],
+    cols: usize,
+    c: usize,
+    t: &mut [C64],
+) {
+    // Mᵀ = Uᵀ·Lᵀ·P: Uᵀ s = y, Lᵀ w = s, v = Pᵀ w.
+    for i in 0..n {
+        let mut s = v[i * cols + c];
+        for j in 0..i {
+            s -= m[j * n + i] * t[j];
+        }
+        t[i] = s / m[i * n + i];
+    }
+    for i in (0..n).rev() {
+        let mut s = t[i];
+        for j in i + 1..n {
+            s -= m[j * n + i] * t[j];
+        }
+        t[i] = s;
+    }
+    for i in 0..n {
+        v[perm[i] * cols + c] = t[i];
+    }
+}
