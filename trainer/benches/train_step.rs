@@ -68,6 +68,8 @@ fn match_model(n: usize, design: AttenuationDesign, output_eq: bool) -> (FdnMode
 }
 
 fn bench(c: &mut Criterion) {
+    tailor_trainer::pin_thread_count();
+    tailor_trainer::tune_allocator();
     let text =
         std::fs::read_to_string(data("data/presets/colorless_FDN/colorless_init_N8_d1.json"))
             .expect("colorless preset");

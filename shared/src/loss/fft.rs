@@ -64,6 +64,28 @@ pub(crate) fn apply_on_cpu<C: 'static + CustomOp1 + Send + Sync>(
     }
 }
 
+/// Real FFT plans of every length used so far (rustfft plans are pure functions of the length).
+///
+/// A memo, not state: planning a 2^14-point transform costs as much as running it ~5 times
+/// (twiddle tables), and the [`Rfft`]/[`Irfft`](super::edc::Irfft) ops are created anew on every
+/// training step. The planner keeps one `Arc` plan per length and direction.
+fn real_planner() -> &'static Mutex<RealFftPlanner<f64>> {
+    static PLANNER: std::sync::OnceLock<Mutex<RealFftPlanner<f64>>> = std::sync::OnceLock::new();
+    PLANNER.get_or_init(|| Mutex::new(RealFftPlanner::new()))
+}
+
+/// The cached forward real FFT plan of length `n`.
+pub(crate) fn plan_rfft(n: usize) -> Arc<dyn RealToComplex<f64>> {
+    let mut planner = real_planner().lock().unwrap_or_else(|e| e.into_inner());
+    planner.plan_fft_forward(n)
+}
+
+/// The cached inverse real FFT plan of length `n`.
+pub(crate) fn plan_irfft(n: usize) -> Arc<dyn ComplexToReal<f64>> {
+    let mut planner = real_planner().lock().unwrap_or_else(|e| e.into_inner());
+    planner.plan_fft_inverse(n)
+}
+
 /// Whether bin `k` of an `n`-point real FFT is DC or (even `n`) Nyquist: real-valued bins whose
 /// imaginary part a complex-to-real transform ignores.
 pub(crate) fn is_edge_bin(k: usize, n: usize) -> bool {
@@ -75,7 +97,7 @@ pub(crate) fn is_edge_bin(k: usize, n: usize) -> bool {
 pub(crate) fn rfft_rows(x: &[f64], n: usize) -> candle_core::Result<Vec<f64>> {
     let rows = x.len() / n;
     let bins = n / 2 + 1;
-    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
+    let fft = plan_rfft(n);
     let mut input = fft.make_input_vec();
     let mut spec = fft.make_output_vec();
     let mut out = vec![0.0; 2 * rows * bins];
@@ -102,7 +124,7 @@ pub(crate) fn irfft_rows(
     let bins = n / 2 + 1;
     let rows = spec.len() / (2 * bins);
     let (re, im) = spec.split_at(rows * bins);
-    let ifft = RealFftPlanner::<f64>::new().plan_fft_inverse(n);
+    let ifft = plan_irfft(n);
     let mut half = ifft.make_input_vec();
     let mut row = ifft.make_output_vec();
     let mut out = vec![0.0; rows * n];
@@ -355,14 +377,24 @@ struct FrameScratch {
 }
 
 /// An FFT-based STFT engine: frame length, bin count and the per-frame plan.
-struct StftPlan {
+pub(crate) struct StftPlan {
     n: usize,
     bins: usize,
     frame: FramePlan,
 }
 
+impl std::fmt::Debug for StftPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StftPlan")
+            .field("n", &self.n)
+            .field("bins", &self.bins)
+            .finish()
+    }
+}
+
 impl StftPlan {
-    fn new(k: &SpectralKernel) -> Self {
+    /// Plans the per-frame transforms of `k` (window, FFT plans, chirp tables).
+    pub(crate) fn new(k: &SpectralKernel) -> Self {
         let (n, bins) = (k.n_fft, k.bins);
         let window = hann_periodic(n);
         if k.first_bin == 0.0 && k.bin_step == 1.0 && bins == n / 2 + 1 {
@@ -544,7 +576,7 @@ impl Stft {
         }
     }
 
-    fn check(&self, t: usize) -> candle_core::Result<()> {
+    pub(crate) fn check(&self, t: usize) -> candle_core::Result<()> {
         if self.hop == 0 {
             candle_core::bail!("stft: hop must be positive");
         }
@@ -566,7 +598,18 @@ impl Stft {
 
     /// Complex spectra of every frame, `(R, frames, bins)`.
     fn spectra(&self, x: &[f64], rows: usize, t: usize) -> Vec<C64> {
-        let plan = StftPlan::new(&self.kernel);
+        self.spectra_with(&StftPlan::new(&self.kernel), x, rows, t)
+    }
+
+    /// [`Stft::spectra`] with a plan made once by the caller (`plan` must come from this
+    /// kernel).
+    pub(crate) fn spectra_with(
+        &self,
+        plan: &StftPlan,
+        x: &[f64],
+        rows: usize,
+        t: usize,
+    ) -> Vec<C64> {
         let (n, bins) = (plan.n, plan.bins);
         let frames = self.frames(t);
         let chunk = frame_chunk(frames);
@@ -594,7 +637,17 @@ impl Stft {
 
     /// Adjoint of [`Stft::spectra`]: `g` `(R, frames, bins)` (∂L/∂Re + i·∂L/∂Im) → dL/dx `(R, T)`.
     fn adjoint(&self, g: &[C64], rows: usize, t: usize) -> Vec<f64> {
-        let plan = StftPlan::new(&self.kernel);
+        self.adjoint_with(&StftPlan::new(&self.kernel), g, rows, t)
+    }
+
+    /// [`Stft::adjoint`] with a plan made once by the caller.
+    pub(crate) fn adjoint_with(
+        &self,
+        plan: &StftPlan,
+        g: &[C64],
+        rows: usize,
+        t: usize,
+    ) -> Vec<f64> {
         let (n, bins) = (plan.n, plan.bins);
         let frames = self.frames(t);
         let chunk = frame_chunk(frames);
@@ -693,7 +746,7 @@ impl CustomOp1 for Stft {
 }
 
 /// Checks the STFT arguments with the loss error type.
-fn check_stft_args(
+pub(crate) fn check_stft_args(
     x: &Tensor,
     kernel: &SpectralKernel,
     hop: usize,

@@ -13,6 +13,7 @@ pub mod fft;
 pub mod hrtf;
 pub mod mel;
 pub mod mss;
+mod mss_l2;
 pub mod objective;
 pub mod reduce;
 pub mod sparsity;

@@ -10,7 +10,11 @@ use candle_core::{Tensor, TensorId};
 use std::sync::Arc;
 
 use super::fdn_loss_error::FdnLossError;
-use super::fft::{stft_magnitude, KernelPrecision, SpectralKernel};
+use super::fft::{
+    apply_on_cpu, check_stft_args, stft_magnitude, tensor_f64, KernelPrecision, SpectralKernel,
+    Stft, StftPlan,
+};
+use super::mss_l2::{MssL2, Resolution};
 use super::reduce::{norm_p, tensor_like, to_f64};
 use super::torch_ops;
 
@@ -221,6 +225,15 @@ pub struct MssLoss {
     pub form: MssForm,
     kernels: Vec<Arc<SpectralKernel>>,
     truth: TruthCache,
+    fused: Option<FusedTarget>,
+}
+
+/// The fused path's target: magnitudes per resolution for one untracked `y_true`.
+#[derive(Debug, Clone)]
+struct FusedTarget {
+    key: TensorId,
+    dims: (usize, usize),
+    resolutions: Vec<Resolution>,
 }
 
 /// Target magnitudes per resolution, kept for a `y_true` that carries no gradient (a training
@@ -270,7 +283,69 @@ impl MssLoss {
             form,
             kernels,
             truth: TruthCache::default(),
+            fused: None,
         })
+    }
+
+    /// Whether this configuration runs as the fused op ([`super::mss_l2`]): FLAMO's default
+    /// form (plain, p = 2, no mask, no log term).
+    fn fusable(&self) -> bool {
+        let c = &self.config;
+        self.form == MssForm::Plain && c.p == 2.0 && !c.log_term && !c.apply_mask
+    }
+
+    /// The fused evaluation against an untracked `y_true` (see [`MssLoss::forward_terms`]).
+    fn forward_fused(
+        &mut self,
+        y_pred: &Tensor,
+        y_true: &Tensor,
+    ) -> Result<(Tensor, Vec<Tensor>), FdnLossError> {
+        let rows = prepare(y_pred, y_true, self.config.energy_norm)?;
+        let dims = rows.pred.dims2()?;
+        let fresh = match &self.fused {
+            Some(f) => f.key != y_true.id() || f.dims != dims,
+            None => true,
+        };
+        if fresh {
+            let (r, t) = dims;
+            let truth = tensor_f64(&rows.truth)?;
+            let mut resolutions = Vec::with_capacity(self.kernels.len());
+            for (kernel, &n) in self.kernels.iter().zip(&self.config.nfft) {
+                let hop = self.config.hop(n);
+                check_stft_args(&rows.truth, kernel, hop, n / 2)?;
+                let stft = Stft {
+                    kernel: kernel.clone(),
+                    hop,
+                    pad: n / 2,
+                };
+                let plan = Arc::new(StftPlan::new(kernel));
+                let target = Arc::new(MssL2::magnitudes(&stft, &plan, &truth, r, t));
+                resolutions.push(Resolution {
+                    stft,
+                    plan,
+                    target,
+                });
+            }
+            self.fused = Some(FusedTarget {
+                key: y_true.id(),
+                dims,
+                resolutions,
+            });
+        }
+        let resolutions = self
+            .fused
+            .as_ref()
+            .map(|f| f.resolutions.clone())
+            .unwrap_or_default();
+        let op = MssL2 {
+            resolutions,
+            saved: std::sync::Mutex::new(Vec::new()),
+        };
+        let out = apply_on_cpu(&rows.pred, op)?;
+        let terms = (0..self.kernels.len())
+            .map(|i| out.get(i))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok((out.sum_all()?, terms))
     }
 
     /// The loss for `y_pred`, `y_true` (`(B, T, C)` or 1-D), a scalar; also returns each
@@ -280,6 +355,9 @@ impl MssLoss {
         y_pred: &Tensor,
         y_true: &Tensor,
     ) -> Result<(Tensor, Vec<Tensor>), FdnLossError> {
+        if self.fusable() && !y_true.track_op() {
+            return self.forward_fused(y_pred, y_true);
+        }
         let cfg = &self.config;
         let rows = prepare(y_pred, y_true, cfg.energy_norm)?;
         let cached = self.truth.get(y_true).map(<[Tensor]>::to_vec);
@@ -375,6 +453,40 @@ mod tests {
         SpectrogramLossConfig {
             nfft,
             ..Default::default()
+        }
+    }
+
+    /// The fused op (untracked target) equals the generic tensor path (a tracked target takes
+    /// it) in value, per-resolution terms and gradient, on 3 rows of 2 channels.
+    #[test]
+    fn fused_path_equals_the_generic_path() {
+        let len = 700;
+        let mk = |f: f64, ph: f64| -> Vec<f64> {
+            (0..len * 2)
+                .map(|i| (i as f64 * f + ph).sin() * (-(i as f64) / 400.0).exp())
+                .collect()
+        };
+        let pred = candle_core::Var::from_vec(mk(0.21, 0.3), (1, len, 2), &Device::Cpu).unwrap();
+        let truth = Tensor::from_vec(mk(0.5, 1.0), (1, len, 2), &Device::Cpu).unwrap();
+        let tracked = candle_core::Var::from_tensor(&truth).unwrap();
+        let mut fused = MssLoss::new(cfg(vec![64, 128, 256]), MssForm::Plain).unwrap();
+        let mut generic = fused.clone();
+        let eval = |l: &mut MssLoss, t: &Tensor| {
+            let (total, terms) = l.forward_terms(pred.as_tensor(), t).unwrap();
+            let g = total.backward().unwrap();
+            let grad = g.get(pred.as_tensor()).unwrap().flatten_all().unwrap();
+            let terms: Vec<f64> = terms.iter().map(|t| t.to_scalar::<f64>().unwrap()).collect();
+            (terms, grad.to_vec1::<f64>().unwrap())
+        };
+        for _ in 0..2 {
+            let (tf, gf) = eval(&mut fused, &truth);
+            let (tg, gg) = eval(&mut generic, tracked.as_tensor());
+            for (a, b) in tf.iter().zip(&tg) {
+                assert!((a - b).abs() <= 1e-12 * b.abs(), "term {a} vs {b}");
+            }
+            let scale = gg.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let err = gf.iter().zip(&gg).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+            assert!(scale > 0.0 && err <= 1e-10 * scale, "gradient error {err} of {scale}");
         }
     }
 

@@ -166,6 +166,16 @@ fn fma<const F: bool>(a: f64, b: f64, c: f64) -> f64 {
     }
 }
 
+/// The line count: the compile-time `N` of a specialised kernel, else the problem's.
+#[inline(always)]
+fn dim<const N: usize>(p: &Problem<'_>) -> usize {
+    if N > 0 {
+        N
+    } else {
+        p.n
+    }
+}
+
 /// Bin of lane `l` in the group starting at `k0` (padding lanes repeat the last bin).
 #[inline(always)]
 fn bin(p: &Problem<'_>, k0: usize, l: usize) -> usize {
@@ -174,8 +184,8 @@ fn bin(p: &Problem<'_>, k0: usize, l: usize) -> usize {
 
 /// Gathers g = Γ·z^(−m), g⊙p and Q into lanes.
 #[inline(always)]
-fn gather(p: &Problem<'_>, k0: usize, s: &mut Lanes) {
-    let n = p.n;
+fn gather<const N: usize>(p: &Problem<'_>, k0: usize, s: &mut Lanes) {
+    let n = dim::<N>(p);
     for l in 0..L {
         let k = bin(p, k0, l);
         for i in 0..n {
@@ -197,7 +207,7 @@ fn gather(p: &Problem<'_>, k0: usize, s: &mut Lanes) {
 /// Forward of one group: factorise, solve x and U into `st`, write H of the `valid` lanes into
 /// `h` `(valid, n_out, n_in)` and each lane's success into `ok`.
 #[inline(always)]
-fn forward_group<const F: bool>(
+fn forward_group<const F: bool, const N: usize>(
     p: &Problem<'_>,
     k0: usize,
     s: &mut Lanes,
@@ -206,8 +216,8 @@ fn forward_group<const F: bool>(
     h: &mut [C64],
     valid: usize,
 ) {
-    let (n, ni, no) = (p.n, p.ni, p.no);
-    gather(p, k0, s);
+    let (n, ni, no) = (dim::<N>(p), p.ni, p.no);
+    gather::<N>(p, k0, s);
     let (xs, us) = st.split_at_mut(2 * n * ni);
     let (xr, xi) = xs.split_at_mut(n * ni);
     let (ur, ui) = us.split_at_mut(n * no);
@@ -341,11 +351,15 @@ fn forward_group<const F: bool>(
             ui[i * no + o] = ti;
         }
     }
-    for l in 0..valid {
-        let mut good = minp[l] >= PIVOT_MIN * PIVOT_MIN;
-        if good {
-            good = xr.iter().chain(xi.iter()).chain(ur.iter()).chain(ui.iter()).all(|v| v[l].is_finite());
+    // Any NaN or infinity in a lane's solution makes its sum non-finite.
+    let mut sum = ZL;
+    for v in xr.iter().chain(xi.iter()).chain(ur.iter()).chain(ui.iter()) {
+        for l in 0..L {
+            sum[l] += v[l];
         }
+    }
+    for l in 0..valid {
+        let good = minp[l] >= PIVOT_MIN * PIVOT_MIN && sum[l].is_finite();
         ok[l] = good || pivoted_bin(p, l, s, xr, xi, ur, ui);
     }
     // H = Q ⊙ (C·x) + D.
@@ -427,7 +441,7 @@ fn pivoted_bin(
 /// (`hpd` `(valid, N)`, `hpo` `(valid, n_out)`; NaN for singular bins).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn backward_group<const F: bool>(
+fn backward_group<const F: bool, const N: usize>(
     p: &Problem<'_>,
     pd_train: bool,
     po_train: bool,
@@ -440,8 +454,8 @@ fn backward_group<const F: bool>(
     hpo: &mut [C64],
     valid: usize,
 ) {
-    let (n, ni, no) = (p.n, p.ni, p.no);
-    gather(p, k0, s);
+    let (n, ni, no) = (dim::<N>(p), p.ni, p.no);
+    gather::<N>(p, k0, s);
     let (xs, us) = st.split_at(2 * n * ni);
     let (xr, xi) = xs.split_at(n * ni);
     let (ur, ui) = us.split_at(n * no);
@@ -593,7 +607,7 @@ fn backward_group<const F: bool>(
 
 /// Forward of a run of groups starting at bin `k0` (`h` `(bins of the run, n_out, n_in)`).
 #[inline(always)]
-fn forward_run<const F: bool>(
+fn forward_run<const F: bool, const N: usize>(
     p: &Problem<'_>,
     k0: usize,
     s: &mut Lanes,
@@ -615,14 +629,14 @@ fn forward_run<const F: bool>(
         }
         let valid = (bins_here - first).min(L);
         let hg = &mut h[first * per_bin..(first + valid) * per_bin];
-        forward_group::<F>(p, k0 + first, s, st, okg, hg, valid);
+        forward_group::<F, N>(p, k0 + first, s, st, okg, hg, valid);
     }
 }
 
 /// Backward of a run of groups starting at bin `k0`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn backward_run<const F: bool>(
+fn backward_run<const F: bool, const N: usize>(
     p: &Problem<'_>,
     pd_train: bool,
     po_train: bool,
@@ -643,7 +657,7 @@ fn backward_run<const F: bool>(
             break;
         }
         let valid = (bins_here - first).min(L);
-        backward_group::<F>(
+        backward_group::<F, N>(
             p,
             pd_train,
             po_train,
@@ -661,7 +675,7 @@ fn backward_run<const F: bool>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn forward_run_avx2(
+unsafe fn forward_run_avx2<const N: usize>(
     p: &Problem<'_>,
     k0: usize,
     s: &mut Lanes,
@@ -669,13 +683,13 @@ unsafe fn forward_run_avx2(
     ok: &mut [bool],
     h: &mut [C64],
 ) {
-    forward_run::<true>(p, k0, s, store, ok, h)
+    forward_run::<true, N>(p, k0, s, store, ok, h)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn backward_run_avx2(
+unsafe fn backward_run_avx2<const N: usize>(
     p: &Problem<'_>,
     pd_train: bool,
     po_train: bool,
@@ -687,7 +701,24 @@ unsafe fn backward_run_avx2(
     hpd: &mut [C64],
     hpo: &mut [C64],
 ) {
-    backward_run::<true>(p, pd_train, po_train, k0, s, store, ok, gbar, hpd, hpo)
+    backward_run::<true, N>(p, pd_train, po_train, k0, s, store, ok, gbar, hpd, hpo)
+}
+
+/// Calls `$f::<N>` with the line count fixed at compile time for the common sizes (4, 6, 8,
+/// 12, 16, 24, 32 lines) so the loops unroll; `N = 0` reads it from the problem.
+macro_rules! by_size {
+    ($n:expr, $f:ident, $($arg:expr),*) => {
+        match $n {
+            4 => $f::<4>($($arg),*),
+            6 => $f::<6>($($arg),*),
+            8 => $f::<8>($($arg),*),
+            12 => $f::<12>($($arg),*),
+            16 => $f::<16>($($arg),*),
+            24 => $f::<24>($($arg),*),
+            32 => $f::<32>($($arg),*),
+            _ => $f::<0>($($arg),*),
+        }
+    };
 }
 
 /// Forward of the bins `k0 ..` covered by `h`: H into `h`, x and U into `store` (one group
@@ -704,8 +735,8 @@ pub(crate) fn forward(
     match level {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `level` is Avx2Fma only when the CPU reported AVX2 and FMA.
-        SimdLevel::Avx2Fma => unsafe { forward_run_avx2(p, k0, s, store, ok, h) },
-        _ => forward_run::<false>(p, k0, s, store, ok, h),
+        SimdLevel::Avx2Fma => unsafe { by_size!(p.n, forward_run_avx2, p, k0, s, store, ok, h) },
+        _ => forward_run::<false, 0>(p, k0, s, store, ok, h),
     }
 }
 
@@ -729,9 +760,22 @@ pub(crate) fn backward(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `level` is Avx2Fma only when the CPU reported AVX2 and FMA.
         SimdLevel::Avx2Fma => unsafe {
-            backward_run_avx2(p, pd_train, po_train, k0, s, store, ok, gbar, hpd, hpo)
+            by_size!(
+                p.n,
+                backward_run_avx2,
+                p,
+                pd_train,
+                po_train,
+                k0,
+                s,
+                store,
+                ok,
+                gbar,
+                hpd,
+                hpo
+            )
         },
-        _ => backward_run::<false>(p, pd_train, po_train, k0, s, store, ok, gbar, hpd, hpo),
+        _ => backward_run::<false, 0>(p, pd_train, po_train, k0, s, store, ok, gbar, hpd, hpo),
     }
 }
 
