@@ -76,6 +76,8 @@ pub(crate) struct Problem<'a> {
     pub pm: Resp<'a>,
     /// post_output Q, `(bins, n_out)`.
     pub q: Resp<'a>,
+    /// The same grid factors as lane tables.
+    pub grid: &'a GridLanes,
 }
 
 impl Problem<'_> {
@@ -182,24 +184,116 @@ fn bin(p: &Problem<'_>, k0: usize, l: usize) -> usize {
     (k0 + l).min(p.bins - 1)
 }
 
-/// Gathers g = Γ·z^(−m), g⊙p and Q into lanes.
+/// Per-group lane tables fixed at setup: `z^(−m)` with a frozen Γ folded in, the frozen
+/// post_matrix p and the frozen Q, each laid out `[re lanes | im lanes]` per group of [`L`] bins
+/// (padding lanes repeat the last bin).
+#[derive(Debug, Clone)]
+pub(crate) struct GridLanes {
+    /// `z^(−m_i)·Γ_i` (Γ = 1 unless frozen), groups × 2N.
+    gz: Vec<Lane>,
+    /// post_matrix response, groups × 2N.
+    p: Option<Vec<Lane>>,
+    /// Frozen post_output response, groups × 2·n_out.
+    q: Option<Vec<Lane>>,
+}
+
+impl GridLanes {
+    /// Tables for `bins` bins of an N-line FDN from per-bin `(bins, channels)` values.
+    pub(crate) fn new(
+        bins: usize,
+        n: usize,
+        no: usize,
+        zinv_m: &[C64],
+        gamma: Option<&[C64]>,
+        pm: Option<&[C64]>,
+        q: Option<&[C64]>,
+    ) -> Self {
+        let groups = bins.div_ceil(L);
+        let table = |ch: usize, f: &dyn Fn(usize, usize) -> C64| -> Vec<Lane> {
+            let mut out = vec![ZL; groups * 2 * ch];
+            for g in 0..groups {
+                let base = g * 2 * ch;
+                for l in 0..L {
+                    let k = (g * L + l).min(bins - 1);
+                    for c in 0..ch {
+                        let v = f(k, c);
+                        out[base + c][l] = v.re;
+                        out[base + ch + c][l] = v.im;
+                    }
+                }
+            }
+            out
+        };
+        Self {
+            gz: table(n, &|k, i| {
+                let z = zinv_m[k * n + i];
+                gamma.map_or(z, |gm| gm[k * n + i] * z)
+            }),
+            p: pm.map(|pm| table(n, &|k, i| pm[k * n + i])),
+            q: q.map(|q| table(no, &|k, o| q[k * no + o])),
+        }
+    }
+}
+
+/// Gathers g = Γ·z^(−m), g⊙p and Q of the group starting at bin `k0` into lanes.
 #[inline(always)]
 fn gather<const N: usize>(p: &Problem<'_>, k0: usize, s: &mut Lanes) {
-    let n = dim::<N>(p);
-    for l in 0..L {
-        let k = bin(p, k0, l);
-        for i in 0..n {
-            let g = p.gamma.at(k * n + i) * p.zinv_m[k * n + i];
-            let gp = g * p.pm.at(k * n + i);
-            s.gr[i][l] = g.re;
-            s.gi[i][l] = g.im;
-            s.gpr[i][l] = gp.re;
-            s.gpi[i][l] = gp.im;
+    let (n, no) = (dim::<N>(p), p.no);
+    let gi = k0 / L;
+    let gz = &p.grid.gz[gi * 2 * n..(gi + 1) * 2 * n];
+    match p.gamma {
+        Resp::Planes(re, im) => {
+            for i in 0..n {
+                let (zr, zi) = (gz[i], gz[n + i]);
+                let (mut gr, mut gi_) = (ZL, ZL);
+                for l in 0..L {
+                    let idx = bin(p, k0, l) * n + i;
+                    gr[l] = re[idx] * zr[l] - im[idx] * zi[l];
+                    gi_[l] = re[idx] * zi[l] + im[idx] * zr[l];
+                }
+                s.gr[i] = gr;
+                s.gi[i] = gi_;
+            }
         }
-        for o in 0..p.no {
-            let q = p.q.at(k * p.no + o);
-            s.qr[o][l] = q.re;
-            s.qi[o][l] = q.im;
+        _ => {
+            s.gr[..n].copy_from_slice(&gz[..n]);
+            s.gi[..n].copy_from_slice(&gz[n..]);
+        }
+    }
+    match &p.grid.p {
+        Some(pl) => {
+            let pl = &pl[gi * 2 * n..(gi + 1) * 2 * n];
+            for i in 0..n {
+                let (gr, gi_, pr, pi) = (s.gr[i], s.gi[i], pl[i], pl[n + i]);
+                for l in 0..L {
+                    s.gpr[i][l] = gr[l] * pr[l] - gi_[l] * pi[l];
+                    s.gpi[i][l] = gr[l] * pi[l] + gi_[l] * pr[l];
+                }
+            }
+        }
+        None => {
+            s.gpr[..n].copy_from_slice(&s.gr[..n]);
+            s.gpi[..n].copy_from_slice(&s.gi[..n]);
+        }
+    }
+    match (p.q, &p.grid.q) {
+        (Resp::Planes(re, im), _) => {
+            for l in 0..L {
+                let k = bin(p, k0, l);
+                for o in 0..no {
+                    s.qr[o][l] = re[k * no + o];
+                    s.qi[o][l] = im[k * no + o];
+                }
+            }
+        }
+        (_, Some(ql)) => {
+            let ql = &ql[gi * 2 * no..(gi + 1) * 2 * no];
+            s.qr.copy_from_slice(&ql[..no]);
+            s.qi.copy_from_slice(&ql[no..]);
+        }
+        _ => {
+            s.qr.iter_mut().for_each(|v| *v = [1.0; L]);
+            s.qi.iter_mut().for_each(|v| *v = ZL);
         }
     }
 }

@@ -38,7 +38,7 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::fdn_kernel::{self, Lane, Lanes, Problem, Resp, L};
+use super::fdn_kernel::{self, GridLanes, Lane, Lanes, Problem, Resp, L};
 use crate::engine::SimdLevel;
 use crate::response::alias_factor;
 use crate::sos::SosBank;
@@ -148,6 +148,8 @@ struct Setup {
     output: FdnOutput,
     /// z_k^(−m_i), `(bins, N)`.
     zinv_m: Vec<C64>,
+    /// Grid factors as SIMD lane tables.
+    grid: GridLanes,
     /// Frozen Γ, `(bins, N)`.
     pd_frozen: Option<Vec<C64>>,
     pd_trainable: bool,
@@ -317,6 +319,15 @@ impl FdnResponse {
                 n_out: spec.n_out,
                 nfft,
                 bins,
+                grid: GridLanes::new(
+                    bins,
+                    n,
+                    spec.n_out,
+                    &zinv_m,
+                    pd_frozen.as_deref(),
+                    pm.as_deref(),
+                    po_frozen.as_deref(),
+                ),
                 block_groups,
                 level: SimdLevel::detect(),
                 output: spec.output,
@@ -507,6 +518,7 @@ impl Setup {
             gamma: resp(&self.pd_frozen, p.pd),
             pm: resp(&self.pm, None),
             q: resp(&self.po_frozen, p.po),
+            grid: &self.grid,
         }
     }
 
