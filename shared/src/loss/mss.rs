@@ -320,11 +320,7 @@ impl MssLoss {
                 };
                 let plan = Arc::new(StftPlan::new(kernel));
                 let target = Arc::new(MssL2::magnitudes(&stft, &plan, &truth, r, t));
-                resolutions.push(Resolution {
-                    stft,
-                    plan,
-                    target,
-                });
+                resolutions.push(Resolution { stft, plan, target });
             }
             self.fused = Some(FusedTarget {
                 key: y_true.id(),
@@ -475,7 +471,10 @@ mod tests {
             let (total, terms) = l.forward_terms(pred.as_tensor(), t).unwrap();
             let g = total.backward().unwrap();
             let grad = g.get(pred.as_tensor()).unwrap().flatten_all().unwrap();
-            let terms: Vec<f64> = terms.iter().map(|t| t.to_scalar::<f64>().unwrap()).collect();
+            let terms: Vec<f64> = terms
+                .iter()
+                .map(|t| t.to_scalar::<f64>().unwrap())
+                .collect();
             (terms, grad.to_vec1::<f64>().unwrap())
         };
         for _ in 0..2 {
@@ -485,8 +484,14 @@ mod tests {
                 assert!((a - b).abs() <= 1e-12 * b.abs(), "term {a} vs {b}");
             }
             let scale = gg.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            let err = gf.iter().zip(&gg).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-            assert!(scale > 0.0 && err <= 1e-10 * scale, "gradient error {err} of {scale}");
+            let err = gf
+                .iter()
+                .zip(&gg)
+                .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                scale > 0.0 && err <= 1e-10 * scale,
+                "gradient error {err} of {scale}"
+            );
         }
     }
 

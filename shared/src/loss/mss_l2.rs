@@ -32,7 +32,13 @@ pub(crate) struct MssL2 {
 
 impl MssL2 {
     /// Target magnitudes of `truth` rows `(R, T)` for `res` (layout of the op's spectra).
-    pub(crate) fn magnitudes(stft: &Stft, plan: &StftPlan, x: &[f64], rows: usize, t: usize) -> Vec<f64> {
+    pub(crate) fn magnitudes(
+        stft: &Stft,
+        plan: &StftPlan,
+        x: &[f64],
+        rows: usize,
+        t: usize,
+    ) -> Vec<f64> {
         stft.spectra_with(plan, x, rows, t)
             .par_iter()
             .map(|z| (z.re * z.re + z.im * z.im).sqrt())

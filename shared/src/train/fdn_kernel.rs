@@ -16,6 +16,9 @@
 //! Every kernel is compiled twice, portable and (x86-64) AVX2 + FMA chosen at run time, like the
 //! engine (see [`crate::engine::simd`]).
 
+// Lane loops index several arrays by the same lane: plain index loops vectorise best here.
+#![allow(clippy::needless_range_loop)]
+
 use crate::engine::SimdLevel;
 use num_complex::Complex64 as C64;
 
@@ -517,7 +520,11 @@ fn pivoted_bin(
             lu_solve_t_col(&s.sm, &s.sperm, n, &mut s.su, no, o, &mut s.st);
         }
     }
-    let good = good && s.sx.iter().chain(&s.su).all(|z| z.re.is_finite() && z.im.is_finite());
+    let good = good
+        && s.sx
+            .iter()
+            .chain(&s.su)
+            .all(|z| z.re.is_finite() && z.im.is_finite());
     let z = if good { None } else { Some(0.0) };
     for (idx, v) in s.sx.iter().enumerate() {
         xr[idx][l] = z.unwrap_or(v.re);
@@ -712,11 +719,7 @@ fn forward_run<const F: bool, const N: usize>(
     let stride = p.group_stride();
     let per_bin = p.no * p.ni;
     let bins_here = h.len() / per_bin;
-    for (g, (st, okg)) in store
-        .chunks_mut(stride)
-        .zip(ok.chunks_mut(L))
-        .enumerate()
-    {
+    for (g, (st, okg)) in store.chunks_mut(stride).zip(ok.chunks_mut(L)).enumerate() {
         let first = g * L;
         if first >= bins_here {
             break;

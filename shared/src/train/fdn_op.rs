@@ -498,12 +498,12 @@ impl Setup {
 
     /// The kernel's view of one evaluation.
     fn problem<'a>(&'a self, p: &Params<'a>) -> Problem<'a> {
-        let resp = |frozen: &'a Option<Vec<C64>>, planes: Option<(&'a [f64], &'a [f64])>| {
-            match (frozen, planes) {
-                (Some(f), _) => Resp::Frozen(f),
-                (None, Some((re, im))) => Resp::Planes(re, im),
-                (None, None) => Resp::One,
-            }
+        let resp = |frozen: &'a Option<Vec<C64>>, planes: Option<(&'a [f64], &'a [f64])>| match (
+            frozen, planes,
+        ) {
+            (Some(f), _) => Resp::Frozen(f),
+            (None, Some((re, im))) => Resp::Planes(re, im),
+            (None, None) => Resp::One,
         };
         Problem {
             n: self.n,

@@ -2,8 +2,8 @@
 //! cascade response op, and RT/dB → SOS designs on candle tensors.
 
 pub mod designs;
-pub mod fdn_op;
 mod fdn_kernel;
+pub mod fdn_op;
 pub mod geq;
 pub mod logm;
 pub mod sos_op;

@@ -372,12 +372,7 @@ fn bins_with_a_zero_unpivoted_pivot_fall_back_to_partial_pivoting() {
         output: FdnOutput::Freq,
     })
     .unwrap();
-    let inputs = vec![
-        t(a, &[n, n]),
-        t(b, &[n, 1]),
-        t(c, &[1, n]),
-        t(d, &[1, 1]),
-    ];
+    let inputs = vec![t(a, &[n, n]), t(b, &[n, 1]), t(c, &[1, n]), t(d, &[1, 1])];
     let f = |x: &[Tensor]| {
         op.forward(&FdnInputs {
             a: &x[0],

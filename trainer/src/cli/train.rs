@@ -71,6 +71,57 @@ pub struct Common {
     /// torch's default there, every step runs up to 20 iterations).
     #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
     pub optimizer: OptimizerArg,
+    /// Device of the parameters: cpu, cuda or cuda:N (CUDA needs a build with `--features
+    /// cuda`; the FDN and FFT ops then run on the CPU between device tensors).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Parameter dtype: f64 (exact gradients) or f32 (pyFDN's default precision).
+    #[arg(long, value_enum, default_value_t = DtypeArg::F64)]
+    pub dtype: DtypeArg,
+}
+
+/// Parameter dtypes selectable on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DtypeArg {
+    /// 64-bit floats.
+    F64,
+    /// 32-bit floats.
+    F32,
+}
+
+impl Common {
+    /// The candle device named by `--device`.
+    fn device(&self) -> Result<candle_core::Device> {
+        let spec = self.device.trim().to_ascii_lowercase();
+        let ordinal = match spec.as_str() {
+            "cpu" => return Ok(candle_core::Device::Cpu),
+            "cuda" => 0,
+            s => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
+                Some(Ok(i)) => i,
+                _ => bail!(
+                    "--device must be cpu, cuda or cuda:N, got '{}'",
+                    self.device
+                ),
+            },
+        };
+        if !cfg!(feature = "cuda") {
+            bail!(
+                "--device {}: this build has no CUDA support; rebuild with \
+                 `cargo build --release -p tailor-trainer --features cuda`",
+                self.device
+            );
+        }
+        candle_core::Device::new_cuda(ordinal)
+            .with_context(|| format!("opening CUDA device {ordinal}"))
+    }
+
+    /// The candle dtype named by `--dtype`.
+    fn dtype(&self) -> candle_core::DType {
+        match self.dtype {
+            DtypeArg::F64 => candle_core::DType::F64,
+            DtypeArg::F32 => candle_core::DType::F32,
+        }
+    }
 }
 
 /// Optimisers selectable on the command line.
@@ -196,6 +247,7 @@ fn check_common(c: &Common, nfft: usize) -> Result<()> {
 fn colorless_cmd(a: &ColorlessArgs) -> Result<()> {
     let c = &a.common;
     check_common(c, a.nfft)?;
+    let (device, dtype) = (c.device()?, c.dtype());
     let mut model = match &c.init {
         Some(spec) => trainable_from_build(
             &load_init(spec)?,
@@ -204,7 +256,8 @@ fn colorless_cmd(a: &ColorlessArgs) -> Result<()> {
             &ModelOptions {
                 nfft: a.nfft,
                 alias_decay_db: a.alias_decay_db,
-                ..Default::default()
+                device,
+                dtype,
             },
         )?,
         None => build_fdn(&BuildFdnOptions {
@@ -214,6 +267,8 @@ fn colorless_cmd(a: &ColorlessArgs) -> Result<()> {
             nfft: a.nfft,
             alias_decay_db: Some(a.alias_decay_db),
             seed: c.seed,
+            device,
+            dtype,
             ..Default::default()
         })?,
     };
@@ -231,6 +286,7 @@ fn match_cmd(a: &MatchArgs) -> Result<()> {
     if a.mss_nfft.is_empty() || a.mss_nfft.iter().any(|&n| n < 4 || n > a.nfft) {
         bail!("--mss-nfft values must lie in 4..=nfft ({})", a.nfft);
     }
+    let (device, dtype) = (c.device()?, c.dtype());
     let init = c.init.as_deref().map(load_init).transpose()?;
     let fs = init.as_ref().map_or(c.fs, Build::sample_rate);
     let (n_out, n_in) = init.as_ref().map_or((1, 1), |b| (b.n_out(), b.n_in()));
@@ -247,10 +303,8 @@ fn match_cmd(a: &MatchArgs) -> Result<()> {
     };
     let mut model = match &init {
         Some(build) => {
-            let rt_t = candle_core::Tensor::new(
-                initial_rt(design, rt).as_slice(),
-                &candle_core::Device::Cpu,
-            )?;
+            let rt_t = candle_core::Tensor::new(initial_rt(design, rt).as_slice(), &device)?
+                .to_dtype(dtype)?;
             model_from_parts(
                 build,
                 Trainable::default(),
@@ -264,7 +318,8 @@ fn match_cmd(a: &MatchArgs) -> Result<()> {
                 &ModelOptions {
                     nfft: a.nfft,
                     alias_decay_db: a.alias_decay_db,
-                    ..Default::default()
+                    device: device.clone(),
+                    dtype,
                 },
             )?
         }
@@ -277,6 +332,8 @@ fn match_cmd(a: &MatchArgs) -> Result<()> {
             nfft: a.nfft,
             alias_decay_db: Some(a.alias_decay_db),
             seed: c.seed,
+            device,
+            dtype,
             ..Default::default()
         })?,
     };
@@ -351,11 +408,14 @@ fn write_outputs(
         "ms_per_step": log.ms_per_step,
         "best_step": log.best_step,
         "best_loss": log.best_loss,
+        "final_loss": log.final_loss,
+        "exported_loss": log.exported_loss,
     });
     std::fs::write(&log_path, serde_json::to_string_pretty(&json)?)
         .with_context(|| format!("writing {}", log_path.display()))?;
     println!(
-        "{kind}: {} steps ({}), loss {:.6} → {:.6}, best {:.6} at step {}, {:.2} ms/step",
+        "{kind}: {} steps ({}), loss {:.6} → {:.6}, best {:.6} at step {}, after the last \
+         update {:.6}, exported {:.6}, {:.2} ms/step",
         log.steps_run,
         if log.stopped_early {
             "stopped early"
@@ -366,6 +426,8 @@ fn write_outputs(
         log.train_loss.last().copied().unwrap_or(f64::NAN),
         log.best_loss,
         log.best_step,
+        log.final_loss,
+        log.exported_loss,
         log.ms_per_step
     );
     println!("wrote {} and {}", c.out.display(), log_path.display());
@@ -491,5 +553,50 @@ mod tests {
         ])
         .unwrap_err();
         assert!(e.to_string().contains("sgd"), "{e}");
+    }
+
+    /// `--dtype f32` trains in pyFDN's default precision; `--device` names the device or
+    /// says what is missing.
+    #[test]
+    fn dtype_and_device_options() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dir = std::env::temp_dir().join(format!("tailor-dtype-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("c32.json");
+        let preset = root.join("data/presets/colorless_FDN/colorless_init_N4_d1.json");
+        let args = |device: &str| {
+            Cli::try_parse_from([
+                "train",
+                "colorless",
+                "--init",
+                preset.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--steps",
+                "3",
+                "--nfft",
+                "2048",
+                "--dtype",
+                "f32",
+                "--device",
+                device,
+                "--no-plots",
+                "--quiet",
+            ])
+            .unwrap()
+        };
+        run(&args("cpu").cmd).unwrap();
+        let log: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(beside(&out, "log.json")).unwrap())
+                .unwrap();
+        let losses = log["train_loss"].as_array().unwrap();
+        assert_eq!(losses.len(), 3);
+        assert!(losses[2].as_f64().unwrap() < losses[0].as_f64().unwrap());
+        let e = run(&args("gpu").cmd).unwrap_err().to_string();
+        assert!(e.contains("cpu, cuda or cuda:N"), "{e}");
+        if !cfg!(feature = "cuda") {
+            let e = run(&args("cuda:0").cmd).unwrap_err().to_string();
+            assert!(e.contains("--features cuda"), "{e}");
+        }
     }
 }

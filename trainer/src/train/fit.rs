@@ -81,6 +81,12 @@ pub struct TrainLog {
     pub best_step: usize,
     /// The lowest logged total.
     pub best_loss: f64,
+    /// Total of the parameters after the last update (Adam logs pre-update totals, so this is
+    /// one more evaluation; for L-BFGS it is the last logged total).
+    pub final_loss: f64,
+    /// Total of the parameters the model is left with: `final_loss`, or with
+    /// [`TrainOptions::restore_best`] the lower of `best_loss` and `final_loss`.
+    pub exported_loss: f64,
 }
 
 /// pyFDN's plateau rule (§8), state carried across steps (and checkpoints).
@@ -352,11 +358,32 @@ pub fn train_fdn_with(
     } else {
         0.0
     };
-    if opts.restore_best && !train_loss.is_empty() {
-        model.restore(&best_params)?;
-    }
     let steps_run = train_loss.len();
     let best_loss = train_loss.get(best_step).copied().unwrap_or(f64::NAN);
+    let last = train_loss.last().copied().unwrap_or(f64::NAN);
+    let final_loss = if opts.optimizer == Optimizer::Adam && ran > 0 {
+        // Adam logged each step before its update: evaluate the last update once.
+        let (h, a) = model.response_and_feedback()?;
+        let ctx = LossContext {
+            h: &h,
+            feedback: &a,
+            model,
+        };
+        let (total, _) = loss.evaluate(&ctx)?;
+        total.to_dtype(DType::F64)?.to_scalar::<f64>()?
+    } else {
+        last
+    };
+    let exported_loss = if opts.restore_best && !train_loss.is_empty() {
+        if final_loss < best_loss {
+            final_loss
+        } else {
+            model.restore(&best_params)?;
+            best_loss
+        }
+    } else {
+        final_loss
+    };
     Ok(TrainLog {
         steps_run,
         stopped_early: steps_run < opts.max_steps,
@@ -365,6 +392,8 @@ pub fn train_fdn_with(
         ms_per_step: ms,
         best_step,
         best_loss,
+        final_loss,
+        exported_loss,
     })
 }
 
