@@ -72,6 +72,43 @@ pub enum Hook {
     Frozen(SosBank),
     /// A response tensor `(2, bins, channels)` supplied per call (differentiable).
     Trainable,
+    /// SOS coefficients `(sections, 6, channels)` (rows `[b0, b1, b2, a0, a1, a2]`) supplied per
+    /// call (differentiable) and evaluated inside the op — no `(2, bins, channels)` response
+    /// tensor in the graph (what the trainer's RT- and dB-parametrised hooks use).
+    TrainableSos {
+        /// Number of second-order sections per channel.
+        sections: usize,
+    },
+}
+
+/// How a hook's per-call input is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HookInput {
+    /// No per-call input.
+    Absent,
+    /// Response planes `(2, bins, channels)`.
+    Response,
+    /// SOS coefficients `(sections, 6, channels)`.
+    Sos(usize),
+}
+
+impl HookInput {
+    fn of(hook: &Hook) -> Self {
+        match hook {
+            Hook::Trainable => Self::Response,
+            Hook::TrainableSos { sections } => Self::Sos(*sections),
+            Hook::None | Hook::Frozen(_) => Self::Absent,
+        }
+    }
+
+    /// Values this input occupies in the packed parameter vector.
+    fn len(self, bins: usize, ch: usize) -> usize {
+        match self {
+            Self::Absent => 0,
+            Self::Response => 2 * bins * ch,
+            Self::Sos(k) => 6 * k * ch,
+        }
+    }
 }
 
 /// Static description of the FDN evaluated by [`FdnResponse`].
@@ -108,9 +145,11 @@ pub struct FdnInputs<'a> {
     pub c: &'a Tensor,
     /// Direct path `(n_out, n_in)`.
     pub d: &'a Tensor,
-    /// post_delay response `(2, bins, N)` when the hook is [`Hook::Trainable`].
+    /// post_delay response `(2, bins, N)` when the hook is [`Hook::Trainable`], SOS
+    /// coefficients `(K, 6, N)` when it is [`Hook::TrainableSos`].
     pub post_delay: Option<&'a Tensor>,
-    /// post_output response `(2, bins, n_out)` when the hook is [`Hook::Trainable`].
+    /// post_output response `(2, bins, n_out)` when the hook is [`Hook::Trainable`], SOS
+    /// coefficients `(K, 6, n_out)` when it is [`Hook::TrainableSos`].
     pub post_output: Option<&'a Tensor>,
 }
 
@@ -130,6 +169,9 @@ struct Workspace {
     fft_c: Vec<C64>,
     fft_r: Vec<f64>,
     fft_scratch: Vec<C64>,
+    /// Evaluated SOS hook responses (re plane, then im plane), `(bins, N)` and `(bins, n_out)`.
+    pd_resp: Vec<f64>,
+    po_resp: Vec<f64>,
     /// Call number whose solves `store` holds.
     solved_call: Option<u64>,
 }
@@ -153,11 +195,15 @@ struct Setup {
     /// Frozen Γ, `(bins, N)`.
     pd_frozen: Option<Vec<C64>>,
     pd_trainable: bool,
+    pd_in: HookInput,
     /// Frozen post_matrix response, `(bins, N)`.
     pm: Option<Vec<C64>>,
     /// Frozen Q, `(bins, n_out)`.
     po_frozen: Option<Vec<C64>>,
     po_trainable: bool,
+    po_in: HookInput,
+    /// z_k⁻¹ at the alias radius, per bin.
+    zinv: Vec<C64>,
     /// γ^(−n)/nfft, n = 0..nfft.
     envelope: Vec<f64>,
     c2r: Arc<dyn ComplexToReal<f64>>,
@@ -175,8 +221,8 @@ impl Setup {
         let c = b + n * ni;
         let d = c + no * n;
         let pd = d + no * ni;
-        let po = pd + if self.pd_trainable { 2 * bins * n } else { 0 };
-        let end = po + if self.po_trainable { 2 * bins * no } else { 0 };
+        let po = pd + self.pd_in.len(bins, n);
+        let end = po + self.po_in.len(bins, no);
         [a, b, c, d, pd, po, end]
     }
 }
@@ -310,6 +356,8 @@ impl FdnResponse {
             fft_c: vec![C64::new(0.0, 0.0); bins],
             fft_r: vec![0.0; nfft],
             fft_scratch: vec![C64::new(0.0, 0.0); scratch_len],
+            pd_resp: Vec::new(),
+            po_resp: Vec::new(),
             solved_call: None,
         };
         Ok(Self {
@@ -333,10 +381,13 @@ impl FdnResponse {
                 output: spec.output,
                 zinv_m,
                 pd_frozen,
-                pd_trainable: spec.post_delay == Hook::Trainable,
+                pd_trainable: HookInput::of(&spec.post_delay) != HookInput::Absent,
+                pd_in: HookInput::of(&spec.post_delay),
                 pm,
                 po_frozen,
-                po_trainable: spec.post_output == Hook::Trainable,
+                po_trainable: HookInput::of(&spec.post_output) != HookInput::Absent,
+                po_in: HookInput::of(&spec.post_output),
+                zinv: zinv.clone(),
                 envelope,
                 c2r,
                 r2c,
@@ -377,7 +428,10 @@ impl FdnResponse {
         ];
         match (s.pd_trainable, p.post_delay) {
             (true, Some(t)) => {
-                expect("post_delay response", t, &[2, bins, n])?;
+                match s.pd_in {
+                    HookInput::Sos(k) => expect("post_delay SOS", t, &[k, 6, n])?,
+                    _ => expect("post_delay response", t, &[2, bins, n])?,
+                }
                 parts.push(t.flatten_all()?);
             }
             (false, None) => {}
@@ -394,7 +448,10 @@ impl FdnResponse {
         }
         match (s.po_trainable, p.post_output) {
             (true, Some(t)) => {
-                expect("post_output response", t, &[2, bins, no])?;
+                match s.po_in {
+                    HookInput::Sos(k) => expect("post_output SOS", t, &[k, 6, no])?,
+                    _ => expect("post_output response", t, &[2, bins, no])?,
+                }
                 parts.push(t.flatten_all()?);
             }
             (false, None) => {}
@@ -471,7 +528,14 @@ struct Params<'a> {
 }
 
 impl Setup {
-    fn params<'a>(&self, x: &'a [f64]) -> candle_core::Result<Params<'a>> {
+    /// Views of the packed vector `x`; SOS hooks read their evaluated responses from
+    /// `pd_resp`/`po_resp` (see [`Setup::eval_sos_hooks`]).
+    fn params<'a>(
+        &self,
+        x: &'a [f64],
+        pd_resp: &'a [f64],
+        po_resp: &'a [f64],
+    ) -> candle_core::Result<Params<'a>> {
         let o = self.offsets();
         if x.len() != o[6] {
             candle_core::bail!(
@@ -487,13 +551,34 @@ impl Setup {
             b: &x[o[1]..o[2]],
             c: &x[o[2]..o[3]],
             d: &x[o[3]..o[4]],
-            pd: self
-                .pd_trainable
-                .then(|| (&x[o[4]..o[4] + half_pd], &x[o[4] + half_pd..o[5]])),
-            po: self
-                .po_trainable
-                .then(|| (&x[o[5]..o[5] + half_po], &x[o[5] + half_po..o[6]])),
+            pd: match self.pd_in {
+                HookInput::Absent => None,
+                HookInput::Response => Some((&x[o[4]..o[4] + half_pd], &x[o[4] + half_pd..o[5]])),
+                HookInput::Sos(_) => Some(pd_resp.split_at(half_pd)),
+            },
+            po: match self.po_in {
+                HookInput::Absent => None,
+                HookInput::Response => Some((&x[o[5]..o[5] + half_po], &x[o[5] + half_po..o[6]])),
+                HookInput::Sos(_) => Some(po_resp.split_at(half_po)),
+            },
         })
+    }
+
+    /// Evaluates the SOS hooks of packed vector `x` into the response buffers (re plane, then
+    /// im plane).
+    fn eval_sos_hooks(&self, x: &[f64], pd_resp: &mut Vec<f64>, po_resp: &mut Vec<f64>) {
+        let o = self.offsets();
+        for (input, ch, range, buf) in [
+            (self.pd_in, self.n, o[4]..o[5], pd_resp),
+            (self.po_in, self.n_out, o[5]..o[6], po_resp),
+        ] {
+            if let HookInput::Sos(k) = input {
+                let plane = self.bins * ch;
+                buf.resize(2 * plane, 0.0);
+                let (re, im) = buf.split_at_mut(plane);
+                super::sos_op::cascade_response(&x[range], k, ch, &self.zinv, re, im);
+            }
+        }
     }
 
     /// The kernel's view of one evaluation.
@@ -603,14 +688,21 @@ impl CustomOp1 for FdnOp {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let s = &*self.setup;
         let x = read_f64(storage, layout)?;
-        let p = s.params(&x)?;
         let mut guard = s
             .work
             .lock()
             .map_err(|_| candle_core::Error::Msg("FDN op workspace poisoned".into()))?;
         let work = &mut *guard;
+        let (mut pd_resp, mut po_resp) = (
+            std::mem::take(&mut work.pd_resp),
+            std::mem::take(&mut work.po_resp),
+        );
+        s.eval_sos_hooks(&x, &mut pd_resp, &mut po_resp);
+        let p = s.params(&x, &pd_resp, &po_resp)?;
         s.forward_freq(&p, work);
         work.solved_call = Some(self.call);
+        work.pd_resp = pd_resp;
+        work.po_resp = po_resp;
         let (ni, no, bins, nfft) = (s.n_in, s.n_out, s.bins, s.nfft);
         match s.output {
             FdnOutput::Freq => {
@@ -674,14 +766,22 @@ impl CustomOp1 for FdnOp {
             .to_dtype(DType::F64)?
             .flatten_all()?
             .to_vec1::<f64>()?;
-        let p = s.params(&x)?;
         let (n, ni, no, bins) = (s.n, s.n_in, s.n_out, s.bins);
         let mut guard = s
             .work
             .lock()
             .map_err(|_| candle_core::Error::Msg("FDN op workspace poisoned".into()))?;
         let work = &mut *guard;
-        if work.solved_call != Some(self.call) {
+        let (mut pd_resp, mut po_resp) = (
+            std::mem::take(&mut work.pd_resp),
+            std::mem::take(&mut work.po_resp),
+        );
+        let fresh = work.solved_call == Some(self.call);
+        if !fresh {
+            s.eval_sos_hooks(&x, &mut pd_resp, &mut po_resp);
+        }
+        let p = s.params(&x, &pd_resp, &po_resp)?;
+        if !fresh {
             // Another call ran since this op's forward: solve again (overwrites `spec`).
             s.forward_freq(&p, work);
             work.solved_call = Some(self.call);
@@ -737,20 +837,30 @@ impl CustomOp1 for FdnOp {
                 dx[o[0]..o[1]].iter_mut().for_each(|v| *v = f64::NAN);
             }
         }
-        if s.pd_trainable {
-            let half = bins * n;
-            for (idx, z) in work.hook_pd.iter().enumerate() {
-                dx[o[4] + idx] = z.re;
-                dx[o[4] + half + idx] = z.im;
+        for (input, ch, range, hook) in [
+            (s.pd_in, n, o[4]..o[5], &work.hook_pd),
+            (s.po_in, no, o[5]..o[6], &work.hook_po),
+        ] {
+            match input {
+                HookInput::Absent => {}
+                HookInput::Response => {
+                    let half = bins * ch;
+                    for (idx, z) in hook.iter().enumerate() {
+                        dx[range.start + idx] = z.re;
+                        dx[range.start + half + idx] = z.im;
+                    }
+                }
+                HookInput::Sos(k) => {
+                    let g =
+                        super::sos_op::cascade_grad(&x[range.clone()], k, ch, &s.zinv, |b, c| {
+                            hook[b * ch + c]
+                        });
+                    dx[range].copy_from_slice(&g);
+                }
             }
         }
-        if s.po_trainable {
-            let half = bins * no;
-            for (idx, z) in work.hook_po.iter().enumerate() {
-                dx[o[5] + idx] = z.re;
-                dx[o[5] + half + idx] = z.im;
-            }
-        }
+        work.pd_resp = pd_resp;
+        work.po_resp = po_resp;
         let t = Tensor::from_vec(dx, arg.shape(), &Device::Cpu)?
             .to_dtype(arg.dtype())?
             .to_device(arg.device())?;

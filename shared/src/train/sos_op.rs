@@ -78,6 +78,98 @@ fn num_den(q: &[f64; 6], z: C64) -> (C64, C64) {
 
 const BLOCK: usize = 512;
 
+/// Responses of the cascades `coef` `(K, 6, C)` at every bin `zinv[k] = z_k⁻¹`, written as planes
+/// `re`, `im`, each `(bins, C)`.
+pub(crate) fn cascade_response(
+    coef: &[f64],
+    k_sec: usize,
+    ch: usize,
+    zinv: &[C64],
+    re: &mut [f64],
+    im: &mut [f64],
+) {
+    let secs: Vec<[f64; 6]> = (0..k_sec)
+        .flat_map(|s| (0..ch).map(move |c| (s, c)))
+        .map(|(s, c)| section(coef, s, ch, c))
+        .collect();
+    re.par_chunks_mut(BLOCK * ch)
+        .zip(im.par_chunks_mut(BLOCK * ch))
+        .enumerate()
+        .for_each(|(blk, (ro, io))| {
+            for (kk, (rr, ir)) in ro.chunks_mut(ch).zip(io.chunks_mut(ch)).enumerate() {
+                let z = zinv[blk * BLOCK + kk];
+                for c in 0..ch {
+                    let mut acc = C64::new(1.0, 0.0);
+                    for s in 0..k_sec {
+                        let (nu, de) = num_den(&secs[s * ch + c], z);
+                        acc *= nu * de.conj() / de.norm_sqr();
+                    }
+                    rr[c] = acc.re;
+                    ir[c] = acc.im;
+                }
+            }
+        });
+}
+
+/// Gradient `(K, 6, C)` of a real loss w.r.t. the cascade coefficients, from `g(k, c)` =
+/// ∂L/∂Re H + i·∂L/∂Im H of each bin's response: `∂L/∂b_p = Σ_k Re(conj(g)·H·z⁻ᵖ/N_s)`,
+/// `∂L/∂a_p = −Σ_k Re(conj(g)·H·z⁻ᵖ/D_s)`.
+pub(crate) fn cascade_grad(
+    coef: &[f64],
+    k_sec: usize,
+    ch: usize,
+    zinv: &[C64],
+    g: impl Fn(usize, usize) -> C64 + Sync,
+) -> Vec<f64> {
+    let bins = zinv.len();
+    let secs: Vec<[f64; 6]> = (0..k_sec)
+        .flat_map(|s| (0..ch).map(move |c| (s, c)))
+        .map(|(s, c)| section(coef, s, ch, c))
+        .collect();
+    (0..bins.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|blk| {
+            let mut acc = vec![0.0; k_sec * 6 * ch];
+            let mut nd = vec![(C64::new(0.0, 0.0), C64::new(0.0, 0.0)); k_sec];
+            for (k, &z) in zinv
+                .iter()
+                .enumerate()
+                .take(((blk + 1) * BLOCK).min(bins))
+                .skip(blk * BLOCK)
+            {
+                let zp = [C64::new(1.0, 0.0), z, z * z];
+                for c in 0..ch {
+                    let gbar = g(k, c).conj();
+                    if gbar.re == 0.0 && gbar.im == 0.0 {
+                        continue;
+                    }
+                    let mut h = C64::new(1.0, 0.0);
+                    for (s, v) in nd.iter_mut().enumerate() {
+                        *v = num_den(&secs[s * ch + c], z);
+                        h *= v.0 / v.1;
+                    }
+                    let gh = gbar * h;
+                    for (s, &(nu, de)) in nd.iter().enumerate() {
+                        let fb = gh / nu;
+                        let fa = -gh / de;
+                        for p in 0..3 {
+                            acc[(s * 6 + p) * ch + c] += (fb * zp[p]).re;
+                            acc[(s * 6 + 3 + p) * ch + c] += (fa * zp[p]).re;
+                        }
+                    }
+                }
+            }
+            acc
+        })
+        .reduce(
+            || vec![0.0; k_sec * 6 * ch],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            },
+        )
+}
+
 impl CustomOp1 for SosResponse {
     fn name(&self) -> &'static str {
         "tailor-sos-response"
@@ -98,32 +190,10 @@ impl CustomOp1 for SosResponse {
             other => candle_core::bail!("sos op supports f32/f64, got {:?}", other.dtype()),
         };
         let bins = self.bins();
-        let secs: Vec<[f64; 6]> = (0..k_sec)
-            .flat_map(|s| (0..ch).map(move |c| (s, c)))
-            .map(|(s, c)| section(&x, s, ch, c))
-            .collect();
-        let mut h = vec![C64::new(0.0, 0.0); bins * ch];
-        h.par_chunks_mut(BLOCK * ch)
-            .enumerate()
-            .for_each(|(blk, out)| {
-                for (kk, row) in out.chunks_mut(ch).enumerate() {
-                    let z = self.zinv[blk * BLOCK + kk];
-                    for (c, v) in row.iter_mut().enumerate() {
-                        let mut acc = C64::new(1.0, 0.0);
-                        for s in 0..k_sec {
-                            let (nu, de) = num_den(&secs[s * ch + c], z);
-                            acc *= nu / de;
-                        }
-                        *v = acc;
-                    }
-                }
-            });
         let plane = bins * ch;
         let mut out = vec![0.0; 2 * plane];
-        for (i, z) in h.iter().enumerate() {
-            out[i] = z.re;
-            out[plane + i] = z.im;
-        }
+        let (re, im) = out.split_at_mut(plane);
+        cascade_response(&x, k_sec, ch, &self.zinv, re, im);
         let storage = match storage.dtype() {
             DType::F64 => CpuStorage::F64(out),
             DType::F32 => CpuStorage::F32(out.into_iter().map(|v| v as f32).collect()),
@@ -149,48 +219,10 @@ impl CustomOp1 for SosResponse {
             .to_dtype(DType::F64)?
             .flatten_all()?
             .to_vec1::<f64>()?;
-        let bins = self.bins();
-        let plane = bins * ch;
-        let secs: Vec<[f64; 6]> = (0..k_sec)
-            .flat_map(|s| (0..ch).map(move |c| (s, c)))
-            .map(|(s, c)| section(&x, s, ch, c))
-            .collect();
-        let blocks = bins.div_ceil(BLOCK);
-        let total = (0..blocks)
-            .into_par_iter()
-            .map(|blk| {
-                let mut acc = vec![0.0; k_sec * 6 * ch];
-                let mut nd = vec![(C64::new(0.0, 0.0), C64::new(0.0, 0.0)); k_sec];
-                for k in blk * BLOCK..((blk + 1) * BLOCK).min(bins) {
-                    let z = self.zinv[k];
-                    let zp = [C64::new(1.0, 0.0), z, z * z];
-                    for c in 0..ch {
-                        let gbar = C64::new(g[k * ch + c], g[plane + k * ch + c]).conj();
-                        let mut h = C64::new(1.0, 0.0);
-                        for (s, v) in nd.iter_mut().enumerate() {
-                            *v = num_den(&secs[s * ch + c], z);
-                            h *= v.0 / v.1;
-                        }
-                        let gh = gbar * h;
-                        for (s, &(nu, de)) in nd.iter().enumerate() {
-                            let fb = gh / nu;
-                            let fa = -gh / de;
-                            for p in 0..3 {
-                                acc[(s * 6 + p) * ch + c] += (fb * zp[p]).re;
-                                acc[(s * 6 + 3 + p) * ch + c] += (fa * zp[p]).re;
-                            }
-                        }
-                    }
-                }
-                acc
-            })
-            .reduce(
-                || vec![0.0; k_sec * 6 * ch],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                    a
-                },
-            );
+        let plane = self.bins() * ch;
+        let total = cascade_grad(&x, k_sec, ch, &self.zinv, |k, c| {
+            C64::new(g[k * ch + c], g[plane + k * ch + c])
+        });
         let t = Tensor::from_vec(total, arg.shape(), &Device::Cpu)?
             .to_dtype(arg.dtype())?
             .to_device(arg.device())?;

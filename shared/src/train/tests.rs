@@ -457,3 +457,80 @@ fn a_larger_network_matches_the_reference_across_many_groups() {
         .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
     assert!(err <= 1e-11 * scale, "max error {err} (scale {scale})");
 }
+
+/// SOS coefficients fed straight to the op ([`Hook::TrainableSos`]) give the same response as the
+/// [`SosResponse`] tensors fed to [`Hook::Trainable`], and their gradients match finite
+/// differences.
+#[test]
+fn sos_coefficient_hooks_equal_response_hooks_and_match_finite_differences() {
+    let s = setup();
+    let spec = |pd: Hook, po: Hook| FdnSpec {
+        delays: s.delays.clone(),
+        n_in: 2,
+        n_out: 2,
+        nfft: NFFT,
+        alias_decay_db: ALIAS,
+        post_delay: pd,
+        post_matrix: Some(s.post_matrix.clone()),
+        post_output: po,
+        output: FdnOutput::Time,
+    };
+    let by_coef = FdnResponse::new(&spec(
+        Hook::TrainableSos { sections: 1 },
+        Hook::TrainableSos { sections: 1 },
+    ))
+    .unwrap();
+    let by_resp = FdnResponse::new(&spec(Hook::Trainable, Hook::Trainable)).unwrap();
+    let sos = SosResponse::new(NFFT, ALIAS);
+    let (pd, po) = (sos_tensor(&s.post_delay), sos_tensor(&s.post_output));
+    let run = |op: &FdnResponse, pd: &Tensor, po: &Tensor| {
+        op.forward(&FdnInputs {
+            a: &s.a,
+            b: &s.b,
+            c: &s.c,
+            d: &s.d,
+            post_delay: Some(pd),
+            post_output: Some(po),
+        })
+        .unwrap()
+    };
+    let y1 = run(&by_coef, &pd, &po)
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap();
+    let y2 = run(
+        &by_resp,
+        &sos.forward(&pd).unwrap(),
+        &sos.forward(&po).unwrap(),
+    )
+    .flatten_all()
+    .unwrap()
+    .to_vec1::<f64>()
+    .unwrap();
+    let scale = y2.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let err = y1
+        .iter()
+        .zip(&y2)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    assert!(err <= 1e-12 * scale, "max error {err}");
+    let inputs = vec![pd, po];
+    let f = |x: &[Tensor]| scalar(&run(&by_coef, &x[0], &x[1])).unwrap();
+    for which in 0..2 {
+        let e = fd_error(&inputs, which, &f);
+        assert!(e <= 1e-6, "hook {which}: relative error {e}");
+    }
+    // A wrong coefficient shape is refused by name.
+    let bad = Tensor::zeros((2, 6, 3), DType::F64, &Device::Cpu).unwrap();
+    let e = by_coef
+        .forward(&FdnInputs {
+            a: &s.a,
+            b: &s.b,
+            c: &s.c,
+            d: &s.d,
+            post_delay: Some(&bad),
+            post_output: Some(&inputs[1]),
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("post_delay SOS"), "{e}");
+}

@@ -8,14 +8,14 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tailor::decay::{shelf_warp, CrossoverConvention};
 use tailor::delays::{sample_delay_lengths_with, DelayOptions};
-use tailor::geq::BANDS;
+use tailor::geq::{BANDS, SECTIONS};
 use tailor::loss::sparsity::orthogonal_map;
 use tailor::matrix::{determinant, random_orthogonal};
 use tailor::sos::SosBank;
 use tailor::train::designs::{one_pole_sos, shelf_sos, soft_rt_floor, softplus};
 use tailor::train::geq::{graphic_eq_attenuation, graphic_eq_sos};
 use tailor::train::logm::logm;
-use tailor::train::{FdnInputs, FdnOutput, FdnResponse, FdnSpec, Hook, SosResponse};
+use tailor::train::{FdnInputs, FdnOutput, FdnResponse, FdnSpec, Hook};
 use tailor::{Build, BuildParts, Matrix, Rt};
 
 /// Which parameters train (pyFDN defaults: feedback, input and output gains; not the direct path).
@@ -149,7 +149,6 @@ pub struct FdnModel {
     post_output: Option<SosBank>,
     output_eq: Option<OutputEq>,
     op: FdnResponse,
-    sos: SosResponse,
     warnings: Vec<String>,
 }
 
@@ -243,7 +242,7 @@ impl FdnModel {
             alias_decay_db: self.alias_decay_db,
             post_delay: hook_of(&self.post_delay),
             post_matrix: self.post_matrix.clone(),
-            post_output: Hook::Trainable,
+            post_output: Hook::TrainableSos { sections: SECTIONS },
             output: FdnOutput::Time,
         })?;
         Ok(self)
@@ -319,11 +318,11 @@ impl FdnModel {
         let c = self.tracked(&self.c, self.trainable.output_gain);
         let d = self.tracked(&self.d, self.trainable.direct);
         let pd = match &self.post_delay {
-            PostDelay::Attenuation(att) => Some(self.sos.forward(&self.attenuation_sos(att)?)?),
+            PostDelay::Attenuation(att) => Some(self.attenuation_sos(att)?),
             _ => None,
         };
         let po = match &self.output_eq {
-            Some(eq) => Some(self.sos.forward(&self.output_eq_sos(eq)?)?),
+            Some(eq) => Some(self.output_eq_sos(eq)?),
             None => None,
         };
         let h = self.op.forward(&FdnInputs {
@@ -669,7 +668,6 @@ pub fn model_from_parts(
         post_output,
         output_eq: None,
         op,
-        sos: SosResponse::new(opts.nfft, opts.alias_decay_db),
         warnings,
     })
 }
@@ -679,7 +677,13 @@ fn hook_of(post_delay: &PostDelay) -> Hook {
     match post_delay {
         PostDelay::None => Hook::None,
         PostDelay::Frozen(bank) => Hook::Frozen(bank.clone()),
-        PostDelay::Attenuation(_) => Hook::Trainable,
+        // The op evaluates the designed SOS itself (no response tensor in the graph).
+        PostDelay::Attenuation(att) => Hook::TrainableSos {
+            sections: match att.design {
+                AttenuationDesign::GraphicEq => SECTIONS,
+                AttenuationDesign::FirstOrderShelf | AttenuationDesign::OnePole => 1,
+            },
+        },
     }
 }
 
