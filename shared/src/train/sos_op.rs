@@ -71,15 +71,187 @@ fn section(x: &[f64], s: usize, ch: usize, c: usize) -> [f64; 6] {
     out
 }
 
-fn num_den(q: &[f64; 6], z: C64) -> (C64, C64) {
-    let z2 = z * z;
-    (z2 * q[2] + z * q[1] + q[0], z2 * q[5] + z * q[4] + q[3])
-}
-
 const BLOCK: usize = 512;
 
+/// Bins per SIMD group of the cascade kernels.
+const LS: usize = 8;
+type V = [f64; LS];
+
+/// z⁻¹ and z⁻² of the group of bins starting at `k0` as lanes (padding lanes repeat the last
+/// bin); returns the number of real bins.
+#[inline(always)]
+fn z_lanes(zinv: &[C64], k0: usize, end: usize) -> (usize, [V; 4]) {
+    let cnt = (end - k0).min(LS);
+    let mut z = [[0.0; LS]; 4];
+    for l in 0..LS {
+        let v = zinv[(k0 + l).min(end - 1)];
+        let v2 = v * v;
+        z[0][l] = v.re;
+        z[1][l] = v.im;
+        z[2][l] = v2.re;
+        z[3][l] = v2.im;
+    }
+    (cnt, z)
+}
+
+/// Numerator and denominator lanes (re, im) of section `q` at `z`.
+#[inline(always)]
+fn nd_lanes(q: &[f64; 6], z: &[V; 4]) -> [V; 4] {
+    let mut o = [[0.0; LS]; 4];
+    for l in 0..LS {
+        o[0][l] = q[0] + q[1] * z[0][l] + q[2] * z[2][l];
+        o[1][l] = q[1] * z[1][l] + q[2] * z[3][l];
+        o[2][l] = q[3] + q[4] * z[0][l] + q[5] * z[2][l];
+        o[3][l] = q[4] * z[1][l] + q[5] * z[3][l];
+    }
+    o
+}
+
+/// (ar + i·ai)·(br + i·bi)/(cr + i·ci), lane-wise.
+#[inline(always)]
+fn mul_div(ar: &V, ai: &V, br: &V, bi: &V, cr: &V, ci: &V) -> (V, V) {
+    let (mut r, mut i) = ([0.0; LS], [0.0; LS]);
+    for l in 0..LS {
+        let pr = ar[l] * br[l] - ai[l] * bi[l];
+        let pi = ar[l] * bi[l] + ai[l] * br[l];
+        let inv = 1.0 / (cr[l] * cr[l] + ci[l] * ci[l]);
+        r[l] = (pr * cr[l] + pi * ci[l]) * inv;
+        i[l] = (pi * cr[l] - pr * ci[l]) * inv;
+    }
+    (r, i)
+}
+
+/// Cascade responses of the bins `k0..k0 + re.len()/ch` (see [`cascade_response`]).
+#[inline(always)]
+fn response_block(
+    secs: &[[f64; 6]],
+    k_sec: usize,
+    ch: usize,
+    zinv: &[C64],
+    k0: usize,
+    re: &mut [f64],
+    im: &mut [f64],
+) {
+    let end = k0 + re.len() / ch;
+    let one = [1.0; LS];
+    let zero = [0.0; LS];
+    for g0 in (k0..end).step_by(LS) {
+        let (cnt, z) = z_lanes(zinv, g0, end);
+        for c in 0..ch {
+            let (mut ar, mut ai) = (one, zero);
+            for s in 0..k_sec {
+                let nd = nd_lanes(&secs[s * ch + c], &z);
+                (ar, ai) = mul_div(&ar, &ai, &nd[0], &nd[1], &nd[2], &nd[3]);
+            }
+            for l in 0..cnt {
+                let idx = (g0 - k0 + l) * ch + c;
+                re[idx] = ar[l];
+                im[idx] = ai[l];
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn response_block_avx2(
+    secs: &[[f64; 6]],
+    k_sec: usize,
+    ch: usize,
+    zinv: &[C64],
+    k0: usize,
+    re: &mut [f64],
+    im: &mut [f64],
+) {
+    response_block(secs, k_sec, ch, zinv, k0, re, im)
+}
+
+/// Coefficient-gradient lanes of the bins `k0..end` added to `acc` `(K·6·C)` lanes.
+#[inline(always)]
+fn grad_block(
+    secs: &[[f64; 6]],
+    k_sec: usize,
+    ch: usize,
+    zinv: &[C64],
+    k0: usize,
+    end: usize,
+    g: &(impl Fn(usize, usize) -> C64 + Sync),
+    acc: &mut [V],
+    nd: &mut [[V; 4]],
+) {
+    let one = [1.0; LS];
+    let zero = [0.0; LS];
+    for g0 in (k0..end).step_by(LS) {
+        let (cnt, z) = z_lanes(zinv, g0, end);
+        for c in 0..ch {
+            // conj(Ḡ) lanes; padding lanes stay 0.
+            let (mut gr, mut gi) = (zero, zero);
+            for l in 0..cnt {
+                let v = g(g0 + l, c);
+                gr[l] = v.re;
+                gi[l] = -v.im;
+            }
+            let (mut hr, mut hi) = (one, zero);
+            for s in 0..k_sec {
+                nd[s] = nd_lanes(&secs[s * ch + c], &z);
+                (hr, hi) = mul_div(&hr, &hi, &nd[s][0], &nd[s][1], &nd[s][2], &nd[s][3]);
+            }
+            let (mut ghr, mut ghi) = (zero, zero);
+            for l in 0..LS {
+                ghr[l] = gr[l] * hr[l] - gi[l] * hi[l];
+                ghi[l] = gr[l] * hi[l] + gi[l] * hr[l];
+            }
+            for s in 0..k_sec {
+                let [nr, ni, dr, di] = nd[s];
+                // fb = gh/N, fa = −gh/D; ∂/∂b_p += Re(fb·z⁻ᵖ), ∂/∂a_p += Re(fa·z⁻ᵖ).
+                let (fbr, fbi) = mul_div(&ghr, &ghi, &one, &zero, &nr, &ni);
+                let (far, fai) = mul_div(&ghr, &ghi, &one, &zero, &dr, &di);
+                for (p, (fr, fi, sign)) in [(fbr, fbi, 1.0), (far, fai, -1.0)].iter().enumerate() {
+                    let base = s * 6 + 3 * p;
+                    let a0 = &mut acc[base * ch + c];
+                    for l in 0..LS {
+                        a0[l] += sign * fr[l];
+                    }
+                    let a1 = &mut acc[(base + 1) * ch + c];
+                    for l in 0..LS {
+                        a1[l] += sign * (fr[l] * z[0][l] - fi[l] * z[1][l]);
+                    }
+                    let a2 = &mut acc[(base + 2) * ch + c];
+                    for l in 0..LS {
+                        a2[l] += sign * (fr[l] * z[2][l] - fi[l] * z[3][l]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn grad_block_avx2(
+    secs: &[[f64; 6]],
+    k_sec: usize,
+    ch: usize,
+    zinv: &[C64],
+    k0: usize,
+    end: usize,
+    g: &(impl Fn(usize, usize) -> C64 + Sync),
+    acc: &mut [V],
+    nd: &mut [[V; 4]],
+) {
+    grad_block(secs, k_sec, ch, zinv, k0, end, g, acc, nd)
+}
+
+fn sections(coef: &[f64], k_sec: usize, ch: usize) -> Vec<[f64; 6]> {
+    (0..k_sec)
+        .flat_map(|s| (0..ch).map(move |c| (s, c)))
+        .map(|(s, c)| section(coef, s, ch, c))
+        .collect()
+}
+
 /// Responses of the cascades `coef` `(K, 6, C)` at every bin `zinv[k] = z_k⁻¹`, written as planes
-/// `re`, `im`, each `(bins, C)`.
+/// `re`, `im`, each `(bins, C)`. Eight bins per SIMD group (AVX2 + FMA chosen at run time).
 pub(crate) fn cascade_response(
     coef: &[f64],
     k_sec: usize,
@@ -88,26 +260,18 @@ pub(crate) fn cascade_response(
     re: &mut [f64],
     im: &mut [f64],
 ) {
-    let secs: Vec<[f64; 6]> = (0..k_sec)
-        .flat_map(|s| (0..ch).map(move |c| (s, c)))
-        .map(|(s, c)| section(coef, s, ch, c))
-        .collect();
+    let secs = sections(coef, k_sec, ch);
+    let level = crate::engine::SimdLevel::detect();
     re.par_chunks_mut(BLOCK * ch)
         .zip(im.par_chunks_mut(BLOCK * ch))
         .enumerate()
-        .for_each(|(blk, (ro, io))| {
-            for (kk, (rr, ir)) in ro.chunks_mut(ch).zip(io.chunks_mut(ch)).enumerate() {
-                let z = zinv[blk * BLOCK + kk];
-                for c in 0..ch {
-                    let mut acc = C64::new(1.0, 0.0);
-                    for s in 0..k_sec {
-                        let (nu, de) = num_den(&secs[s * ch + c], z);
-                        acc *= nu * de.conj() / de.norm_sqr();
-                    }
-                    rr[c] = acc.re;
-                    ir[c] = acc.im;
-                }
-            }
+        .for_each(|(blk, (ro, io))| match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: Avx2Fma is only detected on CPUs with AVX2 and FMA.
+            crate::engine::SimdLevel::Avx2Fma => unsafe {
+                response_block_avx2(&secs, k_sec, ch, zinv, blk * BLOCK, ro, io)
+            },
+            _ => response_block(&secs, k_sec, ch, zinv, blk * BLOCK, ro, io),
         });
 }
 
@@ -122,52 +286,36 @@ pub(crate) fn cascade_grad(
     g: impl Fn(usize, usize) -> C64 + Sync,
 ) -> Vec<f64> {
     let bins = zinv.len();
-    let secs: Vec<[f64; 6]> = (0..k_sec)
-        .flat_map(|s| (0..ch).map(move |c| (s, c)))
-        .map(|(s, c)| section(coef, s, ch, c))
-        .collect();
-    (0..bins.div_ceil(BLOCK))
+    let secs = sections(coef, k_sec, ch);
+    let level = crate::engine::SimdLevel::detect();
+    let lanes = (0..bins.div_ceil(BLOCK))
         .into_par_iter()
         .map(|blk| {
-            let mut acc = vec![0.0; k_sec * 6 * ch];
-            let mut nd = vec![(C64::new(0.0, 0.0), C64::new(0.0, 0.0)); k_sec];
-            for (k, &z) in zinv
-                .iter()
-                .enumerate()
-                .take(((blk + 1) * BLOCK).min(bins))
-                .skip(blk * BLOCK)
-            {
-                let zp = [C64::new(1.0, 0.0), z, z * z];
-                for c in 0..ch {
-                    let gbar = g(k, c).conj();
-                    if gbar.re == 0.0 && gbar.im == 0.0 {
-                        continue;
-                    }
-                    let mut h = C64::new(1.0, 0.0);
-                    for (s, v) in nd.iter_mut().enumerate() {
-                        *v = num_den(&secs[s * ch + c], z);
-                        h *= v.0 / v.1;
-                    }
-                    let gh = gbar * h;
-                    for (s, &(nu, de)) in nd.iter().enumerate() {
-                        let fb = gh / nu;
-                        let fa = -gh / de;
-                        for p in 0..3 {
-                            acc[(s * 6 + p) * ch + c] += (fb * zp[p]).re;
-                            acc[(s * 6 + 3 + p) * ch + c] += (fa * zp[p]).re;
-                        }
-                    }
-                }
+            let mut acc = vec![[0.0; LS]; k_sec * 6 * ch];
+            let mut nd = vec![[[0.0; LS]; 4]; k_sec];
+            let (k0, end) = (blk * BLOCK, ((blk + 1) * BLOCK).min(bins));
+            match level {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: Avx2Fma is only detected on CPUs with AVX2 and FMA.
+                crate::engine::SimdLevel::Avx2Fma => unsafe {
+                    grad_block_avx2(&secs, k_sec, ch, zinv, k0, end, &g, &mut acc, &mut nd)
+                },
+                _ => grad_block(&secs, k_sec, ch, zinv, k0, end, &g, &mut acc, &mut nd),
             }
             acc
         })
         .reduce(
-            || vec![0.0; k_sec * 6 * ch],
+            || vec![[0.0; LS]; k_sec * 6 * ch],
             |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                for (x, y) in a.iter_mut().zip(&b) {
+                    for l in 0..LS {
+                        x[l] += y[l];
+                    }
+                }
                 a
             },
-        )
+        );
+    lanes.iter().map(|v| v.iter().sum()).collect()
 }
 
 impl CustomOp1 for SosResponse {
