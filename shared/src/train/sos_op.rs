@@ -79,6 +79,7 @@ type V = [f64; LS];
 
 /// z⁻¹ and z⁻² of the group of bins starting at `k0` as lanes (padding lanes repeat the last
 /// bin); returns the number of real bins.
+#[allow(clippy::needless_range_loop)]
 #[inline(always)]
 fn z_lanes(zinv: &[C64], k0: usize, end: usize) -> (usize, [V; 4]) {
     let cnt = (end - k0).min(LS);
@@ -122,6 +123,7 @@ fn mul_div(ar: &V, ai: &V, br: &V, bi: &V, cr: &V, ci: &V) -> (V, V) {
 }
 
 /// Cascade responses of the bins `k0..k0 + re.len()/ch` (see [`cascade_response`]).
+#[allow(clippy::needless_range_loop)]
 #[inline(always)]
 fn response_block(
     secs: &[[f64; 6]],
@@ -167,6 +169,7 @@ unsafe fn response_block_avx2(
 }
 
 /// Coefficient-gradient lanes of the bins `k0..end` added to `acc` `(K·6·C)` lanes.
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 #[inline(always)]
 fn grad_block(
     secs: &[[f64; 6]],
