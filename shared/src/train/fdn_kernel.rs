@@ -34,26 +34,16 @@ const ZL: Lane = [0.0; L];
 /// partial pivoting.
 pub(crate) const PIVOT_MIN: f64 = 0.05;
 
-/// A per-bin response factor (Γ, post_matrix p, Q): absent (1), frozen, or trainable planes.
+/// Where a per-bin response factor (Γ, Q) comes from: absent (1), frozen (in [`GridLanes`]),
+/// or trainable (re, im) planes `(bins, channels)` supplied per call.
 #[derive(Clone, Copy)]
 pub(crate) enum Resp<'a> {
     /// Response 1 everywhere.
     One,
-    /// Precomputed complex values `(bins, channels)`.
-    Frozen(&'a [C64]),
+    /// Precomputed into the grid lane tables.
+    Frozen,
     /// (re, im) planes `(bins, channels)` each.
     Planes(&'a [f64], &'a [f64]),
-}
-
-impl Resp<'_> {
-    #[inline(always)]
-    fn at(&self, idx: usize) -> C64 {
-        match self {
-            Resp::One => C64::new(1.0, 0.0),
-            Resp::Frozen(v) => v[idx],
-            Resp::Planes(re, im) => C64::new(re[idx], im[idx]),
-        }
-    }
 }
 
 /// Everything one evaluation needs, borrowed.
@@ -71,13 +61,9 @@ pub(crate) struct Problem<'a> {
     pub c: &'a [f64],
     /// `(n_out, n_in)`.
     pub d: &'a [f64],
-    /// z_k^(−m_i), `(bins, N)`.
-    pub zinv_m: &'a [C64],
-    /// post_delay Γ, `(bins, N)`.
+    /// post_delay Γ.
     pub gamma: Resp<'a>,
-    /// post_matrix p, `(bins, N)`.
-    pub pm: Resp<'a>,
-    /// post_output Q, `(bins, n_out)`.
+    /// post_output Q.
     pub q: Resp<'a>,
     /// The same grid factors as lane tables.
     pub grid: &'a GridLanes,
@@ -624,8 +610,13 @@ fn backward_group<const F: bool, const N: usize>(
         }
     }
     if pd_train {
-        // α_i = Σ_c v_ic·z^(−m_i)·(B_ic + p_i·(A·x)_ic); ∂L/∂Γ_i = conj(α_i).
+        // α_i = Σ_c v_ic·z^(−m_i)·(B_ic + p_i·(A·x)_ic); ∂L/∂Γ_i = conj(α_i). A trainable Γ is
+        // never frozen, so the grid's gz lanes are z^(−m) itself.
+        let gi = k0 / L;
+        let gz = &p.grid.gz[gi * 2 * n..(gi + 1) * 2 * n];
+        let pl = p.grid.p.as_ref().map(|v| &v[gi * 2 * n..(gi + 1) * 2 * n]);
         for i in 0..n {
+            let (zr, zi) = (gz[i], gz[n + i]);
             let (mut ar, mut ai) = (ZL, ZL);
             for c in 0..ni {
                 let (mut axr, mut axi) = (ZL, ZL);
@@ -638,13 +629,28 @@ fn backward_group<const F: bool, const N: usize>(
                     }
                 }
                 let b = p.b[i * ni + c];
+                let (mut tr, mut ti) = (ZL, ZL);
+                match pl {
+                    Some(pl) => {
+                        let (pr, pi) = (pl[i], pl[n + i]);
+                        for l in 0..L {
+                            tr[l] = b + pr[l] * axr[l] - pi[l] * axi[l];
+                            ti[l] = pr[l] * axi[l] + pi[l] * axr[l];
+                        }
+                    }
+                    None => {
+                        for l in 0..L {
+                            tr[l] = b + axr[l];
+                            ti[l] = axi[l];
+                        }
+                    }
+                }
                 let (vr, vi) = (s.vr[i * ni + c], s.vi[i * ni + c]);
-                for l in 0..valid {
-                    let k = bin(p, k0, l);
-                    let t = C64::new(b, 0.0) + p.pm.at(k * n + i) * C64::new(axr[l], axi[l]);
-                    let al = C64::new(vr[l], vi[l]) * p.zinv_m[k * n + i] * t;
-                    ar[l] += al.re;
-                    ai[l] += al.im;
+                for l in 0..L {
+                    let ur = vr[l] * zr[l] - vi[l] * zi[l];
+                    let ui = vr[l] * zi[l] + vi[l] * zr[l];
+                    ar[l] += ur * tr[l] - ui * ti[l];
+                    ai[l] += ur * ti[l] + ui * tr[l];
                 }
             }
             for l in 0..valid {

@@ -188,16 +188,12 @@ struct Setup {
     /// SIMD kernel set.
     level: SimdLevel,
     output: FdnOutput,
-    /// z_k^(−m_i), `(bins, N)`.
-    zinv_m: Vec<C64>,
     /// Grid factors as SIMD lane tables.
     grid: GridLanes,
     /// Frozen Γ, `(bins, N)`.
     pd_frozen: Option<Vec<C64>>,
     pd_trainable: bool,
     pd_in: HookInput,
-    /// Frozen post_matrix response, `(bins, N)`.
-    pm: Option<Vec<C64>>,
     /// Frozen Q, `(bins, n_out)`.
     po_frozen: Option<Vec<C64>>,
     po_trainable: bool,
@@ -379,11 +375,9 @@ impl FdnResponse {
                 block_groups,
                 level: SimdLevel::detect(),
                 output: spec.output,
-                zinv_m,
                 pd_frozen,
                 pd_trainable: HookInput::of(&spec.post_delay) != HookInput::Absent,
                 pd_in: HookInput::of(&spec.post_delay),
-                pm,
                 po_frozen,
                 po_trainable: HookInput::of(&spec.post_output) != HookInput::Absent,
                 po_in: HookInput::of(&spec.post_output),
@@ -583,12 +577,10 @@ impl Setup {
 
     /// The kernel's view of one evaluation.
     fn problem<'a>(&'a self, p: &Params<'a>) -> Problem<'a> {
-        let resp = |frozen: &'a Option<Vec<C64>>, planes: Option<(&'a [f64], &'a [f64])>| match (
-            frozen, planes,
-        ) {
-            (Some(f), _) => Resp::Frozen(f),
-            (None, Some((re, im))) => Resp::Planes(re, im),
-            (None, None) => Resp::One,
+        let resp = |frozen: bool, planes: Option<(&'a [f64], &'a [f64])>| match (frozen, planes) {
+            (true, _) => Resp::Frozen,
+            (false, Some((re, im))) => Resp::Planes(re, im),
+            (false, None) => Resp::One,
         };
         Problem {
             n: self.n,
@@ -599,10 +591,8 @@ impl Setup {
             b: p.b,
             c: p.c,
             d: p.d,
-            zinv_m: &self.zinv_m,
-            gamma: resp(&self.pd_frozen, p.pd),
-            pm: resp(&self.pm, None),
-            q: resp(&self.po_frozen, p.po),
+            gamma: resp(self.pd_frozen.is_some(), p.pd),
+            q: resp(self.po_frozen.is_some(), p.po),
             grid: &self.grid,
         }
     }
