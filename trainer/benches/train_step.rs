@@ -18,14 +18,19 @@ fn data(rel: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
+/// Criterion's `iters` steps as one `train_fdn` run, timed by the run's own `ms_per_step` (the
+/// step loop only: not the model snapshot or the extra evaluation after the last update).
 fn one_step(c: &mut Criterion, name: &str, model: &mut FdnModel, loss: &mut Loss) {
-    let opts = TrainOptions {
-        max_steps: 1,
-        patience: usize::MAX,
-        ..Default::default()
-    };
     c.bench_function(name, |b| {
-        b.iter(|| train_fdn(model, loss, &opts).expect("training step"))
+        b.iter_custom(|iters| {
+            let opts = TrainOptions {
+                max_steps: iters as usize,
+                patience: usize::MAX,
+                ..Default::default()
+            };
+            let log = train_fdn(model, loss, &opts).expect("training steps");
+            std::time::Duration::from_secs_f64(log.ms_per_step * 1e-3 * iters as f64)
+        })
     });
 }
 
