@@ -20,6 +20,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use crate::engine::SimdLevel;
+use crate::linalg::complex_solve_in_place;
 use num_complex::Complex64 as C64;
 
 /// Bins per group (one AVX register of `f64`).
@@ -101,10 +102,8 @@ pub(crate) struct Lanes {
     /// A bin of this block was singular (its gradients are NaN).
     pub singular: bool,
     sm: Vec<C64>,
-    sperm: Vec<usize>,
     sx: Vec<C64>,
     su: Vec<C64>,
-    st: Vec<C64>,
 }
 
 impl Lanes {
@@ -132,10 +131,8 @@ impl Lanes {
             gd: vec![ZL; no * ni],
             singular: false,
             sm: vec![z; n * n],
-            sperm: vec![0; n],
             sx: vec![z; n * ni],
             su: vec![z; n * no],
-            st: vec![z; n],
         }
     }
 
@@ -287,6 +284,79 @@ fn gather<const N: usize>(p: &Problem<'_>, k0: usize, s: &mut Lanes) {
     }
 }
 
+/// `t −= f·y` on complex lanes.
+#[inline(always)]
+fn sub_mul<const F: bool>(
+    tr: &mut Lane,
+    ti: &mut Lane,
+    fr: &Lane,
+    fi: &Lane,
+    yr: &Lane,
+    yi: &Lane,
+) {
+    for l in 0..L {
+        tr[l] = fma::<F>(fi[l], yi[l], fma::<F>(-fr[l], yr[l], tr[l]));
+        ti[l] = fma::<F>(-fi[l], yr[l], fma::<F>(-fr[l], yi[l], ti[l]));
+    }
+}
+
+/// Which triangle of the lane LU a [`sweep`] solves with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sweep {
+    /// L (unit diagonal), forward.
+    Lower,
+    /// U, backward.
+    Upper,
+    /// Uᵀ, forward.
+    UpperT,
+    /// Lᵀ (unit diagonal), backward.
+    LowerT,
+}
+
+/// Solves one triangle of the group's LU for column `col` of the `(n, cols)` lanes `(vr, vi)`
+/// in place.
+#[inline(always)]
+fn sweep<const F: bool>(
+    s: &Lanes,
+    n: usize,
+    vr: &mut [Lane],
+    vi: &mut [Lane],
+    cols: usize,
+    col: usize,
+    which: Sweep,
+) {
+    let forward = matches!(which, Sweep::Lower | Sweep::UpperT);
+    let trans = matches!(which, Sweep::UpperT | Sweep::LowerT);
+    let diag = matches!(which, Sweep::Upper | Sweep::UpperT);
+    for step in 0..n {
+        let i = if forward { step } else { n - 1 - step };
+        let (mut tr, mut ti) = (vr[i * cols + col], vi[i * cols + col]);
+        let js = if forward { 0..i } else { i + 1..n };
+        for j in js {
+            let f = if trans { j * n + i } else { i * n + j };
+            sub_mul::<F>(
+                &mut tr,
+                &mut ti,
+                &s.mr[f],
+                &s.mi[f],
+                &vr[j * cols + col],
+                &vi[j * cols + col],
+            );
+        }
+        if diag {
+            let (dr, di) = (s.dr[i], s.di[i]);
+            let (mut or, mut oi) = (ZL, ZL);
+            for l in 0..L {
+                or[l] = tr[l] * dr[l] - ti[l] * di[l];
+                oi[l] = tr[l] * di[l] + ti[l] * dr[l];
+            }
+            (tr, ti) = (or, oi);
+        }
+        vr[i * cols + col] = tr;
+        vi[i * cols + col] = ti;
+    }
+}
+
 /// Forward of one group: factorise, solve x and U into `st`, write H of the `valid` lanes into
 /// `h` `(valid, n_out, n_in)` and each lane's success into `ok`.
 #[inline(always)]
@@ -355,10 +425,7 @@ fn forward_group<const F: bool, const N: usize>(
             for j in k + 1..n {
                 let (kr, ki) = (s.mr[k * n + j], s.mi[k * n + j]);
                 let (mut xr_, mut xi_) = (s.mr[r * n + j], s.mi[r * n + j]);
-                for l in 0..L {
-                    xr_[l] = fma::<F>(fi[l], ki[l], fma::<F>(-fr[l], kr[l], xr_[l]));
-                    xi_[l] = fma::<F>(-fi[l], kr[l], fma::<F>(-fr[l], ki[l], xi_[l]));
-                }
+                sub_mul::<F>(&mut xr_, &mut xi_, &fr, &fi, &kr, &ki);
                 s.mr[r * n + j] = xr_;
                 s.mi[r * n + j] = xi_;
             }
@@ -366,73 +433,13 @@ fn forward_group<const F: bool, const N: usize>(
     }
     // M·x = g⊙B: L·t = rhs (unit diagonal), then U·x = t.
     for c in 0..ni {
-        for i in 0..n {
-            let (mut tr, mut ti) = (xr[i * ni + c], xi[i * ni + c]);
-            for j in 0..i {
-                let (fr, fi) = (s.mr[i * n + j], s.mi[i * n + j]);
-                let (yr, yi) = (xr[j * ni + c], xi[j * ni + c]);
-                for l in 0..L {
-                    tr[l] = fma::<F>(fi[l], yi[l], fma::<F>(-fr[l], yr[l], tr[l]));
-                    ti[l] = fma::<F>(-fi[l], yr[l], fma::<F>(-fr[l], yi[l], ti[l]));
-                }
-            }
-            xr[i * ni + c] = tr;
-            xi[i * ni + c] = ti;
-        }
-        for i in (0..n).rev() {
-            let (mut tr, mut ti) = (xr[i * ni + c], xi[i * ni + c]);
-            for j in i + 1..n {
-                let (fr, fi) = (s.mr[i * n + j], s.mi[i * n + j]);
-                let (yr, yi) = (xr[j * ni + c], xi[j * ni + c]);
-                for l in 0..L {
-                    tr[l] = fma::<F>(fi[l], yi[l], fma::<F>(-fr[l], yr[l], tr[l]));
-                    ti[l] = fma::<F>(-fi[l], yr[l], fma::<F>(-fr[l], yi[l], ti[l]));
-                }
-            }
-            let (dr, di) = (s.dr[i], s.di[i]);
-            let (mut or, mut oi) = (ZL, ZL);
-            for l in 0..L {
-                or[l] = tr[l] * dr[l] - ti[l] * di[l];
-                oi[l] = tr[l] * di[l] + ti[l] * dr[l];
-            }
-            xr[i * ni + c] = or;
-            xi[i * ni + c] = oi;
-        }
+        sweep::<F>(s, n, xr, xi, ni, c, Sweep::Lower);
+        sweep::<F>(s, n, xr, xi, ni, c, Sweep::Upper);
     }
     // Mᵀ·u = Cᵀ: Uᵀ·s = rhs, then Lᵀ·u = s (unit diagonal).
     for o in 0..no {
-        for i in 0..n {
-            let (mut tr, mut ti) = (ur[i * no + o], ui[i * no + o]);
-            for j in 0..i {
-                let (fr, fi) = (s.mr[j * n + i], s.mi[j * n + i]);
-                let (yr, yi) = (ur[j * no + o], ui[j * no + o]);
-                for l in 0..L {
-                    tr[l] = fma::<F>(fi[l], yi[l], fma::<F>(-fr[l], yr[l], tr[l]));
-                    ti[l] = fma::<F>(-fi[l], yr[l], fma::<F>(-fr[l], yi[l], ti[l]));
-                }
-            }
-            let (dr, di) = (s.dr[i], s.di[i]);
-            let (mut or, mut oi) = (ZL, ZL);
-            for l in 0..L {
-                or[l] = tr[l] * dr[l] - ti[l] * di[l];
-                oi[l] = tr[l] * di[l] + ti[l] * dr[l];
-            }
-            ur[i * no + o] = or;
-            ui[i * no + o] = oi;
-        }
-        for i in (0..n).rev() {
-            let (mut tr, mut ti) = (ur[i * no + o], ui[i * no + o]);
-            for j in i + 1..n {
-                let (fr, fi) = (s.mr[j * n + i], s.mi[j * n + i]);
-                let (yr, yi) = (ur[j * no + o], ui[j * no + o]);
-                for l in 0..L {
-                    tr[l] = fma::<F>(fi[l], yi[l], fma::<F>(-fr[l], yr[l], tr[l]));
-                    ti[l] = fma::<F>(-fi[l], yr[l], fma::<F>(-fr[l], yi[l], ti[l]));
-                }
-            }
-            ur[i * no + o] = tr;
-            ui[i * no + o] = ti;
-        }
+        sweep::<F>(s, n, ur, ui, no, o, Sweep::UpperT);
+        sweep::<F>(s, n, ur, ui, no, o, Sweep::LowerT);
     }
     // Any NaN or infinity in a lane's solution makes its sum non-finite.
     let mut sum = ZL;
@@ -470,7 +477,8 @@ fn forward_group<const F: bool, const N: usize>(
     }
 }
 
-/// Solves lane `l`'s bin with partial pivoting into the lane slots; false when M is singular.
+/// Solves lane `l`'s bin with partial pivoting into the lane slots ([`crate::linalg`]: one
+/// factorisation of M for x, one of Mᵀ for U — this path is rare); false when M is singular.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn pivoted_bin(
@@ -483,13 +491,16 @@ fn pivoted_bin(
     ui: &mut [Lane],
 ) -> bool {
     let (n, ni, no) = (p.n, p.ni, p.no);
+    let m_at = |i: usize, j: usize, s: &Lanes| {
+        let gp = C64::new(s.gpr[i][l], s.gpi[i][l]);
+        let d = if i == j { 1.0 } else { 0.0 };
+        C64::new(d, 0.0) - gp * p.a[i * n + j]
+    };
     for i in 0..n {
         let g = C64::new(s.gr[i][l], s.gi[i][l]);
-        let gp = C64::new(s.gpr[i][l], s.gpi[i][l]);
         for j in 0..n {
-            s.sm[i * n + j] = -gp * p.a[i * n + j];
+            s.sm[i * n + j] = m_at(i, j, s);
         }
-        s.sm[i * n + i] += 1.0;
         for c in 0..ni {
             s.sx[i * ni + c] = g * p.b[i * ni + c];
         }
@@ -497,14 +508,14 @@ fn pivoted_bin(
             s.su[i * no + o] = C64::new(p.c[o * n + i], 0.0);
         }
     }
-    let good = lu(&mut s.sm, &mut s.sperm, n);
+    let mut good = complex_solve_in_place(&mut s.sm, &mut s.sx, n, ni);
     if good {
-        for c in 0..ni {
-            lu_solve_col(&s.sm, &s.sperm, n, &mut s.sx, ni, c, &mut s.st);
+        for i in 0..n {
+            for j in 0..n {
+                s.sm[j * n + i] = m_at(i, j, s);
+            }
         }
-        for o in 0..no {
-            lu_solve_t_col(&s.sm, &s.sperm, n, &mut s.su, no, o, &mut s.st);
-        }
+        good = complex_solve_in_place(&mut s.sm, &mut s.su, n, no);
     }
     let good = good
         && s.sx
@@ -879,106 +890,5 @@ pub(crate) fn backward(
             )
         },
         _ => backward_run::<false, 0>(p, pd_train, po_train, k0, s, store, ok, gbar, hpd, hpo),
-    }
-}
-
-/// In-place LU with partial pivoting (PM = LU, unit lower L); false when singular.
-fn lu(m: &mut [C64], perm: &mut [usize], n: usize) -> bool {
-    for (i, p) in perm.iter_mut().enumerate() {
-        *p = i;
-    }
-    for k in 0..n {
-        let mut piv = k;
-        let mut best = m[k * n + k].norm_sqr();
-        for r in k + 1..n {
-            let v = m[r * n + k].norm_sqr();
-            if v > best {
-                best = v;
-                piv = r;
-            }
-        }
-        if best == 0.0 || !best.is_finite() {
-            return false;
-        }
-        if piv != k {
-            for j in 0..n {
-                m.swap(k * n + j, piv * n + j);
-            }
-            perm.swap(k, piv);
-        }
-        let inv = m[k * n + k].inv();
-        for r in k + 1..n {
-            let f = m[r * n + k] * inv;
-            m[r * n + k] = f;
-            if f.re != 0.0 || f.im != 0.0 {
-                for j in k + 1..n {
-                    let u = m[k * n + j];
-                    m[r * n + j] -= f * u;
-                }
-            }
-        }
-    }
-    true
-}
-
-/// Solves M·x = rhs for column `c` of a `(n, cols)` array in place, using the LU factors.
-fn lu_solve_col(
-    m: &[C64],
-    perm: &[usize],
-    n: usize,
-    x: &mut [C64],
-    cols: usize,
-    c: usize,
-    t: &mut [C64],
-) {
-    for i in 0..n {
-        t[i] = x[perm[i] * cols + c];
-    }
-    for i in 0..n {
-        let mut s = t[i];
-        for j in 0..i {
-            s -= m[i * n + j] * t[j];
-        }
-        t[i] = s;
-    }
-    for i in (0..n).rev() {
-        let mut s = t[i];
-        for j in i + 1..n {
-            s -= m[i * n + j] * t[j];
-        }
-        t[i] = s / m[i * n + i];
-    }
-    for i in 0..n {
-        x[i * cols + c] = t[i];
-    }
-}
-
-/// Solves Mᵀ·v = rhs (plain transpose) for column `c` in place, using the LU factors of M.
-fn lu_solve_t_col(
-    m: &[C64],
-    perm: &[usize],
-    n: usize,
-    v: &mut [C64],
-    cols: usize,
-    c: usize,
-    t: &mut [C64],
-) {
-    // Mᵀ = Uᵀ·Lᵀ·P: Uᵀ s = y, Lᵀ w = s, v = Pᵀ w.
-    for i in 0..n {
-        let mut s = v[i * cols + c];
-        for j in 0..i {
-            s -= m[j * n + i] * t[j];
-        }
-        t[i] = s / m[i * n + i];
-    }
-    for i in (0..n).rev() {
-        let mut s = t[i];
-        for j in i + 1..n {
-            s -= m[j * n + i] * t[j];
-        }
-        t[i] = s;
-    }
-    for i in 0..n {
-        v[perm[i] * cols + c] = t[i];
     }
 }
