@@ -232,6 +232,17 @@ pub fn checkpoint_path(dir: &std::path::Path) -> PathBuf {
     dir.join("checkpoint.json")
 }
 
+/// The model's response through `loss`: the weighted total and each leaf.
+fn evaluate(model: &FdnModel, loss: &mut Loss) -> Result<(Tensor, Vec<Tensor>)> {
+    let (h, a) = model.response_and_feedback()?;
+    let ctx = LossContext {
+        h: &h,
+        feedback: &a,
+        model,
+    };
+    loss.evaluate(&ctx)
+}
+
 /// pyFDN `train_fdn(model, loss, …)` with Adam; calls `on_step(step, total)` after every step.
 /// Mutates the model in place (see [`TrainOptions::restore_best`]).
 pub fn train_fdn_with(
@@ -295,13 +306,7 @@ pub fn train_fdn_with(
             let mut x = flatten_vars(&plain_vars)?;
             let mut objective = |x: &[f64]| -> Result<(f64, Vec<f64>)> {
                 set_vars(&plain_vars, x)?;
-                let (h, a) = model.response_and_feedback()?;
-                let ctx = LossContext {
-                    h: &h,
-                    feedback: &a,
-                    model,
-                };
-                let (total, _) = loss.evaluate(&ctx)?;
+                let (total, _) = evaluate(model, loss)?;
                 let grads = total.backward()?;
                 let v = total.to_dtype(DType::F64)?.to_scalar::<f64>()?;
                 Ok((v, flat_grads(&plain_vars, &grads)?))
@@ -309,13 +314,7 @@ pub fn train_fdn_with(
             lbfgs.step(&mut x, &mut objective)?;
             set_vars(&plain_vars, &x)?;
         }
-        let (h, a) = model.response_and_feedback()?;
-        let ctx = LossContext {
-            h: &h,
-            feedback: &a,
-            model,
-        };
-        let (total, leaves) = loss.evaluate(&ctx)?;
+        let (total, leaves) = evaluate(model, loss)?;
         let total_v = total.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         for (name, leaf) in leaf_names.iter().zip(&leaves) {
             let v = leaf.to_dtype(DType::F64)?.to_scalar::<f64>()?;
@@ -363,13 +362,7 @@ pub fn train_fdn_with(
     let last = train_loss.last().copied().unwrap_or(f64::NAN);
     let final_loss = if opts.optimizer == Optimizer::Adam && ran > 0 {
         // Adam logged each step before its update: evaluate the last update once.
-        let (h, a) = model.response_and_feedback()?;
-        let ctx = LossContext {
-            h: &h,
-            feedback: &a,
-            model,
-        };
-        let (total, _) = loss.evaluate(&ctx)?;
+        let (total, _) = evaluate(model, loss)?;
         total.to_dtype(DType::F64)?.to_scalar::<f64>()?
     } else {
         last
