@@ -68,6 +68,18 @@ pub(crate) struct Problem<'a> {
     pub q: Resp<'a>,
     /// The same grid factors as lane tables.
     pub grid: &'a GridLanes,
+    /// The backward writes ∂L/∂Γ (post_delay) per bin.
+    pub pd_train: bool,
+    /// The backward writes ∂L/∂Q (post_output) per bin.
+    pub po_train: bool,
+}
+
+/// The backward's per-bin data of a run of bins: Ḡ `(bins, n_out, n_in)` in, hook gradients
+/// `(bins, N)` and `(bins, n_out)` out (written only for trainable hooks; NaN at singular bins).
+pub(crate) struct Adjoint<'a> {
+    pub gbar: &'a [C64],
+    pub hpd: &'a mut [C64],
+    pub hpo: &'a mut [C64],
 }
 
 impl Problem<'_> {
@@ -534,25 +546,21 @@ fn pivoted_bin(
     good
 }
 
-/// Backward of one group. `gbar` holds Ḡ of the `valid` lanes `(valid, n_out, n_in)`; adds the
-/// A/B/C/D gradients to the lane accumulators and writes the hook gradients of the valid lanes
-/// (`hpd` `(valid, N)`, `hpo` `(valid, n_out)`; NaN for singular bins).
-#[allow(clippy::too_many_arguments)]
+/// Backward of one group (`adj` covers its `valid` bins): adds the A/B/C/D gradients to the lane
+/// accumulators and writes the hook gradients.
 #[inline(always)]
 fn backward_group<const F: bool, const N: usize>(
     p: &Problem<'_>,
-    pd_train: bool,
-    po_train: bool,
     k0: usize,
     s: &mut Lanes,
     st: &[Lane],
     ok: &[bool],
-    gbar: &[C64],
-    hpd: &mut [C64],
-    hpo: &mut [C64],
+    adj: Adjoint<'_>,
     valid: usize,
 ) {
     let (n, ni, no) = (dim::<N>(p), p.ni, p.no);
+    let (pd_train, po_train) = (p.pd_train, p.po_train);
+    let Adjoint { gbar, hpd, hpo } = adj;
     gather::<N>(p, k0, s);
     let (xs, us) = st.split_at(2 * n * ni);
     let (xr, xi) = xs.split_at(n * ni);
@@ -748,20 +756,16 @@ fn forward_run<const F: bool, const N: usize>(
 }
 
 /// Backward of a run of groups starting at bin `k0`.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn backward_run<const F: bool, const N: usize>(
     p: &Problem<'_>,
-    pd_train: bool,
-    po_train: bool,
     k0: usize,
     s: &mut Lanes,
     store: &[Lane],
     ok: &[bool],
-    gbar: &[C64],
-    hpd: &mut [C64],
-    hpo: &mut [C64],
+    adj: Adjoint<'_>,
 ) {
+    let Adjoint { gbar, hpd, hpo } = adj;
     let stride = p.group_stride();
     let per_bin = p.no * p.ni;
     let bins_here = gbar.len() / per_bin;
@@ -771,19 +775,12 @@ fn backward_run<const F: bool, const N: usize>(
             break;
         }
         let valid = (bins_here - first).min(L);
-        backward_group::<F, N>(
-            p,
-            pd_train,
-            po_train,
-            k0 + first,
-            s,
-            st,
-            okg,
-            &gbar[first * per_bin..(first + valid) * per_bin],
-            &mut hpd[first * p.n..(first + valid) * p.n],
-            &mut hpo[first * p.no..(first + valid) * p.no],
-            valid,
-        );
+        let adj = Adjoint {
+            gbar: &gbar[first * per_bin..(first + valid) * per_bin],
+            hpd: &mut hpd[first * p.n..(first + valid) * p.n],
+            hpo: &mut hpo[first * p.no..(first + valid) * p.no],
+        };
+        backward_group::<F, N>(p, k0 + first, s, st, okg, adj, valid);
     }
 }
 
@@ -801,21 +798,16 @@ unsafe fn forward_run_avx2<const N: usize>(
 }
 
 #[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn backward_run_avx2<const N: usize>(
     p: &Problem<'_>,
-    pd_train: bool,
-    po_train: bool,
     k0: usize,
     s: &mut Lanes,
     store: &[Lane],
     ok: &[bool],
-    gbar: &[C64],
-    hpd: &mut [C64],
-    hpo: &mut [C64],
+    adj: Adjoint<'_>,
 ) {
-    backward_run::<true, N>(p, pd_train, po_train, k0, s, store, ok, gbar, hpd, hpo)
+    backward_run::<true, N>(p, k0, s, store, ok, adj)
 }
 
 /// Calls `$f::<N>` with the line count fixed at compile time for the common sizes (4, 6, 8,
@@ -854,41 +846,21 @@ pub(crate) fn forward(
     }
 }
 
-/// Backward of the bins `k0 ..` covered by `gbar` (Ḡ `(bins, n_out, n_in)`), from the forward's
-/// `store`/`ok`; accumulates into `s` and writes the hook gradients.
-#[allow(clippy::too_many_arguments)]
+/// Backward of the bins `k0 ..` covered by `adj`, from the forward's `store`/`ok`;
+/// accumulates into `s` and writes the hook gradients.
 pub(crate) fn backward(
     level: SimdLevel,
     p: &Problem<'_>,
-    pd_train: bool,
-    po_train: bool,
     k0: usize,
     s: &mut Lanes,
     store: &[Lane],
     ok: &[bool],
-    gbar: &[C64],
-    hpd: &mut [C64],
-    hpo: &mut [C64],
+    adj: Adjoint<'_>,
 ) {
     match level {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `level` is Avx2Fma only when the CPU reported AVX2 and FMA.
-        SimdLevel::Avx2Fma => unsafe {
-            by_size!(
-                p.n,
-                backward_run_avx2,
-                p,
-                pd_train,
-                po_train,
-                k0,
-                s,
-                store,
-                ok,
-                gbar,
-                hpd,
-                hpo
-            )
-        },
-        _ => backward_run::<false, 0>(p, pd_train, po_train, k0, s, store, ok, gbar, hpd, hpo),
+        SimdLevel::Avx2Fma => unsafe { by_size!(p.n, backward_run_avx2, p, k0, s, store, ok, adj) },
+        _ => backward_run::<false, 0>(p, k0, s, store, ok, adj),
     }
 }

@@ -38,7 +38,7 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::fdn_kernel::{self, GridLanes, Lane, Lanes, Problem, Resp, L};
+use super::fdn_kernel::{self, Adjoint, GridLanes, Lane, Lanes, Problem, Resp, L};
 use crate::engine::SimdLevel;
 use crate::response::alias_factor;
 use crate::sos::SosBank;
@@ -594,6 +594,8 @@ impl Setup {
             gamma: resp(self.pd_frozen.is_some(), p.pd),
             q: resp(self.po_frozen.is_some(), p.po),
             grid: &self.grid,
+            pd_train: self.pd_trainable,
+            po_train: self.po_trainable,
         }
     }
 
@@ -630,7 +632,6 @@ impl Setup {
         let bins_per_block = self.block_groups * L;
         let stride = prob.group_stride();
         let level = self.level;
-        let (pd_train, po_train) = (self.pd_trainable, self.po_trainable);
         let Workspace {
             lanes,
             store,
@@ -649,19 +650,8 @@ impl Setup {
             .enumerate()
             .for_each(|(b, (((((gbar, hpd), hpo), s), st), okb))| {
                 s.clear_grads();
-                fdn_kernel::backward(
-                    level,
-                    &prob,
-                    pd_train,
-                    po_train,
-                    b * bins_per_block,
-                    s,
-                    st,
-                    okb,
-                    gbar,
-                    hpd,
-                    hpo,
-                );
+                let adj = Adjoint { gbar, hpd, hpo };
+                fdn_kernel::backward(level, &prob, b * bins_per_block, s, st, okb, adj);
             });
     }
 }
