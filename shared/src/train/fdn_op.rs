@@ -10,12 +10,14 @@
 //! absent). The time output is FLAMO's `iFFTAntiAlias`: `h[n] = γ^(−n)·irfft(H)[n]`.
 //!
 //! Backward (adjoint method, per bin, for a real loss L with Ḡ = ∂L/∂Re H + i·∂L/∂Im H):
-//! `w = conj(Ḡ)·Q`, `y = Cᵀ·w`, `v = M⁻ᵀ·y` (one LU per bin serves both solves), then
+//! `w = conj(Ḡ)·Q`, `v = M⁻ᵀ·Cᵀ·w = U·w` (U kept from the forward), then
 //! `∂L/∂B = Re(v ⊙ g)`, `∂L/∂A = Re(diag(g⊙p)·v·xᵀ)`, `∂L/∂C = Re(w·xᵀ)`, `∂L/∂D = Re(conj(Ḡ))`,
 //! `∂L/∂Γ_i = conj(α_i)` with `α_i = Σ_c v_ic·z^(−m_i)·(B_ic + p_i·(A·x)_ic)`, and
 //! `∂L/∂Q_o = conj(Σ_c conj(Ḡ_oc)·(C·x)_oc)` (complex gradients in torch's convention
 //! ∂L/∂Re + i·∂L/∂Im). For the time output Ḡ_k = (c_k/nfft)·rfft(γ^(−n)·∂L/∂h)_k with c_k = 2
-//! for interior bins and 1 at DC/Nyquist (whose imaginary parts irfft ignores).
+//! for interior bins and 1 at DC/Nyquist (whose imaginary parts irfft ignores). Trainable Γ and Q
+//! come either as response tensors ([`Hook::Trainable`]) or as SOS coefficients evaluated inside
+//! the op ([`Hook::TrainableSos`]; their gradient is ∂L/∂Γ pushed through the cascade).
 //!
 //! **Kernel:** CPU, f64 internally (f32 tensors are converted at the boundary), parallel over
 //! blocks of frequency bins with rayon, each block solving [`fdn_kernel::L`] bins at once in SIMD
