@@ -296,6 +296,26 @@ fn gather<const N: usize>(p: &Problem<'_>, k0: usize, s: &mut Lanes) {
     }
 }
 
+/// `Σ_j row[j]·v[j·cols + col]` for a real row and a complex lane column `(vr, vi)`.
+#[inline(always)]
+fn real_row_dot<const F: bool>(
+    row: &[f64],
+    vr: &[Lane],
+    vi: &[Lane],
+    cols: usize,
+    col: usize,
+) -> (Lane, Lane) {
+    let (mut yr, mut yi) = (ZL, ZL);
+    for (j, &a) in row.iter().enumerate() {
+        let (sr, si) = (vr[j * cols + col], vi[j * cols + col]);
+        for l in 0..L {
+            yr[l] = fma::<F>(a, sr[l], yr[l]);
+            yi[l] = fma::<F>(a, si[l], yi[l]);
+        }
+    }
+    (yr, yi)
+}
+
 /// `t −= f·y` on complex lanes.
 #[inline(always)]
 fn sub_mul<const F: bool>(
@@ -467,15 +487,7 @@ fn forward_group<const F: bool, const N: usize>(
     // H = Q ⊙ (C·x) + D.
     for o in 0..no {
         for c in 0..ni {
-            let (mut yr, mut yi) = (ZL, ZL);
-            for i in 0..n {
-                let cv = p.c[o * n + i];
-                let (sr, si) = (xr[i * ni + c], xi[i * ni + c]);
-                for l in 0..L {
-                    yr[l] = fma::<F>(cv, sr[l], yr[l]);
-                    yi[l] = fma::<F>(cv, si[l], yi[l]);
-                }
-            }
+            let (yr, yi) = real_row_dot::<F>(&p.c[o * n..(o + 1) * n], xr, xi, ni, c);
             let dv = p.d[o * ni + c];
             for l in 0..valid {
                 h[(l * no + o) * ni + c] = if ok[l] {
@@ -638,15 +650,7 @@ fn backward_group<const F: bool, const N: usize>(
             let (zr, zi) = (gz[i], gz[n + i]);
             let (mut ar, mut ai) = (ZL, ZL);
             for c in 0..ni {
-                let (mut axr, mut axi) = (ZL, ZL);
-                for j in 0..n {
-                    let a = p.a[i * n + j];
-                    let (sr, si) = (xr[j * ni + c], xi[j * ni + c]);
-                    for l in 0..L {
-                        axr[l] = fma::<F>(a, sr[l], axr[l]);
-                        axi[l] = fma::<F>(a, si[l], axi[l]);
-                    }
-                }
+                let (axr, axi) = real_row_dot::<F>(&p.a[i * n..(i + 1) * n], xr, xi, ni, c);
                 let b = p.b[i * ni + c];
                 let (mut tr, mut ti) = (ZL, ZL);
                 match pl {
@@ -684,15 +688,7 @@ fn backward_group<const F: bool, const N: usize>(
         for o in 0..no {
             let (mut ar, mut ai) = (ZL, ZL);
             for c in 0..ni {
-                let (mut yr, mut yi) = (ZL, ZL);
-                for i in 0..n {
-                    let cv = p.c[o * n + i];
-                    let (sr, si) = (xr[i * ni + c], xi[i * ni + c]);
-                    for l in 0..L {
-                        yr[l] = fma::<F>(cv, sr[l], yr[l]);
-                        yi[l] = fma::<F>(cv, si[l], yi[l]);
-                    }
-                }
+                let (yr, yi) = real_row_dot::<F>(&p.c[o * n..(o + 1) * n], xr, xi, ni, c);
                 for l in 0..valid {
                     if live[l] {
                         let gb = gbar[l * no * ni + o * ni + c].conj();
