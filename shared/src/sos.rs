@@ -45,7 +45,24 @@ pub enum SosError {
         /// Channel index.
         channel: usize,
     },
+    /// `a0` is subnormal or so small against the other coefficients that normalising by it
+    /// leaves a coefficient that is not finite or above [`MAX_NORMALIZED_COEF`].
+    #[error("has a section whose a0 = {a0:e} is too small for its other coefficients (normalised by a0 a coefficient would be {ratio:e}; at most {max:e} is allowed) (section {section}, channel {channel})", max = MAX_NORMALIZED_COEF)]
+    TinyA0 {
+        /// Section index.
+        section: usize,
+        /// Channel index.
+        channel: usize,
+        /// The section's a0.
+        a0: f64,
+        /// Largest |coefficient / a0| of the section (may be infinite).
+        ratio: f64,
+    },
 }
+
+/// Largest allowed |coefficient / a0| of a section (a 240 dB gain factor): beyond it a section
+/// is numerically meaningless and its response cannot be bounded reliably.
+pub const MAX_NORMALIZED_COEF: f64 = 1e12;
 
 /// A validated SOS bank of shape `(sections, 6, channels)`: finite, every `a0 ≠ 0`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,10 +124,29 @@ impl SosBank {
         };
         for k in 0..sections {
             for c in 0..channels {
-                if bank.coef(k, 3, c) == 0.0 {
+                let a0 = bank.coef(k, 3, c);
+                if a0 == 0.0 {
                     return Err(SosError::ZeroA0 {
                         section: k,
                         channel: c,
+                    });
+                }
+                let s = bank.section(k, c);
+                // NaN-proof: a non-finite ratio becomes +inf, never dropped by a max.
+                let ratio = s.iter().fold(0.0f64, |m, v| {
+                    let r = (v / a0).abs();
+                    if r.is_finite() {
+                        m.max(r)
+                    } else {
+                        f64::INFINITY
+                    }
+                });
+                if !a0.is_normal() || ratio > MAX_NORMALIZED_COEF {
+                    return Err(SosError::TinyA0 {
+                        section: k,
+                        channel: c,
+                        a0,
+                        ratio,
                     });
                 }
             }
@@ -174,12 +210,13 @@ impl SosBank {
             .collect()
     }
 
-    /// Response of channel `c` at the complex point `z`, given `zinv = z⁻¹`.
+    /// Response of channel `c` at the complex point `z`, given `zinv = z⁻¹` (each section
+    /// normalised by its `a0` first, so extreme coefficient scales cannot overflow).
     pub fn eval(&self, c: usize, zinv: Complex64) -> Complex64 {
         let zinv2 = zinv * zinv;
         let mut h = Complex64::new(1.0, 0.0);
         for k in 0..self.sections {
-            let s = self.section(k, c);
+            let s = self.normalized_section(k, c);
             let num = zinv2 * s[2] + zinv * s[1] + s[0];
             let den = zinv2 * s[5] + zinv * s[4] + s[3];
             h *= num / den;
@@ -192,13 +229,34 @@ impl SosBank {
         self.eval(c, Complex64::from_polar(1.0, -omega)).norm()
     }
 
-    /// Largest magnitude of any channel over `0..=π` (dense grid of 4097 points plus both ends).
+    /// Largest magnitude of any channel over `0..=π`: a dense grid of 4097 points (both ends
+    /// included) plus the angle of every complex pole pair, where a resonance peaks between
+    /// grid points. A non-finite magnitude makes the result +inf (it never vanishes in the max).
     pub fn max_gain(&self) -> f64 {
         let n = 4096;
-        (0..self.channels)
-            .flat_map(|c| (0..=n).map(move |i| (c, std::f64::consts::PI * i as f64 / n as f64)))
-            .map(|(c, w)| self.magnitude(c, w))
-            .fold(0.0, f64::max)
+        let mut max = 0.0f64;
+        let mut take = |g: f64| {
+            max = if g.is_nan() {
+                f64::INFINITY
+            } else {
+                max.max(g)
+            };
+        };
+        for c in 0..self.channels {
+            for i in 0..=n {
+                take(self.magnitude(c, std::f64::consts::PI * i as f64 / n as f64));
+            }
+            for k in 0..self.sections {
+                let s = self.normalized_section(k, c);
+                // z² + a1 z + a2 with complex roots r·e^{±jθ}: r² = a2, cos θ = −a1 / (2r).
+                let (a1, a2) = (s[4], s[5]);
+                if a2 > 0.0 && a1 * a1 < 4.0 * a2 {
+                    let theta = (-a1 / (2.0 * a2.sqrt())).clamp(-1.0, 1.0).acos();
+                    take(self.magnitude(c, theta));
+                }
+            }
+        }
+        max
     }
 
     /// True when every section's poles lie strictly inside the unit circle.

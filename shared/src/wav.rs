@@ -1,5 +1,6 @@
 //! WAV reading and writing (hound), with errors that name the problem.
 
+use crate::limits::{self, LimitError};
 use std::path::Path;
 
 /// Why a WAV file could not be read or written.
@@ -35,6 +36,42 @@ pub enum WavError {
         /// hound's error.
         source: hound::Error,
     },
+    /// The file could not be opened or read.
+    #[error("{path}: cannot read file ({source})")]
+    Io {
+        /// File path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The RIFF chunk structure is broken (before any sample is decoded).
+    #[error("{path}: not a readable WAV file ({message})")]
+    Chunks {
+        /// File path.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file (or the signal to write) is outside a stated limit ([`crate::limits`]).
+    #[error("{path}: {source}")]
+    Limit {
+        /// File path.
+        path: String,
+        /// The limit broken.
+        source: LimitError,
+    },
+    /// A sample to write is not finite or beyond the 32-bit float range; nothing is written.
+    #[error("{path}: refusing to write: sample {index} of channel {channel} is {value} (not a finite 32-bit float)")]
+    BadSample {
+        /// File path.
+        path: String,
+        /// Channel index.
+        channel: usize,
+        /// Frame index.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
 }
 
 /// Audio read from a WAV file: one `Vec` per channel, samples scaled to [-1, 1).
@@ -61,29 +98,143 @@ impl Audio {
     }
 }
 
-/// Reads a PCM (8–32 bit) or float WAV file.
+/// Reads a PCM (8–32 bit) or float WAV file within the stated limits ([`crate::limits`]: rate,
+/// channels, total samples). RIFF chunks are walked with their pad bytes, so metadata chunks of
+/// any size before or after `fmt ` are skipped.
 pub fn read_wav(path: &Path) -> Result<Audio, WavError> {
     let p = path.display().to_string();
-    let reader = hound::WavReader::open(path).map_err(|source| WavError::Format {
+    let io = |source| WavError::Io {
         path: p.clone(),
         source,
-    })?;
-    decode(reader, p)
+    };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    // The largest accepted file: every sample as 32-bit data, plus room for metadata chunks.
+    let max_bytes = (limits::MAX_TOTAL_SAMPLES as u64) * 4 + (16 << 20);
+    if size > max_bytes {
+        return Err(WavError::Chunks {
+            path: p,
+            message: format!("{size} bytes is larger than the {max_bytes}-byte limit"),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    read_wav_bytes(&bytes, &p)
+}
+
+/// Reads an impulse response: [`read_wav`], refusing files longer than
+/// [`limits::MAX_IR_SECONDS`] (an IR followed by minutes of noise or silence is not an IR; trim it).
+pub fn read_ir(path: &Path) -> Result<Audio, WavError> {
+    let audio = read_wav(path)?;
+    check_ir_length(&audio, &path.display().to_string())?;
+    Ok(audio)
+}
+
+/// Refuses audio longer than [`limits::MAX_IR_SECONDS`] as an impulse response; `name` is what
+/// the error names.
+pub fn check_ir_length(audio: &Audio, name: &str) -> Result<(), WavError> {
+    let seconds = audio.duration_seconds();
+    if seconds > limits::MAX_IR_SECONDS {
+        return Err(WavError::Limit {
+            path: name.into(),
+            source: LimitError::Duration {
+                what: "impulse response (trim it)".into(),
+                seconds,
+                max: limits::MAX_IR_SECONDS,
+            },
+        });
+    }
+    Ok(())
 }
 
 /// Reads a WAV file held in memory (e.g. embedded data); `name` is used in errors.
 pub fn read_wav_bytes(bytes: &[u8], name: &str) -> Result<Audio, WavError> {
     let p = name.to_string();
-    let reader =
-        hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(|source| WavError::Format {
+    let canonical = canonical_riff(bytes).map_err(|message| WavError::Chunks {
+        path: p.clone(),
+        message,
+    })?;
+    let reader = hound::WavReader::new(std::io::Cursor::new(&canonical[..])).map_err(|source| {
+        WavError::Format {
             path: p.clone(),
             source,
-        })?;
+        }
+    })?;
     decode(reader, p)
+}
+
+/// The `fmt ` and `data` chunks of a RIFF/WAVE file as a minimal canonical WAV (header, `fmt `,
+/// `data`), for hound: walks every chunk with its pad byte (odd-sized chunks are followed by one
+/// byte, which hound's own walk does not skip), ignores all others.
+fn canonical_riff(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return Err("no RIFF/WAVE header".into());
+    }
+    let u32_at =
+        |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    let mut fmt: Option<&[u8]> = None;
+    let mut data: Option<&[u8]> = None;
+    let mut at = 12usize;
+    while at + 8 <= bytes.len() && data.is_none() {
+        let id = &bytes[at..at + 4];
+        let len = u32_at(at + 4) as usize;
+        let body = at + 8;
+        let available = bytes.len() - body;
+        if id == b"data" {
+            if fmt.is_none() {
+                return Err("data chunk before the fmt chunk".into());
+            }
+            if len > available {
+                return Err(format!(
+                    "data chunk claims {len} bytes but only {available} remain (truncated file)"
+                ));
+            }
+            data = Some(&bytes[body..body + len]);
+        } else {
+            if len > available {
+                return Err(format!(
+                    "chunk '{}' claims {len} bytes but only {available} remain (truncated file)",
+                    String::from_utf8_lossy(id)
+                ));
+            }
+            if id == b"fmt " && fmt.is_none() {
+                fmt = Some(&bytes[body..body + len]);
+            }
+        }
+        at = body + len + (len & 1);
+    }
+    let fmt = fmt.ok_or("no fmt chunk")?;
+    let data = data.ok_or("no data chunk")?;
+    let mut out = Vec::with_capacity(44 + fmt.len() + data.len());
+    let riff_len = 4 + 8 + fmt.len() + (fmt.len() & 1) + 8 + data.len();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(riff_len.min(u32::MAX as usize) as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVE");
+    out.extend_from_slice(b"fmt ");
+    out.extend_from_slice(&(fmt.len() as u32).to_le_bytes());
+    out.extend_from_slice(fmt);
+    if fmt.len() & 1 == 1 {
+        out.push(0);
+    }
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(data);
+    Ok(out)
 }
 
 fn decode<R: std::io::Read>(reader: hound::WavReader<R>, p: String) -> Result<Audio, WavError> {
     let spec = reader.spec();
+    let limit = |source| WavError::Limit {
+        path: p.clone(),
+        source,
+    };
+    limits::check_sample_rate("WAV", f64::from(spec.sample_rate)).map_err(limit)?;
+    limits::check_count(
+        "WAV",
+        usize::from(spec.channels),
+        limits::MAX_CHANNELS,
+        "channels",
+    )
+    .map_err(limit)?;
+    limits::check_total_samples("WAV", reader.len() as usize, 1).map_err(limit)?;
     let nch = spec.channels.max(1) as usize;
     let samples: Vec<f64> = match spec.sample_format {
         hound::SampleFormat::Float => reader
@@ -95,6 +246,12 @@ fn decode<R: std::io::Read>(reader: hound::WavReader<R>, p: String) -> Result<Au
                 source,
             })?,
         hound::SampleFormat::Int => {
+            if !(1..=32).contains(&spec.bits_per_sample) {
+                return Err(WavError::Chunks {
+                    path: p,
+                    message: format!("{} bits per integer sample", spec.bits_per_sample),
+                });
+            }
             let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f64;
             reader
                 .into_samples::<i32>()
@@ -106,7 +263,7 @@ fn decode<R: std::io::Read>(reader: hound::WavReader<R>, p: String) -> Result<Au
                 })?
         }
     };
-    if samples.is_empty() {
+    if samples.len() < nch {
         return Err(WavError::Empty { path: p });
     }
     if let Some(i) = samples.iter().position(|v| !v.is_finite()) {
@@ -125,9 +282,49 @@ fn decode<R: std::io::Read>(reader: hound::WavReader<R>, p: String) -> Result<Au
     })
 }
 
+/// Refuses `channels` unless every sample is finite and within the 32-bit float range, naming
+/// the first bad one; `path` is what the error names.
+pub fn check_writable(path: &str, channels: &[Vec<f64>]) -> Result<(), WavError> {
+    for (c, ch) in channels.iter().enumerate() {
+        if let Some(i) = ch
+            .iter()
+            .position(|v| !(v.is_finite() && v.abs() <= f64::from(f32::MAX)))
+        {
+            return Err(WavError::BadSample {
+                path: path.into(),
+                channel: c,
+                index: i,
+                value: ch[i],
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Writes channels of equal length as a 32-bit float WAV at `sample_rate` Hz.
+/// Refuses (before creating the file) a rate or channel count outside [`crate::limits`],
+/// channels of unequal length and any sample [`check_writable`] refuses.
 pub fn write_wav(path: &Path, sample_rate: u32, channels: &[Vec<f64>]) -> Result<(), WavError> {
     let p = path.display().to_string();
+    let limit = |source| WavError::Limit {
+        path: p.clone(),
+        source,
+    };
+    limits::check_sample_rate("output", f64::from(sample_rate)).map_err(limit)?;
+    if channels.is_empty() {
+        return Err(WavError::Empty { path: p });
+    }
+    limits::check_count("output", channels.len(), limits::MAX_CHANNELS, "channels")
+        .map_err(limit)?;
+    let frames = channels[0].len();
+    if channels.iter().any(|c| c.len() != frames) {
+        return Err(WavError::Chunks {
+            path: p,
+            message: "channels of unequal length".into(),
+        });
+    }
+    limits::check_total_samples("output", frames, channels.len()).map_err(limit)?;
+    check_writable(&p, channels)?;
     let spec = hound::WavSpec {
         channels: channels.len() as u16,
         sample_rate,

@@ -20,6 +20,18 @@ pub fn pin_thread_count() {
     }
 }
 
+/// Lets a closed pipe end the tool quietly, as Unix tools do (`tailor … | head`).
+///
+/// Rust ignores SIGPIPE, so a write to a closed stdout fails and `println!` panics; restoring
+/// the default action makes the process end silently when the reader goes away.
+pub fn quiet_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: sets the default disposition of one signal; called first thing in `main`.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Keeps freed training buffers in the process instead of returning them to the kernel (glibc
 /// only; elsewhere a no-op). Call once at start-up.
 ///

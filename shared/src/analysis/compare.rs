@@ -10,7 +10,7 @@ use super::error::{validate_rate, AnalysisError};
 use super::onset::align_pair;
 use super::schroeder_edc_db;
 use super::spectrum::power_spectrum;
-use crate::loss::mel::mel_filterbank;
+use crate::loss::mel::mel_bands;
 
 /// Shortest aligned length accepted by [`compare_irs`], seconds (20 ms).
 pub const MIN_COMPARE_S: f64 = 0.020;
@@ -157,10 +157,15 @@ pub fn mel_magnitudes(x: &[f64], fs: f64, n_fft: usize) -> Vec<f64> {
     };
     let scaled: Vec<f64> = x.iter().map(|v| v * scale).collect();
     let (p, n) = power_spectrum(&scaled, n_fft);
-    let bins = n / 2 + 1;
-    let bank = mel_filterbank(fs, n, MEL_BANDS, MEL_FMIN_HZ, fs / 2.0);
-    bank.chunks(bins)
-        .map(|row| row.iter().zip(&p).map(|(w, v)| w * v.sqrt()).sum())
+    mel_bands(fs, n, MEL_BANDS, MEL_FMIN_HZ, fs / 2.0)
+        .iter()
+        .map(|band| {
+            band.weights
+                .iter()
+                .zip(&p[band.start..])
+                .map(|(w, v)| w * v.sqrt())
+                .sum()
+        })
         .collect()
 }
 

@@ -41,8 +41,8 @@ pub enum AnalysisError {
         /// Rate of B in Hz.
         b: f64,
     },
-    /// The sample rate is not a positive finite number.
-    #[error("sample rate {0} Hz is not a positive finite number")]
+    /// The sample rate is not finite or outside the supported range (`crate::limits`).
+    #[error("sample rate {0} Hz is outside the supported 8000–384000 Hz")]
     BadRate(f64),
     /// A band does not fit below Nyquist (or is not a positive frequency).
     #[error("band at {fc} Hz (upper edge {upper} Hz) does not fit below Nyquist at {fs} Hz")]
@@ -81,9 +81,10 @@ pub fn validate_ir(x: &[f64], what: &str) -> Result<(), AnalysisError> {
     Ok(())
 }
 
-/// Checks that a sample rate in Hz is positive and finite.
+/// Checks that a sample rate in Hz is finite and within the supported range
+/// ([`crate::limits::MIN_SAMPLE_RATE_HZ`]..=[`crate::limits::MAX_SAMPLE_RATE_HZ`]).
 pub fn validate_rate(fs: f64) -> Result<(), AnalysisError> {
-    if fs.is_finite() && fs > 0.0 {
+    if crate::limits::check_sample_rate("analysis", fs).is_ok() {
         Ok(())
     } else {
         Err(AnalysisError::BadRate(fs))

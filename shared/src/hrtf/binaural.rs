@@ -32,7 +32,7 @@ impl BinauralRenderer {
                 "binaural rendering needs at least one channel direction".into(),
             ));
         }
-        if !(session_rate.is_finite() && session_rate > 0.0) {
+        if crate::limits::check_sample_rate("session", session_rate).is_err() {
             return Err(HrtfError::BadSampleRate(session_rate));
         }
         let resampled;

@@ -70,8 +70,8 @@ pub enum HrtfError {
     /// Non-finite IR or position values.
     #[error("{0} contains NaN or infinite values")]
     NonFinite(&'static str),
-    /// The sample rate is missing, non-finite or ≤ 0 (or not usable for resampling).
-    #[error("bad sample rate {0} Hz: a finite, positive rate is required")]
+    /// The sample rate is non-finite or outside the supported range ([`crate::limits`]).
+    #[error("bad sample rate {0} Hz: the supported range is {min}–{max} Hz", min = crate::limits::MIN_SAMPLE_RATE_HZ, max = crate::limits::MAX_SAMPLE_RATE_HZ)]
     BadSampleRate(f64),
     /// Array sizes disagree with the declared dimensions.
     #[error("shape mismatch: {0}")]
@@ -180,14 +180,15 @@ pub struct HrirSet {
 impl HrirSet {
     /// Builds a set from row-major IRs `(M, 2, N)` (linear amplitude), one direction per
     /// measurement, `len` = N samples per IR and `sample_rate` in Hz. Validates like the SOFA
-    /// reader: M > 0, N > 0, sizes consistent, finite values, not all zero, rate finite > 0.
+    /// reader: M > 0, N > 0, sizes consistent, finite values, not all zero, rate within
+    /// [`crate::limits`].
     pub fn new(
         ir: Vec<f64>,
         directions: Vec<Direction>,
         len: usize,
         sample_rate: f64,
     ) -> Result<Self, HrtfError> {
-        if !(sample_rate.is_finite() && sample_rate > 0.0) {
+        if crate::limits::check_sample_rate("HRIR set", sample_rate).is_err() {
             return Err(HrtfError::BadSampleRate(sample_rate));
         }
         if directions.is_empty() {

@@ -257,7 +257,7 @@ fn validate(raw: RawSofa) -> Result<HrirSet, HrtfError> {
     let rate = *rate_values
         .first()
         .ok_or(HrtfError::MissingVariable("Data.SamplingRate"))?;
-    if !(rate.is_finite() && rate > 0.0) {
+    if crate::limits::check_sample_rate("Data.SamplingRate", rate).is_err() {
         return Err(HrtfError::BadSampleRate(rate));
     }
     let RawPositions {
@@ -275,7 +275,7 @@ fn validate(raw: RawSofa) -> Result<HrirSet, HrtfError> {
         )));
     }
     let kind = kind.unwrap_or_else(|| "spherical".into()).to_lowercase();
-    let units = units.unwrap_or_default().to_lowercase();
+    let angle_unit = spherical_angle_unit(&units.unwrap_or_default())?;
     let directions: Vec<Direction> = (0..m)
         .map(|i| {
             let row = if rows == 1 { 0 } else { i };
@@ -283,14 +283,9 @@ fn validate(raw: RawSofa) -> Result<HrirSet, HrtfError> {
             match kind.as_str() {
                 "cartesian" => Ok(Direction::from_cartesian(a, b, c)),
                 "spherical" => {
-                    let (a, b) = if units.contains("radian") {
-                        (a.to_degrees(), b.to_degrees())
-                    } else if units.is_empty() || units.contains("degree") {
-                        (a, b)
-                    } else {
-                        return Err(HrtfError::Coordinates(format!(
-                            "SourcePosition units '{units}' contain neither degree nor radian"
-                        )));
+                    let (a, b) = match angle_unit {
+                        AngleUnit::Radian => (a.to_degrees(), b.to_degrees()),
+                        AngleUnit::Degree => (a, b),
                     };
                     Ok(Direction {
                         azimuth_deg: a,
@@ -305,4 +300,66 @@ fn validate(raw: RawSofa) -> Result<HrirSet, HrtfError> {
         })
         .collect::<Result<_, _>>()?;
     HrirSet::new(ir, directions, n, rate)
+}
+
+/// Angle unit of spherical SOFA positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AngleUnit {
+    Degree,
+    Radian,
+}
+
+/// The angle unit of a spherical `SourcePosition`'s `Units` attribute (e.g. "degree, degree,
+/// metre"): its comma- or space-separated names matched exactly (case-insensitive), the first
+/// two (azimuth, elevation) agreeing; an empty attribute means degrees (SOFA's default).
+fn spherical_angle_unit(units: &str) -> Result<AngleUnit, HrtfError> {
+    let names: Vec<String> = units
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let unit = |name: &str| match name {
+        "degree" | "degrees" | "deg" => Some(AngleUnit::Degree),
+        "radian" | "radians" | "rad" => Some(AngleUnit::Radian),
+        _ => None,
+    };
+    let bad = || {
+        HrtfError::Coordinates(format!(
+            "SourcePosition units '{units}': azimuth and elevation must both be in degree or radian"
+        ))
+    };
+    match names.as_slice() {
+        [] => Ok(AngleUnit::Degree),
+        [one] => unit(one).ok_or_else(bad),
+        [az, el, ..] => match (unit(az), unit(el)) {
+            (Some(a), Some(e)) if a == e => Ok(a),
+            _ => Err(bad()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+
+    #[test]
+    fn angle_units_match_exactly() {
+        assert_eq!(
+            spherical_angle_unit("degree, degree, metre").unwrap(),
+            AngleUnit::Degree
+        );
+        assert_eq!(
+            spherical_angle_unit("Radian,radian,meter").unwrap(),
+            AngleUnit::Radian
+        );
+        assert_eq!(spherical_angle_unit("").unwrap(), AngleUnit::Degree);
+        for bad in [
+            "gradians, gradians, metre",
+            "degree, radian, metre",
+            "milliradian",
+        ] {
+            let e = spherical_angle_unit(bad).unwrap_err().to_string();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
 }

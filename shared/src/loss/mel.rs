@@ -57,23 +57,71 @@ pub fn mel_to_hz_slaney(m: f64) -> f64 {
 /// row-major, values rounded to float32 as nnAudio stores them. Frequencies in Hz.
 pub fn mel_filterbank(sr: f64, n_fft: usize, n_mels: usize, fmin: f64, fmax: f64) -> Vec<f64> {
     let bins = n_fft / 2 + 1;
-    let fftfreqs = linspace(0.0, sr / 2.0, bins);
+    let mut weights = vec![0.0; n_mels * bins];
+    for (i, band) in mel_bands(sr, n_fft, n_mels, fmin, fmax).iter().enumerate() {
+        weights[i * bins + band.start..][..band.weights.len()].copy_from_slice(&band.weights);
+    }
+    weights
+}
+
+/// One row of [`mel_filterbank`] without its zeros: `weights` start at bin `start`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MelBand {
+    /// First rfft bin of the support.
+    pub start: usize,
+    /// Weights of bins `start..start + weights.len()` (every other bin's weight is 0).
+    pub weights: Vec<f64>,
+}
+
+/// The rows of [`mel_filterbank`] (the same values) held sparsely: memory O(n_fft), not
+/// O(n_mels · n_fft), so long signals' spectra can be weighted without a dense bank.
+pub fn mel_bands(sr: f64, n_fft: usize, n_mels: usize, fmin: f64, fmax: f64) -> Vec<MelBand> {
+    let bins = n_fft / 2 + 1;
+    let step = if bins > 1 {
+        (sr / 2.0) / (bins - 1) as f64
+    } else {
+        0.0
+    };
+    // linspace(0, sr/2, bins) element by element (the last bin is exactly sr/2).
+    let freq = |j: usize| {
+        if j + 1 == bins {
+            sr / 2.0
+        } else {
+            j as f64 * step
+        }
+    };
     let mel_f: Vec<f64> = linspace(hz_to_mel_slaney(fmin), hz_to_mel_slaney(fmax), n_mels + 2)
         .into_iter()
         .map(mel_to_hz_slaney)
         .collect();
     let fdiff: Vec<f64> = mel_f.windows(2).map(|w| w[1] - w[0]).collect();
-    let mut weights = vec![0.0; n_mels * bins];
-    for i in 0..n_mels {
-        let enorm = 2.0 / (mel_f[i + 2] - mel_f[i]);
-        for (j, &f) in fftfreqs.iter().enumerate() {
-            let lower = -(mel_f[i] - f) / fdiff[i];
-            let upper = (mel_f[i + 2] - f) / fdiff[i + 1];
-            let tri = 0.0f64.max(lower.min(upper)) as f32;
-            weights[i * bins + j] = f64::from((f64::from(tri) * enorm) as f32);
-        }
-    }
-    weights
+    (0..n_mels)
+        .map(|i| {
+            let enorm = 2.0 / (mel_f[i + 2] - mel_f[i]);
+            // The triangle is non-zero only strictly between mel_f[i] and mel_f[i + 2]; one bin
+            // of margin each side covers rounding.
+            let (start, end) = if step > 0.0 && step.is_finite() {
+                let lo = (mel_f[i] / step).floor() - 1.0;
+                let hi = (mel_f[i + 2] / step).ceil() + 2.0;
+                (
+                    (lo.max(0.0) as usize).min(bins),
+                    (hi.max(0.0) as usize).min(bins),
+                )
+            } else {
+                (0, bins)
+            };
+            let weights = (start..end.max(start))
+                .map(|j| {
+                    let f = freq(j);
+                    let lower = -(mel_f[i] - f) / fdiff[i];
+                    let upper = (mel_f[i + 2] - f) / fdiff[i + 1];
+                    let tri = 0.0f64.max(lower.min(upper)) as f32;
+                    f64::from((f64::from(tri) * enorm) as f32)
+                })
+                .collect();
+            MelBand { start, weights }
+        })
+        .collect()
 }
 
 /// FLAMO `mel_mss_loss` (no `form`; holds the measured noise energy like FLAMO).
@@ -215,6 +263,19 @@ mod tests {
         // the Riemann sum (bin width sr/n_fft) approaches 1 for bands many bins wide.
         let (sr, n) = (16000.0, 4096);
         let fb = mel_filterbank(sr, n, 16, 0.0, 8000.0);
+        // The sparse rows hold exactly the dense rows' non-zero values.
+        let bins = n / 2 + 1;
+        for (i, band) in mel_bands(sr, n, 16, 0.0, 8000.0).iter().enumerate() {
+            let row = &fb[i * bins..(i + 1) * bins];
+            let nz: Vec<usize> = (0..bins).filter(|&j| row[j] != 0.0).collect();
+            assert!(nz
+                .iter()
+                .all(|&j| j >= band.start && j < band.start + band.weights.len()));
+            assert_eq!(
+                &row[band.start..band.start + band.weights.len()],
+                &band.weights[..]
+            );
+        }
         let bins = n / 2 + 1;
         let df = sr / n as f64;
         for i in 4..16 {

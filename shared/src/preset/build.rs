@@ -1,7 +1,8 @@
 //! The validated FDN build ("pyfdn-fdn-build" v2, v1 read and mapped to v2).
 
 use super::error::PresetError;
-use super::json::{kind_of, nd_array, number, parse_text};
+use super::json::{kind_of, nd_array, number, parse_text, reject_non_finite_tokens};
+use crate::limits;
 use crate::matrix::Matrix;
 use crate::sos::SosBank;
 use serde_json::{Map, Value};
@@ -160,6 +161,53 @@ impl Build {
                 format!("must be positive and finite (got {})", parts.sample_rate),
             ));
         }
+        if limits::check_sample_rate("sample_rate", parts.sample_rate).is_err() {
+            return Err(PresetError::field(
+                "sample_rate",
+                format!(
+                    "{} Hz is outside the supported {}–{} Hz",
+                    parts.sample_rate,
+                    limits::MIN_SAMPLE_RATE_HZ,
+                    limits::MAX_SAMPLE_RATE_HZ
+                ),
+            ));
+        }
+        if n > limits::MAX_LINES {
+            return Err(PresetError::field(
+                "feedback_matrix",
+                format!("{n} delay lines exceed the limit of {}", limits::MAX_LINES),
+            ));
+        }
+        for (name, count, what) in [
+            ("input_matrix", n_in, "inputs"),
+            ("output_matrix", n_out, "outputs"),
+        ] {
+            if count > limits::MAX_CHANNELS {
+                return Err(PresetError::field(
+                    name,
+                    format!(
+                        "{count} {what} exceed the limit of {} channels",
+                        limits::MAX_CHANNELS
+                    ),
+                ));
+            }
+        }
+        for (name, m) in [
+            ("input_matrix", &parts.b),
+            ("output_matrix", &parts.c),
+            ("direct_matrix", &parts.d),
+        ] {
+            if let Some(index) = m.as_slice().iter().position(|v| v.abs() > limits::MAX_GAIN) {
+                return Err(PresetError::field(
+                    name,
+                    format!(
+                        "entry {index} is {:e}, above the gain limit of {:e} (120 dB)",
+                        m.as_slice()[index],
+                        limits::MAX_GAIN
+                    ),
+                ));
+            }
+        }
         if parts.delays.len() != n {
             return Err(PresetError::field(
                 "delays",
@@ -180,6 +228,16 @@ impl Build {
             ("post_output", &parts.post_output, n_out),
         ] {
             if let Some(bank) = bank {
+                if bank.sections() > limits::MAX_SOS_SECTIONS {
+                    return Err(PresetError::field(
+                        name,
+                        format!(
+                            "{} sections exceed the limit of {}",
+                            bank.sections(),
+                            limits::MAX_SOS_SECTIONS
+                        ),
+                    ));
+                }
                 if bank.channels() != channels {
                     let what = if name == "post_output" {
                         "outputs"
@@ -297,6 +355,9 @@ impl Build {
             Some(Value::Object(m)) => m.clone(),
             _ => Map::new(),
         };
+        for (k, x) in &metadata {
+            reject_non_finite_tokens(&format!("metadata.{k}"), x)?;
+        }
         Self::with_limits(
             BuildParts {
                 a,

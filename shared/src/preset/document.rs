@@ -3,7 +3,7 @@
 use super::build::{Build, Limits};
 use super::early::{self, EarlyReflections};
 use super::error::PresetError;
-use super::json::{kind_of, parse_text};
+use super::json::{kind_of, parse_text, reject_non_finite_tokens};
 use serde_json::{Map, Value};
 
 /// Allowed design components and their allowed `type` values (pyFDN 0.5).
@@ -115,6 +115,8 @@ impl Preset {
             Some(Value::Object(m)) => m.clone(),
             Some(_) => return Err(PresetError::PresetType { field: "design" }),
         };
+        reject_non_finite_tokens("metadata", &Value::Object(metadata.clone()))?;
+        reject_non_finite_tokens("design", &Value::Object(design.clone()))?;
         validate_design(&design)?;
         let build = match &obj["build"] {
             b @ Value::Object(_) => Build::from_json_value(b, limits)?,
@@ -126,6 +128,9 @@ impl Preset {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let early = early::take_early(&mut extensions, &build)?;
+        for (k, x) in &extensions {
+            reject_non_finite_tokens(k, x)?;
+        }
         Ok(Self {
             metadata,
             design,

@@ -93,6 +93,16 @@ impl EarlyReflections {
                         format!("contains a non-finite value (sample {k} is {})", h[k]),
                     ));
                 }
+                if let Some(k) = h.iter().position(|v| v.abs() > crate::limits::MAX_GAIN) {
+                    return Err(PresetError::field(
+                        at,
+                        format!(
+                            "sample {k} is {:e}, above the gain limit of {:e} (120 dB)",
+                            h[k],
+                            crate::limits::MAX_GAIN
+                        ),
+                    ));
+                }
             }
         }
         Ok(Self {

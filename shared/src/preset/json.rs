@@ -33,7 +33,9 @@ pub fn protect_non_finite(text: &str) -> std::borrow::Cow<'_, str> {
             i += 1;
             continue;
         }
-        if let Some(tok) = tokens.iter().find(|t| text[i..].starts_with(**t)) {
+        // Byte-wise match: `i` may sit inside a multi-byte character (a no-break space, a
+        // typographic quote), where slicing `text` would panic; the tokens are ASCII.
+        if let Some(tok) = tokens.iter().find(|t| bytes[i..].starts_with(t.as_bytes())) {
             let before_ok = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
             let end = i + tok.len();
             let after_ok = end >= bytes.len() || !bytes[end].is_ascii_alphanumeric();
@@ -60,9 +62,33 @@ pub fn protect_non_finite(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Parses preset/build JSON text, accepting (then flagging) Python's non-finite tokens.
+/// Parses preset/build JSON text, accepting (then flagging) Python's non-finite tokens. A
+/// leading UTF-8 byte-order mark (as some Windows editors write) is skipped.
 pub fn parse_text(text: &str) -> Result<Value, PresetError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     serde_json::from_str(&protect_non_finite(text)).map_err(|e| PresetError::from_json(&e))
+}
+
+/// Refuses a bare `NaN`/`Infinity` token anywhere inside `v` (metadata, design records,
+/// extensions: places where no number is read), naming its path from `field`.
+pub fn reject_non_finite_tokens(field: &str, v: &Value) -> Result<(), PresetError> {
+    match v {
+        Value::String(s) if s.starts_with(NON_FINITE_MARK) => Err(PresetError::field(
+            field,
+            format!(
+                "holds a bare {} token (not valid JSON here; write a number or a string)",
+                &s[NON_FINITE_MARK.len()..]
+            ),
+        )),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, x)| reject_non_finite_tokens(&format!("{field}[{i}]"), x)),
+        Value::Object(m) => m
+            .iter()
+            .try_for_each(|(k, x)| reject_non_finite_tokens(&format!("{field}.{k}"), x)),
+        _ => Ok(()),
+    }
 }
 
 /// Name of a JSON value's kind.

@@ -113,11 +113,7 @@ fn clipped_samples(x: &[f64]) -> usize {
 /// a noise floor less than 30 dB below the peak, noise without decay, or an IR shorter than
 /// 50 ms after the onset is an error.
 pub fn analyse_room(ir: &[f64], fs: f64, slopes: SlopeChoice) -> Result<RoomAnalysis, RoomError> {
-    if !(fs.is_finite() && fs > 0.0) {
-        return Err(RoomError::Input(format!(
-            "sample rate {fs} Hz is not valid"
-        )));
-    }
+    crate::limits::check_sample_rate("IR", fs).map_err(|e| RoomError::Input(e.to_string()))?;
     if ir.is_empty() {
         return Err(RoomError::Input("the IR is empty".into()));
     }
@@ -185,6 +181,16 @@ pub fn analyse_room(ir: &[f64], fs: f64, slopes: SlopeChoice) -> Result<RoomAnal
         SlopeChoice::Auto => fit(&x, None)?,
         SlopeChoice::Fixed(k) => fit(&x, Some(k))?,
     };
+    if broadband.slopes.is_empty()
+        || broadband
+            .slopes
+            .iter()
+            .any(|s| !(s.rt_s.is_finite() && s.rt_s > 0.0 && s.amplitude.is_finite()))
+    {
+        return Err(RoomError::Fit(
+            "the broadband EDC shows no decaying slope (is this an impulse response?)".into(),
+        ));
+    }
     let k = broadband.slopes.len();
     let bands_hz = octave_bands_hz();
     let band_fits = bands_hz

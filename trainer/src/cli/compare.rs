@@ -32,8 +32,8 @@ shorter length. JSON keys (--json):
 
 /// Runs the comparison and prints it.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let a = tailor::wav::read_wav(&args.a)?;
-    let b = tailor::wav::read_wav(&args.b)?;
+    let a = tailor::wav::read_ir(&args.a)?;
+    let b = tailor::wav::read_ir(&args.b)?;
     let fs = a.sample_rate;
     let mut notes = Vec::new();
     for (name, audio) in [(&args.a, &a), (&args.b, &b)] {

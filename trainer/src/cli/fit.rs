@@ -85,7 +85,7 @@ pub fn run(args: &Args) -> Result<()> {
     if !(1..=64).contains(&args.n) {
         bail!("--n must be between 1 and 64 (got {})", args.n);
     }
-    let audio = tailor::wav::read_wav(&args.ir)?;
+    let audio = tailor::wav::read_ir(&args.ir)?;
     let fs = audio.sample_rate;
     let original = audio
         .channels

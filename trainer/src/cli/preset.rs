@@ -42,7 +42,7 @@ pub fn run(cmd: &PresetCommand) -> anyhow::Result<i32> {
                     Ok(line) => println!("ok    {}: {line}", f.display()),
                     Err(e) => {
                         bad += 1;
-                        println!("error {}: {e:#}", f.display());
+                        eprintln!("error {}: {e:#}", f.display());
                     }
                 }
             }

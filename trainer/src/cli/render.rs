@@ -35,10 +35,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     build.check_stable().context("refusing to render")?;
     let mut channels = render_channels(&build, args.seconds, args.input)?;
+    tailor::wav::check_writable("the FDN render", &channels).context("refusing to write")?;
     let early = preset.early().filter(|_| !args.no_early);
     if let Some(e) = early {
         tailor::response::add_early_channels(&mut channels, e, args.input, build.sample_rate())
             .context("early reflections")?;
+        tailor::wav::check_writable("the FDN + early-reflections render", &channels)
+            .context("refusing to write")?;
     }
     tailor::wav::write_wav(&args.out, build.sample_rate().round() as u32, &channels)?;
     println!(
@@ -62,8 +65,9 @@ pub fn render_channels(
     seconds: f64,
     input: usize,
 ) -> anyhow::Result<Vec<Vec<f64>>> {
-    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 600.0) {
-        bail!("--seconds must be in (0, 600], got {seconds}");
+    let max = tailor::limits::MAX_RENDER_SECONDS;
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= max) {
+        bail!("--seconds must be in (0, {max}], got {seconds}");
     }
     if input >= build.n_in() {
         bail!(
@@ -72,6 +76,7 @@ pub fn render_channels(
         );
     }
     let len = (seconds * build.sample_rate()).round() as usize;
+    tailor::limits::check_total_samples("render", len, build.n_out())?;
     let mut r = tailor::response::TdRenderer::new(build);
     let mut u = vec![0.0; build.n_in()];
     let mut y = vec![0.0; build.n_out()];
