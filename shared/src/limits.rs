@@ -29,7 +29,7 @@ pub const MAX_TOTAL_SAMPLES: usize = 1 << 27;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LimitError {
     /// A sample rate outside [`MIN_SAMPLE_RATE_HZ`]..=[`MAX_SAMPLE_RATE_HZ`] (or not finite).
-    #[error("{what}: sample rate {rate} Hz is outside the supported {min}–{max} Hz", min = MIN_SAMPLE_RATE_HZ, max = MAX_SAMPLE_RATE_HZ)]
+    #[error("{what}: sample rate {shown} Hz is outside the supported {min}–{max} Hz", shown = short_number(*rate), min = MIN_SAMPLE_RATE_HZ, max = MAX_SAMPLE_RATE_HZ)]
     SampleRate {
         /// What carries the rate (a file, `sample_rate`, …).
         what: String,
@@ -58,6 +58,15 @@ pub enum LimitError {
         /// The limit, s.
         max: f64,
     },
+}
+
+/// `x` for messages: plain below 1e9, scientific beyond (1e300 is not 301 digits).
+pub fn short_number(x: f64) -> String {
+    if x.is_finite() && x.abs() >= 1e9 {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
 }
 
 /// Checks that `rate` (Hz) is finite and within [`MIN_SAMPLE_RATE_HZ`]..=[`MAX_SAMPLE_RATE_HZ`].

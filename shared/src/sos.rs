@@ -47,7 +47,7 @@ pub enum SosError {
     },
     /// `a0` is subnormal or so small against the other coefficients that normalising by it
     /// leaves a coefficient that is not finite or above [`MAX_NORMALIZED_COEF`].
-    #[error("has a section whose a0 = {a0:e} is too small for its other coefficients (normalised by a0 a coefficient would be {ratio:e}; at most {max:e} is allowed) (section {section}, channel {channel})", max = MAX_NORMALIZED_COEF)]
+    #[error("section {section}, channel {channel}: a0 = {a0:e} is subnormal or too small for the section (largest |coefficient / a0| = {ratio:e}, the limit is {max:e}); scale the section so that a0 = 1", max = MAX_NORMALIZED_COEF)]
     TinyA0 {
         /// Section index.
         section: usize,

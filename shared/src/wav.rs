@@ -7,12 +7,12 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum WavError {
     /// The file is missing, empty, truncated or not a WAV file.
-    #[error("{path}: not a readable WAV file ({source})")]
+    #[error("{path}: not a readable WAV file ({cause})")]
     Format {
         /// File path.
         path: String,
         /// hound's error.
-        source: hound::Error,
+        cause: hound::Error,
     },
     /// The file has no samples.
     #[error("{path}: WAV file holds no samples")]
@@ -29,20 +29,20 @@ pub enum WavError {
         index: usize,
     },
     /// Writing failed.
-    #[error("{path}: cannot write WAV ({source})")]
+    #[error("{path}: cannot write WAV ({cause})")]
     Write {
         /// File path.
         path: String,
         /// hound's error.
-        source: hound::Error,
+        cause: hound::Error,
     },
     /// The file could not be opened or read.
-    #[error("{path}: cannot read file ({source})")]
+    #[error("{path}: cannot read file ({cause})")]
     Io {
         /// File path.
         path: String,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The RIFF chunk structure is broken (before any sample is decoded).
     #[error("{path}: not a readable WAV file ({message})")]
@@ -53,12 +53,12 @@ pub enum WavError {
         message: String,
     },
     /// The file (or the signal to write) is outside a stated limit ([`crate::limits`]).
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Limit {
         /// File path.
         path: String,
         /// The limit broken.
-        source: LimitError,
+        cause: LimitError,
     },
     /// A sample to write is not finite or beyond the 32-bit float range; nothing is written.
     #[error("{path}: refusing to write: sample {index} of channel {channel} is {value} (not a finite 32-bit float)")]
@@ -103,9 +103,9 @@ impl Audio {
 /// any size before or after `fmt ` are skipped.
 pub fn read_wav(path: &Path) -> Result<Audio, WavError> {
     let p = path.display().to_string();
-    let io = |source| WavError::Io {
+    let io = |cause| WavError::Io {
         path: p.clone(),
-        source,
+        cause,
     };
     let size = std::fs::metadata(path).map_err(io)?.len();
     // The largest accepted file: every sample as 32-bit data, plus room for metadata chunks.
@@ -135,7 +135,7 @@ pub fn check_ir_length(audio: &Audio, name: &str) -> Result<(), WavError> {
     if seconds > limits::MAX_IR_SECONDS {
         return Err(WavError::Limit {
             path: name.into(),
-            source: LimitError::Duration {
+            cause: LimitError::Duration {
                 what: "impulse response (trim it)".into(),
                 seconds,
                 max: limits::MAX_IR_SECONDS,
@@ -152,10 +152,10 @@ pub fn read_wav_bytes(bytes: &[u8], name: &str) -> Result<Audio, WavError> {
         path: p.clone(),
         message,
     })?;
-    let reader = hound::WavReader::new(std::io::Cursor::new(&canonical[..])).map_err(|source| {
+    let reader = hound::WavReader::new(std::io::Cursor::new(&canonical[..])).map_err(|cause| {
         WavError::Format {
             path: p.clone(),
-            source,
+            cause,
         }
     })?;
     decode(reader, p)
@@ -222,9 +222,9 @@ fn canonical_riff(bytes: &[u8]) -> Result<Vec<u8>, String> {
 
 fn decode<R: std::io::Read>(reader: hound::WavReader<R>, p: String) -> Result<Audio, WavError> {
     let spec = reader.spec();
-    let limit = |source| WavError::Limit {
+    let limit = |cause| WavError::Limit {
         path: p.clone(),
-        source,
+        cause,
     };
     limits::check_sample_rate("WAV", f64::from(spec.sample_rate)).map_err(limit)?;
     limits::check_count(
@@ -241,9 +241,9 @@ fn decode<R: std::io::Read>(reader: hound::WavReader<R>, p: String) -> Result<Au
             .into_samples::<f32>()
             .map(|s| s.map(f64::from))
             .collect::<Result<_, _>>()
-            .map_err(|source| WavError::Format {
+            .map_err(|cause| WavError::Format {
                 path: p.clone(),
-                source,
+                cause,
             })?,
         hound::SampleFormat::Int => {
             if !(1..=32).contains(&spec.bits_per_sample) {
@@ -257,9 +257,9 @@ fn decode<R: std::io::Read>(reader: hound::WavReader<R>, p: String) -> Result<Au
                 .into_samples::<i32>()
                 .map(|s| s.map(|v| v as f64 * scale))
                 .collect::<Result<_, _>>()
-                .map_err(|source| WavError::Format {
+                .map_err(|cause| WavError::Format {
                     path: p.clone(),
-                    source,
+                    cause,
                 })?
         }
     };
@@ -306,9 +306,9 @@ pub fn check_writable(path: &str, channels: &[Vec<f64>]) -> Result<(), WavError>
 /// channels of unequal length and any sample [`check_writable`] refuses.
 pub fn write_wav(path: &Path, sample_rate: u32, channels: &[Vec<f64>]) -> Result<(), WavError> {
     let p = path.display().to_string();
-    let limit = |source| WavError::Limit {
+    let limit = |cause| WavError::Limit {
         path: p.clone(),
-        source,
+        cause,
     };
     limits::check_sample_rate("output", f64::from(sample_rate)).map_err(limit)?;
     if channels.is_empty() {
@@ -331,9 +331,9 @@ pub fn write_wav(path: &Path, sample_rate: u32, channels: &[Vec<f64>]) -> Result
         bits_per_sample: 32,
         sample_format: hound::SampleFormat::Float,
     };
-    let wrap = |source| WavError::Write {
+    let wrap = |cause| WavError::Write {
         path: p.clone(),
-        source,
+        cause,
     };
     let mut w = hound::WavWriter::create(path, spec).map_err(wrap)?;
     let frames = channels.first().map_or(0, Vec::len);

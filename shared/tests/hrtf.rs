@@ -292,10 +292,13 @@ fn malformed_sofa_files_give_clear_errors() {
         HrirSet::new(vec![0.0; 8], dirs.clone(), 4, 48000.0),
         Err(HrtfError::AllZeroIr)
     ));
-    assert!(matches!(
-        HrirSet::new(vec![1.0; 8], dirs.clone(), 4, 0.0),
-        Err(HrtfError::BadSampleRate(_))
-    ));
+    // Rates outside the stated limits (a 1–2 Hz claim once made hrtf-report allocate 15 GB).
+    for rate in [0.0, 1.5, 2.0, 7999.0, 384_001.0, 1e300, f64::NAN] {
+        assert!(matches!(
+            HrirSet::new(vec![1.0; 8], dirs.clone(), 4, rate),
+            Err(HrtfError::BadSampleRate(_))
+        ));
+    }
     assert!(matches!(
         HrirSet::new(vec![1.0; 8], dirs.clone(), 0, 48000.0),
         Err(HrtfError::ZeroLengthIr)

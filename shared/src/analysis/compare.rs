@@ -42,16 +42,17 @@ pub struct Comparison {
     /// Mean |ΔdB| between the broadband Schroeder EDCs (each 0 dB at its start, floored at
     /// −200 dB) over the samples where A's EDC is above −30 dB, dB.
     pub edc_error_db: f64,
-    /// Mean over the 7 octave bands of |ΔdB| of the band energy shares (band energy / sum of the
-    /// 7 band energies, 10·log10), dB.
+    /// Mean over the octave bands below Nyquist (all 7 at fs ≥ 22.6 kHz) of |ΔdB| of the band
+    /// energy shares (band energy / sum of those band energies, 10·log10), dB.
     pub level_error_db: f64,
     /// RMS over 64 mel bands of 20·log10(|A_mel|/|B_mel|), dB (see [`mel_lsd_db`]).
     pub mel_lsd_db: f64,
 }
 
 /// Compares target `a` with candidate `b`, both at `fs` Hz (see [`Comparison`] for every
-/// figure). Errors: empty, non-finite or silent input (named "A" or "B"), a bad rate, a rate too
-/// low for the 8 kHz band, or less than 20 ms left after alignment.
+/// figure; bands above Nyquist have no RT and are left out of the level error). Errors: empty,
+/// non-finite or silent input (named "A" or "B"), a rate outside [`crate::limits`], or less than
+/// 20 ms left after alignment.
 pub fn compare_irs(a: &[f64], b: &[f64], fs: f64) -> Result<Comparison, AnalysisError> {
     validate_rate(fs)?;
     let (a, b) = align_pair(a, b)?;
@@ -123,25 +124,34 @@ pub fn edc_error_db(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Energy of `x` (at `fs` Hz) in each octave band of [`OCTAVE_BANDS_HZ`] (Σy² of the band-passed
-/// signal).
-pub fn octave_band_energies(x: &[f64], fs: f64) -> Result<Vec<f64>, AnalysisError> {
+/// signal); `None` for a band whose filter does not fit below Nyquist (8 kHz at fs < 22.6 kHz).
+pub fn octave_band_energies(x: &[f64], fs: f64) -> Vec<Option<f64>> {
     OCTAVE_BANDS_HZ
         .iter()
-        .map(|&fc| Ok(band_filter(x, fs, fc, 1)?.iter().map(|v| v * v).sum()))
+        .map(|&fc| {
+            band_filter(x, fs, fc, 1)
+                .ok()
+                .map(|y| y.iter().map(|v| v * v).sum())
+        })
         .collect()
 }
 
-/// Octave level error in dB: mean over the 7 octave bands of |10·log10(share_b) −
-/// 10·log10(share_a)|, share = band energy / sum of the 7 band energies (floored at 10⁻³⁰).
+/// Octave level error in dB: mean over the octave bands below Nyquist (all 7 at fs ≥ 22.6 kHz)
+/// of |10·log10(share_b) − 10·log10(share_a)|, share = band energy / sum of those band energies
+/// (floored at 10⁻³⁰).
 pub fn level_error_db(a: &[f64], b: &[f64], fs: f64) -> Result<f64, AnalysisError> {
-    let shares_db = |x: &[f64]| -> Result<Vec<f64>, AnalysisError> {
-        let e = octave_band_energies(x, fs)?;
+    validate_rate(fs)?;
+    let shares_db = |x: &[f64]| -> Vec<f64> {
+        let e: Vec<f64> = octave_band_energies(x, fs).into_iter().flatten().collect();
         let total: f64 = e.iter().sum::<f64>().max(1e-300);
-        Ok(e.iter()
+        e.iter()
             .map(|v| 10.0 * (v / total).max(1e-30).log10())
-            .collect())
+            .collect()
     };
-    let (sa, sb) = (shares_db(a)?, shares_db(b)?);
+    let (sa, sb) = (shares_db(a), shares_db(b));
+    if sa.is_empty() {
+        return Err(AnalysisError::BadRate(fs));
+    }
     Ok(sa.iter().zip(&sb).map(|(x, y)| (x - y).abs()).sum::<f64>() / sa.len() as f64)
 }
 

@@ -168,7 +168,7 @@ impl HrtfDataset {
         let dir = dir.as_ref();
         let io = |source| HrtfError::Io {
             path: dir.display().to_string(),
-            source,
+            cause: source,
         };
         let mut files: Vec<(Option<u32>, String, PathBuf)> = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io)? {

@@ -28,12 +28,12 @@ pub const KEMAR_SOFA_PATH: &str = "data/hrtf/MIT_KEMAR_normal_pinna.sofa";
 #[derive(Debug, thiserror::Error)]
 pub enum HrtfError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Io {
         /// File path.
         path: String,
         /// Underlying I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Not an HDF5 file (SOFA files are netCDF-4/HDF5).
     #[error("not a SOFA file: the HDF5 signature is missing")]
@@ -230,7 +230,7 @@ impl HrirSet {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| HrtfError::Io {
             path: path.display().to_string(),
-            source,
+            cause: source,
         })?;
         Self::from_sofa_bytes(&bytes)
     }

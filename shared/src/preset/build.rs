@@ -166,7 +166,7 @@ impl Build {
                 "sample_rate",
                 format!(
                     "{} Hz is outside the supported {}–{} Hz",
-                    parts.sample_rate,
+                    limits::short_number(parts.sample_rate),
                     limits::MIN_SAMPLE_RATE_HZ,
                     limits::MAX_SAMPLE_RATE_HZ
                 ),
@@ -588,6 +588,6 @@ fn sos_field(field: &str, v: Option<&Value>) -> Result<Option<SosBank>, PresetEr
         .map(Some)
         .map_err(|source| PresetError::Sos {
             field: field.into(),
-            source,
+            cause: source,
         })
 }

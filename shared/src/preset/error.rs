@@ -72,12 +72,12 @@ pub enum PresetError {
         sample_rate: f64,
     },
     /// An SOS hook bank is malformed.
-    #[error("{field}: {source}")]
+    #[error("{field}: {cause}")]
     Sos {
         /// Hook name ("post_delay", ...).
         field: String,
         /// The bank's own error.
-        source: SosError,
+        cause: SosError,
     },
     /// A preset document lacks `metadata` or `build`.
     #[error("preset needs metadata and build fields (missing: {missing})")]
