@@ -505,6 +505,52 @@ fn handle(slot: &PresetSlot, shared: &Shared, r: Request) {
     }
 }
 
+/// Plays a state the host restored (when it is newer than what plays): its preset, reference
+/// and SOFA set, or the default with a message when the preset is refused.
+fn apply_restored(slot: &PresetSlot, shared: &Shared) {
+    let generation = slot.generation();
+    if generation == shared.applied_generation.load(Ordering::Acquire) {
+        return;
+    }
+    let stored = slot.get();
+    match resolve(&stored).and_then(|p| apply(shared, &p)) {
+        Ok(()) => {
+            shared
+                .applied_generation
+                .store(generation, Ordering::Release);
+            shared.set_info(None);
+            refresh_reference(slot, shared);
+            if let Err(e) = push_binaural(shared, &stored) {
+                shared.set_error(format!("saved state: {e}"));
+            }
+            analyse(slot, shared);
+        }
+        Err(e) => restore_default(slot, shared, &stored, &e),
+    }
+}
+
+/// A restored state whose preset is refused (garbage, unstable, unknown factory name): the
+/// default plays and is stored in its place (keeping the reference and SOFA paths), and the
+/// editor says why.
+fn restore_default(slot: &PresetSlot, shared: &Shared, stored: &PersistedPreset, why: &str) {
+    let fallback = PersistedPreset {
+        reference_path: stored.reference_path.clone(),
+        sofa_path: stored.sofa_path.clone(),
+        ..PersistedPreset::default()
+    };
+    match apply(shared, &default_preset()) {
+        Ok(()) => {
+            slot.store(fallback);
+            shared
+                .applied_generation
+                .store(slot.generation(), Ordering::Release);
+            shared.set_error(format!("saved state: {why}; playing the default preset"));
+            analyse(slot, shared);
+        }
+        Err(e) => shared.set_error(format!("saved state: {why}; the default failed too: {e}")),
+    }
+}
+
 fn run(slot: Arc<PresetSlot>, shared: Arc<Shared>, rx: Receiver<Request>, state_rx: Receiver<()>) {
     while !shared.stop.load(Ordering::Acquire) {
         select! {
@@ -513,21 +559,8 @@ fn run(slot: Arc<PresetSlot>, shared: Arc<Shared>, rx: Receiver<Request>, state_
                 Err(_) => return,
             },
             recv(state_rx) -> s => {
-                let generation = slot.generation();
-                if s.is_ok() && generation != shared.applied_generation.load(Ordering::Acquire) {
-                    let stored = slot.get();
-                    match resolve(&stored).and_then(|p| apply(&shared, &p)) {
-                        Ok(()) => {
-                            shared.applied_generation.store(generation, Ordering::Release);
-                            shared.set_info(None);
-                            refresh_reference(&slot, &shared);
-                            if let Err(e) = push_binaural(&shared, &stored) {
-                                shared.set_error(format!("saved state: {e}"));
-                            }
-                            analyse(&slot, &shared);
-                        }
-                        Err(e) => shared.set_error(format!("saved state: {e}")),
-                    }
+                if s.is_ok() {
+                    apply_restored(&slot, &shared);
                 }
             },
             default(Duration::from_millis(50)) => {
@@ -544,6 +577,7 @@ fn run(slot: Arc<PresetSlot>, shared: Arc<Shared>, rx: Receiver<Request>, state_
 mod tests {
     use super::*;
     use crate::analysis::read_reference;
+    use nice_plug::params::persist::PersistentField;
     use tailor::wav::write_wav;
 
     fn tmp(name: &str) -> PathBuf {
@@ -656,6 +690,80 @@ mod tests {
         handle(&slot, &shared, Request::ClearReference);
         assert_eq!(slot.get().reference_path, None);
         assert_eq!(links.reference.len(), 1);
+    }
+
+    fn playing(shared: &Shared) -> String {
+        shared.status.lock().unwrap().preset_name.clone()
+    }
+
+    #[test]
+    fn hostile_preset_files_give_messages_and_keep_the_sound() {
+        // No engine: the loader validates and converts exactly as for one (`session_build`).
+        let (slot, shared) = (PresetSlot::default(), Shared::default());
+        let fitted = factory_preset(factory_count() - 1).unwrap();
+        let good = tmp("fitted.json");
+        std::fs::write(&good, format!("\u{feff}{}", fitted.to_json_string())).unwrap();
+        handle(&slot, &shared, Request::File(good));
+        assert_eq!(error(&shared), None, "a BOM before valid JSON is fine");
+        assert_eq!(playing(&shared), fitted.name());
+        let mut doc: serde_json::Value = serde_json::from_str(&fitted.to_json_string()).unwrap();
+        let n = fitted.build().n();
+        doc["build"]["post_delay"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!([
+                vec![2e-170; n],
+                vec![0.0; n],
+                vec![0.0; n],
+                vec![1e-170; n],
+                vec![0.0; n],
+                vec![0.0; n]
+            ]));
+        let text = doc.to_string();
+        let mut fast = doc.clone();
+        fast["build"]["sample_rate"] = serde_json::json!(1e300);
+        for (name, bad) in [
+            ("growing.json", text.clone()),
+            ("nbsp.json", text.replacen('{', "{\u{a0}", 1)),
+            ("rate.json", fast.to_string()),
+        ] {
+            let p = tmp(name);
+            std::fs::write(&p, bad).unwrap();
+            handle(&slot, &shared, Request::File(p));
+            let e = error(&shared).unwrap_or_default();
+            assert!(!e.is_empty(), "{name}: accepted");
+            assert_eq!(
+                playing(&shared),
+                fitted.name(),
+                "{name}: the sound changed ({e})"
+            );
+        }
+    }
+
+    #[test]
+    fn a_garbage_state_restores_the_default() {
+        let (slot, shared) = (PresetSlot::default(), Shared::default());
+        handle(&slot, &shared, Request::Factory(1));
+        assert_ne!(playing(&shared), default_preset().name());
+        for json in [
+            "{\"build\": [1, 2",
+            "\u{1}\u{ff}garbage",
+            "{\"metadata\": {}, \"build\": {}}",
+        ] {
+            PersistentField::set(
+                &slot,
+                PersistedPreset {
+                    json: Some(json.to_string()),
+                    reference_path: Some("/no/such/room.wav".into()),
+                    ..PersistedPreset::default()
+                },
+            );
+            apply_restored(&slot, &shared);
+            assert_eq!(playing(&shared), default_preset().name(), "{json}");
+            assert!(error(&shared).unwrap().contains("saved state"));
+            assert_eq!(slot.get().json, None, "the refused JSON is not kept");
+            handle(&slot, &shared, Request::Factory(1));
+        }
     }
 
     #[test]
