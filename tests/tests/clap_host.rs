@@ -105,6 +105,13 @@ impl Instance {
             .expect("state load");
     }
 
+    /// Loads a state blob, returning whether the plugin accepted it.
+    fn try_load_state(&mut self, bytes: &[u8]) -> bool {
+        let ext = self.state_ext();
+        ext.load(&self.inner.plugin_handle(), &mut Cursor::new(bytes))
+            .is_ok()
+    }
+
     fn save_state(&mut self) -> Vec<u8> {
         let ext = self.state_ext();
         let mut out = Vec::new();
@@ -398,6 +405,39 @@ fn a_corrupt_preset_in_the_state_plays_the_default() {
     let tail: f32 = out[0][n / 2..].iter().map(|v| v * v).sum();
     assert!(out.iter().flatten().all(|v| v.is_finite()));
     assert!(tail > 1e-3, "the default reverb should still play");
+}
+
+#[test]
+fn garbage_state_blobs_never_crash_and_the_reverb_keeps_playing() {
+    let fs = 44_100.0;
+    let n = 22_050;
+    let input = [noise(n, 9), noise(n, 10)];
+    let good = state_blob(&[("mix", 1.0)], &PersistedPreset::default());
+    let mut blobs: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        vec![0xff; 8],
+        u64::MAX.to_le_bytes().to_vec(),
+        b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all!".to_vec(),
+        good[..good.len() / 2].to_vec(),
+    ];
+    // Bit flips and a BOM inside the JSON of a valid blob.
+    for i in (8..good.len()).step_by(good.len() / 7) {
+        let mut b = good.clone();
+        b[i] ^= 0x80;
+        blobs.push(b);
+    }
+    let mut bom = good[..8].to_vec();
+    bom.extend_from_slice("\u{feff}".as_bytes());
+    bom.extend_from_slice(&good[8..]);
+    blobs.push(bom);
+    for (k, blob) in blobs.iter().enumerate() {
+        let mut inst = Instance::new();
+        let _accepted = inst.try_load_state(blob);
+        let (out, _) = inst.render(fs, &input, &[256], &[]);
+        assert!(out.iter().flatten().all(|v| v.is_finite()), "blob {k}");
+        let tail: f32 = out[0][n / 2..].iter().map(|v| v * v).sum();
+        assert!(tail > 1e-4, "blob {k}: the reverb should still play");
+    }
 }
 
 #[test]
