@@ -107,7 +107,22 @@ pub enum GeqError {
         /// Line index.
         line: usize,
     },
+    /// The designed sections are not finite (targets far outside the EQ's range).
+    #[error(
+        "graphic EQ design for {what} {index} is not finite (targets outside the designable range)"
+    )]
+    NonFinite {
+        /// "line" or "output".
+        what: &'static str,
+        /// Line or output index.
+        index: usize,
+    },
 }
+
+/// Largest in-loop gain an attenuation design may reach at any frequency (−0.0087 dB): a
+/// design whose ripple would reach or pass unity is scaled down to it, so every per-line
+/// attenuation is strictly lossy and the FDN is stable with a margin by construction.
+pub const MAX_LOOP_GAIN: f64 = 0.999;
 
 /// Kind of one section.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -446,17 +461,37 @@ pub fn attenuation_target_db(band_rt_s: &[f64; BANDS], delay: usize, fs: f64) ->
 }
 
 /// Stacks per-channel 11-section cascades into a `(11, 6, C)` bank.
-fn bank_of(channels: &[Vec<[f64; 6]>]) -> SosBank {
+fn bank_of(channels: &[Vec<[f64; 6]>], what: &'static str) -> Result<SosBank, GeqError> {
     let c = channels.len();
     let mut data = vec![0.0; SECTIONS * 6 * c];
     for (ch, secs) in channels.iter().enumerate() {
+        if secs.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(GeqError::NonFinite { what, index: ch });
+        }
         for (k, s) in secs.iter().enumerate() {
             for (row, v) in s.iter().enumerate() {
                 data[(k * 6 + row) * c + ch] = *v;
             }
         }
     }
-    SosBank::new(SECTIONS, c, data).expect("finite designs with a0 = 1")
+    SosBank::new(SECTIONS, c, data).map_err(|_| GeqError::NonFinite { what, index: 0 })
+}
+
+/// `sections` scaled (first section's numerator) so that their largest gain over frequency is at
+/// most [`MAX_LOOP_GAIN`]; `None` when the cascade is not finite.
+fn clamp_loop_gain(mut sections: Vec<[f64; 6]>) -> Option<Vec<[f64; 6]>> {
+    let flat: Vec<f64> = sections.iter().flatten().copied().collect();
+    let g = SosBank::new(sections.len(), 1, flat).ok()?.max_gain();
+    if !g.is_finite() {
+        return None;
+    }
+    if g > MAX_LOOP_GAIN {
+        let k = MAX_LOOP_GAIN / g;
+        for v in &mut sections[0][..3] {
+            *v *= k;
+        }
+    }
+    Some(sections)
 }
 
 /// Attenuation bank `(11, 6, N)`: one graphic-EQ cascade per line realising the band RTs
@@ -501,12 +536,18 @@ pub fn graphic_eq_attenuation_per_line(
     let channels: Vec<Vec<[f64; 6]>> = band_rt_s
         .iter()
         .zip(delays)
-        .map(|(rts, &m)| {
+        .enumerate()
+        .map(|(line, (rts, &m))| {
             let target = attenuation_target_db(rts, m, fs);
-            plan.sections(&plan.control_gains(&target))
+            clamp_loop_gain(plan.sections(&plan.control_gains(&target))).ok_or(
+                GeqError::NonFinite {
+                    what: "line",
+                    index: line,
+                },
+            )
         })
-        .collect();
-    Ok(bank_of(&channels))
+        .collect::<Result<_, _>>()?;
+    bank_of(&channels, "line")
 }
 
 /// Output-EQ bank `(11, 6, n_out)`: the same graphic EQ of `gains_db` (dB per command band) on
@@ -522,7 +563,7 @@ pub fn graphic_eq_output(
         });
     }
     let sos = graphic_eq_sos(gains_db, fs)?;
-    Ok(bank_of(&vec![sos; n_out]))
+    bank_of(&vec![sos; n_out], "output")
 }
 
 #[cfg(test)]
@@ -592,7 +633,7 @@ mod tests {
         let plan = GeqPlan::new(16000.0).unwrap();
         assert!(!plan.active_sections[9] && !plan.active_sections[10]);
         let sos = plan.sections(&plan.control_gains(&[-6.0; BANDS]));
-        let bank = bank_of(&[sos]);
+        let bank = bank_of(&[sos], "line").unwrap();
         assert!(bank.poles_inside_unit_circle());
     }
 
@@ -600,7 +641,7 @@ mod tests {
     fn flat_zero_db_is_unity() {
         let sos = graphic_eq_sos(&[0.0; BANDS], 48000.0).unwrap();
         assert_eq!(sos.len(), SECTIONS);
-        let bank = bank_of(&[sos]);
+        let bank = bank_of(&[sos], "line").unwrap();
         for i in 0..=64 {
             let w = std::f64::consts::PI * i as f64 / 64.0;
             let m = bank.magnitude(0, w);

@@ -242,7 +242,7 @@ fn room_at(factor: usize) -> (Vec<f64>, f64) {
 fn low_rate_irs_are_compared_and_analysed_on_the_bands_below_nyquist() {
     let (room, fs0) = room_at(1);
     for fs in [8000.0, 22050.0] {
-        let ir = tailor::resample::resample(&[room.clone()], fs0, fs)
+        let ir = tailor::resample::resample(std::slice::from_ref(&room), fs0, fs)
             .unwrap()
             .swap_remove(0);
         let c = compare_irs(&ir, &ir, fs).unwrap();
@@ -283,8 +283,5 @@ fn one_huge_sample_is_a_fit_error_not_a_panic() {
     ir.truncate(fs as usize);
     ir[1000] = 1e30;
     let e = tailor::room::analysis::analyse_room(&ir, fs, SlopeChoice::Auto).unwrap_err();
-    assert!(
-        e.to_string().contains("slope") || e.to_string().contains("noise"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("isolated spike"), "{e}");
 }

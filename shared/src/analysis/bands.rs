@@ -11,7 +11,8 @@
 //! `sosfilt` (no zero-phase pass).
 
 use super::error::{validate_rate, AnalysisError};
-use super::{decay_time, schroeder_edc_db};
+use super::iso3382::{band_window_s, compensated_decay, CompensatedDecay, RtRange};
+use super::schroeder_edc_db;
 use crate::sos::{SosBank, SosChannelFilter};
 use num_complex::Complex64;
 
@@ -43,7 +44,8 @@ pub fn band_edges_hz(fc: f64, fraction: u32) -> (f64, f64) {
 }
 
 /// Butterworth band-pass SOS (one channel, `order` sections, `2·order` poles) for the
-/// `1/fraction`-octave band at `fc` Hz and sample rate `fs` Hz; −3 dB at the band edges.
+/// `1/fraction`-octave band at `fc` Hz (base-2 edges, [`band_edges_hz`]) and sample rate `fs`
+/// Hz; −3 dB at the band edges.
 pub fn bandpass_sos(
     fc: f64,
     fs: f64,
@@ -57,6 +59,20 @@ pub fn bandpass_sos(
     let (f1, f2) = band_edges_hz(fc, fraction);
     if !(fc.is_finite() && fc > 0.0 && f2 < fs / 2.0) {
         return Err(AnalysisError::BandOutOfRange { fc, upper: f2, fs });
+    }
+    butterworth_bandpass_sos(f1, f2, fs, order).ok_or(AnalysisError::BandOutOfRange {
+        fc,
+        upper: f2,
+        fs,
+    })
+}
+
+/// Butterworth band-pass SOS (one channel, `order` sections) with −3 dB edges `f1 < f2` Hz at
+/// `fs` Hz, 0 dB at the pre-warped geometric centre; `None` when the edges are not
+/// `0 < f1 < f2 < fs/2` or the design is not finite.
+pub fn butterworth_bandpass_sos(f1: f64, f2: f64, fs: f64, order: usize) -> Option<SosBank> {
+    if !(f1 > 0.0 && f1 < f2 && f2 < fs / 2.0 && order > 0) {
+        return None;
     }
     // Pre-warped analog edges (bilinear with sample period 1: s = 2(z − 1)/(z + 1)).
     let w1 = 2.0 * (std::f64::consts::PI * f1 / fs).tan();
@@ -90,18 +106,16 @@ pub fn bandpass_sos(
     }
     sections.sort_by(|a, b| a[5].total_cmp(&b[5]));
     let flat = |secs: &[[f64; 6]]| secs.iter().flatten().copied().collect::<Vec<f64>>();
-    let unit = SosBank::new(sections.len(), 1, flat(&sections))
-        .map_err(|_| AnalysisError::BandOutOfRange { fc, upper: f2, fs })?;
+    let unit = SosBank::new(sections.len(), 1, flat(&sections)).ok()?;
     // 0 dB at the digital image of the analog centre ωo.
     let omega0 = 2.0 * (wo / 2.0).atan();
     let g = 1.0 / unit.magnitude(0, omega0);
+    if !g.is_finite() {
+        return None;
+    }
     sections[0][0] *= g;
     sections[0][2] *= g;
-    SosBank::new(sections.len(), 1, flat(&sections)).map_err(|_| AnalysisError::BandOutOfRange {
-        fc,
-        upper: f2,
-        fs,
-    })
+    SosBank::new(sections.len(), 1, flat(&sections)).ok()
 }
 
 /// Runs `x` forward through a one-channel SOS bank (like scipy `sosfilt`), zero initial state.
@@ -110,66 +124,179 @@ pub fn sos_filter(bank: &SosBank, x: &[f64]) -> Vec<f64> {
     x.iter().map(|&v| f.tick(v)).collect()
 }
 
-/// `x` (sampled at `fs` Hz) filtered by the 8-pole Butterworth `1/fraction`-octave band-pass
-/// at `fc` Hz, same length as `x`.
+/// Butterworth prototype order of the IEC 61260-1 class-1 band filters (28 poles per octave or
+/// third-octave band-pass; pyfar 0.8's `fractional_octave_bands` uses the same design).
+pub const IEC_ORDER: usize = 14;
+
+/// Octave frequency ratio of the base-10 system of IEC 61260-1, `G = 10^(3/10)`.
+pub const OCTAVE_RATIO: f64 = 1.995_262_314_968_879_5;
+
+/// Exact midband frequency in Hz (IEC 61260-1, base 10: `1000·G^(x/b)`) of the `1/fraction`-octave
+/// band whose nominal centre is `nominal` Hz (125 → 125.89, 8000 → 7943.3), `fraction` odd.
+pub fn exact_midband_hz(nominal: f64, fraction: u32) -> f64 {
+    let b = f64::from(fraction.max(1));
+    let x = (b * (nominal / 1000.0).ln() / OCTAVE_RATIO.ln()).round();
+    1000.0 * OCTAVE_RATIO.powf(x / b)
+}
+
+/// Lower and upper edges in Hz (IEC 61260-1, base 10: `fm·G^(∓1/(2b))`) of the
+/// `1/fraction`-octave band with nominal centre `nominal` Hz.
+pub fn iec_band_edges_hz(nominal: f64, fraction: u32) -> (f64, f64) {
+    let fm = exact_midband_hz(nominal, fraction);
+    let r = OCTAVE_RATIO.powf(1.0 / (2.0 * f64::from(fraction.max(1))));
+    (fm / r, fm * r)
+}
+
+/// The IEC 61260-1 class-1 band-pass (Butterworth, [`IEC_ORDER`], exact base-10 edges at −3 dB)
+/// of the `1/fraction`-octave band with nominal centre `nominal` Hz at `fs` Hz. A band whose
+/// upper edge is at or above Nyquist is refused ([`AnalysisError::BandOutOfRange`]).
+pub fn iec_bandpass_sos(nominal: f64, fs: f64, fraction: u32) -> Result<SosBank, AnalysisError> {
+    validate_rate(fs)?;
+    if fraction == 0 {
+        return Err(AnalysisError::BadDesign {
+            fraction,
+            order: IEC_ORDER,
+        });
+    }
+    let (f1, f2) = iec_band_edges_hz(nominal, fraction);
+    let out = AnalysisError::BandOutOfRange {
+        fc: nominal,
+        upper: f2,
+        fs,
+    };
+    if !(nominal.is_finite() && nominal > 0.0 && f2 < fs / 2.0) {
+        return Err(out);
+    }
+    butterworth_bandpass_sos(f1, f2, fs, IEC_ORDER).ok_or(out)
+}
+
+/// Whether the `1/fraction`-octave band with nominal centre `nominal` Hz fits below Nyquist at
+/// `fs` Hz (its IEC upper edge is below `fs/2`).
+pub fn band_fits(nominal: f64, fs: f64, fraction: u32) -> bool {
+    iec_band_edges_hz(nominal, fraction).1 < fs / 2.0
+}
+
+/// `x` (sampled at `fs` Hz) filtered by the IEC 61260-1 class-1 `1/fraction`-octave band-pass
+/// with nominal centre `fc` Hz ([`iec_bandpass_sos`]), run forward once, same length as `x`.
 pub fn band_filter(x: &[f64], fs: f64, fc: f64, fraction: u32) -> Result<Vec<f64>, AnalysisError> {
-    Ok(sos_filter(&bandpass_sos(fc, fs, fraction, BAND_ORDER)?, x))
+    Ok(sos_filter(&iec_bandpass_sos(fc, fs, fraction)?, x))
 }
 
-/// Schroeder EDC in dB (0 dB at sample 0) of `x` filtered to the `1/fraction`-octave band at
-/// `fc` Hz (`fs` in Hz).
+/// `x` (at `fs` Hz) limited to the octave bands of the fit: the sum of its IEC band-passes
+/// (125 Hz … 8 kHz, those below Nyquist).
+pub fn band_limited(x: &[f64], fs: f64) -> Vec<f64> {
+    let mut sum = vec![0.0; x.len()];
+    for fc in OCTAVE_BANDS_HZ {
+        if let Ok(y) = band_filter(x, fs, fc, 1) {
+            for (s, v) in sum.iter_mut().zip(y) {
+                *s += v;
+            }
+        }
+    }
+    sum
+}
+
+/// Lower and upper edge of the audio band, Hz: 20 Hz to 20 kHz (at most 0.45·fs).
+pub const AUDIO_BAND_HZ: (f64, f64) = (20.0, 20_000.0);
+
+/// `x` (at `fs` Hz) limited to the audio band (4-pole Butterworth band-pass, 20 Hz to
+/// min(20 kHz, 0.45·fs)): DC drift and infrasonic rumble are no part of a room's audible decay.
+pub fn audio_band(x: &[f64], fs: f64) -> Vec<f64> {
+    let hi = AUDIO_BAND_HZ.1.min(0.45 * fs);
+    match butterworth_bandpass_sos(AUDIO_BAND_HZ.0, hi, fs, 2) {
+        Some(bank) => sos_filter(&bank, x),
+        None => x.to_vec(),
+    }
+}
+
+/// The noise-compensated decay ([`compensated_decay`]) of `x` (at `fs` Hz, starting at its
+/// onset) in the `1/fraction`-octave band with nominal centre `fc` Hz. Errors: the band does not
+/// fit below Nyquist; `Ok(None)`: the band has no decay above its noise.
+pub fn band_decay(
+    x: &[f64],
+    fs: f64,
+    fc: f64,
+    fraction: u32,
+) -> Result<Option<CompensatedDecay>, AnalysisError> {
+    let y = band_filter(x, fs, fc, fraction)?;
+    Ok(compensated_decay(&y, fs, band_window_s(fc)))
+}
+
+/// EDC in dB (0 dB at sample 0) of `x` filtered to the `1/fraction`-octave band at `fc` Hz
+/// (`fs` in Hz): the noise-compensated EDC up to the band's noise intersection, or the plain
+/// Schroeder EDC of the band where no decay stands above the noise.
 pub fn band_edc_db(x: &[f64], fs: f64, fc: f64, fraction: u32) -> Result<Vec<f64>, AnalysisError> {
-    Ok(schroeder_edc_db(&band_filter(x, fs, fc, fraction)?))
+    let y = band_filter(x, fs, fc, fraction)?;
+    Ok(match compensated_decay(&y, fs, band_window_s(fc)) {
+        Some(d) => d.edc_db(),
+        None => schroeder_edc_db(&y),
+    })
 }
 
-/// Decay times of one band, seconds (each `None` when the band EDC does not reach the end of
-/// its fit range).
+/// Decay of one band as ISO 3382-1 measures it (noise-compensated EDC), seconds; every figure is
+/// `None` when the band has no decay above its noise or does not fit below Nyquist.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BandDecay {
-    /// Band centre in Hz.
+    /// Band centre in Hz (nominal).
     pub fc_hz: f64,
     /// Early decay time: fit 0 to −10 dB, extrapolated to 60 dB, seconds.
     pub edt_s: Option<f64>,
-    /// T20: fit −5 to −25 dB, extrapolated to 60 dB, seconds.
+    /// T20: fit −5 to −25 dB, extrapolated to 60 dB, seconds (needs 35 dB above the noise).
     pub t20_s: Option<f64>,
-    /// T30: fit −5 to −35 dB, extrapolated to 60 dB, seconds (the band RT of `compare`).
+    /// T30: fit −5 to −35 dB, extrapolated to 60 dB, seconds (needs 45 dB above the noise).
     pub t30_s: Option<f64>,
+    /// The band RT of `compare`: T30, or T20/T15 where the decay range is shorter, seconds.
+    pub rt_s: Option<f64>,
+    /// Which regression gave `rt_s`.
+    pub rt_range: Option<RtRange>,
+    /// Decay range of the band: envelope peak over its noise floor, dB.
+    pub decay_range_db: Option<f64>,
 }
 
-/// EDT, T20 and T30 of `ir` (at `fs` Hz) in each octave band of [`OCTAVE_BANDS_HZ`]; a band
-/// whose filter does not fit below Nyquist gets all `None`.
+impl BandDecay {
+    /// The figures of one band from its compensated decay (`None`: nothing above the noise).
+    pub fn from_decay(fc_hz: f64, d: Option<&CompensatedDecay>) -> Self {
+        let range_db = d.map(|d| d.intersection.range_db);
+        let rt_range = range_db.and_then(RtRange::for_decay_range);
+        let allowed = |r: RtRange| {
+            rt_range.is_some_and(|best| {
+                let (_, best_span) = best.limits_db();
+                r.limits_db().1 <= best_span
+            })
+        };
+        let time = |r: RtRange| d.filter(|_| allowed(r)).and_then(|d| d.decay_time(r));
+        BandDecay {
+            fc_hz,
+            edt_s: d.and_then(|d| d.decay_time(RtRange::Edt)),
+            t20_s: time(RtRange::T20),
+            t30_s: time(RtRange::T30),
+            rt_s: rt_range.and_then(|r| d.and_then(|d| d.decay_time(r))),
+            rt_range,
+            decay_range_db: range_db,
+        }
+    }
+}
+
+/// `x` from its onset ([`super::onset::onset_index`]); all of `x` when it has none.
+fn from_onset(x: &[f64]) -> &[f64] {
+    &x[super::onset::onset_index(x).unwrap_or(0)..]
+}
+
+/// Band decays of `ir` (at `fs` Hz, measured from its onset) in each octave band of
+/// [`OCTAVE_BANDS_HZ`]; a band above Nyquist or without decay above its noise gets all `None`.
 pub fn octave_band_decays(ir: &[f64], fs: f64) -> Vec<BandDecay> {
+    let x = from_onset(ir);
     OCTAVE_BANDS_HZ
         .iter()
-        .map(|&fc| match band_edc_db(ir, fs, fc, 1) {
-            Ok(edc) => BandDecay {
-                fc_hz: fc,
-                edt_s: decay_time(&edc, fs, 0.0, 10.0),
-                t20_s: decay_time(&edc, fs, -5.0, 20.0),
-                t30_s: decay_time(&edc, fs, -5.0, 30.0),
-            },
-            Err(_) => BandDecay {
-                fc_hz: fc,
-                edt_s: None,
-                t20_s: None,
-                t30_s: None,
-            },
-        })
+        .map(|&fc| BandDecay::from_decay(fc, band_decay(x, fs, fc, 1).ok().flatten().as_ref()))
         .collect()
 }
 
-/// Band RT (T30) in seconds of `ir` (at `fs` Hz) per octave band of [`OCTAVE_BANDS_HZ`]: least
-/// squares line on the band's Schroeder EDC from −5 dB to −35 dB, extrapolated to 60 dB; `None`
-/// when the EDC never reaches −35 dB or the band does not fit below Nyquist.
+/// Band RT in seconds of `ir` (at `fs` Hz) per octave band of [`OCTAVE_BANDS_HZ`], as ISO 3382-1
+/// measures it ([`BandDecay::rt_s`]); `None` for a band above Nyquist or without enough decay
+/// above its noise (25 dB).
 pub fn octave_band_rts(ir: &[f64], fs: f64) -> Vec<Option<f64>> {
-    OCTAVE_BANDS_HZ
-        .iter()
-        .map(|&fc| {
-            band_edc_db(ir, fs, fc, 1)
-                .ok()
-                .and_then(|edc| decay_time(&edc, fs, -5.0, 30.0))
-        })
-        .collect()
+    octave_band_decays(ir, fs).iter().map(|d| d.rt_s).collect()
 }
 
 #[cfg(test)]

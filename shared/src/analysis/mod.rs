@@ -5,6 +5,7 @@ pub mod bands;
 pub mod compare;
 pub mod echo;
 pub mod error;
+pub mod iso3382;
 pub mod onset;
 pub mod spectrum;
 
@@ -64,11 +65,12 @@ pub struct IrSummary {
     pub peak_index: usize,
     /// Total energy in dB (10·log10 Σx²).
     pub energy_db: f64,
-    /// Early decay time (0 to −10 dB, ×6), seconds.
+    /// Early decay time (0 to −10 dB, ×6) on the noise-compensated EDC from the onset
+    /// ([`iso3382`]), seconds.
     pub edt_s: Option<f64>,
-    /// T20 (−5 to −25 dB, extrapolated to 60 dB), seconds.
+    /// T20 (−5 to −25 dB, extrapolated to 60 dB; needs 35 dB above the noise), seconds.
     pub t20_s: Option<f64>,
-    /// T30 (−5 to −35 dB, extrapolated to 60 dB), seconds.
+    /// T30 (−5 to −35 dB, extrapolated to 60 dB; needs 45 dB above the noise), seconds.
     pub t30_s: Option<f64>,
 }
 
@@ -85,15 +87,17 @@ pub fn summarize(ir: &[f64], sample_rate: f64) -> IrSummary {
             }
         });
     let energy: f64 = ir.iter().map(|x| x * x).sum();
-    let edc = schroeder_edc_db(ir);
+    let x = &ir[onset::onset_index(ir).unwrap_or(0)..];
+    let decay = iso3382::compensated_decay(x, sample_rate, iso3382::BROADBAND_WINDOW_S);
+    let d = bands::BandDecay::from_decay(0.0, decay.as_ref());
     IrSummary {
         length_s: ir.len() as f64 / sample_rate,
         peak,
         peak_index,
         energy_db: 10.0 * energy.max(1e-300).log10(),
-        edt_s: decay_time(&edc, sample_rate, 0.0, 10.0),
-        t20_s: decay_time(&edc, sample_rate, -5.0, 20.0),
-        t30_s: decay_time(&edc, sample_rate, -5.0, 30.0),
+        edt_s: d.edt_s,
+        t20_s: d.t20_s,
+        t30_s: d.t30_s,
     }
 }
 

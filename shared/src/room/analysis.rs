@@ -1,8 +1,8 @@
 //! What the room fitter needs to know about a measured IR: conditioning (DC, pre-delay, clipping,
 //! noise floor), the decay slopes broadband and per octave band, the mixing time.
 
-use super::design::DesignStart;
-use crate::analysis::bands::{band_filter, octave_band_rts, octave_bands_hz};
+use super::design::{fill_from_neighbours, DesignStart};
+use crate::analysis::bands::{band_filter, band_limited, octave_band_rts, octave_bands_hz};
 use crate::analysis::echo::mixing_time_s;
 use crate::analysis::noise::{lundeby, NoiseFloor};
 use crate::analysis::onset::onset_index;
@@ -11,7 +11,13 @@ use crate::analysis::slopes::{fit_slopes, fit_slopes_auto, schroeder_energy, Slo
 /// Shortest IR the fitter accepts, seconds.
 pub const MIN_IR_S: f64 = 0.050;
 /// Smallest decay range above the noise floor, dB (T30 fits need −35 dB plus margin).
-pub const MIN_DECAY_RANGE_DB: f64 = 30.0;
+pub const MIN_DECAY_RANGE_DB: f64 = 15.0;
+/// A peak more than this many times (60 dB) above every sample outside its ±2 neighbours is an
+/// isolated spike, not a direct sound.
+pub const ISOLATED_SPIKE_RATIO: f64 = 1e3;
+/// Below this broadband decay range above the noise (dB) the fit runs with a warning (the band
+/// RTs then come from T20/T15 where their own range is short).
+pub const SHORT_DECAY_RANGE_DB: f64 = 30.0;
 /// Clamp of the early part (mixing time), seconds.
 pub const EARLY_RANGE_S: (f64, f64) = (0.020, 0.120);
 /// Pre-roll kept before the onset when the pre-delay is cut, seconds.
@@ -126,6 +132,20 @@ pub fn analyse_room(ir: &[f64], fs: f64, slopes: SlopeChoice) -> Result<RoomAnal
             "the IR is silent (all samples are zero)".into(),
         ));
     }
+    // A room's direct sound is followed by reflections within 60 dB of it; one sample far above
+    // everything else is a click or a corrupt value, and its filter ringing would pass for a room.
+    let p = ir.iter().position(|v| v.abs() == peak).unwrap_or(0);
+    let rest = ir
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i.abs_diff(p) > 2)
+        .fold(0.0f64, |m, (_, v)| m.max(v.abs()));
+    if rest * ISOLATED_SPIKE_RATIO < peak {
+        return Err(RoomError::Input(format!(
+            "sample {p} stands {:.0} dB above every other sample: an isolated spike (a click or a corrupt value), not a room's impulse response",
+            20.0 * (peak / rest.max(1e-300)).log10()
+        )));
+    }
     let mut warnings = Vec::new();
     let tail = &ir[ir.len() - (ir.len() / 10).max(1)..];
     let dc = tail.iter().sum::<f64>() / tail.len() as f64;
@@ -158,13 +178,23 @@ pub fn analyse_room(ir: &[f64], fs: f64, slopes: SlopeChoice) -> Result<RoomAnal
             1000.0 * MIN_IR_S
         )));
     }
-    let noise = lundeby(&x, fs).map_err(|e| RoomError::Input(format!("noise floor: {e}")))?;
+    // The broadband decay is read from the IR limited to the fitted octave bands (the sum of
+    // their IEC band-passes): rumble below 88 Hz or hiss above 11 kHz is no part of the decay
+    // the FDN reproduces and would otherwise pass for a high noise floor.
+    let limited = band_limited(&x, fs);
+    let noise = lundeby(&limited, fs).map_err(|e| RoomError::Input(format!("noise floor: {e}")))?;
     if noise.decay_range_db < MIN_DECAY_RANGE_DB {
         return Err(RoomError::NoiseFloor {
             range_db: noise.decay_range_db,
             noise_db: noise.noise_db,
             min_db: MIN_DECAY_RANGE_DB,
         });
+    }
+    if noise.decay_range_db < SHORT_DECAY_RANGE_DB {
+        warnings.push(format!(
+            "the decay spans only {:.1} dB above the noise floor: fitted over that range (band RTs by T20/T15 where a band's range is short), less certain than a {SHORT_DECAY_RANGE_DB:.0} dB measurement",
+            noise.decay_range_db
+        ));
     }
     let end = noise
         .truncation_index
@@ -178,8 +208,8 @@ pub fn analyse_room(ir: &[f64], fs: f64, slopes: SlopeChoice) -> Result<RoomAnal
         .map_err(|e| RoomError::Fit(e.to_string()))
     };
     let broadband = match slopes {
-        SlopeChoice::Auto => fit(&x, None)?,
-        SlopeChoice::Fixed(k) => fit(&x, Some(k))?,
+        SlopeChoice::Auto => fit(&limited, None)?,
+        SlopeChoice::Fixed(k) => fit(&limited, Some(k))?,
     };
     if broadband.slopes.is_empty()
         || broadband
@@ -202,6 +232,13 @@ pub fn analyse_room(ir: &[f64], fs: f64, slopes: SlopeChoice) -> Result<RoomAnal
         })
         .collect();
     let band_rt_s = octave_band_rts(&x, fs);
+    for (fc, rt) in bands_hz.iter().zip(&band_rt_s) {
+        if rt.is_none() && crate::analysis::bands::band_fits(*fc, fs, 1) {
+            warnings.push(format!(
+                "the {fc} Hz band has no decay above its noise (25 dB needed): its RT follows the neighbouring bands"
+            ));
+        }
+    }
     let mixing = mixing_time_s(&x, fs).ok().flatten();
     let early_end_s = mixing
         .unwrap_or(EARLY_RANGE_S.1)
@@ -239,11 +276,17 @@ pub fn design_start(a: &RoomAnalysis) -> DesignStart {
             r.sort_by(f64::total_cmp);
             (r.len() == k && r.iter().all(|t| t.is_finite() && *t > 0.0)).then_some(r)
         });
+        let own = a.band_rt_s[b];
+        let near = fill_from_neighbours(&a.band_rt_s)[b];
         for (g, row) in rt_s.iter_mut().enumerate() {
             row[b] = if k == 1 {
-                a.band_rt_s[b].unwrap_or(broad[0])
+                own.or(near).unwrap_or(broad[0])
             } else {
-                band.as_ref().map_or(broad[g], |r| r[g])
+                match (&band, own) {
+                    (Some(r), Some(_)) => r[g],
+                    // No own decay: the broadband slope scaled to the neighbours' band RT.
+                    _ => near.map_or(broad[g], |n| broad[g] * n / broad[k - 1]),
+                }
             }
             .clamp(0.02, 60.0);
         }

@@ -18,7 +18,9 @@
 use super::early::bake_early_fir;
 use super::grouped::{grouped_delays, grouped_feedback_matrix, split_lines, GroupedError};
 use crate::analysis::bands::{band_filter, octave_bands_hz};
-use crate::analysis::compare::{compare_irs, Comparison};
+use crate::analysis::compare::{compare_irs, Comparison, EDC_COMPARE_FLOOR_DB};
+use crate::analysis::iso3382::{band_window_s, compensated_decay, BROADBAND_WINDOW_S};
+use crate::analysis::slopes::schroeder_energy;
 use crate::engine::{Engine, EngineConfig};
 use crate::geq::{
     graphic_eq_attenuation_per_line, graphic_eq_output, GeqError, BANDS, COMMAND_FREQUENCIES,
@@ -205,21 +207,29 @@ pub fn make_build(
     Ok(Build::new(parts)?)
 }
 
-/// Band energies (octave bands) of `x` from sample `from` on.
+/// Band energies (octave bands) of `x` without its noise from sample `from` on: the
+/// noise-compensated decay's energy ([`crate::analysis::iso3382::CompensatedDecay::energy_from`]), the plain Σy² where no
+/// decay stands above the noise, 0 above Nyquist.
 fn late_band_energies(x: &[f64], fs: f64, from: usize) -> Vec<f64> {
     octave_bands_hz()
         .iter()
-        .map(|&fc| {
-            band_filter(x, fs, fc, 1)
-                .map(|b| b.iter().skip(from).map(|v| v * v).sum::<f64>())
-                .unwrap_or(0.0)
+        .map(|&fc| match band_filter(x, fs, fc, 1) {
+            Ok(y) => match compensated_decay(&y, fs, band_window_s(fc)) {
+                Some(d) => d.energy_from(from),
+                None => y.iter().skip(from).map(|v| v * v).sum(),
+            },
+            Err(_) => 0.0,
         })
         .collect()
 }
 
-/// Energy of `x` from sample `from` to the end.
-fn tail_energy(x: &[f64], from: usize) -> f64 {
-    x.iter().skip(from).map(|v| v * v).sum()
+/// Broadband energy of `x` without its noise from each sample to the end (the
+/// noise-compensated decay; the plain Schroeder energy where no decay stands above the noise).
+fn tail_energies(x: &[f64], fs: f64) -> Vec<f64> {
+    match compensated_decay(x, fs, BROADBAND_WINDOW_S) {
+        Some(d) => (0..x.len()).map(|n| d.energy_from(n)).collect(),
+        None => schroeder_energy(x),
+    }
 }
 
 /// The impulse response (output 0, input 0) of `build`, `len` samples, rendered by the real-time
@@ -302,15 +312,21 @@ pub fn design(
     let mut eq = vec![0.0; nb];
     let tail_from = opts.early.map_or(0, |(_, end)| end);
     let target_late = late_band_energies(target, fs, tail_from);
-    // Checkpoints of the broadband decay for the group gains: the target's EDC at −10·(k)/(K)
-    // of its usable range below the tail start, one per slower group.
-    let t_tail = tail_energy(target, tail_from).max(1e-300);
+    // Checkpoints of the broadband decay for the group gains, one per slower group: they split
+    // the part of the target's EDC that the comparison scores (from the tail start down to
+    // −30 dB) evenly, so each group's gain is set where its decay dominates that range.
+    let target_tail = tail_energies(target, fs);
+    let tail_at = |e: &[f64], i: usize| e.get(i).copied().unwrap_or(0.0);
+    let t_total = tail_at(&target_tail, 0).max(1e-300);
+    let t_tail = tail_at(&target_tail, tail_from).max(1e-300);
+    let tail_start_db = 10.0 * (t_tail / t_total).log10();
+    let span_db = (tail_start_db - EDC_COMPARE_FLOOR_DB).max(10.0);
     let checkpoints: Vec<usize> = (1..k)
         .map(|g| {
-            let drop_db = 25.0 * g as f64 / (k - 1) as f64;
+            let drop_db = span_db * g as f64 / k as f64;
             let want = t_tail * 10f64.powf(-drop_db / 10.0);
             (tail_from..target.len())
-                .find(|&i| tail_energy(target, i) <= want)
+                .find(|&i| target_tail[i] <= want)
                 .unwrap_or(target.len() - 1)
         })
         .collect();
@@ -351,10 +367,16 @@ pub fn design(
         if done || it + 1 == opts.iterations || alpha < 1.0 / 64.0 {
             break;
         }
-        // RT correction per band.
-        for b in 0..nb {
-            if let (Some(Some(ra)), Some(Some(rb))) = (cmp.rt_a_s.get(b), cmp.rt_b_s.get(b)) {
-                let f = (ra / rb).clamp(0.5, 2.0).powf(alpha);
+        // RT correction per band; a band the target has no RT in (nothing above its noise)
+        // follows the correction of its neighbours.
+        let factors: Vec<Option<f64>> = (0..nb)
+            .map(|b| match (cmp.rt_a_s.get(b), cmp.rt_b_s.get(b)) {
+                (Some(Some(ra)), Some(Some(rb))) => Some((ra / rb).clamp(0.5, 2.0).powf(alpha)),
+                _ => None,
+            })
+            .collect();
+        for (b, f) in fill_from_neighbours(&factors).into_iter().enumerate() {
+            if let Some(f) = f {
                 for g in rt.iter_mut() {
                     g[b] = (g[b] * f).clamp(0.02, 60.0);
                 }
@@ -368,10 +390,11 @@ pub fn design(
             }
         }
         // Broadband decay shape → slower groups' gains.
-        let f_tail = tail_energy(&total, tail_from).max(1e-300);
+        let fit_tail = tail_energies(&total, fs);
+        let f_tail = tail_at(&fit_tail, tail_from).max(1e-300);
         for (g, &cp) in checkpoints.iter().enumerate() {
-            let rt_t = tail_energy(target, cp) / t_tail;
-            let rf = tail_energy(&total, cp) / f_tail;
+            let rt_t = tail_at(&target_tail, cp) / t_tail;
+            let rf = tail_at(&fit_tail, cp) / f_tail;
             if rt_t > 0.0 && rf > 0.0 {
                 gain[g + 1] *= (rt_t / rf).sqrt().clamp(0.5, 2.0).powf(alpha);
             }
@@ -383,4 +406,22 @@ pub fn design(
         params,
         history,
     })
+}
+
+/// `values` with each `None` replaced by its nearest available neighbours (the mean of the two
+/// nearest on either side, or the one side that has a value); all `None` stays `None`.
+pub fn fill_from_neighbours(values: &[Option<f64>]) -> Vec<Option<f64>> {
+    (0..values.len())
+        .map(|i| {
+            values[i].or_else(|| {
+                let below = values[..i].iter().rev().flatten().next();
+                let above = values[i + 1..].iter().flatten().next();
+                match (below, above) {
+                    (Some(a), Some(b)) => Some(0.5 * (a + b)),
+                    (Some(v), None) | (None, Some(v)) => Some(*v),
+                    (None, None) => None,
+                }
+            })
+        })
+        .collect()
 }

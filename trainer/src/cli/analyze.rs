@@ -23,11 +23,15 @@ pub struct Args {
 const JSON_KEYS_HELP: &str = "\
 JSON keys (--json), times in seconds, levels in dB:
   sample_rate, length_s, peak, peak_index, energy_db   broadband basics (peak: largest |sample|)
-  edt_s, t20_s, t30_s        broadband Schroeder decay times (null if the EDC is too short)
+  edt_s, t20_s, t30_s        broadband decay times from the onset, ISO 3382-1: noise-compensated EDC
+                             (Lundeby + Chu); T30 needs 45 dB above the noise, T20 35 dB (else null)
   channels, channel          channels in the file and the one analysed (0)
-  bands_hz                   octave-band centres 125 … 8000 Hz (8-pole Butterworth band-pass)
-  rt_s                       per band T30 (fit −5 … −35 dB, ×2), null if the EDC never reaches −35 dB
-  edt_band_s, t20_band_s     per band EDT (0 … −10 dB) and T20 (−5 … −25 dB), null if unreachable
+  bands_hz                   octave-band centres 125 … 8000 Hz (IEC 61260-1 class-1 band-pass)
+  rt_s                       per band RT: T30, or T20/T15 where the band's decay range is shorter
+                             (null below 25 dB, or above Nyquist)
+  rt_range                   per band regression of rt_s: \"T30\", \"T20\", \"T15\" or null
+  decay_range_db             per band envelope peak over the noise floor, dB
+  edt_band_s, t20_band_s, t30_band_s   per band EDT (0 … −10 dB), T20, T30 (null if not allowed)
   mixing_time_s              first time after the onset where the Abel–Huang echo density reaches 1
                              (20 ms Hann window), null if never
   spectral_flatness          geometric/arithmetic mean of the power spectrum, 50 Hz … 0.45·fs, in [0, 1]
@@ -95,7 +99,10 @@ pub fn add_extra_json(j: &mut serde_json::Value, e: &ExtraAnalysis, channels: us
         "channels": channels,
         "channel": 0,
         "bands_hz": col(|b| b.fc_hz.into()),
-        "rt_s": col(|b| b.t30_s.into()),
+        "rt_s": col(|b| b.rt_s.into()),
+        "rt_range": col(|b| b.rt_range.map(|r| r.name()).into()),
+        "decay_range_db": col(|b| b.decay_range_db.into()),
+        "t30_band_s": col(|b| b.t30_s.into()),
         "edt_band_s": col(|b| b.edt_s.into()),
         "t20_band_s": col(|b| b.t20_s.into()),
         "mixing_time_s": e.mixing_time_s,
@@ -121,14 +128,18 @@ pub fn print_summary(name: &str, s: &IrSummary, sample_rate: f64) {
 /// Prints the octave-band table, mixing time and spectral flatness.
 pub fn print_extra(e: &ExtraAnalysis) {
     let t = |x: Option<f64>| x.map_or("    n/a".to_string(), |v| format!("{v:7.3}"));
-    println!("  octave band   EDT (s)  T20 (s)  T30 (s)");
+    println!("  octave band   EDT (s)  T20 (s)  T30 (s)   RT (s)  range  above noise");
     for b in &e.bands {
         println!(
-            "  {:>8} Hz  {}  {}  {}",
+            "  {:>8} Hz  {}  {}  {}  {}  {:>5}  {}",
             b.fc_hz,
             t(b.edt_s),
             t(b.t20_s),
-            t(b.t30_s)
+            t(b.t30_s),
+            t(b.rt_s),
+            b.rt_range.map_or("-", |r| r.name()),
+            b.decay_range_db
+                .map_or("no decay".to_string(), |r| format!("{r:.0} dB"))
         );
     }
     match e.mixing_time_s {

@@ -21,13 +21,18 @@ pub struct Args {
 const JSON_KEYS_HELP: &str = "\
 Both IRs are aligned at their onsets (first sample within 20 dB of the peak) and cut to the
 shorter length. JSON keys (--json):
-  bands_hz              octave-band centres 125 … 8000 Hz
-  rt_a_s, rt_b_s        per band T30 (fit −5 … −35 dB of the band EDC, ×2), s; null if unreachable
+  Decay is measured as ISO 3382-1 measures it: IEC 61260-1 octave filters, Lundeby noise floor,
+  Chu noise subtraction with the truncation compensated (a noise floor lifts no figure).
+  bands_hz              octave-band centres 125 … 8000 Hz (bands above Nyquist: null figures)
+  rt_a_s, rt_b_s        per band RT on the noise-compensated band EDC over rt_range, ×60/span, s;
+                        null with less than 25 dB of decay above the noise or above Nyquist
+  rt_range              per band \"T30\" (−5 … −35 dB), \"T20\" or \"T15\": chosen by A's decay range
+                        above its noise (45 / 35 / 25 dB), used for A and B alike
   rt_error_pct          per band 100·|rt_b − rt_a|/rt_a, %; null if either RT is missing
   mean_rt_error_pct     mean of the available band errors, %
   worst_rt_error_pct    largest available band error, %
-  edc_error_db          mean |ΔdB| of the broadband EDCs where A's EDC is above −30 dB
-  level_error_db        mean over bands of |ΔdB| of the band energy shares
+  edc_error_db          mean |ΔdB| of the broadband noise-compensated EDCs where A's is above −30 dB
+  level_error_db        mean over bands of |ΔdB| of the band energy shares (energies without noise)
   mel_lsd_db            RMS over 64 mel bands of 20·log10(|A_mel|/|B_mel|), unit-energy IRs";
 
 /// Runs the comparison and prints it.
@@ -73,14 +78,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 pub fn print_comparison(c: &Comparison) {
     let s = |x: Option<f64>| x.map_or("    n/a".to_string(), |v| format!("{v:7.3}"));
     let p = |x: Option<f64>| x.map_or("    n/a".to_string(), |v| format!("{v:7.1}"));
-    println!("      band   RT A (s)  RT B (s)  error %");
+    println!("      band   RT A (s)  RT B (s)  error %  range");
     for (i, fc) in c.bands_hz.iter().enumerate() {
         println!(
-            "  {:>5} Hz   {}   {}  {}",
+            "  {:>5} Hz   {}   {}  {}  {}",
             fc,
             s(c.rt_a_s[i]),
             s(c.rt_b_s[i]),
-            p(c.rt_error_pct[i])
+            p(c.rt_error_pct[i]),
+            c.rt_range[i].map_or("-", |r| r.name())
         );
     }
     println!("  mean RT error   {}", p(c.mean_rt_error_pct).trim());

@@ -10,8 +10,9 @@ use tailor::analysis::bands::{band_edc_db, octave_bands_hz};
 use tailor::analysis::compare::{compare_irs, Comparison};
 use tailor::analysis::schroeder_edc_db;
 use tailor::analysis::spectrogram::spectrogram_db;
-use tailor::room::analysis::{analyse_room, design_start, RoomAnalysis, SlopeChoice};
-use tailor::room::design::{design, Candidate, DesignOptions};
+use tailor::room::analysis::{RoomAnalysis, SlopeChoice};
+use tailor::room::design::{Candidate, DesignOptions};
+use tailor::room::{design_room, early_window, AUTO_SLOPE_COUNTS};
 
 use crate::train::room::{fine_tune, FineTuneOptions};
 
@@ -92,49 +93,59 @@ pub fn run(args: &Args) -> Result<()> {
         .first()
         .context("the WAV has no channels")?
         .clone();
-    let analysis = analyse_room(&original, fs, args.slopes)
-        .with_context(|| format!("cannot fit {}", args.ir.display()))?;
-    if analysis.n_slopes() > args.n {
-        bail!(
-            "{} slopes need at least {} delay lines (--n {})",
-            analysis.n_slopes(),
-            analysis.n_slopes(),
-            args.n
-        );
-    }
-    if !args.json {
-        for w in &analysis.warnings {
-            eprintln!("note: {w}");
-        }
-    }
-    let early = (!args.no_early).then(|| {
-        let end = (analysis.early_end_s * fs).round() as usize;
-        let fade = (end / 4).max((0.005 * fs) as usize).min(end);
-        (end - fade, end)
-    });
     let opts = DesignOptions {
         n: args.n,
-        early,
         iterations: args.iterations.max(1),
         seed: args.seed,
         ..DesignOptions::default()
     };
-    let start = design_start(&analysis);
+    let tries = match args.slopes {
+        SlopeChoice::Auto => AUTO_SLOPE_COUNTS.len(),
+        SlopeChoice::Fixed(_) => 1,
+    };
     let pb = if args.json {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(opts.iterations as u64)
+        ProgressBar::new((tries * opts.iterations) as u64)
     };
     pb.set_style(
-        ProgressStyle::with_template("design {bar:30} {pos}/{len}  score {msg}")
+        ProgressStyle::with_template("design {bar:30} {pos}/{len}  {msg}")
             .context("progress template")?,
     );
     let t0 = std::time::Instant::now();
-    let result = design(&analysis.ir, fs, &start, &opts, |it, s| {
-        pb.set_position(it as u64 + 1);
-        pb.set_message(format!("{s:.3}"));
-    })?;
+    let chosen = design_room(
+        &original,
+        fs,
+        args.slopes,
+        &opts,
+        !args.no_early,
+        |c, it, s| {
+            pb.set_position((c * opts.iterations + it + 1) as u64);
+            pb.set_message(format!("slope count {} of {tries}, score {s:.3}", c + 1));
+        },
+    )
+    .with_context(|| format!("cannot fit {}", args.ir.display()))?;
     pb.finish_and_clear();
+    let analysis = chosen.analysis;
+    let result = chosen.design;
+    let early = (!args.no_early).then(|| early_window(&analysis));
+    if !args.json {
+        for w in &analysis.warnings {
+            eprintln!("note: {w}");
+        }
+        if chosen.candidates.len() > 1 {
+            let tried: Vec<String> = chosen
+                .candidates
+                .iter()
+                .map(|(k, s)| format!("{k}: {s:.3}"))
+                .collect();
+            println!(
+                "slopes: {} kept (scores by slope count {})",
+                analysis.n_slopes(),
+                tried.join(", ")
+            );
+        }
+    }
     let design_s = t0.elapsed().as_secs_f64();
     let mut best = result.best.clone();
     let mut tuned = json!(null);
@@ -196,6 +207,11 @@ pub fn run(args: &Args) -> Result<()> {
     let total_s = t0.elapsed().as_secs_f64();
     let preset = to_preset(&best, &analysis, early, args)?;
     let text = preset.to_json_string();
+    // Nothing is written that `tailor render`, the engine or the plugin would refuse: the text
+    // goes back through the same loader and stability check first.
+    tailor::Preset::from_json_str(&text)
+        .and_then(|p| p.build().check_stable())
+        .context("the fitted preset failed validation; nothing was written")?;
     std::fs::write(&args.out, &text).with_context(|| format!("writing {}", args.out.display()))?;
     // The figures a user gets from `tailor render` + `tailor compare` on the original file.
     let total = tailor::response::preset_impulse_response(&preset, original.len(), true)
@@ -217,6 +233,7 @@ pub fn run(args: &Args) -> Result<()> {
             "eq_db": result.params.eq_db,
             "group_gain": result.params.group_gain,
             "early_s": early.map(|(_, e)| e as f64 / fs),
+            "slope_candidates": chosen.candidates.iter().map(|(k, s)| json!({"slopes": k, "score": s})).collect::<Vec<_>>(),
             "seconds": design_s,
         },
         "fine_tune": tuned,
