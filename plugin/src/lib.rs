@@ -39,6 +39,9 @@ pub struct TailorReverb {
     inputs: Vec<Vec<f32>>,
     bypass: Ramp,
     bypassed: bool,
+    /// The HRTF set last loaded by `activate` and its SOFA path (`None` = built-in KEMAR), so
+    /// repeated activations do not parse it again.
+    hrirs: Option<(Option<String>, tailor::hrtf::HrirSet)>,
     /// Set by `activate`/`reset`: the next block snaps every control to the parameters (also
     /// to values arriving with that block) instead of gliding.
     fresh: bool,
@@ -60,6 +63,7 @@ impl Default for TailorReverb {
             inputs: Vec::new(),
             bypass: Ramp::new(0.0, 0),
             bypassed: false,
+            hrirs: None,
             fresh: true,
             sample_rate: 48_000.0,
         }
@@ -146,7 +150,7 @@ impl Plugin for TailorReverb {
                     let p = loader::default_preset();
                     match engine_build(&p) {
                         Ok(b) => (p, b, Some(format!("saved preset: {e}"))),
-                        Err(_) => return false,
+                        Err(e) => return self.activate_dry(&e),
                     }
                 }
             };
@@ -164,8 +168,9 @@ impl Plugin for TailorReverb {
                 Ok((part, e)) => (part, e, error),
                 Err(e) => (None, None, error.or(Some(e))),
             };
-        let Ok(mut reverb) = Reverb::prepare_with_early(&full, early.as_ref(), &config) else {
-            return false;
+        let mut reverb = match Reverb::prepare_with_early(&full, early.as_ref(), &config) {
+            Ok(r) => r,
+            Err(e) => return self.activate_dry(&e.to_string()),
         };
         let controls = self.params.fx_controls();
         reverb.set_controls(&wet_only(&controls));
@@ -173,8 +178,17 @@ impl Plugin for TailorReverb {
         let max = buffer_config.max_buffer_size.max(1) as usize;
         let (mut mixer, links) = Mixer::new(fs, max, SMOOTHING_MS, MAX_PREDELAY_MS, &controls);
         let mut errors: Vec<String> = error.into_iter().collect();
-        match binaural::load_set(stored.sofa_path.as_deref())
-            .and_then(|set| binaural::renderer(&set, fs, max))
+        if self.hrirs.as_ref().map(|h| &h.0) != Some(&stored.sofa_path) {
+            self.hrirs = binaural::load_set(stored.sofa_path.as_deref())
+                .map_err(|e| errors.push(e))
+                .ok()
+                .map(|set| (stored.sofa_path.clone(), set));
+        }
+        match self
+            .hrirs
+            .as_ref()
+            .ok_or_else(|| "no HRTF set".to_string())
+            .and_then(|(_, set)| binaural::renderer(set, fs, max))
         {
             // The channel is new and empty: the send succeeds.
             Ok(r) => drop(links.binaural.try_send(Some(Box::new(r)))),
@@ -262,6 +276,20 @@ impl Plugin for TailorReverb {
 }
 
 impl TailorReverb {
+    /// Activation where no reverb can be prepared (e.g. a sample rate outside the supported
+    /// range): the plugin still activates, passes its input through dry and says why.
+    fn activate_dry(&mut self, why: &str) -> bool {
+        if let Ok(mut t) = self.shared.target.lock() {
+            *t = None;
+        }
+        if let Ok(mut s) = self.shared.status.lock() {
+            s.error = Some(format!("{why}; the input passes through dry"));
+        }
+        self.reverb = None;
+        self.mixer = None;
+        true
+    }
+
     /// Renders one host buffer (see [`Plugin::process`]).
     fn render(&mut self, buffer: &mut Buffer) {
         let (Some(reverb), Some(mixer)) = (self.reverb.as_mut(), self.mixer.as_mut()) else {

@@ -721,3 +721,13 @@ fn new_values_with_the_first_block_after_a_reset_do_not_glide() {
     assert!(err <= 1e-5, "relative error {err:e}");
     assert!(max_rel_error(&after, &want) <= 1e-5);
 }
+
+#[test]
+fn an_unsupported_sample_rate_still_activates_and_passes_the_input_dry() {
+    for fs in [768_000.0, 1_234.5678] {
+        let input = [noise(3_000, 41), noise(3_000, 42)];
+        let mut inst = Instance::new();
+        let (out, _) = inst.render(fs, &input, &[512, 77], &[]);
+        assert!(out == input, "{fs} Hz: not the dry input");
+    }
+}
