@@ -479,6 +479,9 @@ fn cpu_n16_stereo_48k_128_frame_blocks() {
     assert!(pct < 25.0, "{pct} % of a core");
 }
 
+/// Parameter values for [`state_blob_values`].
+type StateParams<'a> = Vec<(&'a str, serde_json::Value)>;
+
 /// Subnormal noise (|x| < 2.5e-39) for `n` samples.
 fn subnormal_noise(n: usize, seed: u64) -> Vec<f32> {
     noise(n, seed).into_iter().map(|v| v * 1e-38).collect()
@@ -506,7 +509,7 @@ fn subnormal_input_and_long_silence_never_give_subnormal_output() {
         ..PersistedPreset::default()
     };
     let f = |v: f32| serde_json::json!({ "f32": v });
-    let cases: Vec<(&str, Vec<(&str, serde_json::Value)>, PersistedPreset)> = vec![
+    let cases: Vec<(&str, StateParams, PersistedPreset)> = vec![
         ("default mix", vec![], PersistedPreset::default()),
         (
             "wet, tone 200 Hz",
@@ -724,7 +727,7 @@ fn new_values_with_the_first_block_after_a_reset_do_not_glide() {
 
 #[test]
 fn an_unsupported_sample_rate_still_activates_and_passes_the_input_dry() {
-    for fs in [768_000.0, 1_234.5678] {
+    for fs in [768_000.0, 1_234.567_8] {
         let input = [noise(3_000, 41), noise(3_000, 42)];
         let mut inst = Instance::new();
         let (out, _) = inst.render(fs, &input, &[512, 77], &[]);
