@@ -242,7 +242,7 @@ fn room_at(factor: usize) -> (Vec<f64>, f64) {
 fn low_rate_irs_are_compared_and_analysed_on_the_bands_below_nyquist() {
     let (room, fs0) = room_at(1);
     for fs in [8000.0, 22050.0] {
-        let ir = tailor::resample::resample(&[room.clone()], fs0, fs)
+        let ir = tailor::resample::resample(std::slice::from_ref(&room), fs0, fs)
             .unwrap()
             .swap_remove(0);
         let c = compare_irs(&ir, &ir, fs).unwrap();
