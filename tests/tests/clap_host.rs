@@ -5,11 +5,15 @@
 //! The test build has debug assertions, so nice-plug's `assert_process_allocs` aborts the test
 //! process if the plugin allocates in `process`.
 
-use clack_extensions::params::{ParamInfoBuffer, PluginParams};
+use clack_extensions::params::{
+    HostParams, HostParamsImplMainThread, HostParamsImplShared, ParamClearFlags, ParamInfoBuffer,
+    ParamRescanFlags, PluginParams,
+};
 use clack_extensions::state::PluginState;
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::events::Pckn;
 use clack_host::prelude::*;
+use std::cell::Cell;
 use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -36,10 +40,35 @@ impl<'a> SharedHandler<'a> for Shared {
     fn request_callback(&self) {}
 }
 
+impl HostParamsImplShared for Shared {
+    fn request_flush(&self) {}
+}
+
+/// The host's main-thread side: counts the plugin's requests to rescan parameter values.
+#[derive(Default)]
+struct HostMain {
+    value_rescans: Cell<u32>,
+}
+
+impl MainThreadHandler<'_> for HostMain {}
+
+impl HostParamsImplMainThread for HostMain {
+    fn rescan(&self, flags: ParamRescanFlags) {
+        if flags.contains(ParamRescanFlags::VALUES) {
+            self.value_rescans.set(self.value_rescans.get() + 1);
+        }
+    }
+    fn clear(&self, _param_id: ClapId, _flags: ParamClearFlags) {}
+}
+
 impl HostHandlers for TestHost {
     type Shared<'a> = Shared;
-    type MainThread<'a> = ();
+    type MainThread<'a> = HostMain;
     type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder.register::<HostParams>();
+    }
 }
 
 fn plugin_path() -> PathBuf {
@@ -84,7 +113,7 @@ impl Instance {
                 state: OnceLock::new(),
                 params: OnceLock::new(),
             },
-            |_| (),
+            |_| HostMain::default(),
             entry,
             desc.id().unwrap(),
             &info,
@@ -118,6 +147,16 @@ impl Instance {
         ext.save(&self.inner.plugin_handle(), &mut out)
             .expect("state save");
         out
+    }
+
+    /// The value the host reads for parameter `id` (normalised for continuous parameters).
+    fn param_value(&mut self, id: ClapId) -> f64 {
+        let ext = self
+            .inner
+            .access_shared_handler(|h| *h.params.get().unwrap())
+            .expect("params extension");
+        ext.get_value(&self.inner.plugin_handle(), id)
+            .expect("param value")
     }
 
     /// (name, CLAP id, min, max) of every parameter.
@@ -733,4 +772,27 @@ fn an_unsupported_sample_rate_still_activates_and_passes_the_input_dry() {
         let (out, _) = inst.render(fs, &input, &[512, 77], &[]);
         assert!(out == input, "{fs} Hz: not the dry input");
     }
+}
+
+#[test]
+fn a_state_load_tells_the_host_to_rescan_and_shows_the_restored_values() {
+    let mut inst = Instance::new();
+    let params = inst.params();
+    let id = |name: &str| params.iter().find(|p| p.0 == name).unwrap().1;
+    let (mix, gain) = (id("Mix"), id("Output"));
+    assert!((inst.param_value(mix) - 0.35).abs() < 1e-6, "default mix");
+    inst.load_state(&state_blob(
+        &[("mix", 0.8), ("gain", -9.0)],
+        &PersistedPreset::default(),
+    ));
+    // nice-plug asks for the rescan on the main thread (now, or through on_main_thread).
+    inst.inner.call_on_main_thread_callback();
+    let rescans = inst.inner.access_handler(|h| h.value_rescans.get());
+    assert!(
+        rescans >= 1,
+        "no CLAP_PARAM_RESCAN_VALUES after a state load"
+    );
+    // Mix and Output are linear: normalised = (plain − min) / range.
+    assert!((inst.param_value(mix) - 0.8).abs() < 1e-6);
+    assert!((inst.param_value(gain) - (-9.0 + 36.0) / 48.0).abs() < 1e-6);
 }
