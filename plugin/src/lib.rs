@@ -22,7 +22,7 @@ use nice_plug::prelude::*;
 use params::{TailorParams, SMOOTHING_MS};
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use tailor::engine::{EngineConfig, Ramp};
+use tailor::engine::{flush_subnormals, DenormalGuard, EngineConfig, Ramp};
 use tailor::fx::Reverb;
 
 /// Longest accepted pre-delay in milliseconds (memory is reserved for it).
@@ -39,6 +39,12 @@ pub struct TailorReverb {
     inputs: Vec<Vec<f32>>,
     bypass: Ramp,
     bypassed: bool,
+    /// The HRTF set last loaded by `activate` and its SOFA path (`None` = built-in KEMAR), so
+    /// repeated activations do not parse it again.
+    hrirs: Option<(Option<String>, tailor::hrtf::HrirSet)>,
+    /// Set by `activate`/`reset`: the next block snaps every control to the parameters (also
+    /// to values arriving with that block) instead of gliding.
+    fresh: bool,
     sample_rate: f32,
 }
 
@@ -57,6 +63,8 @@ impl Default for TailorReverb {
             inputs: Vec::new(),
             bypass: Ramp::new(0.0, 0),
             bypassed: false,
+            hrirs: None,
+            fresh: true,
             sample_rate: 48_000.0,
         }
     }
@@ -118,6 +126,14 @@ impl Plugin for TailorReverb {
         buffer_config: &BufferConfig,
         context: &mut impl ActivateContext<Self>,
     ) -> bool {
+        // Everything the current state asks for (preset, reference, binaural renderer) is
+        // prepared here, so the first sample already plays it (offline bounces included). The
+        // loader waits for this to finish before it plays a state restored meanwhile.
+        let shared = self.shared.clone();
+        let _session = shared
+            .session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let fs = f64::from(buffer_config.sample_rate);
         let n_in = audio_io_layout
             .main_input_channels
@@ -134,28 +150,62 @@ impl Plugin for TailorReverb {
                     let p = loader::default_preset();
                     match engine_build(&p) {
                         Ok(b) => (p, b, Some(format!("saved preset: {e}"))),
-                        Err(_) => return false,
+                        Err(e) => return self.activate_dry(&e),
                     }
                 }
             };
         let mut config = EngineConfig::new(fs, n_in, binaural::ENGINE_OUTPUTS);
         config.smoothing_ms = SMOOTHING_MS;
         config.max_predelay_ms = MAX_PREDELAY_MS;
-        let (early, error) = match loader::session_early_part(&preset, fs).and_then(|e| {
-            e.map(|e| binaural::engine_early(&e, build.n_out()))
-                .transpose()
-        }) {
-            Ok(e) => (e, error),
-            Err(e) => (None, error.or(Some(e))),
-        };
-        let Ok(mut reverb) = Reverb::prepare_with_early(&full, early.as_ref(), &config) else {
-            return false;
+        let (early_part, early, error) =
+            match loader::session_early_part(&preset, fs).and_then(|part| {
+                let e = part
+                    .as_ref()
+                    .map(|e| binaural::engine_early(e, build.n_out()))
+                    .transpose()?;
+                Ok((part, e))
+            }) {
+                Ok((part, e)) => (part, e, error),
+                Err(e) => (None, None, error.or(Some(e))),
+            };
+        let mut reverb = match Reverb::prepare_with_early(&full, early.as_ref(), &config) {
+            Ok(r) => r,
+            Err(e) => return self.activate_dry(&e.to_string()),
         };
         let controls = self.params.fx_controls();
         reverb.set_controls(&wet_only(&controls));
         reverb.snap_controls();
         let max = buffer_config.max_buffer_size.max(1) as usize;
-        let (mixer, links) = Mixer::new(fs, max, SMOOTHING_MS, MAX_PREDELAY_MS, &controls);
+        let (mut mixer, links) = Mixer::new(fs, max, SMOOTHING_MS, MAX_PREDELAY_MS, &controls);
+        let mut errors: Vec<String> = error.into_iter().collect();
+        if self.hrirs.as_ref().map(|h| &h.0) != Some(&stored.sofa_path) {
+            self.hrirs = binaural::load_set(stored.sofa_path.as_deref())
+                .map_err(|e| errors.push(e))
+                .ok()
+                .map(|set| (stored.sofa_path.clone(), set));
+        }
+        match self
+            .hrirs
+            .as_ref()
+            .ok_or_else(|| "no HRTF set".to_string())
+            .and_then(|(_, set)| binaural::renderer(set, fs, max))
+        {
+            // The channel is new and empty: the send succeeds.
+            Ok(r) => drop(links.binaural.try_send(Some(Box::new(r)))),
+            Err(e) => errors.push(e),
+        }
+        if let Some(path) = &stored.reference_path {
+            match reference::prepare(std::path::Path::new(path), &build, early_part.as_ref(), max) {
+                Ok((conv, note)) => {
+                    drop(links.reference.try_send(Some(Box::new(conv))));
+                    if let (Some(n), Ok(mut st)) = (note, self.shared.status.lock()) {
+                        st.info = Some(n);
+                    }
+                }
+                Err(e) => errors.push(format!("reference: {e}")),
+            }
+        }
+        mixer.snap_paths(self.params.want());
         if let Ok(mut t) = self.shared.target.lock() {
             *t = Some(Target {
                 swap: reverb.swap_handle(),
@@ -168,9 +218,9 @@ impl Plugin for TailorReverb {
         self.shared
             .applied_generation
             .store(generation, std::sync::atomic::Ordering::Release);
-        if let Some(e) = error {
+        if !errors.is_empty() {
             if let Ok(mut s) = self.shared.status.lock() {
-                s.error = Some(e);
+                s.error = Some(errors.join("; "));
             }
         }
         self.inputs = vec![vec![0.0; max]; n_in];
@@ -179,6 +229,7 @@ impl Plugin for TailorReverb {
         let b = if self.params.bypass.value() { 1.0 } else { 0.0 };
         self.bypass = Ramp::new(b, smooth);
         self.bypassed = false;
+        self.fresh = true;
         self.reverb = Some(reverb);
         self.mixer = Some(mixer);
         context.set_latency_samples(0);
@@ -202,6 +253,7 @@ impl Plugin for TailorReverb {
             m.reset();
         }
         self.bypass.snap();
+        self.fresh = true;
     }
 
     fn process(
@@ -210,13 +262,49 @@ impl Plugin for TailorReverb {
         _aux: &mut AuxiliaryBuffers,
         _context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
+        let _guard = DenormalGuard::new();
+        self.render(buffer);
+        // Output stage: no path (dry, bypass, wet, reference, binaural) emits a subnormal.
+        for ch in buffer.as_slice() {
+            flush_subnormals(ch);
+        }
+        match self.tail_samples() {
+            Some(t) => ProcessStatus::Tail(t),
+            None => ProcessStatus::KeepAlive,
+        }
+    }
+}
+
+impl TailorReverb {
+    /// Activation where no reverb can be prepared (e.g. a sample rate outside the supported
+    /// range): the plugin still activates, passes its input through dry and says why.
+    fn activate_dry(&mut self, why: &str) -> bool {
+        if let Ok(mut t) = self.shared.target.lock() {
+            *t = None;
+        }
+        if let Ok(mut s) = self.shared.status.lock() {
+            s.error = Some(format!("{why}; the input passes through dry"));
+        }
+        self.reverb = None;
+        self.mixer = None;
+        true
+    }
+
+    /// Renders one host buffer (see [`Plugin::process`]).
+    fn render(&mut self, buffer: &mut Buffer) {
         let (Some(reverb), Some(mixer)) = (self.reverb.as_mut(), self.mixer.as_mut()) else {
-            return ProcessStatus::Normal;
+            return;
         };
         let controls = self.params.fx_controls();
         let want = self.params.want();
-        self.bypass
-            .set_target(if self.params.bypass.value() { 1.0 } else { 0.0 });
+        let bypass = if self.params.bypass.value() { 1.0 } else { 0.0 };
+        self.bypass.set_target(bypass);
+        if self.fresh {
+            // A fresh render starts at the parameters' values; only later changes glide.
+            mixer.snap_to(reverb, &controls, want);
+            self.bypass.snap();
+            self.fresh = false;
+        }
         let frames = buffer.samples();
         let chans = buffer.as_slice();
         let n_in = self.inputs.len();
@@ -263,10 +351,6 @@ impl Plugin for TailorReverb {
                 }
             }
             start += len;
-        }
-        match self.tail_samples() {
-            Some(t) => ProcessStatus::Tail(t),
-            None => ProcessStatus::KeepAlive,
         }
     }
 }

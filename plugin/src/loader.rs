@@ -177,6 +177,10 @@ pub struct Shared {
     pub editor_open: AtomicBool,
     /// HRTF diagnostics of the loaded SOFA set (computed while the editor is open).
     pub hrtf: Mutex<Option<Arc<HrtfView>>>,
+    /// Held by the plugin's activation while it prepares a session and by the loader while it
+    /// plays a restored state, so a state is never applied twice (main and loader threads
+    /// only; never the audio thread).
+    pub session: Mutex<()>,
 }
 
 impl Shared {
@@ -230,7 +234,7 @@ pub enum Request {
     Analyse,
     /// Use a SOFA file for binaural output (`None` = built-in KEMAR).
     Sofa(Option<PathBuf>),
-    /// A new session started: prepare the reference and binaural paths, then analyse.
+    /// A new session started (its reference and binaural paths are prepared): analyse.
     Session,
 }
 
@@ -468,15 +472,9 @@ fn handle(slot: &PresetSlot, shared: &Shared, r: Request) {
             next.sofa_path = path.map(|p| p.display().to_string());
             push_binaural(shared, &next).map(|()| stored = next)
         }
-        Request::Session => {
-            refresh_reference(slot, shared);
-            if let Err(e) = push_binaural(shared, &stored) {
-                shared.set_error(e);
-            }
-            analyse(slot, shared);
-            return;
-        }
-        Request::Analyse => {
+        // Activation prepared the reference and binaural paths itself; only the diagnostics
+        // are left.
+        Request::Session | Request::Analyse => {
             analyse(slot, shared);
             let missing = shared.hrtf.lock().map(|h| h.is_none()).unwrap_or(false);
             if missing {
@@ -508,6 +506,11 @@ fn handle(slot: &PresetSlot, shared: &Shared, r: Request) {
 /// Plays a state the host restored (when it is newer than what plays): its preset, reference
 /// and SOFA set, or the default with a message when the preset is refused.
 fn apply_restored(slot: &PresetSlot, shared: &Shared) {
+    // An activation running meanwhile prepares the same state; wait for it and skip when it did.
+    let _session = shared
+        .session
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let generation = slot.generation();
     if generation == shared.applied_generation.load(Ordering::Acquire) {
         return;

@@ -267,7 +267,7 @@ impl Mixer {
             g_ab: vec![0.0; mb],
             g_mode: vec![0.0; mb],
         };
-        m.set_controls(controls, 0.0);
+        m.set_controls(controls, e.predelay_ms);
         m.snap();
         let links = Links {
             reference: ref_tx,
@@ -326,6 +326,17 @@ impl Mixer {
         self.mode.snap();
         self.reference.fade.snap();
         self.binaural.fade.snap();
+    }
+
+    /// Sets `reverb` and this mixer to `controls` and the paths to what `want` asks for (given
+    /// what is loaded), all without a glide: the start of a fresh render. Allocation-free.
+    pub fn snap_to(&mut self, reverb: &mut Reverb, controls: &FxControls, want: Want) {
+        reverb.set_controls(&wet_only(controls));
+        reverb.snap_controls();
+        let predelay_ms = reverb.controls().engine.predelay_ms;
+        self.set_controls(controls, predelay_ms);
+        self.snap();
+        self.snap_paths(want);
     }
 
     /// Clears all audio state (reverb excluded) and snaps the controls. Allocation-free.

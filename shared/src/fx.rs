@@ -11,7 +11,10 @@
 //! with the engine's ramps and the engine's formula `gain · (dry · x + wet · w)`, so with the tone
 //! open and width 1 its output equals an [`Engine`] with the same controls sample for sample.
 
-use crate::engine::{ControlValues, Engine, EngineConfig, EngineError, Ramp, SwapHandle};
+use crate::engine::filters::STATE_FLUSH;
+use crate::engine::{
+    ControlValues, DenormalGuard, Engine, EngineConfig, EngineError, Ramp, SwapHandle,
+};
 use crate::preset::{Build, BuildParts, EarlyReflections, Preset, PresetError};
 use crate::sos::SosBank;
 use crate::Matrix;
@@ -318,8 +321,10 @@ impl Reverb {
     }
 
     /// Renders planar `inputs` into planar `outputs` like [`Engine::process`], with the wet
-    /// signal through tone and width before the mix. Never allocates, locks or panics.
+    /// signal through tone and width before the mix, under a [`DenormalGuard`]. Never
+    /// allocates, locks or panics.
     pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        let _guard = DenormalGuard::new();
         let frames = outputs.iter().map(|o| o.len()).min().unwrap_or(0);
         let mb = self.max_block;
         let oc = self.outputs.min(outputs.len());
@@ -360,7 +365,12 @@ impl Reverb {
                         y += a * (*v - y);
                         *v = y;
                     }
-                    self.lp[o] = if y.is_finite() { y } else { 0.0 };
+                    // A decaying one-pole can stick at a subnormal value; flush it.
+                    self.lp[o] = if y.is_finite() && y.abs() >= STATE_FLUSH {
+                        y
+                    } else {
+                        0.0
+                    };
                 }
             } else {
                 for o in 0..oc {
@@ -455,6 +465,44 @@ mod tests {
                 (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
             })
             .collect()
+    }
+
+    #[test]
+    fn a_dark_tail_in_silence_never_turns_subnormal() {
+        // Tone 200 Hz, fully wet: the one-pole used to stick at ±2.66e-44 in silence.
+        let b = stereo_build(&default_build()).unwrap();
+        let fs = b.sample_rate();
+        let cfg = EngineConfig::new(fs, 2, 2);
+        let mut r = Reverb::prepare(&b, &cfg).unwrap();
+        r.set_controls(&FxControls {
+            engine: ControlValues {
+                dry: 0.0,
+                wet: 1.0,
+                ..ControlValues::default()
+            },
+            tone_hz: 200.0,
+            width: 1.0,
+        });
+        r.snap_controls();
+        let x = noise(4_800, 3);
+        let silence = vec![0.0f32; 4_800];
+        let (mut y0, mut y1) = (vec![0.0f32; 4_800], vec![0.0f32; 4_800]);
+        let mut subnormal = 0;
+        let mut last_nonzero = 0;
+        for k in 0..(40.0 * fs / 4_800.0) as usize {
+            let ins: [&[f32]; 2] = if k == 0 {
+                [&x, &x]
+            } else {
+                [&silence, &silence]
+            };
+            r.process(&ins, &mut [&mut y0, &mut y1]);
+            subnormal += y0.iter().chain(&y1).filter(|v| v.is_subnormal()).count();
+            if y0.iter().chain(&y1).any(|&v| v != 0.0) {
+                last_nonzero = k;
+            }
+        }
+        assert_eq!(subnormal, 0);
+        assert!(last_nonzero > 10, "the tail should ring for a while");
     }
 
     #[test]

@@ -5,11 +5,15 @@
 //! The test build has debug assertions, so nice-plug's `assert_process_allocs` aborts the test
 //! process if the plugin allocates in `process`.
 
-use clack_extensions::params::{ParamInfoBuffer, PluginParams};
+use clack_extensions::params::{
+    HostParams, HostParamsImplMainThread, HostParamsImplShared, ParamClearFlags, ParamInfoBuffer,
+    ParamRescanFlags, PluginParams,
+};
 use clack_extensions::state::PluginState;
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::events::Pckn;
 use clack_host::prelude::*;
+use std::cell::Cell;
 use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -36,10 +40,35 @@ impl<'a> SharedHandler<'a> for Shared {
     fn request_callback(&self) {}
 }
 
+impl HostParamsImplShared for Shared {
+    fn request_flush(&self) {}
+}
+
+/// The host's main-thread side: counts the plugin's requests to rescan parameter values.
+#[derive(Default)]
+struct HostMain {
+    value_rescans: Cell<u32>,
+}
+
+impl MainThreadHandler<'_> for HostMain {}
+
+impl HostParamsImplMainThread for HostMain {
+    fn rescan(&self, flags: ParamRescanFlags) {
+        if flags.contains(ParamRescanFlags::VALUES) {
+            self.value_rescans.set(self.value_rescans.get() + 1);
+        }
+    }
+    fn clear(&self, _param_id: ClapId, _flags: ParamClearFlags) {}
+}
+
 impl HostHandlers for TestHost {
     type Shared<'a> = Shared;
-    type MainThread<'a> = ();
+    type MainThread<'a> = HostMain;
     type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder.register::<HostParams>();
+    }
 }
 
 fn plugin_path() -> PathBuf {
@@ -84,7 +113,7 @@ impl Instance {
                 state: OnceLock::new(),
                 params: OnceLock::new(),
             },
-            |_| (),
+            |_| HostMain::default(),
             entry,
             desc.id().unwrap(),
             &info,
@@ -120,6 +149,16 @@ impl Instance {
         out
     }
 
+    /// The value the host reads for parameter `id` (normalised for continuous parameters).
+    fn param_value(&mut self, id: ClapId) -> f64 {
+        let ext = self
+            .inner
+            .access_shared_handler(|h| *h.params.get().unwrap())
+            .expect("params extension");
+        ext.get_value(&self.inner.plugin_handle(), id)
+            .expect("param value")
+    }
+
     /// (name, CLAP id, min, max) of every parameter.
     fn params(&mut self) -> Vec<(String, ClapId, f64, f64)> {
         let ext = self
@@ -151,6 +190,18 @@ impl Instance {
         blocks: &[usize],
         events: &[(usize, ClapId, f64)],
     ) -> ([Vec<f32>; 2], f64) {
+        self.render_with_resets(fs, input, blocks, events, &[])
+    }
+
+    /// Like [`Instance::render`], calling the plugin's `reset` before the blocks in `resets`.
+    fn render_with_resets(
+        &mut self,
+        fs: f64,
+        input: &[Vec<f32>; 2],
+        blocks: &[usize],
+        events: &[(usize, ClapId, f64)],
+        resets: &[usize],
+    ) -> ([Vec<f32>; 2], f64) {
         let max = *blocks.iter().max().unwrap();
         let config = PluginAudioConfiguration {
             sample_rate: fs,
@@ -173,6 +224,9 @@ impl Instance {
                 let (mut pos, mut k) = (0, 0);
                 while pos < n {
                     let len = blocks[k % blocks.len()].min(n - pos);
+                    if resets.contains(&k) {
+                        p.reset();
+                    }
                     for c in 0..2 {
                         ib[c][..len].copy_from_slice(&input[c][pos..pos + len]);
                     }
@@ -235,9 +289,19 @@ fn noise(n: usize, seed: u64) -> Vec<f32> {
 /// A nice-plug CLAP state blob (u64 little-endian length, then JSON) with parameter plain values
 /// and a preset.
 fn state_blob(params: &[(&str, f32)], preset: &PersistedPreset) -> Vec<u8> {
+    let p: Vec<(&str, serde_json::Value)> = params
+        .iter()
+        .map(|(id, v)| (*id, serde_json::json!({ "f32": v })))
+        .collect();
+    state_blob_values(&p, preset)
+}
+
+/// Like [`state_blob`] with nice-plug's tagged parameter values (`{"f32": 0.5}`,
+/// `{"bool": true}`, `{"string": "binaural"}`).
+fn state_blob_values(params: &[(&str, serde_json::Value)], preset: &PersistedPreset) -> Vec<u8> {
     let mut p = serde_json::Map::new();
     for (id, v) in params {
-        p.insert((*id).into(), serde_json::json!({ "f32": v }));
+        p.insert((*id).into(), v.clone());
     }
     let fields = serde_json::json!({ "preset": serde_json::to_string(preset).unwrap() });
     let json = serde_json::to_vec(
@@ -452,4 +516,283 @@ fn cpu_n16_stereo_48k_128_frame_blocks() {
     let pct = 100.0 * busy / (n as f64 / fs);
     eprintln!("CPU: {pct:.3} % of one core (N=16 stereo, 48 kHz, 128-frame blocks)");
     assert!(pct < 25.0, "{pct} % of a core");
+}
+
+/// Parameter values for [`state_blob_values`].
+type StateParams<'a> = Vec<(&'a str, serde_json::Value)>;
+
+/// Subnormal noise (|x| < 2.5e-39) for `n` samples.
+fn subnormal_noise(n: usize, seed: u64) -> Vec<f32> {
+    noise(n, seed).into_iter().map(|v| v * 1e-38).collect()
+}
+
+#[test]
+fn subnormal_input_and_long_silence_never_give_subnormal_output() {
+    let fs = 44_100.0;
+    let sec = |s: f64| (s * fs) as usize;
+    // 0.5 s of subnormal input, 0.5 s of noise, then 30 s of silence (the tail dies out).
+    let input: [Vec<f32>; 2] = std::array::from_fn(|c| {
+        let mut x = subnormal_noise(sec(0.5), 11 + c as u64);
+        x.extend(noise(sec(0.5), 13 + c as u64));
+        x.resize(sec(31.0), 0.0);
+        x
+    });
+    assert!(input[0][..100].iter().any(|v| v.is_subnormal()));
+    let ir = std::env::temp_dir().join(format!("tailor-e2e-{}-ir.wav", std::process::id()));
+    let h: Vec<f64> = (0..4_410)
+        .map(|i| (-(i as f64) / 400.0).exp() * if i % 3 == 0 { 0.5 } else { -0.3 })
+        .collect();
+    tailor::wav::write_wav(&ir, 44_100, &[h]).unwrap();
+    let with_ir = PersistedPreset {
+        reference_path: Some(ir.display().to_string()),
+        ..PersistedPreset::default()
+    };
+    let f = |v: f32| serde_json::json!({ "f32": v });
+    let cases: Vec<(&str, StateParams, PersistedPreset)> = vec![
+        ("default mix", vec![], PersistedPreset::default()),
+        (
+            "wet, tone 200 Hz",
+            vec![("mix", f(1.0)), ("tone", f(200.0))],
+            PersistedPreset::default(),
+        ),
+        (
+            "bypass",
+            vec![("bypass", serde_json::json!({ "bool": true }))],
+            PersistedPreset::default(),
+        ),
+        (
+            "binaural",
+            vec![
+                ("mix", f(0.5)),
+                ("output_mode", serde_json::json!({ "string": "binaural" })),
+            ],
+            PersistedPreset::default(),
+        ),
+        (
+            "reference",
+            vec![
+                ("mix", f(0.7)),
+                ("ab_source", serde_json::json!({ "string": "reference" })),
+            ],
+            with_ir,
+        ),
+    ];
+    let mut counts = Vec::new();
+    for (name, params, preset) in cases {
+        let mut inst = Instance::new();
+        inst.load_state(&state_blob_values(&params, &preset));
+        let (out, _) = inst.render(fs, &input, &[512, 1000, 37], &[]);
+        let subnormal = out.iter().flatten().filter(|v| v.is_subnormal()).count();
+        let loud = out.iter().flatten().filter(|v| v.abs() > 1e-3).count();
+        eprintln!("{name}: {subnormal} subnormal outputs, {loud} above -60 dBFS");
+        assert!(loud > 1_000, "{name}: the plugin should play");
+        counts.push((name, subnormal));
+    }
+    let _ = std::fs::remove_file(ir);
+    assert!(
+        counts.iter().all(|c| c.1 == 0),
+        "subnormal outputs: {counts:?}"
+    );
+}
+
+/// The plugin's mixer rendering `input` with the test controls at mix 1, binaural (with the
+/// renderer installed before the first sample) or stereo, in blocks cycling through `blocks`.
+fn mixer_render(fs: f64, input: &[Vec<f32>; 2], blocks: &[usize], bin: bool) -> [Vec<f32>; 2] {
+    use tailor_plugin::binaural;
+    use tailor_plugin::mixer::{Mixer, Want};
+    let preset = loader::resolve(&test_preset()).unwrap();
+    let build = loader::session_build(&preset, fs).unwrap();
+    let full = binaural::engine_build(&build).unwrap();
+    let mut cfg = EngineConfig::new(fs, 2, binaural::ENGINE_OUTPUTS);
+    cfg.smoothing_ms = tailor_plugin::params::SMOOTHING_MS;
+    cfg.max_predelay_ms = tailor_plugin::MAX_PREDELAY_MS;
+    let mut reverb = Reverb::prepare(&full, &cfg).unwrap();
+    let controls = FxControls {
+        engine: ControlValues {
+            decay_scale: DECAY,
+            predelay_ms: PREDELAY_MS,
+            dry: 0.0,
+            wet: 1.0,
+            output_gain_db: GAIN_DB,
+        },
+        tone_hz: TONE_OPEN_HZ,
+        width: 1.0,
+    };
+    let max = *blocks.iter().max().unwrap();
+    let (mut mixer, links) = Mixer::new(
+        fs,
+        max,
+        tailor_plugin::params::SMOOTHING_MS,
+        tailor_plugin::MAX_PREDELAY_MS,
+        &controls,
+    );
+    let set = binaural::load_set(None).unwrap();
+    let r = binaural::renderer(&set, fs, max).unwrap();
+    links.binaural.send(Some(Box::new(r))).unwrap();
+    let want = Want {
+        reference: false,
+        binaural: bin,
+    };
+    mixer.snap_to(&mut reverb, &controls, want);
+    assert!(mixer.has_binaural());
+    let n = input[0].len();
+    let mut out = [vec![0.0f32; n], vec![0.0f32; n]];
+    let (mut pos, mut k) = (0, 0);
+    while pos < n {
+        let len = blocks[k % blocks.len()].min(n - pos);
+        let (a, b) = out.split_at_mut(1);
+        mixer.process(
+            &mut reverb,
+            &controls,
+            want,
+            &[&input[0][pos..pos + len], &input[1][pos..pos + len]],
+            &mut [&mut a[0][pos..pos + len], &mut b[0][pos..pos + len]],
+        );
+        pos += len;
+        k += 1;
+    }
+    out
+}
+
+#[test]
+fn a_binaural_render_right_after_activation_is_binaural_from_the_first_sample() {
+    let fs = 48_000.0;
+    let n = 24_000;
+    let input = [noise(n, 21), noise(n, 22)];
+    let blocks = [256, 1000, 77];
+    let mut inst = Instance::new();
+    inst.load_state(&state_blob_values(
+        &[
+            ("mix", serde_json::json!({ "f32": 1.0 })),
+            ("predelay", serde_json::json!({ "f32": PREDELAY_MS })),
+            ("decay", serde_json::json!({ "f32": DECAY })),
+            ("gain", serde_json::json!({ "f32": GAIN_DB })),
+            ("output_mode", serde_json::json!({ "string": "binaural" })),
+        ],
+        &test_preset(),
+    ));
+    // An offline bounce: the whole render right after activation, as fast as it goes.
+    let (got, _) = inst.render(fs, &input, &blocks, &[]);
+    let want = mixer_render(fs, &input, &blocks, true);
+    // Binaural and stereo differ from the first sound on (after the 12 ms pre-delay), so the
+    // comparison can fail.
+    let first = 2_048;
+    let head = |y: &[Vec<f32>; 2]| [y[0][..first].to_vec(), y[1][..first].to_vec()];
+    let stereo = mixer_render(fs, &input, &blocks, false);
+    assert!(max_rel_error(&head(&stereo), &head(&want)) > 1e-2);
+    let err_head = max_rel_error(&head(&got), &head(&want));
+    let err = max_rel_error(&got, &want);
+    eprintln!("binaural right after activation vs a ready renderer: first 43 ms {err_head:e}, all {err:e}");
+    assert!(err_head <= 1e-5, "first 43 ms: relative error {err_head:e}");
+    assert!(err <= 1e-5, "relative error {err:e}");
+}
+
+/// An instance loaded with the test state (mix 0.45, 0 dB) and the CLAP ids of Mix and Output;
+/// renders at 48 kHz in 480-sample blocks.
+struct GlideCase {
+    inst: Instance,
+    mix: ClapId,
+    gain: ClapId,
+}
+
+const GLIDE_BASE: [(&str, f32); 3] = [("mix", MIX), ("predelay", PREDELAY_MS), ("decay", DECAY)];
+
+impl GlideCase {
+    fn new() -> Self {
+        let mut inst = Instance::new();
+        let params = inst.params();
+        let id = |name: &str| params.iter().find(|p| p.0 == name).unwrap().1;
+        let (mix, gain) = (id("Mix"), id("Output"));
+        inst.load_state(&state_blob(&GLIDE_BASE, &test_preset()));
+        Self { inst, mix, gain }
+    }
+
+    /// Events setting mix 0.9 and −9 dB at the start of block `k` (both are linear, so their
+    /// normalised CLAP values are (plain − min) / range).
+    fn to_new(&self, k: usize) -> [(usize, ClapId, f64); 2] {
+        [(k, self.mix, 0.9), (k, self.gain, (-9.0 + 36.0) / 48.0)]
+    }
+
+    /// An instance whose state already holds mix 0.9 and −9 dB, rendering `input`.
+    fn settled(input: &[Vec<f32>; 2]) -> [Vec<f32>; 2] {
+        let mut s = Instance::new();
+        let mut p = GLIDE_BASE.to_vec();
+        p[0].1 = 0.9;
+        p.push(("gain", -9.0));
+        s.load_state(&state_blob(&p, &test_preset()));
+        s.render(48_000.0, input, &[480], &[]).0
+    }
+}
+
+/// The first 20 ms at 48 kHz.
+fn first_20_ms(y: &[Vec<f32>; 2]) -> [Vec<f32>; 2] {
+    [y[0][..960].to_vec(), y[1][..960].to_vec()]
+}
+
+#[test]
+fn new_values_with_the_first_block_after_activation_do_not_glide() {
+    let mut c = GlideCase::new();
+    let n = 24_000;
+    let input = [noise(n, 31), noise(n, 32)];
+    let events = c.to_new(0);
+    let (got, _) = c.inst.render(48_000.0, &input, &[480], &events);
+    let want = GlideCase::settled(&input);
+    let err = max_rel_error(&first_20_ms(&got), &first_20_ms(&want));
+    eprintln!("first 20 ms after activation vs settled: {err:e}");
+    assert!(err <= 1e-5, "relative error {err:e}");
+    assert!(max_rel_error(&got, &want) <= 1e-5);
+}
+
+#[test]
+fn new_values_with_the_first_block_after_a_reset_do_not_glide() {
+    let mut c = GlideCase::new();
+    let n = 72_000;
+    let input = [noise(n, 33), noise(n, 34)];
+    // A change while running (it glides), then a reset and new values with the next block.
+    let k = 50;
+    let mut events = vec![(10, c.mix, 0.2), (10, c.gain, 0.5)];
+    events.extend(c.to_new(k));
+    let (got, _) = c
+        .inst
+        .render_with_resets(48_000.0, &input, &[480], &events, &[k]);
+    let after: [Vec<f32>; 2] = std::array::from_fn(|ch| got[ch][k * 480..].to_vec());
+    let rest: [Vec<f32>; 2] = std::array::from_fn(|ch| input[ch][k * 480..].to_vec());
+    let want = GlideCase::settled(&rest);
+    let err = max_rel_error(&first_20_ms(&after), &first_20_ms(&want));
+    eprintln!("first 20 ms after a reset vs settled: {err:e}");
+    assert!(err <= 1e-5, "relative error {err:e}");
+    assert!(max_rel_error(&after, &want) <= 1e-5);
+}
+
+#[test]
+fn an_unsupported_sample_rate_still_activates_and_passes_the_input_dry() {
+    for fs in [768_000.0, 1_234.567_8] {
+        let input = [noise(3_000, 41), noise(3_000, 42)];
+        let mut inst = Instance::new();
+        let (out, _) = inst.render(fs, &input, &[512, 77], &[]);
+        assert!(out == input, "{fs} Hz: not the dry input");
+    }
+}
+
+#[test]
+fn a_state_load_tells_the_host_to_rescan_and_shows_the_restored_values() {
+    let mut inst = Instance::new();
+    let params = inst.params();
+    let id = |name: &str| params.iter().find(|p| p.0 == name).unwrap().1;
+    let (mix, gain) = (id("Mix"), id("Output"));
+    assert!((inst.param_value(mix) - 0.35).abs() < 1e-6, "default mix");
+    inst.load_state(&state_blob(
+        &[("mix", 0.8), ("gain", -9.0)],
+        &PersistedPreset::default(),
+    ));
+    // nice-plug asks for the rescan on the main thread (now, or through on_main_thread).
+    inst.inner.call_on_main_thread_callback();
+    let rescans = inst.inner.access_handler(|h| h.value_rescans.get());
+    assert!(
+        rescans >= 1,
+        "no CLAP_PARAM_RESCAN_VALUES after a state load"
+    );
+    // Mix and Output are linear: normalised = (plain − min) / range.
+    assert!((inst.param_value(mix) - 0.8).abs() < 1e-6);
+    assert!((inst.param_value(gain) - (-9.0 + 36.0) / 48.0).abs() < 1e-6);
 }

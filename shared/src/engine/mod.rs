@@ -29,7 +29,7 @@ pub mod swap;
 
 pub use controls::{ControlValues, Ramp};
 pub use matrix::MatrixKind;
-pub use simd::{DenormalGuard, SimdLevel};
+pub use simd::{flush_subnormals, DenormalGuard, SimdLevel};
 pub use state::FdnState;
 pub use swap::{PreparedState, SwapHandle};
 

@@ -65,19 +65,26 @@ pub fn round_up(x: usize, m: usize) -> usize {
     x.div_ceil(m) * m
 }
 
-/// Sets flush-to-zero and denormals-are-zero for the current thread while alive (x86-64 SSE
-/// control register; restored on drop). Elsewhere it does nothing and the filters flush their
-/// tiny states instead.
+/// Sets flush-to-zero and denormals-are-zero for the current thread while alive (x86-64: the
+/// FTZ and DAZ bits of MXCSR; aarch64: the FZ bit of FPCR, which flushes both inputs and
+/// results); the previous mode is restored on drop. Elsewhere it does nothing and the filters
+/// flush their tiny states instead ([`flush_subnormals`] cleans outputs on every target).
 #[derive(Debug)]
 pub struct DenormalGuard {
     #[cfg(target_arch = "x86_64")]
     saved: u32,
+    #[cfg(target_arch = "aarch64")]
+    saved: u64,
 }
 
 impl DenormalGuard {
     /// FTZ (bit 15) and DAZ (bit 6) of MXCSR.
     #[cfg(target_arch = "x86_64")]
     const FTZ_DAZ: u32 = 0x8040;
+
+    /// FZ (bit 24) of FPCR.
+    #[cfg(target_arch = "aarch64")]
+    const FZ: u64 = 1 << 24;
 
     /// Enables FTZ/DAZ until the guard is dropped.
     #[allow(deprecated)]
@@ -90,8 +97,30 @@ impl DenormalGuard {
             unsafe { std::arch::x86_64::_mm_setcsr(saved | Self::FTZ_DAZ) };
             Self { saved }
         }
-        #[cfg(not(target_arch = "x86_64"))]
+        #[cfg(target_arch = "aarch64")]
+        {
+            let saved: u64;
+            // SAFETY: FPCR is readable and writable at EL0 on aarch64; only the FZ mode bit is
+            // changed, and it is restored on drop.
+            unsafe {
+                std::arch::asm!("mrs {}, fpcr", out(reg) saved);
+                std::arch::asm!("msr fpcr, {}", in(reg) saved | Self::FZ);
+            }
+            Self { saved }
+        }
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
         Self {}
+    }
+}
+
+/// Replaces every subnormal sample of `x` with 0 (an output stage: hosts and later plugins
+/// never see subnormals, whatever the floating-point mode). Allocation-free.
+#[inline]
+pub fn flush_subnormals(x: &mut [f32]) {
+    for v in x.iter_mut() {
+        if v.abs() < f32::MIN_POSITIVE {
+            *v = 0.0;
+        }
     }
 }
 
@@ -109,5 +138,68 @@ impl Drop for DenormalGuard {
         unsafe {
             std::arch::x86_64::_mm_setcsr(self.saved)
         };
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: restores the value read in `new`.
+        unsafe {
+            std::arch::asm!("msr fpcr, {}", in(reg) self.saved)
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hint::black_box;
+
+    #[test]
+    fn flush_subnormals_zeroes_only_subnormals() {
+        let tiny = f32::from_bits(1);
+        let mut x = [
+            tiny,
+            -tiny,
+            -5.08e-39,
+            2.66e-44,
+            f32::MIN_POSITIVE,
+            -f32::MIN_POSITIVE,
+            0.25,
+            -1.0,
+            0.0,
+        ];
+        flush_subnormals(&mut x);
+        assert_eq!(
+            x,
+            [
+                0.0,
+                0.0,
+                0.0,
+                0.0,
+                f32::MIN_POSITIVE,
+                -f32::MIN_POSITIVE,
+                0.25,
+                -1.0,
+                0.0
+            ]
+        );
+        assert!(x.iter().all(|v| !v.is_subnormal()));
+    }
+
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    #[test]
+    fn the_guard_flushes_results_and_restores_the_mode() {
+        let half = || black_box(f32::MIN_POSITIVE) * black_box(0.5);
+        assert!(half().is_subnormal(), "the test thread starts without FTZ");
+        {
+            let _g = DenormalGuard::new();
+            assert_eq!(half(), 0.0);
+            {
+                let _inner = DenormalGuard::new();
+                assert_eq!(half(), 0.0);
+            }
+            assert_eq!(half(), 0.0, "a nested guard restores FTZ on");
+        }
+        assert!(
+            half().is_subnormal(),
+            "the mode is restored after the guard"
+        );
     }
 }
