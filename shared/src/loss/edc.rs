@@ -72,7 +72,7 @@ impl CustomOp1 for Irfft {
                 let k = j % bins;
                 let edge = is_edge_bin(k, n);
                 let c = T::of(if edge { 1.0 } else { 2.0 } / n as f64);
-                *re = *re * c;
+                *re *= c;
                 *im = if edge { T::zero() } else { c * *im };
             }
             Ok(Some(grad_like(out, arg)?))

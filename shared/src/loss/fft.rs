@@ -471,7 +471,7 @@ impl<T: Real> StftPlan<T> {
                 s.buf[self.n..].fill(czero());
                 c.fwd.process_with_scratch(&mut s.buf, &mut s.fft);
                 for (b, h) in s.buf.iter_mut().zip(&c.chirp) {
-                    *b = *b * h;
+                    *b *= h;
                 }
                 c.inv.process_with_scratch(&mut s.buf, &mut s.fft);
                 for ((o, b), p) in out.iter_mut().zip(&s.buf).zip(&c.post) {
@@ -509,7 +509,7 @@ impl<T: Real> StftPlan<T> {
                 s.buf[self.bins..].fill(czero());
                 c.fwd.process_with_scratch(&mut s.buf, &mut s.fft);
                 for (b, h) in s.buf.iter_mut().zip(&c.chirp) {
-                    *b = *b * h.conj();
+                    *b *= h.conj();
                 }
                 c.inv.process_with_scratch(&mut s.buf, &mut s.fft);
                 for ((d, b), p) in dy.iter_mut().zip(&s.buf).zip(&c.pre) {
@@ -655,13 +655,13 @@ impl Stft {
             gp.fill(T::zero());
             for (w, d) in dframes.chunks(n).enumerate() {
                 for (acc, &v) in gp[w * self.hop..w * self.hop + n].iter_mut().zip(d) {
-                    *acc = *acc + v;
+                    *acc += v;
                 }
             }
             let row = &mut dx[r * t..(r + 1) * t];
             for (i, &v) in gp.iter().enumerate() {
                 let o = &mut row[self.source(i, t)];
-                *o = *o + v;
+                *o += v;
             }
         }
         dx

@@ -128,7 +128,7 @@ impl<T: Real> CustomOp1 for MssL2<T> {
                 })
                 .collect();
             let d = res.stft.adjoint_with(&res.plan, &gc, rows, t);
-            dx.iter_mut().zip(&d).for_each(|(a, &b)| *a = *a + b);
+            dx.iter_mut().zip(&d).for_each(|(a, &b)| *a += b);
         }
         drop(saved);
         Ok(Some(grad_like(dx, arg)?))
