@@ -17,6 +17,7 @@ pub mod loss;
 pub mod loudness;
 pub mod matrix;
 pub mod preset;
+pub mod real;
 pub mod resample;
 pub mod response;
 pub mod room;

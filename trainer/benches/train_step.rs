@@ -1,6 +1,7 @@
 //! One training step (forward + backward + optimiser update) through `train_fdn`, as the CLI
 //! runs it: (a) colorless N=8, nfft 2^14, from the packaged `colorless_init_N8_d1` preset;
-//! (b) MatchSpectrogram N=8, nfft 2^17, toward the meeting-room IR (trainable shelf RT);
+//! (b) MatchSpectrogram N=8, nfft 2^17, toward the meeting-room IR (trainable shelf RT), in f64
+//! and (`_f32`, `--dtype f32`) in f32;
 //! (c) N=16 with trainable graphic-EQ attenuation + output EQ, MatchSpectrogram, nfft 2^17;
 //! plus the graphic-EQ design alone (forward + backward, 16 lines).
 
@@ -34,7 +35,12 @@ fn one_step(c: &mut Criterion, name: &str, model: &mut FdnModel, loss: &mut Loss
     });
 }
 
-fn match_model(n: usize, design: AttenuationDesign, output_eq: bool) -> (FdnModel, Loss) {
+fn match_model(
+    n: usize,
+    design: AttenuationDesign,
+    output_eq: bool,
+    dtype: candle_core::DType,
+) -> (FdnModel, Loss) {
     let fs = 48000.0;
     let longest = *DEFAULT_MSS_NFFT.iter().max().expect("window sizes");
     let target = load_target(
@@ -54,6 +60,7 @@ fn match_model(n: usize, design: AttenuationDesign, output_eq: bool) -> (FdnMode
         nfft: 1 << 17,
         alias_decay_db: Some(0.0),
         seed: 1,
+        dtype,
         ..Default::default()
     })
     .expect("model");
@@ -92,10 +99,24 @@ fn bench(c: &mut Criterion) {
     .expect("colorless model");
     one_step(c, "colorless_n8_nfft2^14", &mut model, &mut colorless());
 
-    let (mut model, mut loss) = match_model(8, AttenuationDesign::FirstOrderShelf, false);
+    let f64_ = candle_core::DType::F64;
+    let (mut model, mut loss) = match_model(8, AttenuationDesign::FirstOrderShelf, false, f64_);
     one_step(c, "match_spectrogram_n8_nfft2^17", &mut model, &mut loss);
 
-    let (mut model, mut loss) = match_model(16, AttenuationDesign::GraphicEq, true);
+    let (mut model, mut loss) = match_model(
+        8,
+        AttenuationDesign::FirstOrderShelf,
+        false,
+        candle_core::DType::F32,
+    );
+    one_step(
+        c,
+        "match_spectrogram_n8_nfft2^17_f32",
+        &mut model,
+        &mut loss,
+    );
+
+    let (mut model, mut loss) = match_model(16, AttenuationDesign::GraphicEq, true, f64_);
     one_step(
         c,
         "graphic_eq_output_eq_n16_nfft2^17",

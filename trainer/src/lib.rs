@@ -13,10 +13,20 @@ pub mod train;
 /// variable, recounts the physical cores from `/proc/cpuinfo` each time — ~60 µs per product,
 /// which was a third of a colorless training step (the feedback matrix exponential and its
 /// backward are ~50 small products). The value chosen is what rayon would use anyway.
+///
+/// It also runs candle's element-wise maps on the calling thread (`CANDLE_NUM_THREADS=1`, unless
+/// set): candle-core 0.11 splits every map over ≥ 64 Ki elements across its own barrier pool,
+/// whose threads spin-wait beside rayon's. A training step has only a few such maps (the
+/// 2^17-sample response and its gradient), all its heavy work is in the rayon-parallel custom
+/// ops, and on a 2-core machine the spinning took ~20 % of the CPU of a 2^17 MatchSpectrogram
+/// step.
 pub fn pin_thread_count() {
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         let n = std::thread::available_parallelism().map_or(1, |n| n.get());
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
     }
 }
 

@@ -11,6 +11,8 @@ use super::fft::{
     apply_on_cpu, irfft_rows, is_edge_bin, rfft, rfft_rows, storage_f64, storage_from_f64,
     tensor_f64,
 };
+use crate::by_dtype;
+use crate::real::{grad_like, storage_as, tensor_as};
 use crate::sos::SosBank;
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor};
@@ -34,7 +36,6 @@ impl CustomOp1 for Irfft {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = storage_f64(storage, layout)?;
         let dims = layout.shape().dims();
         let n = self.n;
         let bins = n / 2 + 1;
@@ -42,10 +43,14 @@ impl CustomOp1 for Irfft {
         {
             candle_core::bail!("irfft: expected (2, ..., {bins}) for n = {n}, got {dims:?}");
         }
-        let out = irfft_rows(&x, n, |_| 1.0 / n as f64)?;
         let mut shape = dims[1..dims.len() - 1].to_vec();
         shape.push(n);
-        Ok((storage_from_f64(out, storage.dtype())?, Shape::from(shape)))
+        let out = by_dtype!(storage.dtype(), "irfft", T => {
+            let x = storage_as::<T>(storage, layout)?;
+            let w = T::of(1.0 / n as f64);
+            T::to_cpu_storage_owned(irfft_rows(&x, n, |_| w)?)
+        });
+        Ok((out, Shape::from(shape)))
     }
 
     /// With G = rfft(dL/dy): dL/dRe X_k = c_k/n · Re G_k, dL/dIm X_k = c_k/n · Im G_k, where
@@ -58,21 +63,20 @@ impl CustomOp1 for Irfft {
     ) -> candle_core::Result<Option<Tensor>> {
         let n = self.n;
         let bins = n / 2 + 1;
-        let g = tensor_f64(grad_res)?;
-        let mut out = rfft_rows(&g, n)?;
-        let half = out.len() / 2;
-        let (gre, gim) = out.split_at_mut(half);
-        for (j, (re, im)) in gre.iter_mut().zip(gim.iter_mut()).enumerate() {
-            let k = j % bins;
-            let edge = is_edge_bin(k, n);
-            let c = if edge { 1.0 } else { 2.0 } / n as f64;
-            *re *= c;
-            *im = if edge { 0.0 } else { c * *im };
-        }
-        let t = Tensor::from_vec(out, arg.shape(), &Device::Cpu)?
-            .to_dtype(arg.dtype())?
-            .to_device(arg.device())?;
-        Ok(Some(t))
+        by_dtype!(arg.dtype(), "irfft", T => {
+            let g = tensor_as::<T>(grad_res)?;
+            let mut out = rfft_rows(&g, n)?;
+            let half = out.len() / 2;
+            let (gre, gim) = out.split_at_mut(half);
+            for (j, (re, im)) in gre.iter_mut().zip(gim.iter_mut()).enumerate() {
+                let k = j % bins;
+                let edge = is_edge_bin(k, n);
+                let c = T::of(if edge { 1.0 } else { 2.0 } / n as f64);
+                *re *= c;
+                *im = if edge { T::zero() } else { c * *im };
+            }
+            Ok(Some(grad_like(out, arg)?))
+        })
     }
 }
 

@@ -2,52 +2,38 @@
 //! STFT with nnAudio semantics (centred frames, reflect padding, a linear grid of arbitrary bin
 //! frequencies), evaluated with FFTs (Bluestein's chirp-z off the DFT grid).
 //!
-//! Both ops run on the CPU (rustfft/realfft and plain loops, in f64 internally; f32 tensors are
-//! converted on the way in and out). Their backward passes are analytic adjoints, not autograd
+//! Both ops run on the CPU (rustfft/realfft and plain loops) in the input's precision: f64
+//! tensors in f64, f32 tensors in f32 (one generic code path over [`Real`]). Their backward passes are analytic adjoints, not autograd
 //! through the forward. **Device fallback:** a tensor on a CUDA/Metal device is copied to the CPU,
 //! transformed there and copied back (`Tensor::to_device`, which is itself differentiable); there
 //! is no native GPU kernel.
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
-use num_complex::Complex64 as C64;
+use num_complex::Complex;
 use rayon::prelude::*;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
+use std::any::Any;
 use std::sync::{Arc, Mutex};
 
 use super::fdn_loss_error::FdnLossError;
+use crate::by_dtype;
+use crate::real::{czero, grad_like, storage_as, storage_from, tensor_as, Real};
 
 /// Reads a CPU storage (any float dtype, contiguous layout) as f64 values.
 pub(crate) fn storage_f64(storage: &CpuStorage, layout: &Layout) -> candle_core::Result<Vec<f64>> {
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg("spectral op needs a contiguous input".into()))?;
-    Ok(match storage {
-        CpuStorage::F64(v) => v[start..end].to_vec(),
-        CpuStorage::F32(v) => v[start..end].iter().map(|&x| f64::from(x)).collect(),
-        other => candle_core::bail!(
-            "spectral op supports f32/f64 tensors, got {:?}",
-            other.dtype()
-        ),
-    })
+    Ok(storage_as::<f64>(storage, layout)?.into_owned())
 }
 
 /// Wraps f64 values as a CPU storage of `dtype` (f32 or f64).
 pub(crate) fn storage_from_f64(data: Vec<f64>, dtype: DType) -> candle_core::Result<CpuStorage> {
-    Ok(match dtype {
-        DType::F64 => CpuStorage::F64(data),
-        DType::F32 => CpuStorage::F32(data.into_iter().map(|x| x as f32).collect()),
-        other => candle_core::bail!("spectral op supports f32/f64 tensors, got {other:?}"),
-    })
+    storage_from(data, dtype)
 }
 
 /// Reads any tensor as contiguous f64 values on the CPU.
 pub(crate) fn tensor_f64(t: &Tensor) -> candle_core::Result<Vec<f64>> {
-    t.to_device(&Device::Cpu)?
-        .to_dtype(DType::F64)?
-        .flatten_all()?
-        .to_vec1::<f64>()
+    tensor_as::<f64>(t)
 }
 
 /// Applies a custom op on the CPU, copying a non-CPU tensor there and the result back.
@@ -64,26 +50,14 @@ pub(crate) fn apply_on_cpu<C: 'static + CustomOp1 + Send + Sync>(
     }
 }
 
-/// Real FFT plans of every length used so far (rustfft plans are pure functions of the length).
-///
-/// A memo, not state: planning a 2^14-point transform costs as much as running it ~5 times
-/// (twiddle tables), and the [`Rfft`]/[`Irfft`](super::edc::Irfft) ops are created anew on every
-/// training step. The planner keeps one `Arc` plan per length and direction.
-fn real_planner() -> &'static Mutex<RealFftPlanner<f64>> {
-    static PLANNER: std::sync::OnceLock<Mutex<RealFftPlanner<f64>>> = std::sync::OnceLock::new();
-    PLANNER.get_or_init(|| Mutex::new(RealFftPlanner::new()))
-}
-
-/// The cached forward real FFT plan of length `n`.
-pub(crate) fn plan_rfft(n: usize) -> Arc<dyn RealToComplex<f64>> {
-    let mut planner = real_planner().lock().unwrap_or_else(|e| e.into_inner());
-    planner.plan_fft_forward(n)
+/// The cached forward real FFT plan of length `n` (see [`Real::plan_rfft`]).
+pub(crate) fn plan_rfft<T: Real>(n: usize) -> Arc<dyn RealToComplex<T>> {
+    T::plan_rfft(n)
 }
 
 /// The cached inverse real FFT plan of length `n`.
-pub(crate) fn plan_irfft(n: usize) -> Arc<dyn ComplexToReal<f64>> {
-    let mut planner = real_planner().lock().unwrap_or_else(|e| e.into_inner());
-    planner.plan_fft_inverse(n)
+pub(crate) fn plan_irfft<T: Real>(n: usize) -> Arc<dyn ComplexToReal<T>> {
+    T::plan_irfft(n)
 }
 
 /// Whether bin `k` of an `n`-point real FFT is DC or (even `n`) Nyquist: real-valued bins whose
@@ -94,13 +68,13 @@ pub(crate) fn is_edge_bin(k: usize, n: usize) -> bool {
 
 /// Real FFTs (unnormalised) of the consecutive length-`n` rows of `x`, planar: all real parts
 /// (`rows × (n/2+1)`), then all imaginary parts.
-pub(crate) fn rfft_rows(x: &[f64], n: usize) -> candle_core::Result<Vec<f64>> {
+pub(crate) fn rfft_rows<T: Real>(x: &[T], n: usize) -> candle_core::Result<Vec<T>> {
     let rows = x.len() / n;
     let bins = n / 2 + 1;
-    let fft = plan_rfft(n);
+    let fft = plan_rfft::<T>(n);
     let mut input = fft.make_input_vec();
     let mut spec = fft.make_output_vec();
-    let mut out = vec![0.0; 2 * rows * bins];
+    let mut out = vec![T::zero(); 2 * rows * bins];
     let (re, im) = out.split_at_mut(rows * bins);
     for r in 0..rows {
         input.copy_from_slice(&x[r * n..(r + 1) * n]);
@@ -116,27 +90,27 @@ pub(crate) fn rfft_rows(x: &[f64], n: usize) -> candle_core::Result<Vec<f64>> {
 
 /// Unnormalised inverse real FFTs of planar half spectra (the [`rfft_rows`] layout) with bin `k`
 /// weighted by `weight(k)`; the imaginary parts of the edge bins are ignored.
-pub(crate) fn irfft_rows(
-    spec: &[f64],
+pub(crate) fn irfft_rows<T: Real>(
+    spec: &[T],
     n: usize,
-    weight: impl Fn(usize) -> f64,
-) -> candle_core::Result<Vec<f64>> {
+    weight: impl Fn(usize) -> T,
+) -> candle_core::Result<Vec<T>> {
     let bins = n / 2 + 1;
     let rows = spec.len() / (2 * bins);
     let (re, im) = spec.split_at(rows * bins);
-    let ifft = plan_irfft(n);
+    let ifft = plan_irfft::<T>(n);
     let mut half = ifft.make_input_vec();
     let mut row = ifft.make_output_vec();
-    let mut out = vec![0.0; rows * n];
+    let mut out = vec![T::zero(); rows * n];
     for r in 0..rows {
         for (k, h) in half.iter_mut().enumerate() {
             let w = weight(k);
             let i = if is_edge_bin(k, n) {
-                0.0
+                T::zero()
             } else {
                 im[r * bins + k]
             };
-            *h = C64::new(w * re[r * bins + k], w * i);
+            *h = Complex::new(w * re[r * bins + k], w * i);
         }
         ifft.process(&mut half, &mut row)
             .map_err(|e| candle_core::Error::Msg(format!("irfft: {e}")))?;
@@ -164,18 +138,20 @@ impl CustomOp1 for Rfft {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = storage_f64(storage, layout)?;
         let dims = layout.shape().dims();
         let n = self.n;
         if dims.last() != Some(&n) || n == 0 {
             candle_core::bail!("rfft: last dimension must be {n}, got shape {dims:?}");
         }
         let bins = n / 2 + 1;
-        let out = rfft_rows(&x, n)?;
         let mut shape = vec![2];
         shape.extend_from_slice(&dims[..dims.len() - 1]);
         shape.push(bins);
-        Ok((storage_from_f64(out, storage.dtype())?, Shape::from(shape)))
+        let out = by_dtype!(storage.dtype(), "rfft", T => {
+            let x = storage_as::<T>(storage, layout)?;
+            T::to_cpu_storage_owned(rfft_rows(&x, n)?)
+        });
+        Ok((out, Shape::from(shape)))
     }
 
     /// dL/dx_m = Re Σ_k G_k e^{+2πikm/n} with G = dL/dre + i dL/dim (half spectrum only), computed
@@ -187,12 +163,12 @@ impl CustomOp1 for Rfft {
         grad_res: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
         let n = self.n;
-        let g = tensor_f64(grad_res)?;
-        let dx = irfft_rows(&g, n, |k| if is_edge_bin(k, n) { 1.0 } else { 0.5 })?;
-        let t = Tensor::from_vec(dx, arg.shape(), &Device::Cpu)?
-            .to_dtype(arg.dtype())?
-            .to_device(arg.device())?;
-        Ok(Some(t))
+        by_dtype!(arg.dtype(), "rfft", T => {
+            let g = tensor_as::<T>(grad_res)?;
+            let half = T::of(0.5);
+            let dx = irfft_rows(&g, n, |k| if is_edge_bin(k, n) { T::one() } else { half })?;
+            Ok(Some(grad_like(dx, arg)?))
+        })
     }
 }
 
@@ -339,51 +315,51 @@ fn fast_len(n: usize) -> usize {
     best
 }
 
-/// e^{−2πi·c} for a phase of `c` cycles (reduced to [0, 1) first).
-fn cis_cycles(c: f64) -> C64 {
+/// e^{−2πi·c} for a phase of `c` cycles (reduced to [0, 1) first), rounded to `T`.
+fn cis_cycles<T: Real>(c: f64) -> Complex<T> {
     let ph = -2.0 * std::f64::consts::PI * c.rem_euclid(1.0);
-    C64::new(ph.cos(), ph.sin())
+    Complex::new(T::of(ph.cos()), T::of(ph.sin()))
 }
 
 /// Bluestein (chirp-z) evaluation of X_k = Σ_m w_m·y_m·e^{−2πi(b0 + kΔ)m/n}, k < bins.
-struct ChirpZ {
+struct ChirpZ<T: Real> {
     /// w_m·e^{−iπ(2·b0·m + Δ·m²)/n}, m < n.
-    pre: Vec<C64>,
+    pre: Vec<Complex<T>>,
     /// e^{−iπΔk²/n}, k < bins.
-    post: Vec<C64>,
+    post: Vec<Complex<T>>,
     /// FFT of the wrapped chirp e^{+iπΔj²/n} (j = −(n−1)..bins−1), divided by its length.
-    chirp: Vec<C64>,
-    fwd: Arc<dyn Fft<f64>>,
-    inv: Arc<dyn Fft<f64>>,
+    chirp: Vec<Complex<T>>,
+    fwd: Arc<dyn Fft<T>>,
+    inv: Arc<dyn Fft<T>>,
 }
 
 /// Per-frame FFT evaluation of a [`SpectralKernel`].
-enum FramePlan {
+enum FramePlan<T: Real> {
     /// DFT grid: a real FFT of the windowed frame.
     Dft {
-        window: Vec<f64>,
-        r2c: Arc<dyn RealToComplex<f64>>,
-        c2r: Arc<dyn ComplexToReal<f64>>,
+        window: Vec<T>,
+        r2c: Arc<dyn RealToComplex<T>>,
+        c2r: Arc<dyn ComplexToReal<T>>,
     },
     /// Any other linear grid: Bluestein chirp-z.
-    Chirp(ChirpZ),
+    Chirp(ChirpZ<T>),
 }
 
 /// Reusable buffers of one worker.
-struct FrameScratch {
-    buf: Vec<C64>,
-    fft: Vec<C64>,
-    real: Vec<f64>,
+struct FrameScratch<T: Real> {
+    buf: Vec<Complex<T>>,
+    fft: Vec<Complex<T>>,
+    real: Vec<T>,
 }
 
-/// An FFT-based STFT engine: frame length, bin count and the per-frame plan.
-pub(crate) struct StftPlan {
+/// An FFT-based STFT engine in precision `T`: frame length, bin count and the per-frame plan.
+pub(crate) struct StftPlan<T: Real> {
     n: usize,
     bins: usize,
-    frame: FramePlan,
+    frame: FramePlan<T>,
 }
 
-impl std::fmt::Debug for StftPlan {
+impl<T: Real> std::fmt::Debug for StftPlan<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StftPlan")
             .field("n", &self.n)
@@ -392,18 +368,19 @@ impl std::fmt::Debug for StftPlan {
     }
 }
 
-impl StftPlan {
-    /// Plans the per-frame transforms of `k` (window, FFT plans, chirp tables).
+impl<T: Real> StftPlan<T> {
+    /// Plans the per-frame transforms of `k` (window, FFT plans, chirp tables; the tables are
+    /// computed in f64 and rounded to `T`).
     pub(crate) fn new(k: &SpectralKernel) -> Self {
         let (n, bins) = (k.n_fft, k.bins);
         let window = hann_periodic(n);
         if k.first_bin == 0.0 && k.bin_step == 1.0 && bins == n / 2 + 1 {
-            let mut planner = RealFftPlanner::<f64>::new();
+            let mut planner = RealFftPlanner::<T>::new();
             return Self {
                 n,
                 bins,
                 frame: FramePlan::Dft {
-                    window,
+                    window: window.iter().map(|&w| T::of(w)).collect(),
                     r2c: planner.plan_fft_forward(n),
                     c2r: planner.plan_fft_inverse(n),
                 },
@@ -411,14 +388,15 @@ impl StftPlan {
         }
         let (b0, d, nf) = (k.first_bin, k.bin_step, n as f64);
         let len = fast_len(n + bins.max(1) - 1);
-        let mut planner = FftPlanner::<f64>::new();
+        let mut planner = FftPlanner::<T>::new();
         let fwd = planner.plan_fft_forward(len);
         let inv = planner.plan_fft_inverse(len);
         let pre = (0..n)
             .map(|m| {
                 let mf = m as f64;
-                cis_cycles((b0 * mf + 0.5 * d * mf * mf) / nf) * window[m]
+                cis_cycles::<f64>((b0 * mf + 0.5 * d * mf * mf) / nf) * window[m]
             })
+            .map(|z| Complex::new(T::of(z.re), T::of(z.im)))
             .collect();
         let post = (0..bins)
             .map(|k| {
@@ -426,17 +404,20 @@ impl StftPlan {
                 cis_cycles(0.5 * d * kf * kf / nf)
             })
             .collect();
-        let mut chirp = vec![C64::new(0.0, 0.0); len];
+        let mut chirp = vec![czero::<T>(); len];
         let scale = 1.0 / len as f64;
-        for (j, c) in chirp.iter_mut().enumerate().take(bins) {
+        let wrapped = |j: usize| {
             let jf = j as f64;
-            *c = cis_cycles(-0.5 * d * jf * jf / nf) * scale;
+            let z = cis_cycles::<f64>(-0.5 * d * jf * jf / nf) * scale;
+            Complex::new(T::of(z.re), T::of(z.im))
+        };
+        for (j, c) in chirp.iter_mut().enumerate().take(bins) {
+            *c = wrapped(j);
         }
         for j in 1..n {
-            let jf = j as f64;
-            chirp[len - j] = cis_cycles(-0.5 * d * jf * jf / nf) * scale;
+            chirp[len - j] = wrapped(j);
         }
-        let mut scratch = vec![C64::new(0.0, 0.0); fwd.get_inplace_scratch_len()];
+        let mut scratch = vec![czero::<T>(); fwd.get_inplace_scratch_len()];
         fwd.process_with_scratch(&mut chirp, &mut scratch);
         Self {
             n,
@@ -451,13 +432,13 @@ impl StftPlan {
         }
     }
 
-    fn scratch(&self) -> FrameScratch {
-        let z = C64::new(0.0, 0.0);
+    fn scratch(&self) -> FrameScratch<T> {
+        let z = czero::<T>();
         match &self.frame {
             FramePlan::Dft { r2c, c2r, .. } => FrameScratch {
                 buf: vec![z; self.n / 2 + 1],
                 fft: vec![z; r2c.get_scratch_len().max(c2r.get_scratch_len())],
-                real: vec![0.0; self.n],
+                real: vec![T::zero(); self.n],
             },
             FramePlan::Chirp(c) => FrameScratch {
                 buf: vec![z; c.chirp.len()],
@@ -473,7 +454,7 @@ impl StftPlan {
     }
 
     /// Spectrum of one (unwindowed) frame of n samples at the kernel's bins into `out`.
-    fn frame_fwd(&self, frame: &[f64], out: &mut [C64], s: &mut FrameScratch) {
+    fn frame_fwd(&self, frame: &[T], out: &mut [Complex<T>], s: &mut FrameScratch<T>) {
         match &self.frame {
             FramePlan::Dft { window, r2c, .. } => {
                 for ((r, &x), &w) in s.real.iter_mut().zip(frame).zip(window) {
@@ -487,7 +468,7 @@ impl StftPlan {
                 for ((b, &x), &p) in s.buf.iter_mut().zip(frame).zip(&c.pre) {
                     *b = p * x;
                 }
-                s.buf[self.n..].fill(C64::new(0.0, 0.0));
+                s.buf[self.n..].fill(czero());
                 c.fwd.process_with_scratch(&mut s.buf, &mut s.fft);
                 for (b, h) in s.buf.iter_mut().zip(&c.chirp) {
                     *b *= h;
@@ -501,15 +482,20 @@ impl StftPlan {
     }
 
     /// Adjoint of [`StftPlan::frame_fwd`]: dy_m = Re Σ_k G_k·conj(∂X_k/∂y_m) into `dy`.
-    fn frame_adj(&self, g: &[C64], dy: &mut [f64], s: &mut FrameScratch) {
+    fn frame_adj(&self, g: &[Complex<T>], dy: &mut [T], s: &mut FrameScratch<T>) {
         match &self.frame {
             FramePlan::Dft { window, c2r, .. } => {
                 let n = self.n;
                 let last = self.bins - 1;
                 let has_nyquist = n.is_multiple_of(2);
+                let half = T::of(0.5);
                 for (k, (b, &gk)) in s.buf.iter_mut().zip(g).enumerate() {
                     let edge = k == 0 || (has_nyquist && k == last);
-                    *b = if edge { C64::new(gk.re, 0.0) } else { gk * 0.5 };
+                    *b = if edge {
+                        Complex::new(gk.re, T::zero())
+                    } else {
+                        gk * half
+                    };
                 }
                 let _ = c2r.process_with_scratch(&mut s.buf, &mut s.real, &mut s.fft);
                 for ((d, &r), &w) in dy.iter_mut().zip(&s.real).zip(window) {
@@ -520,7 +506,7 @@ impl StftPlan {
                 for ((b, &gk), p) in s.buf.iter_mut().zip(g).zip(&c.post) {
                     *b = p.conj() * gk;
                 }
-                s.buf[self.bins..].fill(C64::new(0.0, 0.0));
+                s.buf[self.bins..].fill(czero());
                 c.fwd.process_with_scratch(&mut s.buf, &mut s.fft);
                 for (b, h) in s.buf.iter_mut().zip(&c.chirp) {
                     *b *= h.conj();
@@ -597,24 +583,24 @@ impl Stft {
     }
 
     /// Complex spectra of every frame, `(R, frames, bins)`.
-    fn spectra(&self, x: &[f64], rows: usize, t: usize) -> Vec<C64> {
+    fn spectra<T: Real>(&self, x: &[T], rows: usize, t: usize) -> Vec<Complex<T>> {
         self.spectra_with(&StftPlan::new(&self.kernel), x, rows, t)
     }
 
     /// [`Stft::spectra`] with a plan made once by the caller (`plan` must come from this
     /// kernel).
-    pub(crate) fn spectra_with(
+    pub(crate) fn spectra_with<T: Real>(
         &self,
-        plan: &StftPlan,
-        x: &[f64],
+        plan: &StftPlan<T>,
+        x: &[T],
         rows: usize,
         t: usize,
-    ) -> Vec<C64> {
+    ) -> Vec<Complex<T>> {
         let (n, bins) = (plan.n, plan.bins);
         let frames = self.frames(t);
         let chunk = frame_chunk(frames);
-        let mut spec = vec![C64::new(0.0, 0.0); rows * frames * bins];
-        let mut xp = vec![0.0; t + 2 * self.pad];
+        let mut spec = vec![czero::<T>(); rows * frames * bins];
+        let mut xp = vec![T::zero(); t + 2 * self.pad];
         for (r, row_spec) in spec.chunks_mut(frames * bins).enumerate() {
             let row = &x[r * t..(r + 1) * t];
             for (i, v) in xp.iter_mut().enumerate() {
@@ -636,24 +622,24 @@ impl Stft {
     }
 
     /// Adjoint of [`Stft::spectra`]: `g` `(R, frames, bins)` (∂L/∂Re + i·∂L/∂Im) → dL/dx `(R, T)`.
-    fn adjoint(&self, g: &[C64], rows: usize, t: usize) -> Vec<f64> {
+    fn adjoint<T: Real>(&self, g: &[Complex<T>], rows: usize, t: usize) -> Vec<T> {
         self.adjoint_with(&StftPlan::new(&self.kernel), g, rows, t)
     }
 
     /// [`Stft::adjoint`] with a plan made once by the caller.
-    pub(crate) fn adjoint_with(
+    pub(crate) fn adjoint_with<T: Real>(
         &self,
-        plan: &StftPlan,
-        g: &[C64],
+        plan: &StftPlan<T>,
+        g: &[Complex<T>],
         rows: usize,
         t: usize,
-    ) -> Vec<f64> {
+    ) -> Vec<T> {
         let (n, bins) = (plan.n, plan.bins);
         let frames = self.frames(t);
         let chunk = frame_chunk(frames);
-        let mut dx = vec![0.0; rows * t];
-        let mut dframes = vec![0.0; frames * n];
-        let mut gp = vec![0.0; t + 2 * self.pad];
+        let mut dx = vec![T::zero(); rows * t];
+        let mut dframes = vec![T::zero(); frames * n];
+        let mut gp = vec![T::zero(); t + 2 * self.pad];
         for r in 0..rows {
             let gr = &g[r * frames * bins..(r + 1) * frames * bins];
             dframes
@@ -666,15 +652,16 @@ impl Stft {
                         plan.frame_adj(&gr[w * bins..(w + 1) * bins], d, &mut s);
                     }
                 });
-            gp.fill(0.0);
+            gp.fill(T::zero());
             for (w, d) in dframes.chunks(n).enumerate() {
-                for (acc, v) in gp[w * self.hop..w * self.hop + n].iter_mut().zip(d) {
+                for (acc, &v) in gp[w * self.hop..w * self.hop + n].iter_mut().zip(d) {
                     *acc += v;
                 }
             }
             let row = &mut dx[r * t..(r + 1) * t];
-            for (i, v) in gp.iter().enumerate() {
-                row[self.source(i, t)] += v;
+            for (i, &v) in gp.iter().enumerate() {
+                let o = &mut row[self.source(i, t)];
+                *o += v;
             }
         }
         dx
@@ -691,28 +678,28 @@ impl CustomOp1 for Stft {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = storage_f64(storage, layout)?;
         let (rows, t) = layout.shape().dims2()?;
         self.check(t)?;
         let bins = self.kernel.bins;
         let frames = self.frames(t);
-        let spec = self.spectra(&x, rows, t);
         let plane = rows * bins * frames;
-        let mut out = vec![0.0; 2 * plane];
-        for r in 0..rows {
-            for w in 0..frames {
-                let src = &spec[(r * frames + w) * bins..(r * frames + w + 1) * bins];
-                for (b, z) in src.iter().enumerate() {
-                    let o = (r * bins + b) * frames + w;
-                    out[o] = z.re;
-                    out[plane + o] = z.im;
+        let out = by_dtype!(storage.dtype(), "stft", T => {
+            let x = storage_as::<T>(storage, layout)?;
+            let spec = self.spectra(&x, rows, t);
+            let mut out = vec![T::zero(); 2 * plane];
+            for r in 0..rows {
+                for w in 0..frames {
+                    let src = &spec[(r * frames + w) * bins..(r * frames + w + 1) * bins];
+                    for (b, z) in src.iter().enumerate() {
+                        let o = (r * bins + b) * frames + w;
+                        out[o] = z.re;
+                        out[plane + o] = z.im;
+                    }
                 }
             }
-        }
-        Ok((
-            storage_from_f64(out, storage.dtype())?,
-            Shape::from((2, rows, bins, frames)),
-        ))
+            T::to_cpu_storage_owned(out)
+        });
+        Ok((out, Shape::from((2, rows, bins, frames))))
     }
 
     /// Adjoint: per-frame inverse transforms of g_re + i·g_im, overlap-added, then the reflect
@@ -727,21 +714,20 @@ impl CustomOp1 for Stft {
         let bins = self.kernel.bins;
         let frames = self.frames(t);
         let plane = rows * bins * frames;
-        let g = tensor_f64(grad_res)?;
-        let mut gc = vec![C64::new(0.0, 0.0); plane];
-        for r in 0..rows {
-            for b in 0..bins {
-                for w in 0..frames {
-                    let o = (r * bins + b) * frames + w;
-                    gc[(r * frames + w) * bins + b] = C64::new(g[o], g[plane + o]);
+        by_dtype!(arg.dtype(), "stft", T => {
+            let g = tensor_as::<T>(grad_res)?;
+            let mut gc = vec![czero::<T>(); plane];
+            for r in 0..rows {
+                for b in 0..bins {
+                    for w in 0..frames {
+                        let o = (r * bins + b) * frames + w;
+                        gc[(r * frames + w) * bins + b] = Complex::new(g[o], g[plane + o]);
+                    }
                 }
             }
-        }
-        let dx = self.adjoint(&gc, rows, t);
-        let out = Tensor::from_vec(dx, (rows, t), &Device::Cpu)?
-            .to_dtype(arg.dtype())?
-            .to_device(arg.device())?;
-        Ok(Some(out))
+            let dx = self.adjoint(&gc, rows, t);
+            Ok(Some(grad_like(dx, arg)?.reshape((rows, t))?))
+        })
     }
 }
 
@@ -786,7 +772,8 @@ pub fn stft(
 /// The STFT magnitude sqrt(re² + im²) as one op (spectra kept for the backward).
 struct StftMagnitude {
     stft: Stft,
-    spectra: Mutex<Vec<C64>>,
+    /// The last forward's spectra, a `Vec<Complex<T>>` of the input's precision.
+    spectra: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
 impl CustomOp1 for StftMagnitude {
@@ -799,29 +786,28 @@ impl CustomOp1 for StftMagnitude {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = storage_f64(storage, layout)?;
         let (rows, t) = layout.shape().dims2()?;
         self.stft.check(t)?;
         let bins = self.stft.kernel.bins;
         let frames = self.stft.frames(t);
-        let spec = self.stft.spectra(&x, rows, t);
-        let mut out = vec![0.0; rows * bins * frames];
-        for r in 0..rows {
-            for w in 0..frames {
-                let src = &spec[(r * frames + w) * bins..(r * frames + w + 1) * bins];
-                for (b, z) in src.iter().enumerate() {
-                    out[(r * bins + b) * frames + w] = (z.re * z.re + z.im * z.im).sqrt();
+        let out = by_dtype!(storage.dtype(), "stft magnitude", T => {
+            let x = storage_as::<T>(storage, layout)?;
+            let spec = self.stft.spectra(&x, rows, t);
+            let mut out = vec![T::zero(); rows * bins * frames];
+            for r in 0..rows {
+                for w in 0..frames {
+                    let src = &spec[(r * frames + w) * bins..(r * frames + w + 1) * bins];
+                    for (b, z) in src.iter().enumerate() {
+                        out[(r * bins + b) * frames + w] = (z.re * z.re + z.im * z.im).sqrt();
+                    }
                 }
             }
-        }
-        *self
-            .spectra
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("stft magnitude cache poisoned".into()))? = spec;
-        Ok((
-            storage_from_f64(out, storage.dtype())?,
-            Shape::from((rows, bins, frames)),
-        ))
+            *self.spectra.lock().map_err(|_| {
+                candle_core::Error::Msg("stft magnitude cache poisoned".into())
+            })? = Some(Box::new(spec));
+            T::to_cpu_storage_owned(out)
+        });
+        Ok((out, Shape::from((rows, bins, frames))))
     }
 
     /// ∂L/∂X_k = g_k·X_k/|X_k| (NaN at |X_k| = 0, like autograd through sqrt), then the STFT
@@ -835,31 +821,34 @@ impl CustomOp1 for StftMagnitude {
         let (rows, t) = arg.dims2()?;
         let bins = self.stft.kernel.bins;
         let frames = self.stft.frames(t);
-        let g = tensor_f64(grad_res)?;
-        let spec = self
-            .spectra
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("stft magnitude cache poisoned".into()))?;
-        if spec.len() != rows * bins * frames {
-            candle_core::bail!("stft magnitude backward before its forward");
-        }
-        let mut gc = vec![C64::new(0.0, 0.0); spec.len()];
-        for r in 0..rows {
-            for w in 0..frames {
-                for b in 0..bins {
-                    let i = (r * frames + w) * bins + b;
-                    let z = spec[i];
-                    let gm = g[(r * bins + b) * frames + w];
-                    gc[i] = z * (gm / (z.re * z.re + z.im * z.im).sqrt());
+        by_dtype!(arg.dtype(), "stft magnitude", T => {
+            let g = tensor_as::<T>(grad_res)?;
+            let guard = self
+                .spectra
+                .lock()
+                .map_err(|_| candle_core::Error::Msg("stft magnitude cache poisoned".into()))?;
+            let spec = guard
+                .as_ref()
+                .and_then(|b| b.downcast_ref::<Vec<Complex<T>>>())
+                .filter(|s| s.len() == rows * bins * frames)
+                .ok_or_else(|| {
+                    candle_core::Error::Msg("stft magnitude backward before its forward".into())
+                })?;
+            let mut gc = vec![czero::<T>(); spec.len()];
+            for r in 0..rows {
+                for w in 0..frames {
+                    for b in 0..bins {
+                        let i = (r * frames + w) * bins + b;
+                        let z = spec[i];
+                        let gm = g[(r * bins + b) * frames + w];
+                        gc[i] = z * (gm / (z.re * z.re + z.im * z.im).sqrt());
+                    }
                 }
             }
-        }
-        drop(spec);
-        let dx = self.stft.adjoint(&gc, rows, t);
-        let out = Tensor::from_vec(dx, (rows, t), &Device::Cpu)?
-            .to_dtype(arg.dtype())?
-            .to_device(arg.device())?;
-        Ok(Some(out))
+            drop(guard);
+            let dx = self.stft.adjoint(&gc, rows, t);
+            Ok(Some(grad_like(dx, arg)?.reshape((rows, t))?))
+        })
     }
 }
 
@@ -875,7 +864,7 @@ pub fn stft_magnitude(
     check_stft_args(x, &kernel, hop, pad)?;
     let op = StftMagnitude {
         stft: Stft { kernel, hop, pad },
-        spectra: Mutex::new(Vec::new()),
+        spectra: Mutex::new(None),
     };
     Ok(apply_on_cpu(x, op)?)
 }

@@ -6,17 +6,19 @@
 //! ‖ΔY·mask‖_p / N per resolution (N = element count, or the mask's count), summed over
 //! resolutions. `(B, T, C)` inputs are reshaped (not transposed) to `(B·C, T)` as FLAMO does.
 
-use candle_core::{Tensor, TensorId};
+use candle_core::{DType, Tensor, TensorId};
+use std::any::Any;
 use std::sync::Arc;
 
 use super::fdn_loss_error::FdnLossError;
 use super::fft::{
-    apply_on_cpu, check_stft_args, stft_magnitude, tensor_f64, KernelPrecision, SpectralKernel,
-    Stft, StftPlan,
+    apply_on_cpu, check_stft_args, stft_magnitude, KernelPrecision, SpectralKernel, Stft, StftPlan,
 };
 use super::mss_l2::{MssL2, Resolution};
 use super::reduce::{norm_p, tensor_like, to_f64};
 use super::torch_ops;
+use crate::by_dtype;
+use crate::real::{tensor_as, Real};
 
 /// Which combination of terms `mss_loss` adds per resolution (FLAMO `form`).
 #[derive(Debug, Clone, PartialEq)]
@@ -233,7 +235,10 @@ pub struct MssLoss {
 struct FusedTarget {
     key: TensorId,
     dims: (usize, usize),
-    resolutions: Vec<Resolution>,
+    /// The precision the resolutions compute in (the prediction's dtype).
+    dtype: DType,
+    /// `Vec<Resolution<T>>` for `T` of `dtype`.
+    resolutions: Arc<dyn Any + Send + Sync>,
 }
 
 /// Target magnitudes per resolution, kept for a `y_true` that carries no gradient (a training
@@ -301,47 +306,62 @@ impl MssLoss {
         y_true: &Tensor,
     ) -> Result<(Tensor, Vec<Tensor>), FdnLossError> {
         let rows = prepare(y_pred, y_true, self.config.energy_norm)?;
-        let dims = rows.pred.dims2()?;
-        let fresh = match &self.fused {
-            Some(f) => f.key != y_true.id() || f.dims != dims,
-            None => true,
-        };
-        if fresh {
-            let (r, t) = dims;
-            let truth = tensor_f64(&rows.truth)?;
-            let mut resolutions = Vec::with_capacity(self.kernels.len());
-            for (kernel, &n) in self.kernels.iter().zip(&self.config.nfft) {
-                let hop = self.config.hop(n);
-                check_stft_args(&rows.truth, kernel, hop, n / 2)?;
-                let stft = Stft {
-                    kernel: kernel.clone(),
-                    hop,
-                    pad: n / 2,
-                };
-                let plan = Arc::new(StftPlan::new(kernel));
-                let target = Arc::new(MssL2::magnitudes(&stft, &plan, &truth, r, t));
-                resolutions.push(Resolution { stft, plan, target });
-            }
-            self.fused = Some(FusedTarget {
-                key: y_true.id(),
-                dims,
-                resolutions,
-            });
+        for (kernel, &n) in self.kernels.iter().zip(&self.config.nfft) {
+            check_stft_args(&rows.truth, kernel, self.config.hop(n), n / 2)?;
         }
-        let resolutions = self
-            .fused
-            .as_ref()
-            .map(|f| f.resolutions.clone())
-            .unwrap_or_default();
-        let op = MssL2 {
-            resolutions,
-            saved: std::sync::Mutex::new(Vec::new()),
+        let dtype = rows.pred.dtype();
+        let mut run = || -> candle_core::Result<Tensor> {
+            by_dtype!(dtype, "mss", T => self.fused_op::<T>(&rows, y_true))
         };
-        let out = apply_on_cpu(&rows.pred, op)?;
+        let out = run()?;
         let terms = (0..self.kernels.len())
             .map(|i| out.get(i))
             .collect::<candle_core::Result<Vec<_>>>()?;
         Ok((out.sum_all()?, terms))
+    }
+
+    /// Applies the fused op in precision `T` to the prepared rows (target magnitudes computed
+    /// once per `y_true`, shape and precision).
+    fn fused_op<T: Real>(&mut self, rows: &Rows, y_true: &Tensor) -> candle_core::Result<Tensor> {
+        let dims = rows.pred.dims2()?;
+        let cached = self
+            .fused
+            .as_ref()
+            .filter(|f| f.key == y_true.id() && f.dims == dims && f.dtype == T::DTYPE)
+            .and_then(|f| f.resolutions.downcast_ref::<Vec<Resolution<T>>>())
+            .cloned();
+        let resolutions = match cached {
+            Some(r) => r,
+            None => {
+                let (r, t) = dims;
+                let truth = tensor_as::<T>(&rows.truth)?;
+                let mut resolutions = Vec::with_capacity(self.kernels.len());
+                for (kernel, &n) in self.kernels.iter().zip(&self.config.nfft) {
+                    let hop = self.config.hop(n);
+                    let stft = Stft {
+                        kernel: kernel.clone(),
+                        hop,
+                        pad: n / 2,
+                    };
+                    stft.check(t)?;
+                    let plan = Arc::new(StftPlan::<T>::new(kernel));
+                    let target = Arc::new(MssL2::magnitudes(&stft, &plan, &truth, r, t));
+                    resolutions.push(Resolution { stft, plan, target });
+                }
+                self.fused = Some(FusedTarget {
+                    key: y_true.id(),
+                    dims,
+                    dtype: T::DTYPE,
+                    resolutions: Arc::new(resolutions.clone()),
+                });
+                resolutions
+            }
+        };
+        let op = MssL2 {
+            resolutions,
+            saved: std::sync::Mutex::new(Vec::new()),
+        };
+        apply_on_cpu(&rows.pred, op)
     }
 
     /// The loss for `y_pred`, `y_true` (`(B, T, C)` or 1-D), a scalar; also returns each
@@ -493,6 +513,50 @@ mod tests {
                 "gradient error {err} of {scale}"
             );
         }
+    }
+
+    /// The fused op in f32 (f32 prediction, same target tensor, same loss object: the cached
+    /// target switches precision) follows the f64 op: terms to 1e-5, gradient to 1e-4 of its
+    /// largest value, and the gradient comes back in f32.
+    #[test]
+    fn fused_f32_follows_f64() {
+        let len = 3000;
+        let mk = |f: f64, ph: f64| -> Vec<f64> {
+            (0..len * 2)
+                .map(|i| (i as f64 * f + ph).sin() * (-(i as f64) / 900.0).exp())
+                .collect()
+        };
+        let truth = Tensor::from_vec(mk(0.5, 1.0), (1, len, 2), &Device::Cpu).unwrap();
+        let p64 = Tensor::from_vec(mk(0.21, 0.3), (1, len, 2), &Device::Cpu).unwrap();
+        let mut loss = MssLoss::new(cfg(vec![64, 128, 256]), MssForm::Plain).unwrap();
+        let mut eval = |dtype: DType| {
+            let pred = candle_core::Var::from_tensor(&p64.to_dtype(dtype).unwrap()).unwrap();
+            let (total, terms) = loss.forward_terms(pred.as_tensor(), &truth).unwrap();
+            assert_eq!(total.dtype(), dtype);
+            let g = total.backward().unwrap();
+            let grad = g.get(pred.as_tensor()).unwrap().clone();
+            assert_eq!(grad.dtype(), dtype);
+            let f = |t: &Tensor| t.to_dtype(DType::F64).unwrap();
+            let terms: Vec<f64> = terms.iter().map(|t| f(t).to_scalar().unwrap()).collect();
+            (
+                terms,
+                f(&grad).flatten_all().unwrap().to_vec1::<f64>().unwrap(),
+            )
+        };
+        let (t64, g64) = eval(DType::F64);
+        let (t32, g32) = eval(DType::F32);
+        for (a, b) in t32.iter().zip(&t64) {
+            assert!((a - b).abs() <= 1e-5 * b.abs(), "term {a} vs {b}");
+        }
+        let scale = g64.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let err = g32
+            .iter()
+            .zip(&g64)
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            scale > 0.0 && err <= 1e-4 * scale,
+            "gradient error {err} of {scale}"
+        );
     }
 
     #[test]

@@ -5,40 +5,42 @@
 //! terms' gradients to dL/dy: `∂L/∂S = g_r·(|S| − Y)/(‖·‖_F·numel)·S/|S|`, then the STFT
 //! adjoint. Same values as the generic tensor path of [`super::mss::MssLoss`], without its
 //! intermediate spectrogram tensors (on a 2^17-sample response those were ~10 full-size tensors
-//! per resolution and step).
+//! per resolution and step). Generic over the precision `T` (the input's dtype); the squared
+//! norm accumulates in f64 either way.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor};
-use num_complex::Complex64 as C64;
+use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
+use num_complex::Complex;
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 
-use super::fft::{storage_f64, storage_from_f64, tensor_f64, Stft, StftPlan};
+use super::fft::{Stft, StftPlan};
+use crate::real::{grad_like, storage_as, storage_from, tensor_as, Real};
 
-/// One resolution: its STFT, plan and target magnitudes `(R, frames, bins)`.
+/// One resolution in precision `T`: its STFT, plan and target magnitudes `(R, frames, bins)`.
 #[derive(Debug, Clone)]
-pub(crate) struct Resolution {
+pub(crate) struct Resolution<T: Real> {
     pub stft: Stft,
-    pub plan: Arc<StftPlan>,
-    pub target: Arc<Vec<f64>>,
+    pub plan: Arc<StftPlan<T>>,
+    pub target: Arc<Vec<T>>,
 }
 
-/// The fused op on rows `(R, T)`.
-pub(crate) struct MssL2 {
-    pub resolutions: Vec<Resolution>,
+/// The fused op on rows `(R, T)` of precision `T`.
+pub(crate) struct MssL2<T: Real> {
+    pub resolutions: Vec<Resolution<T>>,
     /// Per resolution: the predicted spectra and ‖|S| − Y‖_F, kept for the backward.
-    pub saved: Mutex<Vec<(Vec<C64>, f64)>>,
+    pub saved: Mutex<Vec<(Vec<Complex<T>>, f64)>>,
 }
 
-impl MssL2 {
+impl<T: Real> MssL2<T> {
     /// Target magnitudes of `truth` rows `(R, T)` for `res` (layout of the op's spectra).
     pub(crate) fn magnitudes(
         stft: &Stft,
-        plan: &StftPlan,
-        x: &[f64],
+        plan: &StftPlan<T>,
+        x: &[T],
         rows: usize,
         t: usize,
-    ) -> Vec<f64> {
+    ) -> Vec<T> {
         stft.spectra_with(plan, x, rows, t)
             .par_iter()
             .map(|z| (z.re * z.re + z.im * z.im).sqrt())
@@ -46,7 +48,7 @@ impl MssL2 {
     }
 }
 
-impl CustomOp1 for MssL2 {
+impl<T: Real> CustomOp1 for MssL2<T> {
     fn name(&self) -> &'static str {
         "tailor-mss-l2"
     }
@@ -56,7 +58,7 @@ impl CustomOp1 for MssL2 {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = storage_f64(storage, layout)?;
+        let x = storage_as::<T>(storage, layout)?;
         let (rows, t) = layout.shape().dims2()?;
         let mut saved = Vec::with_capacity(self.resolutions.len());
         let mut terms = Vec::with_capacity(self.resolutions.len());
@@ -77,14 +79,14 @@ impl CustomOp1 for MssL2 {
                     s.iter()
                         .zip(y)
                         .map(|(z, &y)| {
-                            let d = (z.re * z.re + z.im * z.im).sqrt() - y;
+                            let d = ((z.re * z.re + z.im * z.im).sqrt() - y).wide();
                             d * d
                         })
                         .sum::<f64>()
                 })
                 .sum();
             let norm = sq.sqrt();
-            terms.push(norm / spec.len() as f64);
+            terms.push(T::of(norm / spec.len() as f64));
             saved.push((spec, norm));
         }
         *self
@@ -92,7 +94,7 @@ impl CustomOp1 for MssL2 {
             .lock()
             .map_err(|_| candle_core::Error::Msg("mss state poisoned".into()))? = saved;
         let n = terms.len();
-        Ok((storage_from_f64(terms, storage.dtype())?, Shape::from((n,))))
+        Ok((storage_from(terms, storage.dtype())?, Shape::from((n,))))
     }
 
     fn bwd(
@@ -102,7 +104,7 @@ impl CustomOp1 for MssL2 {
         grad_res: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
         let (rows, t) = arg.dims2()?;
-        let g = tensor_f64(grad_res)?;
+        let g = tensor_as::<f64>(grad_res)?;
         let saved = self
             .saved
             .lock()
@@ -110,14 +112,14 @@ impl CustomOp1 for MssL2 {
         if saved.len() != self.resolutions.len() {
             candle_core::bail!("mss backward before its forward");
         }
-        let mut dx = vec![0.0; rows * t];
+        let mut dx = vec![T::zero(); rows * t];
         for ((res, (spec, norm)), &gr) in self.resolutions.iter().zip(saved.iter()).zip(&g) {
             if gr == 0.0 {
                 continue;
             }
             // d term / d|S| = (|S| − Y)/(‖·‖·numel); like autograd, ‖·‖ = 0 or |S| = 0 give NaN.
-            let c = gr / (norm * spec.len() as f64);
-            let gc: Vec<C64> = spec
+            let c = T::of(gr / (norm * spec.len() as f64));
+            let gc: Vec<Complex<T>> = spec
                 .par_iter()
                 .zip(res.target.par_iter())
                 .map(|(z, &y)| {
@@ -126,12 +128,9 @@ impl CustomOp1 for MssL2 {
                 })
                 .collect();
             let d = res.stft.adjoint_with(&res.plan, &gc, rows, t);
-            dx.iter_mut().zip(&d).for_each(|(a, b)| *a += b);
+            dx.iter_mut().zip(&d).for_each(|(a, &b)| *a += b);
         }
         drop(saved);
-        let out = Tensor::from_vec(dx, (rows, t), &Device::Cpu)?
-            .to_dtype(arg.dtype())?
-            .to_device(arg.device())?;
-        Ok(Some(out))
+        Ok(Some(grad_like(dx, arg)?))
     }
 }

@@ -19,9 +19,9 @@
 //! come either as response tensors ([`Hook::Trainable`]) or as SOS coefficients evaluated inside
 //! the op ([`Hook::TrainableSos`]; their gradient is ∂L/∂Γ pushed through the cascade).
 //!
-//! **Kernel:** CPU, f64 internally (f32 tensors are converted at the boundary), parallel over
-//! blocks of frequency bins with rayon, each block solving [`fdn_kernel::L`] bins at once in SIMD
-//! lanes (see [`super::fdn_kernel`]: one unpivoted LU per bin, pivoted fallback). The forward keeps
+//! **Kernel:** CPU, in the parameters' precision (f64, or f32 with 16 bins per SIMD group; the
+//! gradient totals over bins add up in f64), parallel over blocks of frequency bins with rayon,
+//! each block solving [`Real::L`] bins at once in SIMD lanes (see [`super::fdn_kernel`]: one unpivoted LU per bin, pivoted fallback). The forward keeps
 //! each bin's `x = M⁻¹(g⊙B)` and `U = M⁻ᵀCᵀ`, so the backward needs no solve at all:
 //! `v = U·w`. All scratch and the saved solutions live in a workspace allocated once per op; a
 //! step allocates only candle's input/output storages. A backward whose forward was not the last
@@ -34,14 +34,16 @@
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
-use num_complex::Complex64 as C64;
+use num_complex::{Complex, Complex64 as C64};
 use rayon::prelude::*;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use super::fdn_kernel::{self, Adjoint, GridLanes, Lane, Lanes, Problem, Resp, L};
+use super::fdn_kernel::{self, Adjoint, GridLanes, Lanes, Problem, Resp};
+use crate::by_dtype;
 use crate::engine::SimdLevel;
+use crate::real::{czero, grad_like, storage_as, tensor_as, Real};
 use crate::response::alias_factor;
 use crate::sos::SosBank;
 
@@ -155,60 +157,160 @@ pub struct FdnInputs<'a> {
     pub post_output: Option<&'a Tensor>,
 }
 
-/// Buffers reused across calls.
-struct Workspace {
+/// Buffers reused across calls, in precision `T`.
+struct Workspace<T: Real> {
     /// Per rayon block SIMD scratch and gradient accumulators.
-    lanes: Vec<Lanes>,
-    /// Saved x and U per group of [`L`] bins (see [`Problem::group_stride`]).
-    store: Vec<Lane>,
+    lanes: Vec<Lanes<T>>,
+    /// Saved x and U per group of [`Real::L`] bins (see [`Problem::group_stride`]).
+    store: Vec<T::Lane>,
     /// Per bin: the solve succeeded (M not singular).
     ok: Vec<bool>,
     /// Frequency response or its adjoint, `(bins, n_out, n_in)`.
-    spec: Vec<C64>,
+    spec: Vec<Complex<T>>,
     /// Per-bin hook gradients, `(bins, N)` and `(bins, n_out)`.
-    hook_pd: Vec<C64>,
-    hook_po: Vec<C64>,
-    fft_c: Vec<C64>,
-    fft_r: Vec<f64>,
-    fft_scratch: Vec<C64>,
+    hook_pd: Vec<Complex<T>>,
+    hook_po: Vec<Complex<T>>,
+    fft_c: Vec<Complex<T>>,
+    fft_r: Vec<T>,
+    fft_scratch: Vec<Complex<T>>,
     /// Evaluated SOS hook responses (re plane, then im plane), `(bins, N)` and `(bins, n_out)`.
-    pd_resp: Vec<f64>,
-    po_resp: Vec<f64>,
+    pd_resp: Vec<T>,
+    po_resp: Vec<T>,
     /// Call number whose solves `store` holds.
     solved_call: Option<u64>,
 }
 
-/// Everything fixed at setup.
+/// The precision-dependent half of the setup: lane tables, FFT plans and the workspace in `T`.
+struct Engine<T: Real> {
+    /// Groups of [`Real::L`] bins per rayon block.
+    block_groups: usize,
+    /// Grid factors as SIMD lane tables.
+    grid: GridLanes<T>,
+    /// γ^(−n)/nfft, n = 0..nfft.
+    envelope: Vec<T>,
+    c2r: Arc<dyn ComplexToReal<T>>,
+    r2c: Arc<dyn RealToComplex<T>>,
+    work: Mutex<Workspace<T>>,
+}
+
+/// Everything fixed at setup (precision-independent; f64).
 struct Setup {
     n: usize,
     n_in: usize,
     n_out: usize,
     nfft: usize,
     bins: usize,
-    /// Groups of [`L`] bins per rayon block.
-    block_groups: usize,
+    /// Delay lengths, samples.
+    delays: Vec<usize>,
+    /// Alias-decay radius factor γ.
+    gamma: f64,
     /// SIMD kernel set.
     level: SimdLevel,
     output: FdnOutput,
-    /// Grid factors as SIMD lane tables.
-    grid: GridLanes,
     /// Frozen Γ, `(bins, N)`.
     pd_frozen: Option<Vec<C64>>,
     pd_trainable: bool,
     pd_in: HookInput,
+    /// Frozen post_matrix response, `(bins, N)`.
+    pm: Option<Vec<C64>>,
     /// Frozen Q, `(bins, n_out)`.
     po_frozen: Option<Vec<C64>>,
     po_trainable: bool,
     po_in: HookInput,
     /// z_k⁻¹ at the alias radius, per bin.
     zinv: Vec<C64>,
-    /// γ^(−n)/nfft, n = 0..nfft.
-    envelope: Vec<f64>,
-    c2r: Arc<dyn ComplexToReal<f64>>,
-    r2c: Arc<dyn RealToComplex<f64>>,
-    work: Mutex<Workspace>,
+    /// The f64 and f32 halves, each made on first use (or up front by
+    /// [`FdnResponse::with_dtype`]).
+    e64: OnceLock<Engine<f64>>,
+    e32: OnceLock<Engine<f32>>,
     /// Number of op instances created (tags each call's saved solutions).
     calls: AtomicU64,
+}
+
+/// A precision the op runs in: where its [`Engine`] lives.
+trait EngineReal: Real {
+    fn slot(s: &Setup) -> &OnceLock<Engine<Self>>;
+}
+
+impl EngineReal for f64 {
+    fn slot(s: &Setup) -> &OnceLock<Engine<f64>> {
+        &s.e64
+    }
+}
+
+impl EngineReal for f32 {
+    fn slot(s: &Setup) -> &OnceLock<Engine<f32>> {
+        &s.e32
+    }
+}
+
+impl<T: Real> Engine<T> {
+    /// Lane tables, FFT plans and workspace of `s` in precision `T`.
+    fn new(s: &Setup) -> Self {
+        let (n, ni, no, nfft, bins) = (s.n, s.n_in, s.n_out, s.nfft, s.bins);
+        let two_pi = 2.0 * std::f64::consts::PI;
+        let gamma_m: Vec<f64> = s.delays.iter().map(|&m| s.gamma.powi(m as i32)).collect();
+        let mut zinv_m = Vec::with_capacity(bins * n);
+        for k in 0..bins {
+            // Same rounding of ω_k·m as `response::frequency_response` (and FLAMO).
+            let omega = two_pi * k as f64 / nfft as f64;
+            for (i, &m) in s.delays.iter().enumerate() {
+                let phase = omega * m as f64;
+                zinv_m.push(C64::new(
+                    gamma_m[i] * phase.cos(),
+                    -gamma_m[i] * phase.sin(),
+                ));
+            }
+        }
+        let inv_gamma = 1.0 / s.gamma;
+        let mut envelope = Vec::with_capacity(nfft);
+        let mut e = 1.0 / nfft as f64;
+        for _ in 0..nfft {
+            envelope.push(T::of(e));
+            e *= inv_gamma;
+        }
+        let mut planner = RealFftPlanner::<T>::new();
+        let c2r = planner.plan_fft_inverse(nfft);
+        let r2c = planner.plan_fft_forward(nfft);
+        let threads = rayon::current_num_threads().max(1);
+        let groups = bins.div_ceil(T::L);
+        let blocks = (threads * 8).min(groups);
+        let block_groups = groups.div_ceil(blocks);
+        let blocks = groups.div_ceil(block_groups);
+        let scratch_len = c2r.get_scratch_len().max(r2c.get_scratch_len()).max(1);
+        let stride = 2 * n * (ni + no);
+        let z = czero::<T>();
+        let work = Workspace {
+            lanes: vec![Lanes::new(n, ni, no); blocks],
+            store: vec![T::splat(T::zero()); groups * stride],
+            ok: vec![false; groups * T::L],
+            spec: vec![z; bins * no * ni],
+            hook_pd: vec![z; bins * n],
+            hook_po: vec![z; bins * no],
+            fft_c: vec![z; bins],
+            fft_r: vec![T::zero(); nfft],
+            fft_scratch: vec![z; scratch_len],
+            pd_resp: Vec::new(),
+            po_resp: Vec::new(),
+            solved_call: None,
+        };
+        Self {
+            block_groups,
+            grid: GridLanes::new(
+                bins,
+                n,
+                no,
+                &zinv_m,
+                s.pd_frozen.as_deref(),
+                s.pm.as_deref(),
+                s.po_frozen.as_deref(),
+            ),
+            envelope,
+            c2r,
+            r2c,
+            work: Mutex::new(work),
+        }
+    }
 }
 
 impl Setup {
@@ -255,8 +357,14 @@ fn bank_response(bank: &SosBank, zinv: &[C64]) -> Vec<C64> {
 }
 
 impl FdnResponse {
-    /// Precomputes the grid, delay terms, frozen hook responses, FFT plans and the workspace.
+    /// Precomputes the grid, delay terms, frozen hook responses, FFT plans and the f64
+    /// workspace (see [`FdnResponse::with_dtype`] for f32).
     pub fn new(spec: &FdnSpec) -> Result<Self, FdnOpError> {
+        Self::with_dtype(spec, DType::F64)
+    }
+
+    /// The precision-independent setup; engines are made on first use.
+    fn setup_only(spec: &FdnSpec) -> Result<Self, FdnOpError> {
         let n = spec.delays.len();
         if n == 0 || spec.delays.contains(&0) {
             return Err(FdnOpError::Shape(
@@ -281,21 +389,9 @@ impl FdnResponse {
         let bins = nfft / 2 + 1;
         let gamma = alias_factor(nfft, spec.alias_decay_db);
         let two_pi = 2.0 * std::f64::consts::PI;
-        let mut zinv = Vec::with_capacity(bins);
-        let mut zinv_m = Vec::with_capacity(bins * n);
-        let gamma_m: Vec<f64> = spec.delays.iter().map(|&m| gamma.powi(m as i32)).collect();
-        for k in 0..bins {
-            zinv.push(C64::from_polar(gamma, -two_pi * k as f64 / nfft as f64));
-            // Same rounding of ω_k·m as `response::frequency_response` (and FLAMO).
-            let omega = two_pi * k as f64 / nfft as f64;
-            for (i, &m) in spec.delays.iter().enumerate() {
-                let phase = omega * m as f64;
-                zinv_m.push(C64::new(
-                    gamma_m[i] * phase.cos(),
-                    -gamma_m[i] * phase.sin(),
-                ));
-            }
-        }
+        let zinv: Vec<C64> = (0..bins)
+            .map(|k| C64::from_polar(gamma, -two_pi * k as f64 / nfft as f64))
+            .collect();
         let check_bank = |name: &str, bank: &SosBank, ch: usize| {
             if bank.channels() == ch {
                 Ok(())
@@ -327,37 +423,6 @@ impl FdnResponse {
             }
             _ => None,
         };
-        let inv_gamma = 1.0 / gamma;
-        let mut envelope = Vec::with_capacity(nfft);
-        let mut e = 1.0 / nfft as f64;
-        for _ in 0..nfft {
-            envelope.push(e);
-            e *= inv_gamma;
-        }
-        let mut planner = RealFftPlanner::<f64>::new();
-        let c2r = planner.plan_fft_inverse(nfft);
-        let r2c = planner.plan_fft_forward(nfft);
-        let threads = rayon::current_num_threads().max(1);
-        let groups = bins.div_ceil(L);
-        let blocks = (threads * 8).min(groups);
-        let block_groups = groups.div_ceil(blocks);
-        let blocks = groups.div_ceil(block_groups);
-        let scratch_len = c2r.get_scratch_len().max(r2c.get_scratch_len()).max(1);
-        let stride = 2 * n * (spec.n_in + spec.n_out);
-        let work = Workspace {
-            lanes: vec![Lanes::new(n, spec.n_in, spec.n_out); blocks],
-            store: vec![[0.0; L]; groups * stride],
-            ok: vec![false; groups * L],
-            spec: vec![C64::new(0.0, 0.0); bins * spec.n_out * spec.n_in],
-            hook_pd: vec![C64::new(0.0, 0.0); bins * n],
-            hook_po: vec![C64::new(0.0, 0.0); bins * spec.n_out],
-            fft_c: vec![C64::new(0.0, 0.0); bins],
-            fft_r: vec![0.0; nfft],
-            fft_scratch: vec![C64::new(0.0, 0.0); scratch_len],
-            pd_resp: Vec::new(),
-            po_resp: Vec::new(),
-            solved_call: None,
-        };
         Ok(Self {
             setup: Arc::new(Setup {
                 n,
@@ -365,32 +430,44 @@ impl FdnResponse {
                 n_out: spec.n_out,
                 nfft,
                 bins,
-                grid: GridLanes::new(
-                    bins,
-                    n,
-                    spec.n_out,
-                    &zinv_m,
-                    pd_frozen.as_deref(),
-                    pm.as_deref(),
-                    po_frozen.as_deref(),
-                ),
-                block_groups,
+                delays: spec.delays.clone(),
+                gamma,
                 level: SimdLevel::detect(),
                 output: spec.output,
                 pd_frozen,
                 pd_trainable: HookInput::of(&spec.post_delay) != HookInput::Absent,
                 pd_in: HookInput::of(&spec.post_delay),
+                pm,
                 po_frozen,
                 po_trainable: HookInput::of(&spec.post_output) != HookInput::Absent,
                 po_in: HookInput::of(&spec.post_output),
-                zinv: zinv.clone(),
-                envelope,
-                c2r,
-                r2c,
-                work: Mutex::new(work),
+                zinv,
+                e64: OnceLock::new(),
+                e32: OnceLock::new(),
                 calls: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// Like [`FdnResponse::new`], with the tables and workspace of `dtype` (f32 or f64) made
+    /// up front rather than on the first call; the other precision still works, set up on
+    /// first use.
+    pub fn with_dtype(spec: &FdnSpec, dtype: DType) -> Result<Self, FdnOpError> {
+        let op = Self::setup_only(spec)?;
+        match dtype {
+            DType::F32 => {
+                op.setup.engine::<f32>();
+            }
+            DType::F64 => {
+                op.setup.engine::<f64>();
+            }
+            other => {
+                return Err(FdnOpError::Shape(format!(
+                    "the FDN op computes in f32 or f64, not {other:?}"
+                )))
+            }
+        }
+        Ok(op)
     }
 
     /// Number of frequency bins `nfft/2 + 1`.
@@ -492,46 +569,32 @@ struct FdnOp {
     call: u64,
 }
 
-fn read_f64(storage: &CpuStorage, layout: &Layout) -> candle_core::Result<Vec<f64>> {
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg("FDN op needs a contiguous input".into()))?;
-    Ok(match storage {
-        CpuStorage::F64(v) => v[start..end].to_vec(),
-        CpuStorage::F32(v) => v[start..end].iter().map(|&x| f64::from(x)).collect(),
-        other => candle_core::bail!("FDN op supports f32/f64, got {:?}", other.dtype()),
-    })
-}
-
-fn to_storage(data: Vec<f64>, dtype: DType) -> candle_core::Result<CpuStorage> {
-    Ok(match dtype {
-        DType::F64 => CpuStorage::F64(data),
-        DType::F32 => CpuStorage::F32(data.into_iter().map(|x| x as f32).collect()),
-        other => candle_core::bail!("FDN op supports f32/f64, got {other:?}"),
-    })
-}
-
 /// Parameter views into the packed vector.
-struct Params<'a> {
-    a: &'a [f64],
-    b: &'a [f64],
-    c: &'a [f64],
-    d: &'a [f64],
+struct Params<'a, T> {
+    a: &'a [T],
+    b: &'a [T],
+    c: &'a [T],
+    d: &'a [T],
     /// Trainable Γ planes (re, im), each `(bins, N)`.
-    pd: Option<(&'a [f64], &'a [f64])>,
+    pd: Option<(&'a [T], &'a [T])>,
     /// Trainable Q planes (re, im), each `(bins, n_out)`.
-    po: Option<(&'a [f64], &'a [f64])>,
+    po: Option<(&'a [T], &'a [T])>,
 }
 
 impl Setup {
+    /// The engine of precision `T` (made on first use).
+    fn engine<T: EngineReal>(&self) -> &Engine<T> {
+        T::slot(self).get_or_init(|| Engine::new(self))
+    }
+
     /// Views of the packed vector `x`; SOS hooks read their evaluated responses from
     /// `pd_resp`/`po_resp` (see [`Setup::eval_sos_hooks`]).
-    fn params<'a>(
+    fn params<'a, T: Real>(
         &self,
-        x: &'a [f64],
-        pd_resp: &'a [f64],
-        po_resp: &'a [f64],
-    ) -> candle_core::Result<Params<'a>> {
+        x: &'a [T],
+        pd_resp: &'a [T],
+        po_resp: &'a [T],
+    ) -> candle_core::Result<Params<'a, T>> {
         let o = self.offsets();
         if x.len() != o[6] {
             candle_core::bail!(
@@ -562,7 +625,7 @@ impl Setup {
 
     /// Evaluates the SOS hooks of packed vector `x` into the response buffers (re plane, then
     /// im plane).
-    fn eval_sos_hooks(&self, x: &[f64], pd_resp: &mut Vec<f64>, po_resp: &mut Vec<f64>) {
+    fn eval_sos_hooks<T: Real>(&self, x: &[T], pd_resp: &mut Vec<T>, po_resp: &mut Vec<T>) {
         let o = self.offsets();
         for (input, ch, range, buf) in [
             (self.pd_in, self.n, o[4]..o[5], pd_resp),
@@ -570,7 +633,7 @@ impl Setup {
         ] {
             if let HookInput::Sos(k) = input {
                 let plane = self.bins * ch;
-                buf.resize(2 * plane, 0.0);
+                buf.resize(2 * plane, T::zero());
                 let (re, im) = buf.split_at_mut(plane);
                 super::sos_op::cascade_response(&x[range], k, ch, &self.zinv, re, im);
             }
@@ -578,8 +641,8 @@ impl Setup {
     }
 
     /// The kernel's view of one evaluation.
-    fn problem<'a>(&'a self, p: &Params<'a>) -> Problem<'a> {
-        let resp = |frozen: bool, planes: Option<(&'a [f64], &'a [f64])>| match (frozen, planes) {
+    fn problem<'a, T: Real>(&'a self, e: &'a Engine<T>, p: &Params<'a, T>) -> Problem<'a, T> {
+        let resp = |frozen: bool, planes: Option<(&'a [T], &'a [T])>| match (frozen, planes) {
             (true, _) => Resp::Frozen,
             (false, Some((re, im))) => Resp::Planes(re, im),
             (false, None) => Resp::One,
@@ -595,17 +658,17 @@ impl Setup {
             d: p.d,
             gamma: resp(self.pd_frozen.is_some(), p.pd),
             q: resp(self.po_frozen.is_some(), p.po),
-            grid: &self.grid,
+            grid: &e.grid,
             pd_train: self.pd_trainable,
             po_train: self.po_trainable,
         }
     }
 
     /// Forward kernel: H into `spec` `(bins, n_out, n_in)`, each bin's x and U into `store`.
-    fn forward_freq(&self, p: &Params<'_>, work: &mut Workspace) {
-        let prob = self.problem(p);
+    fn forward_freq<T: Real>(&self, e: &Engine<T>, p: &Params<'_, T>, work: &mut Workspace<T>) {
+        let prob = self.problem(e, p);
         let per_bin = self.n_out * self.n_in;
-        let bins_per_block = self.block_groups * L;
+        let bins_per_block = e.block_groups * T::L;
         let stride = prob.group_stride();
         let level = self.level;
         let Workspace {
@@ -617,7 +680,7 @@ impl Setup {
         } = work;
         spec.par_chunks_mut(bins_per_block * per_bin)
             .zip(lanes.par_iter_mut())
-            .zip(store.par_chunks_mut(self.block_groups * stride))
+            .zip(store.par_chunks_mut(e.block_groups * stride))
             .zip(ok.par_chunks_mut(bins_per_block))
             .enumerate()
             .for_each(|(b, (((h, s), st), okb))| {
@@ -627,11 +690,11 @@ impl Setup {
 
     /// Backward kernel: `spec` holds Ḡ; accumulates parameter gradients per block (lanes) and
     /// per-bin hook gradients.
-    fn backward_freq(&self, p: &Params<'_>, work: &mut Workspace) {
-        let prob = self.problem(p);
+    fn backward_freq<T: Real>(&self, e: &Engine<T>, p: &Params<'_, T>, work: &mut Workspace<T>) {
+        let prob = self.problem(e, p);
         let (n, no) = (self.n, self.n_out);
         let per_bin = no * self.n_in;
-        let bins_per_block = self.block_groups * L;
+        let bins_per_block = e.block_groups * T::L;
         let stride = prob.group_stride();
         let level = self.level;
         let Workspace {
@@ -647,7 +710,7 @@ impl Setup {
             .zip(hook_pd.par_chunks_mut(bins_per_block * n))
             .zip(hook_po.par_chunks_mut(bins_per_block * no))
             .zip(lanes.par_iter_mut())
-            .zip(store.par_chunks(self.block_groups * stride))
+            .zip(store.par_chunks(e.block_groups * stride))
             .zip(ok.par_chunks(bins_per_block))
             .enumerate()
             .for_each(|(b, (((((gbar, hpd), hpo), s), st), okb))| {
@@ -658,19 +721,17 @@ impl Setup {
     }
 }
 
-impl CustomOp1 for FdnOp {
-    fn name(&self) -> &'static str {
-        "tailor-fdn-response"
-    }
-
-    fn cpu_fwd(
+impl FdnOp {
+    /// [`CustomOp1::cpu_fwd`] in precision `T`.
+    fn fwd<T: EngineReal>(
         &self,
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let s = &*self.setup;
-        let x = read_f64(storage, layout)?;
-        let mut guard = s
+        let e = s.engine::<T>();
+        let x = storage_as::<T>(storage, layout)?;
+        let mut guard = e
             .work
             .lock()
             .map_err(|_| candle_core::Error::Msg("FDN op workspace poisoned".into()))?;
@@ -681,7 +742,7 @@ impl CustomOp1 for FdnOp {
         );
         s.eval_sos_hooks(&x, &mut pd_resp, &mut po_resp);
         let p = s.params(&x, &pd_resp, &po_resp)?;
-        s.forward_freq(&p, work);
+        s.forward_freq(e, &p, work);
         work.solved_call = Some(self.call);
         work.pd_resp = pd_resp;
         work.po_resp = po_resp;
@@ -689,18 +750,15 @@ impl CustomOp1 for FdnOp {
         match s.output {
             FdnOutput::Freq => {
                 let plane = bins * no * ni;
-                let mut out = vec![0.0; 2 * plane];
+                let mut out = vec![T::zero(); 2 * plane];
                 for (idx, z) in work.spec.iter().enumerate() {
                     out[idx] = z.re;
                     out[plane + idx] = z.im;
                 }
-                Ok((
-                    to_storage(out, storage.dtype())?,
-                    Shape::from((2, bins, no, ni)),
-                ))
+                Ok((T::to_cpu_storage_owned(out), Shape::from((2, bins, no, ni))))
             }
             FdnOutput::Time => {
-                let mut out = vec![0.0; nfft * no * ni];
+                let mut out = vec![T::zero(); nfft * no * ni];
                 let Workspace {
                     spec,
                     fft_c,
@@ -713,43 +771,33 @@ impl CustomOp1 for FdnOp {
                         for (k, z) in fft_c.iter_mut().enumerate() {
                             *z = spec[(k * no + o) * ni + c];
                         }
-                        fft_c[0].im = 0.0;
-                        fft_c[bins - 1].im = 0.0;
-                        s.c2r
+                        fft_c[0].im = T::zero();
+                        fft_c[bins - 1].im = T::zero();
+                        e.c2r
                             .process_with_scratch(fft_c, fft_r, fft_scratch)
                             .map_err(|e| candle_core::Error::Msg(format!("irfft: {e}")))?;
-                        for (t, (&v, &e)) in fft_r.iter().zip(&s.envelope).enumerate() {
-                            out[(t * no + o) * ni + c] = v * e;
+                        for (t, (&v, &env)) in fft_r.iter().zip(&e.envelope).enumerate() {
+                            out[(t * no + o) * ni + c] = v * env;
                         }
                     }
                 }
-                Ok((
-                    to_storage(out, storage.dtype())?,
-                    Shape::from((nfft, no, ni)),
-                ))
+                Ok((T::to_cpu_storage_owned(out), Shape::from((nfft, no, ni))))
             }
         }
     }
 
-    fn bwd(
+    /// [`CustomOp1::bwd`] in precision `T`.
+    fn bwd_in<T: EngineReal>(
         &self,
         arg: &Tensor,
-        _res: &Tensor,
         grad_res: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
         let s = &*self.setup;
-        let x = arg
-            .to_device(&Device::Cpu)?
-            .to_dtype(DType::F64)?
-            .flatten_all()?
-            .to_vec1::<f64>()?;
-        let g = grad_res
-            .to_device(&Device::Cpu)?
-            .to_dtype(DType::F64)?
-            .flatten_all()?
-            .to_vec1::<f64>()?;
+        let e = s.engine::<T>();
+        let x = tensor_as::<T>(arg)?;
+        let g = tensor_as::<T>(grad_res)?;
         let (n, ni, no, bins) = (s.n, s.n_in, s.n_out, s.bins);
-        let mut guard = s
+        let mut guard = e
             .work
             .lock()
             .map_err(|_| candle_core::Error::Msg("FDN op workspace poisoned".into()))?;
@@ -765,14 +813,14 @@ impl CustomOp1 for FdnOp {
         let p = s.params(&x, &pd_resp, &po_resp)?;
         if !fresh {
             // Another call ran since this op's forward: solve again (overwrites `spec`).
-            s.forward_freq(&p, work);
+            s.forward_freq(e, &p, work);
             work.solved_call = Some(self.call);
         }
         match s.output {
             FdnOutput::Freq => {
                 let plane = bins * no * ni;
                 for (idx, z) in work.spec.iter_mut().enumerate() {
-                    *z = C64::new(g[idx], g[plane + idx]);
+                    *z = Complex::new(g[idx], g[plane + idx]);
                 }
             }
             FdnOutput::Time => {
@@ -783,27 +831,32 @@ impl CustomOp1 for FdnOp {
                     fft_scratch,
                     ..
                 } = work;
+                let two = T::one() + T::one();
                 for o in 0..no {
                     for c in 0..ni {
-                        for (t, (r, &e)) in fft_r.iter_mut().zip(&s.envelope).enumerate() {
+                        for (t, (r, &env)) in fft_r.iter_mut().zip(&e.envelope).enumerate() {
                             // envelope = γ^(−n)/nfft: the 1/nfft of irfft's adjoint folds in here.
-                            *r = g[(t * no + o) * ni + c] * e;
+                            *r = g[(t * no + o) * ni + c] * env;
                         }
-                        s.r2c
+                        e.r2c
                             .process_with_scratch(fft_r, fft_c, fft_scratch)
                             .map_err(|e| candle_core::Error::Msg(format!("rfft: {e}")))?;
                         for (k, z) in fft_c.iter().enumerate() {
                             let edge = k == 0 || k == bins - 1;
-                            spec[(k * no + o) * ni + c] =
-                                if edge { C64::new(z.re, 0.0) } else { *z * 2.0 };
+                            spec[(k * no + o) * ni + c] = if edge {
+                                Complex::new(z.re, T::zero())
+                            } else {
+                                *z * two
+                            };
                         }
                     }
                 }
             }
         }
-        s.backward_freq(&p, work);
+        s.backward_freq(e, &p, work);
         let o = s.offsets();
-        let mut dx = vec![0.0; o[6]];
+        // Gradient totals over blocks and lanes add up in f64.
+        let mut dx = vec![0.0f64; o[6]];
         for sc in &work.lanes {
             for (range, acc) in [
                 (o[0]..o[1], &sc.ga),
@@ -812,13 +865,14 @@ impl CustomOp1 for FdnOp {
                 (o[3]..o[4], &sc.gd),
             ] {
                 for (d, v) in dx[range].iter_mut().zip(acc) {
-                    *d += v.iter().sum::<f64>();
+                    *d += (0..T::L).map(|l| v[l].wide()).sum::<f64>();
                 }
             }
             if sc.singular {
                 dx[o[0]..o[1]].iter_mut().for_each(|v| *v = f64::NAN);
             }
         }
+        let mut dx: Vec<T> = dx.into_iter().map(T::of).collect();
         for (input, ch, range, hook) in [
             (s.pd_in, n, o[4]..o[5], &work.hook_pd),
             (s.po_in, no, o[5]..o[6], &work.hook_po),
@@ -837,15 +891,37 @@ impl CustomOp1 for FdnOp {
                         super::sos_op::cascade_grad(&x[range.clone()], k, ch, &s.zinv, |b, c| {
                             hook[b * ch + c]
                         });
-                    dx[range].copy_from_slice(&g);
+                    for (d, v) in dx[range].iter_mut().zip(g) {
+                        *d = T::of(v);
+                    }
                 }
             }
         }
         work.pd_resp = pd_resp;
         work.po_resp = po_resp;
-        let t = Tensor::from_vec(dx, arg.shape(), &Device::Cpu)?
-            .to_dtype(arg.dtype())?
-            .to_device(arg.device())?;
-        Ok(Some(t))
+        Ok(Some(grad_like(dx, arg)?))
+    }
+}
+
+impl CustomOp1 for FdnOp {
+    fn name(&self) -> &'static str {
+        "tailor-fdn-response"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        by_dtype!(storage.dtype(), "FDN op", T => self.fwd::<T>(storage, layout))
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        by_dtype!(arg.dtype(), "FDN op", T => self.bwd_in::<T>(arg, grad_res))
     }
 }

@@ -8,16 +8,21 @@
 //! `exp(Σ ln(|H_s| + 1e-12) + jΣ∠H_s)`; the direct product here differs from it by at most
 //! ~1e-12 relative per section.
 //!
+//! The cascade kernels (`cascade_response`, `cascade_grad`) run in the FDN op's precision (f64,
+//! or f32 with 16 bins per SIMD group; gradient totals add up in f64); this standalone op
+//! computes in f64.
+//!
 //! Backward: `∂H/∂b_p = H·z⁻ᵖ/N_s`, `∂H/∂a_p = −H·z⁻ᵖ/D_s`, so for a real loss with
-//! Ḡ = ∂L/∂Re H + i·∂L/∂Im H: `∂L/∂θ = Σ_k Re(conj(Ḡ_k)·∂H_k/∂θ)`. CPU, f64 internally, rayon
-//! over bin blocks; other devices go through the CPU (see [`super::fdn_op`]).
+//! Ḡ = ∂L/∂Re H + i·∂L/∂Im H: `∂L/∂θ = Σ_k Re(conj(Ḡ_k)·∂H_k/∂θ)`. CPU, rayon over bin blocks;
+//! other devices go through the CPU (see [`super::fdn_op`]).
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
-use num_complex::Complex64 as C64;
+use num_complex::{Complex, Complex64 as C64};
 use rayon::prelude::*;
 use std::sync::Arc;
 
+use crate::real::Real;
 use crate::response::alias_factor;
 
 /// SOS cascade response on the rfft grid (see the module docs).
@@ -63,8 +68,8 @@ impl SosResponse {
     }
 }
 
-fn section(x: &[f64], s: usize, ch: usize, c: usize) -> [f64; 6] {
-    let mut out = [0.0; 6];
+fn section<T: Real>(x: &[T], s: usize, ch: usize, c: usize) -> [T; 6] {
+    let mut out = [T::zero(); 6];
     for (r, v) in out.iter_mut().enumerate() {
         *v = x[(s * 6 + r) * ch + c];
     }
@@ -73,33 +78,35 @@ fn section(x: &[f64], s: usize, ch: usize, c: usize) -> [f64; 6] {
 
 const BLOCK: usize = 512;
 
-/// Bins per SIMD group of the cascade kernels.
-const LS: usize = 8;
-type V = [f64; LS];
+/// The zero lane.
+#[inline(always)]
+fn zl<T: Real>() -> T::Lane {
+    T::splat(T::zero())
+}
 
 /// z⁻¹ and z⁻² of the group of bins starting at `k0` as lanes (padding lanes repeat the last
 /// bin); returns the number of real bins.
 #[allow(clippy::needless_range_loop)]
 #[inline(always)]
-fn z_lanes(zinv: &[C64], k0: usize, end: usize) -> (usize, [V; 4]) {
-    let cnt = (end - k0).min(LS);
-    let mut z = [[0.0; LS]; 4];
-    for l in 0..LS {
+fn z_lanes<T: Real>(zinv: &[C64], k0: usize, end: usize) -> (usize, [T::Lane; 4]) {
+    let cnt = (end - k0).min(T::L);
+    let mut z = [zl::<T>(); 4];
+    for l in 0..T::L {
         let v = zinv[(k0 + l).min(end - 1)];
         let v2 = v * v;
-        z[0][l] = v.re;
-        z[1][l] = v.im;
-        z[2][l] = v2.re;
-        z[3][l] = v2.im;
+        z[0][l] = T::of(v.re);
+        z[1][l] = T::of(v.im);
+        z[2][l] = T::of(v2.re);
+        z[3][l] = T::of(v2.im);
     }
     (cnt, z)
 }
 
 /// Numerator and denominator lanes (re, im) of section `q` at `z`.
 #[inline(always)]
-fn nd_lanes(q: &[f64; 6], z: &[V; 4]) -> [V; 4] {
-    let mut o = [[0.0; LS]; 4];
-    for l in 0..LS {
+fn nd_lanes<T: Real>(q: &[T; 6], z: &[T::Lane; 4]) -> [T::Lane; 4] {
+    let mut o = [zl::<T>(); 4];
+    for l in 0..T::L {
         o[0][l] = q[0] + q[1] * z[0][l] + q[2] * z[2][l];
         o[1][l] = q[1] * z[1][l] + q[2] * z[3][l];
         o[2][l] = q[3] + q[4] * z[0][l] + q[5] * z[2][l];
@@ -110,12 +117,19 @@ fn nd_lanes(q: &[f64; 6], z: &[V; 4]) -> [V; 4] {
 
 /// (ar + i·ai)·(br + i·bi)/(cr + i·ci), lane-wise.
 #[inline(always)]
-fn mul_div(ar: &V, ai: &V, br: &V, bi: &V, cr: &V, ci: &V) -> (V, V) {
-    let (mut r, mut i) = ([0.0; LS], [0.0; LS]);
-    for l in 0..LS {
+fn mul_div<T: Real>(
+    ar: &T::Lane,
+    ai: &T::Lane,
+    br: &T::Lane,
+    bi: &T::Lane,
+    cr: &T::Lane,
+    ci: &T::Lane,
+) -> (T::Lane, T::Lane) {
+    let (mut r, mut i) = (zl::<T>(), zl::<T>());
+    for l in 0..T::L {
         let pr = ar[l] * br[l] - ai[l] * bi[l];
         let pi = ar[l] * bi[l] + ai[l] * br[l];
-        let inv = 1.0 / (cr[l] * cr[l] + ci[l] * ci[l]);
+        let inv = T::one() / (cr[l] * cr[l] + ci[l] * ci[l]);
         r[l] = (pr * cr[l] + pi * ci[l]) * inv;
         i[l] = (pi * cr[l] - pr * ci[l]) * inv;
     }
@@ -125,25 +139,25 @@ fn mul_div(ar: &V, ai: &V, br: &V, bi: &V, cr: &V, ci: &V) -> (V, V) {
 /// Cascade responses of the bins `k0..k0 + re.len()/ch` (see [`cascade_response`]).
 #[allow(clippy::needless_range_loop)]
 #[inline(always)]
-fn response_block(
-    secs: &[[f64; 6]],
+fn response_block<T: Real>(
+    secs: &[[T; 6]],
     k_sec: usize,
     ch: usize,
     zinv: &[C64],
     k0: usize,
-    re: &mut [f64],
-    im: &mut [f64],
+    re: &mut [T],
+    im: &mut [T],
 ) {
     let end = k0 + re.len() / ch;
-    let one = [1.0; LS];
-    let zero = [0.0; LS];
-    for g0 in (k0..end).step_by(LS) {
-        let (cnt, z) = z_lanes(zinv, g0, end);
+    let one = T::splat(T::one());
+    let zero = zl::<T>();
+    for g0 in (k0..end).step_by(T::L) {
+        let (cnt, z) = z_lanes::<T>(zinv, g0, end);
         for c in 0..ch {
             let (mut ar, mut ai) = (one, zero);
             for s in 0..k_sec {
-                let nd = nd_lanes(&secs[s * ch + c], &z);
-                (ar, ai) = mul_div(&ar, &ai, &nd[0], &nd[1], &nd[2], &nd[3]);
+                let nd = nd_lanes::<T>(&secs[s * ch + c], &z);
+                (ar, ai) = mul_div::<T>(&ar, &ai, &nd[0], &nd[1], &nd[2], &nd[3]);
             }
             for l in 0..cnt {
                 let idx = (g0 - k0 + l) * ch + c;
@@ -156,14 +170,14 @@ fn response_block(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn response_block_avx2(
-    secs: &[[f64; 6]],
+unsafe fn response_block_avx2<T: Real>(
+    secs: &[[T; 6]],
     k_sec: usize,
     ch: usize,
     zinv: &[C64],
     k0: usize,
-    re: &mut [f64],
-    im: &mut [f64],
+    re: &mut [T],
+    im: &mut [T],
 ) {
     response_block(secs, k_sec, ch, zinv, k0, re, im)
 }
@@ -171,21 +185,21 @@ unsafe fn response_block_avx2(
 /// Coefficient-gradient lanes of the bins `k0..end` added to `acc` `(K·6·C)` lanes.
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 #[inline(always)]
-fn grad_block(
-    secs: &[[f64; 6]],
+fn grad_block<T: Real>(
+    secs: &[[T; 6]],
     k_sec: usize,
     ch: usize,
     zinv: &[C64],
     k0: usize,
     end: usize,
-    g: &(impl Fn(usize, usize) -> C64 + Sync),
-    acc: &mut [V],
-    nd: &mut [[V; 4]],
+    g: &(impl Fn(usize, usize) -> Complex<T> + Sync),
+    acc: &mut [T::Lane],
+    nd: &mut [[T::Lane; 4]],
 ) {
-    let one = [1.0; LS];
-    let zero = [0.0; LS];
-    for g0 in (k0..end).step_by(LS) {
-        let (cnt, z) = z_lanes(zinv, g0, end);
+    let one = T::splat(T::one());
+    let zero = zl::<T>();
+    for g0 in (k0..end).step_by(T::L) {
+        let (cnt, z) = z_lanes::<T>(zinv, g0, end);
         for c in 0..ch {
             // conj(Ḡ) lanes; padding lanes stay 0.
             let (mut gr, mut gi) = (zero, zero);
@@ -196,31 +210,32 @@ fn grad_block(
             }
             let (mut hr, mut hi) = (one, zero);
             for s in 0..k_sec {
-                nd[s] = nd_lanes(&secs[s * ch + c], &z);
-                (hr, hi) = mul_div(&hr, &hi, &nd[s][0], &nd[s][1], &nd[s][2], &nd[s][3]);
+                nd[s] = nd_lanes::<T>(&secs[s * ch + c], &z);
+                (hr, hi) = mul_div::<T>(&hr, &hi, &nd[s][0], &nd[s][1], &nd[s][2], &nd[s][3]);
             }
             let (mut ghr, mut ghi) = (zero, zero);
-            for l in 0..LS {
+            for l in 0..T::L {
                 ghr[l] = gr[l] * hr[l] - gi[l] * hi[l];
                 ghi[l] = gr[l] * hi[l] + gi[l] * hr[l];
             }
             for s in 0..k_sec {
                 let [nr, ni, dr, di] = nd[s];
                 // fb = gh/N, fa = −gh/D; ∂/∂b_p += Re(fb·z⁻ᵖ), ∂/∂a_p += Re(fa·z⁻ᵖ).
-                let (fbr, fbi) = mul_div(&ghr, &ghi, &one, &zero, &nr, &ni);
-                let (far, fai) = mul_div(&ghr, &ghi, &one, &zero, &dr, &di);
-                for (p, (fr, fi, sign)) in [(fbr, fbi, 1.0), (far, fai, -1.0)].iter().enumerate() {
+                let (fbr, fbi) = mul_div::<T>(&ghr, &ghi, &one, &zero, &nr, &ni);
+                let (far, fai) = mul_div::<T>(&ghr, &ghi, &one, &zero, &dr, &di);
+                let signs = [(fbr, fbi, T::one()), (far, fai, -T::one())];
+                for (p, &(fr, fi, sign)) in signs.iter().enumerate() {
                     let base = s * 6 + 3 * p;
                     let a0 = &mut acc[base * ch + c];
-                    for l in 0..LS {
+                    for l in 0..T::L {
                         a0[l] += sign * fr[l];
                     }
                     let a1 = &mut acc[(base + 1) * ch + c];
-                    for l in 0..LS {
+                    for l in 0..T::L {
                         a1[l] += sign * (fr[l] * z[0][l] - fi[l] * z[1][l]);
                     }
                     let a2 = &mut acc[(base + 2) * ch + c];
-                    for l in 0..LS {
+                    for l in 0..T::L {
                         a2[l] += sign * (fr[l] * z[2][l] - fi[l] * z[3][l]);
                     }
                 }
@@ -232,21 +247,21 @@ fn grad_block(
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn grad_block_avx2(
-    secs: &[[f64; 6]],
+unsafe fn grad_block_avx2<T: Real>(
+    secs: &[[T; 6]],
     k_sec: usize,
     ch: usize,
     zinv: &[C64],
     k0: usize,
     end: usize,
-    g: &(impl Fn(usize, usize) -> C64 + Sync),
-    acc: &mut [V],
-    nd: &mut [[V; 4]],
+    g: &(impl Fn(usize, usize) -> Complex<T> + Sync),
+    acc: &mut [T::Lane],
+    nd: &mut [[T::Lane; 4]],
 ) {
     grad_block(secs, k_sec, ch, zinv, k0, end, g, acc, nd)
 }
 
-fn sections(coef: &[f64], k_sec: usize, ch: usize) -> Vec<[f64; 6]> {
+fn sections<T: Real>(coef: &[T], k_sec: usize, ch: usize) -> Vec<[T; 6]> {
     (0..k_sec)
         .flat_map(|s| (0..ch).map(move |c| (s, c)))
         .map(|(s, c)| section(coef, s, ch, c))
@@ -254,14 +269,15 @@ fn sections(coef: &[f64], k_sec: usize, ch: usize) -> Vec<[f64; 6]> {
 }
 
 /// Responses of the cascades `coef` `(K, 6, C)` at every bin `zinv[k] = z_k⁻¹`, written as planes
-/// `re`, `im`, each `(bins, C)`. Eight bins per SIMD group (AVX2 + FMA chosen at run time).
-pub(crate) fn cascade_response(
-    coef: &[f64],
+/// `re`, `im`, each `(bins, C)`, in precision `T`. [`Real::L`] bins per SIMD group (AVX2 + FMA
+/// chosen at run time).
+pub(crate) fn cascade_response<T: Real>(
+    coef: &[T],
     k_sec: usize,
     ch: usize,
     zinv: &[C64],
-    re: &mut [f64],
-    im: &mut [f64],
+    re: &mut [T],
+    im: &mut [T],
 ) {
     let secs = sections(coef, k_sec, ch);
     let level = crate::engine::SimdLevel::detect();
@@ -281,12 +297,12 @@ pub(crate) fn cascade_response(
 /// Gradient `(K, 6, C)` of a real loss w.r.t. the cascade coefficients, from `g(k, c)` =
 /// ∂L/∂Re H + i·∂L/∂Im H of each bin's response: `∂L/∂b_p = Σ_k Re(conj(g)·H·z⁻ᵖ/N_s)`,
 /// `∂L/∂a_p = −Σ_k Re(conj(g)·H·z⁻ᵖ/D_s)`.
-pub(crate) fn cascade_grad(
-    coef: &[f64],
+pub(crate) fn cascade_grad<T: Real>(
+    coef: &[T],
     k_sec: usize,
     ch: usize,
     zinv: &[C64],
-    g: impl Fn(usize, usize) -> C64 + Sync,
+    g: impl Fn(usize, usize) -> Complex<T> + Sync,
 ) -> Vec<f64> {
     let bins = zinv.len();
     let secs = sections(coef, k_sec, ch);
@@ -294,8 +310,8 @@ pub(crate) fn cascade_grad(
     let lanes = (0..bins.div_ceil(BLOCK))
         .into_par_iter()
         .map(|blk| {
-            let mut acc = vec![[0.0; LS]; k_sec * 6 * ch];
-            let mut nd = vec![[[0.0; LS]; 4]; k_sec];
+            let mut acc = vec![zl::<T>(); k_sec * 6 * ch];
+            let mut nd = vec![[zl::<T>(); 4]; k_sec];
             let (k0, end) = (blk * BLOCK, ((blk + 1) * BLOCK).min(bins));
             match level {
                 #[cfg(target_arch = "x86_64")]
@@ -308,17 +324,21 @@ pub(crate) fn cascade_grad(
             acc
         })
         .reduce(
-            || vec![[0.0; LS]; k_sec * 6 * ch],
+            || vec![zl::<T>(); k_sec * 6 * ch],
             |mut a, b| {
                 for (x, y) in a.iter_mut().zip(&b) {
-                    for l in 0..LS {
+                    for l in 0..T::L {
                         x[l] += y[l];
                     }
                 }
                 a
             },
         );
-    lanes.iter().map(|v| v.iter().sum()).collect()
+    // The lane totals add up in f64.
+    lanes
+        .iter()
+        .map(|v| (0..T::L).map(|l| v[l].wide()).sum::<f64>())
+        .collect()
 }
 
 impl CustomOp1 for SosResponse {

@@ -1,4 +1,5 @@
-//! Finite-difference and reference checks of the differentiable FDN pieces (f64).
+//! Finite-difference and reference checks of the differentiable FDN pieces (f64, and the f32
+//! kernel against f64 finite differences at f32 tolerances).
 
 use super::*;
 use crate::preset::{Build, BuildParts};
@@ -30,8 +31,8 @@ fn t(data: Vec<f64>, shape: &[usize]) -> Tensor {
 /// A smooth nonlinear scalar of y with fixed pseudo-random weights.
 fn scalar(y: &Tensor) -> candle_core::Result<Tensor> {
     let n = y.elem_count();
-    let w1 = Tensor::from_vec(noise(n, 91), y.shape(), y.device())?;
-    let w2 = Tensor::from_vec(noise(n, 92), y.shape(), y.device())?;
+    let w1 = Tensor::from_vec(noise(n, 91), y.shape(), y.device())?.to_dtype(y.dtype())?;
+    let w2 = Tensor::from_vec(noise(n, 92), y.shape(), y.device())?.to_dtype(y.dtype())?;
     y.mul(&w1)?.sum_all()? + y.sqr()?.mul(&w2)?.sum_all()?
 }
 
@@ -533,4 +534,205 @@ fn sos_coefficient_hooks_equal_response_hooks_and_match_finite_differences() {
         })
         .unwrap_err();
     assert!(e.to_string().contains("post_delay SOS"), "{e}");
+}
+
+/// Central differences (f64 evaluation) of `f` w.r.t. input `which`.
+fn fd_grad(inputs: &[Tensor], which: usize, f: &dyn Fn(&[Tensor]) -> Tensor) -> Vec<f64> {
+    let x0 = inputs[which]
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap();
+    let shape = inputs[which].dims().to_vec();
+    let h = 1e-6;
+    (0..x0.len())
+        .map(|i| {
+            let eval = |d: f64| {
+                let mut x = x0.clone();
+                x[i] += d;
+                let mut ins = inputs.to_vec();
+                ins[which] = t(x, &shape);
+                f(&ins).to_scalar::<f64>().unwrap()
+            };
+            (eval(h) - eval(-h)) / (2.0 * h)
+        })
+        .collect()
+}
+
+/// The analytic gradient of `f` w.r.t. input `which` with every input cast to f32 (so the ops
+/// compute in f32), as f64 values, and the f32 value of `f`.
+fn grad_f32(inputs: &[Tensor], which: usize, f: &dyn Fn(&[Tensor]) -> Tensor) -> (Vec<f64>, f64) {
+    let vars: Vec<Var> = inputs
+        .iter()
+        .map(|x| Var::from_tensor(&x.to_dtype(DType::F32).unwrap()).unwrap())
+        .collect();
+    let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+    let y = f(&ts);
+    assert_eq!(y.dtype(), DType::F32);
+    let g = y.backward().unwrap();
+    let g = g.get(vars[which].as_tensor()).unwrap();
+    assert_eq!(g.dtype(), DType::F32);
+    let g = g
+        .to_dtype(DType::F64)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap();
+    (
+        g,
+        y.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap(),
+    )
+}
+
+/// The f32 kernel (16 bins per SIMD group, SOS-coefficient and response hooks, time and
+/// frequency outputs): its gradients match f64 central differences at f32 tolerance (1e-4 of the
+/// largest), and its value the f64 value to 1e-5.
+#[test]
+fn f32_gradients_match_finite_differences_at_f32_tolerance() {
+    let s = setup();
+    let sos = SosResponse::new(NFFT, ALIAS);
+    for (output, coef) in [(FdnOutput::Time, true), (FdnOutput::Freq, false)] {
+        let hook = || {
+            if coef {
+                Hook::TrainableSos { sections: 1 }
+            } else {
+                Hook::Trainable
+            }
+        };
+        let op = FdnResponse::with_dtype(
+            &FdnSpec {
+                delays: s.delays.clone(),
+                n_in: 2,
+                n_out: 2,
+                nfft: NFFT,
+                alias_decay_db: ALIAS,
+                post_delay: hook(),
+                post_matrix: Some(s.post_matrix.clone()),
+                post_output: hook(),
+                output,
+            },
+            DType::F32,
+        )
+        .unwrap();
+        let inputs = vec![
+            s.a.clone(),
+            s.b.clone(),
+            s.c.clone(),
+            s.d.clone(),
+            sos_tensor(&s.post_delay),
+            sos_tensor(&s.post_output),
+        ];
+        let f = |x: &[Tensor]| {
+            let resp = |h: &Tensor| {
+                if coef {
+                    h.clone()
+                } else {
+                    sos.forward(h).unwrap()
+                }
+            };
+            let (pd, po) = (resp(&x[4]), resp(&x[5]));
+            let y = op
+                .forward(&FdnInputs {
+                    a: &x[0],
+                    b: &x[1],
+                    c: &x[2],
+                    d: &x[3],
+                    post_delay: Some(&pd),
+                    post_output: Some(&po),
+                })
+                .unwrap();
+            scalar(&y).unwrap()
+        };
+        let want = f(&inputs).to_scalar::<f64>().unwrap();
+        for (which, name) in ["A", "B", "C", "D", "post_delay", "post_output"]
+            .iter()
+            .enumerate()
+        {
+            let fd = fd_grad(&inputs, which, &f);
+            let (g, value) = grad_f32(&inputs, which, &f);
+            assert!(
+                (value - want).abs() <= 1e-5 * want.abs(),
+                "{output:?}: f32 value {value} vs f64 {want}"
+            );
+            let scale = fd.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let err = fd
+                .iter()
+                .zip(&g)
+                .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                scale > 0.0 && err <= 1e-4 * scale,
+                "{output:?} {name}: f32 gradient error {err} of {scale}"
+            );
+        }
+    }
+}
+
+/// N = 12 over 4097 bins in f32 (256 full 16-lane groups and a partial one): the response
+/// matches the f64 reference to f32 accuracy.
+#[test]
+fn f32_larger_network_matches_the_reference_across_many_groups() {
+    let n = 12;
+    use rand::SeedableRng;
+    let q = crate::matrix::random_orthogonal(n, &mut rand_chacha::ChaCha8Rng::seed_from_u64(5));
+    let delays: Vec<usize> = (0..n).map(|i| 31 + 7 * i).collect();
+    let nfft = 8192;
+    let (b, c, d) = (noise(n, 31), noise(n, 32), noise(1, 33));
+    let build = Build::new(BuildParts {
+        a: q.clone(),
+        b: Matrix::from_row_major(n, 1, b.clone()).unwrap(),
+        c: Matrix::from_row_major(1, n, c.clone()).unwrap(),
+        d: Matrix::from_row_major(1, 1, d.clone()).unwrap(),
+        delays: delays.clone(),
+        sample_rate: 48000.0,
+        post_delay: None,
+        post_matrix: None,
+        post_output: None,
+        metadata: Default::default(),
+    })
+    .unwrap();
+    let reference = frequency_response(&build, nfft, 40.0);
+    let op = FdnResponse::with_dtype(
+        &FdnSpec {
+            delays,
+            n_in: 1,
+            n_out: 1,
+            nfft,
+            alias_decay_db: 40.0,
+            post_delay: Hook::None,
+            post_matrix: None,
+            post_output: Hook::None,
+            output: FdnOutput::Freq,
+        },
+        DType::F32,
+    )
+    .unwrap();
+    let f32s = |v: Vec<f64>, shape: &[usize]| t(v, shape).to_dtype(DType::F32).unwrap();
+    let y = op
+        .forward(&FdnInputs {
+            a: &f32s(q.as_slice().to_vec(), &[n, n]),
+            b: &f32s(b, &[n, 1]),
+            c: &f32s(c, &[1, n]),
+            d: &f32s(d, &[1, 1]),
+            post_delay: None,
+            post_output: None,
+        })
+        .unwrap();
+    assert_eq!(y.dtype(), DType::F32);
+    let y = y
+        .to_dtype(DType::F64)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap();
+    let bins = nfft / 2 + 1;
+    let scale = reference.data.iter().fold(0.0f64, |m, z| m.max(z.norm()));
+    for (k, z) in reference.data.iter().enumerate() {
+        let got = C64::new(y[k], y[bins + k]);
+        assert!(
+            (got - z).norm() <= 2e-5 * scale,
+            "bin {k}: {got} vs reference {z}"
+        );
+    }
 }

@@ -234,17 +234,20 @@ impl FdnModel {
             train,
         });
         self.post_output = None;
-        self.op = FdnResponse::new(&FdnSpec {
-            delays: self.delays.clone(),
-            n_in: self.n_in(),
-            n_out,
-            nfft: self.nfft,
-            alias_decay_db: self.alias_decay_db,
-            post_delay: hook_of(&self.post_delay),
-            post_matrix: self.post_matrix.clone(),
-            post_output: Hook::TrainableSos { sections: SECTIONS },
-            output: FdnOutput::Time,
-        })?;
+        self.op = FdnResponse::with_dtype(
+            &FdnSpec {
+                delays: self.delays.clone(),
+                n_in: self.n_in(),
+                n_out,
+                nfft: self.nfft,
+                alias_decay_db: self.alias_decay_db,
+                post_delay: hook_of(&self.post_delay),
+                post_matrix: self.post_matrix.clone(),
+                post_output: Hook::TrainableSos { sections: SECTIONS },
+                output: FdnOutput::Time,
+            },
+            self.w.dtype(),
+        )?;
         Ok(self)
     }
 
@@ -641,17 +644,20 @@ pub fn model_from_parts(
     };
     let post_output = build.post_output().cloned();
     let hook = hook_of(&post_delay);
-    let op = FdnResponse::new(&FdnSpec {
-        delays: build.delays().to_vec(),
-        n_in: build.n_in(),
-        n_out: build.n_out(),
-        nfft: opts.nfft,
-        alias_decay_db: opts.alias_decay_db,
-        post_delay: hook,
-        post_matrix: build.post_matrix().cloned(),
-        post_output: post_output.clone().map_or(Hook::None, Hook::Frozen),
-        output: FdnOutput::Time,
-    })?;
+    let op = FdnResponse::with_dtype(
+        &FdnSpec {
+            delays: build.delays().to_vec(),
+            n_in: build.n_in(),
+            n_out: build.n_out(),
+            nfft: opts.nfft,
+            alias_decay_db: opts.alias_decay_db,
+            post_delay: hook,
+            post_matrix: build.post_matrix().cloned(),
+            post_output: post_output.clone().map_or(Hook::None, Hook::Frozen),
+            output: FdnOutput::Time,
+        },
+        opts.dtype,
+    )?;
     Ok(FdnModel {
         delays: build.delays().to_vec(),
         fs: build.sample_rate(),

@@ -358,3 +358,57 @@ fn colorless_training_follows_pyfdn_float64_for_200_steps() {
     assert_eq!(log.exported_loss, log.final_loss);
     assert!(log.exported_loss <= 0.4104);
 }
+
+/// The same 200 steps with `dtype: F32` (the ops compute in f32, like pyFDN's default): the last
+/// logged total lands within 1e-4 of pyFDN's float32 run (0.4104478) and the first within f32
+/// accuracy of the exact start.
+#[test]
+fn colorless_f32_training_lands_near_pyfdn_float32_after_200_steps() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let refs: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("tests/data/pyfdn_colorless_train.json")).unwrap(),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(
+        root.join("../data/presets/colorless_FDN/colorless_init_N8_d1.json"),
+    )
+    .unwrap();
+    let preset = tailor::Preset::from_json_str(&text).unwrap();
+    let mut model = trainable_from_build(
+        preset.build(),
+        Trainable::default(),
+        MatrixKind::Orthogonal,
+        &ModelOptions {
+            nfft: 1 << 14,
+            alias_decay_db: 60.0,
+            dtype: candle_core::DType::F32,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let log = train_fdn(
+        &mut model,
+        &mut colorless(),
+        &TrainOptions {
+            max_steps: 200,
+            lr: 1e-3,
+            patience: 1000,
+            restore_best: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(log.steps_run, 200);
+    let f32_last = refs["float32"]["train_loss_last"].as_f64().unwrap();
+    let f64_first = refs["float64"]["train_loss_first"].as_f64().unwrap();
+    let last = log.train_loss[199];
+    assert!(
+        (last - f32_last).abs() <= 1e-4,
+        "f32 step 199: {last} vs pyFDN float32 {f32_last}"
+    );
+    let first = log.train_loss[0];
+    assert!(
+        (first - f64_first).abs() <= 1e-5 * f64_first,
+        "f32 start {first} vs float64 {f64_first}"
+    );
+}
