@@ -34,6 +34,10 @@ use rand_chacha::ChaCha8Rng;
 /// Iterations of the design loop that always take the full correction step.
 pub const WARMUP: usize = 4;
 
+/// Largest step of the output EQ from a command band outside 125 Hz … 8 kHz to its inner
+/// neighbour, dB.
+pub const OUTER_STEP_DB: f64 = 12.0;
+
 /// Acceptance thresholds the design loop aims below: (mean RT %, worst RT %, EDC dB, level dB).
 pub const TARGETS: (f64, f64, f64, f64) = (2.0, 5.0, 1.0, 0.5);
 
@@ -114,7 +118,7 @@ pub struct Candidate {
 pub struct DesignParams {
     /// Decay time per group (fast → slow) and octave band, seconds.
     pub rt_s: Vec<Vec<f64>>,
-    /// Output EQ per octave band, dB.
+    /// Output EQ per graphic-EQ command band (31.25 Hz … 16 kHz), dB.
     pub eq_db: Vec<f64>,
     /// Linear output amplitude per group.
     pub group_gain: Vec<f64>,
@@ -150,10 +154,15 @@ pub fn score(c: &Comparison) -> f64 {
 }
 
 /// Extends 7 octave-band values (125 Hz … 8 kHz) to the graphic EQ's 10 command bands
-/// (31.25 Hz … 16 kHz): the lowest value repeats below 125 Hz, the highest above 8 kHz.
+/// (31.25 Hz … 16 kHz): the lowest value repeats below 125 Hz, the highest above 8 kHz; 10
+/// values are taken as they are.
 pub fn to_command_bands(octave: &[f64]) -> [f64; BANDS] {
-    let bands = octave_bands_hz();
     let mut out = [0.0; BANDS];
+    if octave.len() == BANDS {
+        out.copy_from_slice(octave);
+        return out;
+    }
+    let bands = octave_bands_hz();
     for (j, &f) in COMMAND_FREQUENCIES.iter().enumerate() {
         let i = bands
             .iter()
@@ -207,18 +216,23 @@ pub fn make_build(
     Ok(Build::new(parts)?)
 }
 
-/// Band energies (octave bands) of `x` without its noise from sample `from` on: the
-/// noise-compensated decay's energy ([`crate::analysis::iso3382::CompensatedDecay::energy_from`]), the plain Σy² where no
-/// decay stands above the noise, 0 above Nyquist.
-fn late_band_energies(x: &[f64], fs: f64, from: usize) -> Vec<f64> {
-    octave_bands_hz()
+/// Energies of `x` without its noise from sample `from` on in the octave band of each graphic-EQ
+/// command band (31.5 Hz … 16 kHz): the noise-compensated decay's energy
+/// ([`crate::analysis::iso3382::CompensatedDecay::energy_from`]). Inside the fitted octaves
+/// (125 Hz … 8 kHz) a band without a decay above its noise gives its plain energy; outside them,
+/// and above Nyquist, it gives `None` (nothing of the room's own to match there).
+fn late_band_energies(x: &[f64], fs: f64, from: usize) -> Vec<Option<f64>> {
+    COMMAND_FREQUENCIES
         .iter()
-        .map(|&fc| match band_filter(x, fs, fc, 1) {
-            Ok(y) => match compensated_decay(&y, fs, band_window_s(fc)) {
-                Some(d) => d.energy_from(from),
-                None => y.iter().skip(from).map(|v| v * v).sum(),
-            },
-            Err(_) => 0.0,
+        .map(|&fc| {
+            let y = band_filter(x, fs, fc, 1).ok()?;
+            match compensated_decay(&y, fs, band_window_s(fc)) {
+                Some(d) => Some(d.energy_from(from)),
+                None if (125.0..=8000.0).contains(&fc) => {
+                    Some(y.iter().skip(from).map(|v| v * v).sum())
+                }
+                None => None,
+            }
         })
         .collect()
 }
@@ -309,7 +323,7 @@ pub fn design(
     let nb = octave_bands_hz().len();
     let mut rt = start.rt_s.clone();
     let mut gain = start.group_gain.clone();
-    let mut eq = vec![0.0; nb];
+    let mut eq = vec![0.0; BANDS];
     let tail_from = opts.early.map_or(0, |(_, end)| end);
     let target_late = late_band_energies(target, fs, tail_from);
     // Checkpoints of the broadband decay for the group gains, one per slower group: they split
@@ -336,7 +350,12 @@ pub fn design(
     // whenever a correction made the score worse.
     let mut alpha = 1.0f64;
     for it in 0..opts.iterations.max(1) {
-        let build = make_build(fs, opts, &rt, &gain, &eq)?;
+        // A correction the graphic EQs cannot realise ends the loop with the best so far.
+        let build = match make_build(fs, opts, &rt, &gain, &eq) {
+            Ok(b) => b,
+            Err(e) if best.is_none() => return Err(e),
+            Err(_) => break,
+        };
         let (cand, total) = evaluate_build(target, fs, opts.early, build)?;
         history.push(cand.score);
         progress(it, cand.score);
@@ -382,12 +401,40 @@ pub fn design(
                 }
             }
         }
-        // Late band levels → output EQ.
+        // Late band levels → output EQ, per command band (31.5 Hz … 16 kHz, so the FDN has no
+        // more energy below 125 Hz or above 8 kHz than the room); a band the room has no decay
+        // of its own in follows its neighbours.
         let fit_late = late_band_energies(&total, fs, tail_from);
-        for b in 0..nb {
-            if target_late[b] > 0.0 && fit_late[b] > 0.0 {
-                eq[b] += alpha * (10.0 * (target_late[b] / fit_late[b]).log10()).clamp(-12.0, 12.0);
+        let mut set: Vec<Option<f64>> = vec![None; BANDS];
+        for b in 0..BANDS {
+            if let (Some(t), Some(f)) = (target_late[b], fit_late[b]) {
+                if t > 0.0 && f > 0.0 {
+                    eq[b] += alpha * (10.0 * (t / f).log10()).clamp(-12.0, 12.0);
+                    set[b] = Some(eq[b]);
+                }
             }
+        }
+        for (e, v) in eq.iter_mut().zip(fill_from_neighbours(&set)) {
+            if let Some(v) = v {
+                *e = v;
+            }
+        }
+        // The command bands outside the fitted octaves (31.5, 63 Hz, 16 kHz) stay within
+        // −OUTER_STEP_DB … +OUTER_STEP_DB/2 of their inner neighbour: a steeper step is past what
+        // the graphic EQ realises without ripple into the bands whose decay is fitted.
+        let lo = COMMAND_FREQUENCIES
+            .iter()
+            .position(|&f| f >= 125.0)
+            .unwrap_or(0);
+        let hi = COMMAND_FREQUENCIES
+            .iter()
+            .rposition(|&f| f <= 8000.0)
+            .unwrap_or(BANDS - 1);
+        for b in (0..lo).rev() {
+            eq[b] = eq[b].clamp(eq[b + 1] - OUTER_STEP_DB, eq[b + 1] + 0.5 * OUTER_STEP_DB);
+        }
+        for b in hi + 1..BANDS {
+            eq[b] = eq[b].clamp(eq[b - 1] - OUTER_STEP_DB, eq[b - 1] + 0.5 * OUTER_STEP_DB);
         }
         // Broadband decay shape → slower groups' gains.
         let fit_tail = tail_energies(&total, fs);
