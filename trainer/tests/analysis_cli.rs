@@ -49,10 +49,11 @@ fn float_wav(path: &Path, fs: u32, samples: &[f32]) {
     std::fs::write(path, b).unwrap();
 }
 
-const COMPARISON_KEYS: [&str; 9] = [
+const COMPARISON_KEYS: [&str; 10] = [
     "bands_hz",
     "rt_a_s",
     "rt_b_s",
+    "rt_range",
     "rt_error_pct",
     "mean_rt_error_pct",
     "worst_rt_error_pct",
@@ -83,6 +84,10 @@ fn compare_meeting_room_with_itself_has_every_key_and_zero_error() {
         assert_eq!(j[k].as_f64(), Some(0.0), "{k}: {}", j[k]);
     }
     assert_eq!(j["bands_hz"].as_array().unwrap().len(), 7);
+    // The meeting room has at least 45 dB above its noise in every band: T30 throughout.
+    for r in j["rt_range"].as_array().unwrap() {
+        assert_eq!(r.as_str(), Some("T30"), "{}", j["rt_range"]);
+    }
     for e in j["rt_error_pct"].as_array().unwrap() {
         assert_eq!(e.as_f64(), Some(0.0));
     }

@@ -116,11 +116,13 @@ fn preset_check_rejects_bad_files_naming_the_field() {
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
         let o = tailor(&["preset", "check", path.to_str().unwrap()]);
-        assert_eq!(o.status.code(), Some(1), "{name}: {}", stdout(&o));
+        // Refusals go to stderr (stdout carries only the accepted files).
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert!(stdout(&o).is_empty(), "{name}: {}", stdout(&o));
         assert!(
-            stdout(&o).contains(expect),
-            "{name}: expected '{expect}' in: {}",
-            stdout(&o)
+            err.contains(expect),
+            "{name}: expected '{expect}' in: {err}"
         );
         assert!(
             !String::from_utf8_lossy(&o.stderr).contains("panicked"),
@@ -141,6 +143,11 @@ fn preset_check_rejects_bad_files_naming_the_field() {
         stdout(&o).contains("ok    ") && stdout(&o).contains("lossless"),
         "{}",
         stdout(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("missing.json"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
 }
 
