@@ -153,17 +153,39 @@ impl Matrix {
             .fold(0.0, f64::max)
     }
 
-    /// Spectral norm (largest singular value), from the eigenvalues of `AᵀA` by cyclic Jacobi.
+    /// Spectral norm (largest singular value), from the eigenvalues of `AᵀA` by cyclic Jacobi,
+    /// computed on `A/s` with `s` the largest |entry| (so entries near the f64 range cannot
+    /// overflow `AᵀA`); NaN when an entry is not finite or the eigenvalues are not (a NaN never
+    /// vanishes into a max, so no check can read it as small).
     pub fn spectral_norm(&self) -> f64 {
-        let ata = self
+        let s = self.data.iter().fold(0.0f64, |m, v| {
+            if v.is_finite() && m.is_finite() {
+                m.max(v.abs())
+            } else {
+                f64::NAN
+            }
+        });
+        if !s.is_finite() {
+            return f64::NAN;
+        }
+        if s == 0.0 {
+            return 0.0;
+        }
+        let scaled = Matrix::from_row_major(
+            self.rows,
+            self.cols,
+            self.data.iter().map(|v| v / s).collect(),
+        )
+        .expect("same shape");
+        let ata = scaled
             .transpose()
-            .matmul(self)
+            .matmul(&scaled)
             .expect("AᵀA shapes always agree");
-        crate::linalg::symmetric_eigenvalues(&ata)
-            .into_iter()
-            .fold(0.0, f64::max)
-            .max(0.0)
-            .sqrt()
+        let eig = crate::linalg::symmetric_eigenvalues(&ata);
+        if eig.iter().any(|e| !e.is_finite()) {
+            return f64::NAN;
+        }
+        s * eig.into_iter().fold(0.0, f64::max).max(0.0).sqrt()
     }
 }
 

@@ -105,6 +105,31 @@ fn sos_sections_are_judged_after_normalising_by_a0() {
 }
 
 #[test]
+fn a_feedback_matrix_near_the_f64_range_is_unstable_not_stable_with_bound_0() {
+    // Found by the long fuzz run (seed 7): entries ~1e307 overflowed AᵀA, the NaN eigenvalues
+    // vanished in a max and the check said "stable (loop-gain bound 0)"; the render blew up.
+    let mut v: Value = serde_json::from_str(&bundled_text()).unwrap();
+    let a = v["build"]["feedback_matrix"].as_array_mut().unwrap();
+    for row in a.iter_mut() {
+        for x in row.as_array_mut().unwrap() {
+            *x = Value::from(x.as_f64().unwrap() * 1e307);
+        }
+    }
+    let p = load(&v).unwrap();
+    let s = p.build().stability();
+    assert!(s.spectral_norm > 1e306, "{s:?}");
+    assert!(matches!(
+        p.build().check_stable(),
+        Err(PresetError::Unstable { .. })
+    ));
+    // The scaled norm still equals the plain one on ordinary matrices.
+    let plain = tailor::matrix::Matrix::from_row_major(2, 2, vec![3.0, 0.0, 4.0, 0.0]).unwrap();
+    assert!((plain.spectral_norm() - 5.0).abs() < 1e-12);
+    let nan = tailor::matrix::Matrix::from_row_major(1, 2, vec![f64::NAN, 1.0]).unwrap();
+    assert!(nan.spectral_norm().is_nan());
+}
+
+#[test]
 fn stated_limits_refuse_what_would_abort_or_run_for_hours() {
     let base: Value = serde_json::from_str(&bundled_text()).unwrap();
     let with = |f: &dyn Fn(&mut Value)| {

@@ -21,6 +21,7 @@
 //! noise, new crossing, until it moves less than 10 ms.
 
 use super::decay_time;
+use super::noise::{argmax, mean};
 
 /// Block length of the Lundeby envelope for a broadband IR, seconds (30 ms).
 pub const BROADBAND_WINDOW_S: f64 = 0.03;
@@ -79,29 +80,6 @@ fn smooth(e: &[f64], w: usize, fs: f64) -> (Vec<f64>, Vec<f64>) {
 /// 10·log10 of a power, floored at −3000 dB.
 fn db(p: f64) -> f64 {
     10.0 * p.max(1e-300).log10()
-}
-
-/// Mean of a slice (0 when empty).
-fn mean(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        0.0
-    } else {
-        v.iter().sum::<f64>() / v.len() as f64
-    }
-}
-
-/// Index of the largest value (0 for an empty slice).
-fn argmax(v: &[f64]) -> usize {
-    v.iter()
-        .enumerate()
-        .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &x)| {
-            if x > bv {
-                (i, x)
-            } else {
-                (bi, bv)
-            }
-        })
-        .0
 }
 
 /// Least-squares line `(intercept dB, slope dB/s)` through `(t[k], db(p[k]))` for `k` in

@@ -154,7 +154,7 @@ fn block_means(e: &[f64], w: usize) -> Vec<f64> {
 }
 
 /// Arithmetic mean (0 for an empty slice).
-fn mean(v: &[f64]) -> f64 {
+pub(crate) fn mean(v: &[f64]) -> f64 {
     if v.is_empty() {
         0.0
     } else {
@@ -163,7 +163,7 @@ fn mean(v: &[f64]) -> f64 {
 }
 
 /// Index of the largest value.
-fn argmax(v: &[f64]) -> usize {
+pub(crate) fn argmax(v: &[f64]) -> usize {
     v.iter()
         .enumerate()
         .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &x)| {

@@ -83,6 +83,7 @@ impl Stability {
 
     /// True when the bound guarantees the build does not blow up (bound ≤ 1 + tolerance).
     pub fn is_stable(&self) -> bool {
+        // A NaN bound (non-finite norm or gain) fails the comparison: unstable.
         self.filters_stable && self.loop_gain_bound <= 1.0 + LOOP_GAIN_TOLERANCE
     }
 }
