@@ -464,10 +464,17 @@ fn chunk(id: &[u8; 4], len: usize, pad: bool) -> Vec<u8> {
 }
 
 fn mutate_wav(rng: &mut ChaCha8Rng, w: &mut Vec<u8>) {
-    let put_u32 =
-        |w: &mut Vec<u8>, at: usize, v: u32| w[at..at + 4].copy_from_slice(&v.to_le_bytes());
-    let put_u16 =
-        |w: &mut Vec<u8>, at: usize, v: u16| w[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    // Header writes land only where the (possibly truncated) file still has the bytes.
+    let put_u32 = |w: &mut Vec<u8>, at: usize, v: u32| {
+        if let Some(b) = w.get_mut(at..at + 4) {
+            b.copy_from_slice(&v.to_le_bytes());
+        }
+    };
+    let put_u16 = |w: &mut Vec<u8>, at: usize, v: u16| {
+        if let Some(b) = w.get_mut(at..at + 2) {
+            b.copy_from_slice(&v.to_le_bytes());
+        }
+    };
     let u16s = [
         0u16, 1, 2, 3, 7, 8, 12, 17, 24, 31, 32, 33, 64, 65, 255, 0xfffe, 0xffff,
     ];

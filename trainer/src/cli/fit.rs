@@ -51,8 +51,9 @@ pub struct Args {
     /// Adam learning rate of the fine-tuning.
     #[arg(long, default_value_t = 2e-4)]
     pub lr: f64,
-    /// Correction iterations of the design loop (each renders and measures the candidate).
-    #[arg(long, default_value_t = 10)]
+    /// Correction iterations of the design loop per slope count (each renders and measures the
+    /// candidate; short rooms keep improving past 10).
+    #[arg(long, default_value_t = 20)]
     pub iterations: usize,
     /// Seed of delays, feedback matrix and gain signs.
     #[arg(long, default_value_t = 1)]
