@@ -218,8 +218,18 @@ pub fn band_decay(
     fc: f64,
     fraction: u32,
 ) -> Result<Option<CompensatedDecay>, AnalysisError> {
-    let y = band_filter(x, fs, fc, fraction)?;
-    Ok(compensated_decay(&y, fs, band_window_s(fc)))
+    Ok(decay_of_band_signal(
+        &band_filter(x, fs, fc, fraction)?,
+        fs,
+        fc,
+    ))
+}
+
+/// The noise-compensated decay of `y`, a signal already filtered to the band with nominal
+/// centre `fc` Hz (at `fs` Hz), with the band's Lundeby block length; `None` when no decay
+/// stands above the noise.
+pub fn decay_of_band_signal(y: &[f64], fs: f64, fc: f64) -> Option<CompensatedDecay> {
+    compensated_decay(y, fs, band_window_s(fc))
 }
 
 /// EDC in dB (0 dB at sample 0) of `x` filtered to the `1/fraction`-octave band at `fc` Hz
@@ -227,7 +237,7 @@ pub fn band_decay(
 /// Schroeder EDC of the band where no decay stands above the noise.
 pub fn band_edc_db(x: &[f64], fs: f64, fc: f64, fraction: u32) -> Result<Vec<f64>, AnalysisError> {
     let y = band_filter(x, fs, fc, fraction)?;
-    Ok(match compensated_decay(&y, fs, band_window_s(fc)) {
+    Ok(match decay_of_band_signal(&y, fs, fc) {
         Some(d) => d.edc_db(),
         None => schroeder_edc_db(&y),
     })
@@ -254,25 +264,32 @@ pub struct BandDecay {
 }
 
 impl BandDecay {
-    /// The figures of one band from its compensated decay (`None`: nothing above the noise).
+    /// The figures of one band from its compensated decay (`None`: nothing above the noise);
+    /// the EDC is formed once for every range.
     pub fn from_decay(fc_hz: f64, d: Option<&CompensatedDecay>) -> Self {
-        let range_db = d.map(|d| d.intersection.range_db);
-        let rt_range = range_db.and_then(RtRange::for_decay_range);
-        let allowed = |r: RtRange| {
-            rt_range.is_some_and(|best| {
-                let (_, best_span) = best.limits_db();
-                r.limits_db().1 <= best_span
-            })
-        };
-        let time = |r: RtRange| d.filter(|_| allowed(r)).and_then(|d| d.decay_time(r));
+        let rt_range = d.and_then(CompensatedDecay::rt_range);
+        let edc = d.map(CompensatedDecay::edc_db);
+        let fs = d.map_or(1.0, |d| d.fs);
+        let time = |r: RtRange| edc.as_deref().and_then(|e| r.time(e, fs));
+        // T20/T30 only where the band's range allows them (no longer than the chosen range).
+        let allowed =
+            |r: RtRange| rt_range.is_some_and(|best| r.limits_db().1 <= best.limits_db().1);
         BandDecay {
             fc_hz,
-            edt_s: d.and_then(|d| d.decay_time(RtRange::Edt)),
-            t20_s: time(RtRange::T20),
-            t30_s: time(RtRange::T30),
-            rt_s: rt_range.and_then(|r| d.and_then(|d| d.decay_time(r))),
+            edt_s: time(RtRange::Edt),
+            t20_s: if allowed(RtRange::T20) {
+                time(RtRange::T20)
+            } else {
+                None
+            },
+            t30_s: if allowed(RtRange::T30) {
+                time(RtRange::T30)
+            } else {
+                None
+            },
+            rt_s: rt_range.and_then(time),
             rt_range,
-            decay_range_db: range_db,
+            decay_range_db: d.map(|d| d.intersection.range_db),
         }
     }
 }

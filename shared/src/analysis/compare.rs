@@ -7,7 +7,7 @@
 //! and cut to the shorter remaining length ([`align_pair`]); every figure below is computed on
 //! the aligned, cut pair.
 
-use super::bands::{audio_band, band_filter, BandDecay, OCTAVE_BANDS_HZ};
+use super::bands::{audio_band, band_filter, decay_of_band_signal, OCTAVE_BANDS_HZ};
 use super::error::{validate_rate, AnalysisError};
 use super::iso3382::{compensated_decay, CompensatedDecay, RtRange, BROADBAND_WINDOW_S};
 use super::onset::align_pair;
@@ -63,30 +63,19 @@ struct BandMeasure {
     decay: Option<CompensatedDecay>,
 }
 
-/// The octave bands of `x` at `fs` Hz (`None` above Nyquist) and their sum (`x` limited to
-/// the bands, as [`super::bands::band_limited`]).
-fn measure_bands(x: &[f64], fs: f64) -> (Vec<Option<BandMeasure>>, Vec<f64>) {
-    let mut sum = vec![0.0; x.len()];
-    let bands = OCTAVE_BANDS_HZ
+/// The octave bands of `x` at `fs` Hz (`None` above Nyquist).
+fn measure_bands(x: &[f64], fs: f64) -> Vec<Option<BandMeasure>> {
+    OCTAVE_BANDS_HZ
         .iter()
         .map(|&fc| {
             let y = band_filter(x, fs, fc, 1).ok()?;
-            for (s, v) in sum.iter_mut().zip(&y) {
-                *s += v;
-            }
-            let decay = band_decay_of_filtered(&y, fs, fc);
+            let decay = decay_of_band_signal(&y, fs, fc);
             let energy = decay
                 .as_ref()
                 .map_or_else(|| y.iter().map(|v| v * v).sum(), CompensatedDecay::total);
             Some(BandMeasure { energy, decay })
         })
-        .collect();
-    (bands, sum)
-}
-
-/// The compensated decay of an already band-filtered signal.
-fn band_decay_of_filtered(y: &[f64], fs: f64, fc: f64) -> Option<CompensatedDecay> {
-    compensated_decay(y, fs, super::iso3382::band_window_s(fc))
+        .collect()
 }
 
 /// Compares target `a` with candidate `b`, both at `fs` Hz (see [`Comparison`] for every
@@ -104,15 +93,15 @@ pub fn compare_irs(a: &[f64], b: &[f64], fs: f64) -> Result<Comparison, Analysis
             min,
         });
     }
-    let ((ma, _), (mb, _)) = (measure_bands(a, fs), measure_bands(b, fs));
+    let (ma, mb) = (measure_bands(a, fs), measure_bands(b, fs));
     let level_error_db = level_error_of(&ma, &mb).ok_or(AnalysisError::BadRate(fs))?;
     let mut rt_a_s = Vec::new();
     let mut rt_b_s = Vec::new();
     let mut rt_range = Vec::new();
-    for (&fc, (x, y)) in OCTAVE_BANDS_HZ.iter().zip(ma.iter().zip(&mb)) {
+    for (x, y) in ma.iter().zip(&mb) {
         let da = x.as_ref().and_then(|m| m.decay.as_ref());
         let db = y.as_ref().and_then(|m| m.decay.as_ref());
-        let range = BandDecay::from_decay(fc, da).rt_range;
+        let range = da.and_then(CompensatedDecay::rt_range);
         rt_a_s.push(range.and_then(|r| da.and_then(|d| d.decay_time(r))));
         rt_b_s.push(range.and_then(|r| db.and_then(|d| d.decay_time(r))));
         rt_range.push(range);
@@ -190,7 +179,6 @@ pub fn edc_error_db(a: &[f64], b: &[f64], fs: f64) -> f64 {
 /// the noise); `None` for a band above Nyquist (8 kHz at fs < 22.5 kHz).
 pub fn octave_band_energies(x: &[f64], fs: f64) -> Vec<Option<f64>> {
     measure_bands(x, fs)
-        .0
         .into_iter()
         .map(|m| m.map(|m| m.energy))
         .collect()
@@ -217,8 +205,7 @@ fn level_error_of(a: &[Option<BandMeasure>], b: &[Option<BandMeasure>]) -> Optio
 /// ([`octave_band_energies`]) / sum of those band energies (floored at 10⁻³⁰).
 pub fn level_error_db(a: &[f64], b: &[f64], fs: f64) -> Result<f64, AnalysisError> {
     validate_rate(fs)?;
-    level_error_of(&measure_bands(a, fs).0, &measure_bands(b, fs).0)
-        .ok_or(AnalysisError::BadRate(fs))
+    level_error_of(&measure_bands(a, fs), &measure_bands(b, fs)).ok_or(AnalysisError::BadRate(fs))
 }
 
 /// Magnitude spectrum of `x` on 64 mel bands: |FFT| of `x` scaled to unit energy (zero-padded to

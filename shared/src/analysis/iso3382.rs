@@ -259,8 +259,13 @@ impl CompensatedDecay {
     /// Decay time in seconds by least squares on the compensated EDC over `range`, `None` when
     /// the EDC does not reach its lower end.
     pub fn decay_time(&self, range: RtRange) -> Option<f64> {
-        let (start, span) = range.limits_db();
-        decay_time(&self.edc_db(), self.fs, start, span)
+        range.time(&self.edc_db(), self.fs)
+    }
+
+    /// The longest regression range this decay's range above its noise allows
+    /// ([`RtRange::for_decay_range`]).
+    pub fn rt_range(&self) -> Option<RtRange> {
+        RtRange::for_decay_range(self.intersection.range_db)
     }
 }
 
@@ -332,6 +337,13 @@ impl RtRange {
         } else {
             None
         }
+    }
+
+    /// Decay time in seconds by least squares over this range on `edc_db` (0 dB at its start,
+    /// sampled at `fs` Hz), `None` when the EDC does not reach the range's lower end.
+    pub fn time(self, edc_db: &[f64], fs: f64) -> Option<f64> {
+        let (start, span) = self.limits_db();
+        decay_time(edc_db, fs, start, span)
     }
 
     /// Its name ("EDT", "T30", "T20", "T15").

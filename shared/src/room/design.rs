@@ -17,9 +17,9 @@
 
 use super::early::bake_early_fir;
 use super::grouped::{grouped_delays, grouped_feedback_matrix, split_lines, GroupedError};
-use crate::analysis::bands::{band_filter, octave_bands_hz};
+use crate::analysis::bands::{band_filter, decay_of_band_signal, octave_bands_hz};
 use crate::analysis::compare::{compare_irs, Comparison, EDC_COMPARE_FLOOR_DB};
-use crate::analysis::iso3382::{band_window_s, compensated_decay, BROADBAND_WINDOW_S};
+use crate::analysis::iso3382::{compensated_decay, BROADBAND_WINDOW_S};
 use crate::analysis::slopes::schroeder_energy;
 use crate::engine::{Engine, EngineConfig};
 use crate::geq::{
@@ -226,7 +226,7 @@ fn late_band_energies(x: &[f64], fs: f64, from: usize) -> Vec<Option<f64>> {
         .iter()
         .map(|&fc| {
             let y = band_filter(x, fs, fc, 1).ok()?;
-            match compensated_decay(&y, fs, band_window_s(fc)) {
+            match decay_of_band_signal(&y, fs, fc) {
                 Some(d) => Some(d.energy_from(from)),
                 None if (125.0..=8000.0).contains(&fc) => {
                     Some(y.iter().skip(from).map(|v| v * v).sum())
