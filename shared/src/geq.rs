@@ -107,6 +107,14 @@ pub enum GeqError {
         /// Line index.
         line: usize,
     },
+    /// A third-octave design got the wrong number of band gains.
+    #[error("got {got} band gains for {want} third-octave bands")]
+    Bands {
+        /// Gains given.
+        got: usize,
+        /// Bands of the design.
+        want: usize,
+    },
     /// The designed sections are not finite (targets far outside the EQ's range).
     #[error(
         "graphic EQ design for {what} {index} is not finite (targets outside the designable range)"
@@ -286,40 +294,12 @@ impl GeqPlan {
             weights.push(midpoint_weight);
             expand.extend_from_slice(&row);
         }
-        let m = control_hz.len();
         let phi: Vec<f64> = control_hz
             .iter()
             .map(|f| (pi * f / fs).sin().powi(2))
             .collect();
 
-        // Interaction matrix G (M × 11): dB per dB of each section at the prototype gain.
-        let mut g = vec![0.0; m * SECTIONS];
-        for s in 0..SECTIONS {
-            if !active_sections[s] {
-                continue;
-            }
-            let c = section_coefficients(kinds[s], PROTOTYPE_GAIN_DB);
-            for i in 0..m {
-                g[i * SECTIONS + s] = section_db(&c, phi[i]) / PROTOTYPE_GAIN_DB;
-            }
-        }
-        // P = (GᵀWG + λI)⁻¹ GᵀW.
-        let mut normal = vec![0.0; SECTIONS * SECTIONS];
-        for r in 0..SECTIONS {
-            for c in 0..SECTIONS {
-                normal[r * SECTIONS + c] = (0..m)
-                    .map(|i| weights[i] * g[i * SECTIONS + r] * g[i * SECTIONS + c])
-                    .sum::<f64>()
-                    + if r == c { RIDGE } else { 0.0 };
-            }
-        }
-        let rhs: Vec<f64> = (0..SECTIONS * m)
-            .map(|k| {
-                let (r, i) = (k / m, k % m);
-                weights[i] * g[i * SECTIONS + r]
-            })
-            .collect();
-        let projection = cholesky_solve(&normal, SECTIONS, &rhs, m);
+        let projection = least_squares_projection(&kinds, &active_sections, &phi, &weights);
         Ok(Self {
             fs,
             kinds,
@@ -353,29 +333,9 @@ impl GeqPlan {
     }
 
     fn control_gains_n(&self, target_db: &[f64; BANDS], iterations: usize) -> [f64; SECTIONS] {
-        let m = self.controls();
-        let t: Vec<f64> = (0..m)
-            .map(|i| {
-                (0..BANDS)
-                    .map(|j| self.expand[i * BANDS + j] * target_db[j])
-                    .sum()
-            })
-            .collect();
-        let project = |r: &[f64], x: &mut [f64; SECTIONS]| {
-            for (s, xs) in x.iter_mut().enumerate() {
-                *xs += (0..m)
-                    .map(|i| self.projection[s * m + i] * r[i])
-                    .sum::<f64>();
-            }
-        };
-        let mut x = [0.0; SECTIONS];
-        project(&t, &mut x);
-        for _ in 0..iterations {
-            let d = self.cascade_db(&x);
-            let r: Vec<f64> = t.iter().zip(&d).map(|(a, b)| a - b).collect();
-            project(&r, &mut x);
-        }
-        x
+        let t = expand_targets(&self.expand, target_db);
+        let x = fit_control_gains(&self.kinds, &self.phi, &self.projection, &t, iterations);
+        std::array::from_fn(|s| x[s])
     }
 
     /// Normalised sections (`a0 = 1`) for control gains `x` (dB).
@@ -400,6 +360,82 @@ impl GeqPlan {
             })
             .fold(0.0, f64::max)
     }
+}
+
+/// Control-point targets (dB) from command-band targets: `expand` (M × bands, row-major) ·
+/// `target_db`.
+pub(crate) fn expand_targets(expand: &[f64], target_db: &[f64]) -> Vec<f64> {
+    let b = target_db.len();
+    expand
+        .chunks(b)
+        .map(|row| row.iter().zip(target_db).map(|(e, t)| e * t).sum())
+        .collect()
+}
+
+/// The weighted least-squares projection `P = (GᵀWG + λI)⁻¹ GᵀW` (sections × controls,
+/// row-major) of a cascade of `kinds` at the control points `phi = sin²(ω/2)` with `weights`;
+/// `G` is each active section's dB response per dB at [`PROTOTYPE_GAIN_DB`] (inactive sections:
+/// zero columns, held at 0 dB by the ridge).
+pub(crate) fn least_squares_projection(
+    kinds: &[SectionKind],
+    active: &[bool],
+    phi: &[f64],
+    weights: &[f64],
+) -> Vec<f64> {
+    let (ns, m) = (kinds.len(), phi.len());
+    let mut g = vec![0.0; m * ns];
+    for s in (0..ns).filter(|&s| active[s]) {
+        let c = section_coefficients(kinds[s], PROTOTYPE_GAIN_DB);
+        for i in 0..m {
+            g[i * ns + s] = section_db(&c, phi[i]) / PROTOTYPE_GAIN_DB;
+        }
+    }
+    let mut normal = vec![0.0; ns * ns];
+    for r in 0..ns {
+        for c in 0..ns {
+            normal[r * ns + c] = (0..m)
+                .map(|i| weights[i] * g[i * ns + r] * g[i * ns + c])
+                .sum::<f64>()
+                + if r == c { RIDGE } else { 0.0 };
+        }
+    }
+    let rhs: Vec<f64> = (0..ns * m)
+        .map(|k| {
+            let (r, i) = (k / m, k % m);
+            weights[i] * g[i * ns + r]
+        })
+        .collect();
+    cholesky_solve(&normal, ns, &rhs, m)
+}
+
+/// Control gains (dB per section) of a cascade of `kinds` realising the control-point targets
+/// `t` (dB at `phi`): the projection of `t`, then `iterations` corrections
+/// `x ← x + P·(t − D(x))` with `D` the cascade's exact dB response.
+pub(crate) fn fit_control_gains(
+    kinds: &[SectionKind],
+    phi: &[f64],
+    projection: &[f64],
+    t: &[f64],
+    iterations: usize,
+) -> Vec<f64> {
+    let (ns, m) = (kinds.len(), phi.len());
+    let project = |r: &[f64], x: &mut [f64]| {
+        for (s, xs) in x.iter_mut().enumerate() {
+            *xs += (0..m).map(|i| projection[s * m + i] * r[i]).sum::<f64>();
+        }
+    };
+    let mut x = vec![0.0; ns];
+    project(t, &mut x);
+    for _ in 0..iterations {
+        let coefs: Vec<[f64; 6]> = (0..ns)
+            .map(|s| section_coefficients(kinds[s], x[s]))
+            .collect();
+        let r: Vec<f64> = (0..m)
+            .map(|i| t[i] - coefs.iter().map(|c| section_db(c, phi[i])).sum::<f64>())
+            .collect();
+        project(&r, &mut x);
+    }
+    x
 }
 
 /// Solves `S·X = B` for symmetric positive definite `S` (n × n) and `B` (n × k), row-major.

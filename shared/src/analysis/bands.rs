@@ -36,6 +36,26 @@ pub fn third_octave_bands_hz(fs: f64) -> Vec<f64> {
         .collect()
 }
 
+/// Nominal centres in Hz of the 31 IEC 61260-1 third-octave bands of the audio band (20 Hz …
+/// 20 kHz).
+pub const AUDIO_THIRD_OCTAVES_HZ: [f64; 31] = [
+    20.0, 25.0, 31.5, 40.0, 50.0, 63.0, 80.0, 100.0, 125.0, 160.0, 200.0, 250.0, 315.0, 400.0,
+    500.0, 630.0, 800.0, 1000.0, 1250.0, 1600.0, 2000.0, 2500.0, 3150.0, 4000.0, 5000.0, 6300.0,
+    8000.0, 10000.0, 12500.0, 16000.0, 20000.0,
+];
+
+/// The third-octave bands of the audio band at `fs` Hz (nominal centres, Hz): those of
+/// [`AUDIO_THIRD_OCTAVES_HZ`] whose exact midband is at most `0.45·fs` and whose IEC upper edge
+/// lies below Nyquist (all 31 at 48 kHz and above; up to 16 kHz at 44.1 kHz; up to 3.15 kHz at
+/// 8 kHz).
+pub fn audio_third_octaves_hz(fs: f64) -> Vec<f64> {
+    AUDIO_THIRD_OCTAVES_HZ
+        .iter()
+        .copied()
+        .filter(|&f| exact_midband_hz(f, 3) <= 0.45 * fs && band_fits(f, fs, 3))
+        .collect()
+}
+
 /// Lower and upper band edges in Hz of the `1/fraction`-octave band centred at `fc` Hz:
 /// `fc·2^(∓1/(2·fraction))` (octave: fc/√2, fc·√2).
 pub fn band_edges_hz(fc: f64, fraction: u32) -> (f64, f64) {

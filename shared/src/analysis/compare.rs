@@ -7,7 +7,9 @@
 //! and cut to the shorter remaining length ([`align_pair`]); every figure below is computed on
 //! the aligned, cut pair.
 
-use super::bands::{audio_band, band_filter, decay_of_band_signal, OCTAVE_BANDS_HZ};
+use super::bands::{
+    audio_band, audio_third_octaves_hz, band_filter, decay_of_band_signal, OCTAVE_BANDS_HZ,
+};
 use super::error::{validate_rate, AnalysisError};
 use super::iso3382::{compensated_decay, CompensatedDecay, RtRange, BROADBAND_WINDOW_S};
 use super::onset::align_pair;
@@ -55,6 +57,114 @@ pub struct Comparison {
     pub level_error_db: f64,
     /// RMS over 64 mel bands of 20·log10(|A_mel|/|B_mel|), dB (see [`mel_lsd_db`]).
     pub mel_lsd_db: f64,
+    /// Nominal centres of the IEC third-octave bands of the audio band below `0.45·fs`, Hz
+    /// ([`audio_third_octaves_hz`]: 20 Hz … 20 kHz at fs ≥ 48 kHz).
+    pub third_octave_bands_hz: Vec<f64>,
+    /// Whether A has a decay above its noise in each third-octave band (the bands whose level
+    /// error counts; in the others the room has no energy of its own).
+    pub third_octave_above_noise: Vec<bool>,
+    /// Third-octave band level of A, dB: its energy without noise (plain energy in a band without
+    /// decay above the noise) over the sum of those energies in A's above-noise bands; `None` for
+    /// a band with no energy at all.
+    pub third_octave_level_a_db: Vec<Option<f64>>,
+    /// Third-octave band level of B, dB, over the sum of B's energies in A's above-noise bands.
+    pub third_octave_level_b_db: Vec<Option<f64>>,
+    /// Per third-octave band B − A level, dB, in the bands where A is above its noise; `None`
+    /// elsewhere.
+    pub third_octave_band_error_db: Vec<Option<f64>>,
+    /// Largest |B − A| third-octave level over the bands where A is above its noise, dB (every
+    /// band of the room's own within this figure); 0 when no band is.
+    pub third_octave_level_error_db: f64,
+    /// Largest amount by which B's level exceeds A's in the bands where A has no decay above its
+    /// noise, dB (energy the fit has where the room has none); 0 when B stays below everywhere.
+    pub third_octave_excess_db: f64,
+}
+
+/// Third-octave level figures of an aligned pair: see the `third_octave_*` fields of
+/// [`Comparison`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThirdOctaveLevels {
+    /// Nominal band centres, Hz.
+    pub bands_hz: Vec<f64>,
+    /// Whether A has a decay above its noise per band.
+    pub above_noise: Vec<bool>,
+    /// Level of A per band, dB (relative to A's above-noise total).
+    pub a_db: Vec<Option<f64>>,
+    /// Level of B per band, dB (relative to B's energy in A's above-noise bands).
+    pub b_db: Vec<Option<f64>>,
+    /// B − A per above-noise band, dB.
+    pub error_db: Vec<Option<f64>>,
+    /// Largest |B − A| over the above-noise bands, dB.
+    pub worst_db: f64,
+    /// Largest B − A (≥ 0) over the other bands, dB.
+    pub excess_db: f64,
+}
+
+/// Energy of `x` without its noise (at `fs` Hz) in the IEC third-octave band with nominal
+/// centre `fc` Hz from sample `from` on, and whether the band has a decay above its noise (the
+/// plain energy where it has none); `None` when the band does not fit below Nyquist.
+pub fn third_octave_energy(x: &[f64], fs: f64, fc: f64, from: usize) -> Option<(f64, bool)> {
+    let y = band_filter(x, fs, fc, 3).ok()?;
+    Some(match decay_of_band_signal(&y, fs, fc) {
+        Some(d) => (d.energy_from(from), true),
+        None => (y.iter().skip(from).map(|v| v * v).sum(), false),
+    })
+}
+
+/// Third-octave level figures of aligned `a` and `b` at `fs` Hz (see [`ThirdOctaveLevels`]).
+pub fn third_octave_levels(a: &[f64], b: &[f64], fs: f64) -> ThirdOctaveLevels {
+    let bands_hz = audio_third_octaves_hz(fs);
+    let measure = |x: &[f64]| -> Vec<(f64, bool)> {
+        bands_hz
+            .iter()
+            .map(|&fc| third_octave_energy(x, fs, fc, 0).unwrap_or((0.0, false)))
+            .collect()
+    };
+    let (ea, eb) = (measure(a), measure(b));
+    let above_noise: Vec<bool> = ea.iter().map(|(_, d)| *d).collect();
+    let total = |e: &[(f64, bool)]| -> f64 {
+        e.iter()
+            .zip(&above_noise)
+            .filter(|(_, &k)| k)
+            .map(|((v, _), _)| v.max(0.0))
+            .sum::<f64>()
+    };
+    let level = |e: &[(f64, bool)]| -> Vec<Option<f64>> {
+        let t = total(e);
+        e.iter()
+            .map(|(v, _)| (*v > 0.0 && t > 0.0).then(|| 10.0 * (v / t).log10()))
+            .collect()
+    };
+    let (a_db, b_db) = (level(&ea), level(&eb));
+    let diff = |i: usize| -> Option<f64> { Some(b_db[i]? - a_db[i]?) };
+    let error_db: Vec<Option<f64>> = (0..bands_hz.len())
+        .map(|i| if above_noise[i] { diff(i) } else { None })
+        .collect();
+    let worst_db = error_db
+        .iter()
+        .flatten()
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    let excess_db = (0..bands_hz.len())
+        .filter(|&i| !above_noise[i])
+        .filter_map(|i| match (a_db[i], b_db[i]) {
+            (Some(x), Some(y)) => Some(y - x),
+            (None, Some(_)) => Some(f64::INFINITY),
+            _ => None,
+        })
+        .fold(0.0f64, f64::max);
+    ThirdOctaveLevels {
+        bands_hz,
+        above_noise,
+        a_db,
+        b_db,
+        error_db,
+        worst_db,
+        excess_db: if excess_db.is_finite() {
+            excess_db
+        } else {
+            300.0
+        },
+    }
 }
 
 /// One octave band of one IR: its energy without noise and its compensated decay.
@@ -118,6 +228,7 @@ pub fn compare_irs(a: &[f64], b: &[f64], fs: f64) -> Result<Comparison, Analysis
     let mean_rt_error_pct =
         (!known.is_empty()).then(|| known.iter().sum::<f64>() / known.len() as f64);
     let worst_rt_error_pct = known.iter().copied().reduce(f64::max);
+    let third = third_octave_levels(a, b, fs);
     Ok(Comparison {
         bands_hz: OCTAVE_BANDS_HZ.to_vec(),
         rt_a_s,
@@ -129,6 +240,13 @@ pub fn compare_irs(a: &[f64], b: &[f64], fs: f64) -> Result<Comparison, Analysis
         edc_error_db: edc_error_db(&audio_band(a, fs), &audio_band(b, fs), fs),
         level_error_db,
         mel_lsd_db: mel_lsd_db(a, b, fs)?,
+        third_octave_bands_hz: third.bands_hz,
+        third_octave_above_noise: third.above_noise,
+        third_octave_level_a_db: third.a_db,
+        third_octave_level_b_db: third.b_db,
+        third_octave_band_error_db: third.error_db,
+        third_octave_level_error_db: third.worst_db,
+        third_octave_excess_db: third.excess_db,
     })
 }
 
@@ -309,6 +427,107 @@ mod tests {
         assert!(c.mel_lsd_db > 0.5, "{}", c.mel_lsd_db);
         // All tones decay alike: band RTs still agree.
         assert!(c.worst_rt_error_pct.unwrap() < 2.0, "{:?}", c.rt_error_pct);
+    }
+
+    /// Decaying noise (RT 0.5 s) with the 1 kHz third-octave raised by `boost_db` (a zero-phase
+    /// FFT gain on the band), over a steady noise floor about 80 dB down.
+    fn noisy_room(boost_db: f64, seed: u64) -> Vec<f64> {
+        noisy_room_cut(boost_db, seed, 0.0, 1e-4)
+    }
+
+    /// [`noisy_room`] with the decay removed below `cut_hz` (only the floor, of amplitude
+    /// `floor`, is left there).
+    fn noisy_room_cut(boost_db: f64, seed: u64, cut_hz: f64, floor: f64) -> Vec<f64> {
+        use rand::{Rng, SeedableRng};
+        let fs = 48000.0;
+        let n = (1.5 * fs) as usize;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let x: Vec<f64> = (0..n)
+            .map(|i| {
+                let t = i as f64 / fs;
+                (rng.random::<f64>() - 0.5) * 10f64.powf(-3.0 * t / 0.5)
+            })
+            .collect();
+        let floor: Vec<f64> = (0..n)
+            .map(|_| (rng.random::<f64>() - 0.5) * floor)
+            .collect();
+        let g = 10f64.powf(boost_db / 20.0);
+        let (lo, hi) = crate::analysis::bands::iec_band_edges_hz(1000.0, 3);
+        let mut planner = realfft::RealFftPlanner::<f64>::new();
+        let (f, i) = (planner.plan_fft_forward(n), planner.plan_fft_inverse(n));
+        let mut buf = x.clone();
+        let mut spec = f.make_output_vec();
+        f.process(&mut buf, &mut spec).unwrap();
+        for (k, z) in spec.iter_mut().enumerate() {
+            let hz = k as f64 * fs / n as f64;
+            let gain = if hz < cut_hz {
+                0.0
+            } else if (lo..hi).contains(&hz) {
+                g
+            } else {
+                1.0
+            };
+            *z *= gain / n as f64;
+        }
+        let mut out = i.make_output_vec();
+        i.process(&mut spec, &mut out).unwrap();
+        out.iter().zip(&floor).map(|(x, f)| x + f).collect()
+    }
+
+    #[test]
+    fn third_octave_levels_find_a_band_boost_and_ignore_the_noise_floor() {
+        let fs = 48000.0;
+        let a = noisy_room(0.0, 1);
+        // A louder copy: the same levels (shares) in every band. (Two noise realisations differ
+        // by several dB in the bands below 100 Hz, which hold only a few modes' worth of energy.)
+        let louder: Vec<f64> = a.iter().map(|v| 3.0 * v).collect();
+        let same = third_octave_levels(&a, &louder, fs);
+        assert_eq!(same.bands_hz.len(), 31);
+        assert!(
+            same.above_noise[8..].iter().all(|&k| k),
+            "{:?}",
+            same.above_noise
+        );
+        assert!(same.worst_db < 1e-6, "{same:?}");
+        // +4 dB in the 1 kHz band: that band is 4 dB up (less the share it takes from the total).
+        let up = third_octave_levels(&a, &noisy_room(4.0, 1), fs);
+        let k = up.bands_hz.iter().position(|&f| f == 1000.0).unwrap();
+        let e = up.error_db[k].unwrap();
+        assert!((3.3..4.2).contains(&e), "{e}");
+        assert!((up.worst_db - e).abs() < 1e-9);
+        let others = up
+            .error_db
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != k)
+            .fold(0.0f64, |m, (_, e)| m.max(e.map_or(0.0, f64::abs)));
+        assert!(others < 0.5, "{up:?}");
+        let c = compare_irs(&a, &noisy_room(4.0, 1), fs).unwrap();
+        assert!((c.third_octave_level_error_db - up.worst_db).abs() < 0.3);
+        // A 20 Hz tone 20 dB over the band's energy: that band's error says so.
+        let tone = |x: &[f64]| -> Vec<f64> {
+            x.iter()
+                .enumerate()
+                .map(|(i, v)| v + 1e-2 * (2.0 * std::f64::consts::PI * 20.0 * i as f64 / fs).sin())
+                .collect()
+        };
+        let loud = third_octave_levels(&a, &tone(&a), fs);
+        assert!(
+            loud.error_db[0].unwrap_or(loud.excess_db) > 10.0,
+            "{loud:?}"
+        );
+        // A room with nothing but its floor (40 dB down) below 56 Hz: the 20 and 25 Hz bands are
+        // not judged by level, and energy the fit puts there is the excess.
+        let cut = noisy_room_cut(0.0, 1, 56.0, 1e-2);
+        let quiet = third_octave_levels(&cut, &cut, fs);
+        assert_eq!(&quiet.above_noise[..2], &[false, false], "{quiet:?}");
+        assert!(quiet.above_noise[8..].iter().all(|&k| k), "{quiet:?}");
+        assert_eq!(quiet.excess_db, 0.0);
+        let excess = third_octave_levels(&cut, &tone(&cut), fs);
+        assert!(
+            excess.error_db[0].is_none() && excess.excess_db > 20.0,
+            "{excess:?}"
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Energy-decay loss for room fitting: octave-band and broadband Schroeder EDCs and band energy
 //! shares of a model IR against a target's ([`CompareLoss`]), so band decay times, band levels
-//! and the EDC shape (two slopes of a coupled room) are matched together.
+//! and the EDC shape (two slopes of a coupled room) are matched together. The target's curves
+//! may be given ([`CompareLoss::from_curves`]: the room fit passes its noise-compensated decays,
+//! as `compare` measures them), the model's are its own (a render has no noise).
 //!
 //! Band filtering is a product with the band filter's frequency response on the rfft grid
 //! followed by an inverse rfft (both sides use the same circular operator), the EDC a reverse
@@ -227,7 +229,8 @@ fn db(x: &Tensor) -> candle_core::Result<Tensor> {
 }
 
 impl CompareLoss {
-    /// Loss toward `target` (length ≤ `n`) through the octave filters `bands`, as f64 tensors.
+    /// Loss toward `target` (length ≤ `n`) through the octave filters `bands`, as f64 tensors;
+    /// the target's curves are its own circular band EDCs and plain Schroeder EDC.
     pub fn new(
         target: &[f64],
         n: usize,
@@ -241,10 +244,46 @@ impl CompareLoss {
                 len: target.len(),
             });
         }
+        let mut acc = 0.0;
+        let mut broad = vec![0.0; target.len()];
+        for t in (0..target.len()).rev() {
+            acc += target[t] * target[t];
+            broad[t] = acc;
+        }
+        let edcs: Vec<Vec<f64>> = band_edcs(target, n, bands)
+            .into_iter()
+            .map(|mut e| {
+                e.truncate(target.len());
+                e
+            })
+            .collect();
+        Self::from_curves(&edcs, &broad, n, bands, range_db, device)
+    }
+
+    /// Loss toward given target curves: per band of `bands` its energy decay (energy from each
+    /// sample on, e.g. noise-compensated as ISO 3382-1 measures it) and the broadband one, each
+    /// at most `n` samples long.
+    pub fn from_curves(
+        edcs: &[Vec<f64>],
+        broad: &[f64],
+        n: usize,
+        bands: &[SosBank],
+        range_db: f64,
+        device: &Device,
+    ) -> Result<Self, EdcLossError> {
+        let len = broad.len();
+        if n == 0
+            || !n.is_multiple_of(2)
+            || len == 0
+            || len > n
+            || edcs.len() != bands.len()
+            || edcs.iter().any(|e| e.is_empty() || e.len() > n)
+        {
+            return Err(EdcLossError::Length { n, len });
+        }
         let te = |e: candle_core::Error| EdcLossError::Tensor(e.to_string());
         let nb = bands.len();
         let bins = n / 2 + 1;
-        let edcs = band_edcs(target, n, bands);
         let (mut re, mut im) = (Vec::with_capacity(nb * bins), Vec::with_capacity(nb * bins));
         let mut band_db = vec![0.0; nb * n];
         let mut band_mask = vec![0.0; nb * n];
@@ -260,7 +299,7 @@ impl CompareLoss {
                 return Err(EdcLossError::SilentBand(b));
             }
             share_db.push(10.0 * (e0 / total).log10());
-            for t in 0..target.len() {
+            for t in 0..edcs[b].len() {
                 let d = 10.0 * (edcs[b][t] / e0).log10();
                 if d < -range_db {
                     break;
@@ -270,17 +309,11 @@ impl CompareLoss {
                 band_count += 1.0;
             }
         }
-        let mut acc = 0.0;
-        let mut broad = vec![0.0; n];
-        for t in (0..target.len()).rev() {
-            acc += target[t] * target[t];
-            broad[t] = acc;
-        }
         let mut broad_db = vec![0.0; n];
         let mut broad_mask = vec![0.0; n];
         let mut broad_count = 0.0f64;
-        for t in 0..target.len() {
-            let d = 10.0 * (broad[t] / broad[0]).log10();
+        for t in 0..len {
+            let d = 10.0 * (broad[t] / broad[0].max(1e-300)).log10();
             if d <= -30.0 {
                 break;
             }

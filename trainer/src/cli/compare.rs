@@ -33,7 +33,14 @@ shorter length. JSON keys (--json):
   worst_rt_error_pct    largest available band error, %
   edc_error_db          mean |ΔdB| of the broadband noise-compensated EDCs where A's is above −30 dB
   level_error_db        mean over bands of |ΔdB| of the band energy shares (energies without noise)
-  mel_lsd_db            RMS over 64 mel bands of 20·log10(|A_mel|/|B_mel|), unit-energy IRs";
+  mel_lsd_db            RMS over 64 mel bands of 20·log10(|A_mel|/|B_mel|), unit-energy IRs
+  third_octave_bands_hz IEC third-octave centres 20 Hz … 20 kHz (those below 0.45·fs)
+  third_octave_above_noise  per band: A has a decay above its noise there
+  third_octave_level_a_db, third_octave_level_b_db
+                        per band energy without noise over the sum in A's above-noise bands, dB
+  third_octave_band_error_db  per band B − A, dB (null where A is at its noise floor)
+  third_octave_level_error_db largest |B − A| over A's above-noise bands, dB
+  third_octave_excess_db      largest B − A where A has no decay above its noise, dB";
 
 /// Runs the comparison and prints it.
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -94,4 +101,12 @@ pub fn print_comparison(c: &Comparison) {
     println!("  EDC error       {:.2} dB", c.edc_error_db);
     println!("  level error     {:.2} dB", c.level_error_db);
     println!("  mel LSD         {:.2} dB", c.mel_lsd_db);
+    let above = c.third_octave_above_noise.iter().filter(|&&k| k).count();
+    println!(
+        "  1/3-oct level   {:.2} dB worst over {above} of {} bands above the room's noise; \
+         excess elsewhere {:.2} dB",
+        c.third_octave_level_error_db,
+        c.third_octave_bands_hz.len(),
+        c.third_octave_excess_db
+    );
 }

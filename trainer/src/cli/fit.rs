@@ -11,7 +11,7 @@ use tailor::analysis::compare::{compare_irs, Comparison};
 use tailor::analysis::schroeder_edc_db;
 use tailor::analysis::spectrogram::spectrogram_db;
 use tailor::room::analysis::{RoomAnalysis, SlopeChoice};
-use tailor::room::design::{Candidate, DesignOptions};
+use tailor::room::design::{Candidate, DesignOptions, POLISH_ITERATIONS};
 use tailor::room::{design_room, early_window, AUTO_SLOPE_COUNTS};
 
 use crate::train::room::{fine_tune, FineTuneOptions};
@@ -104,15 +104,19 @@ pub fn run(args: &Args) -> Result<()> {
         SlopeChoice::Auto => AUTO_SLOPE_COUNTS.len(),
         SlopeChoice::Fixed(_) => 1,
     };
+    // One step per render of the closed loop (design iterations + timbre polish per slope count).
+    let per_try = opts.iterations + POLISH_ITERATIONS;
     let pb = if args.json {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new((tries * opts.iterations) as u64)
+        ProgressBar::new((tries * per_try) as u64)
     };
     pb.set_style(
-        ProgressStyle::with_template("design {bar:30} {pos}/{len}  {msg}")
+        ProgressStyle::with_template("{prefix:>9} {bar:30} {pos}/{len} renders  {msg}")
             .context("progress template")?,
     );
+    pb.set_prefix("design");
+    pb.set_message("analysing the room");
     let t0 = std::time::Instant::now();
     let chosen = design_room(
         &original,
@@ -121,8 +125,16 @@ pub fn run(args: &Args) -> Result<()> {
         &opts,
         !args.no_early,
         |c, it, s| {
-            pb.set_position((c * opts.iterations + it + 1) as u64);
-            pb.set_message(format!("slope count {} of {tries}, score {s:.3}", c + 1));
+            let stage = if it < opts.iterations {
+                "closed loop"
+            } else {
+                "timbre polish"
+            };
+            pb.set_position((c * per_try + it + 1) as u64);
+            pb.set_message(format!(
+                "slope count {} of {tries}, {stage}, score {s:.3}",
+                c + 1
+            ));
         },
     )
     .with_context(|| format!("cannot fit {}", args.ir.display()))?;
@@ -206,6 +218,13 @@ pub fn run(args: &Args) -> Result<()> {
         }
     }
     let total_s = t0.elapsed().as_secs_f64();
+    let pb = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    pb.set_message("validating, writing and measuring the preset");
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
     let preset = to_preset(&best, &analysis, early, args)?;
     let text = preset.to_json_string();
     // Nothing is written that `tailor render`, the engine or the plugin would refuse: the text
@@ -219,9 +238,11 @@ pub fn run(args: &Args) -> Result<()> {
         .context("rendering the fitted preset")?
         .channel(0, 0);
     let comparison = compare_irs(&original, &total, fs)?;
+    pb.set_message("plotting");
     if !args.no_plots {
         write_plots(&args.out, &analysis.ir, &total, fs, &comparison)?;
     }
+    pb.finish_and_clear();
     let report = json!({
         "ir": args.ir.display().to_string(),
         "preset": args.out.display().to_string(),

@@ -1,13 +1,16 @@
 //! Gradient fine-tuning of a room design (`tailor fit` step 5) with the trainer's FDN op.
 //!
 //! Trainable: the graphic-EQ attenuation of every line (10 band RTs per line, starting exactly at
-//! the design's: the soft RT floor is inverted for the initial values), the output EQ (dB per
-//! band), B and C; A and the delays stay. Loss: [`tailor::loss::edc::CompareLoss`] — the
-//! differentiable counterparts of `tailor compare`'s figures (normalised band EDCs over each
-//! band's first 35 dB, the broadband EDC above −30 dB, band energy shares) — on the *total* response (FDN crossfaded into the measured early part exactly as the exported preset
-//! renders it). Every `eval_every` steps the current parameters are exported, rendered and
-//! measured with `tailor compare`'s figures; a step is kept only when it is no worse than the
-//! design on every figure and better in score. If none is, the design stands.
+//! the design's: the soft RT floor is inverted for the initial values), B and C; the design's
+//! third-octave output EQ stays as designed (it already matches the band levels), A and the
+//! delays stay. Loss: [`tailor::loss::edc::CompareLoss`] — the differentiable counterparts of
+//! `tailor compare`'s figures (normalised band EDCs over each band's first 35 dB, the broadband
+//! EDC above −30 dB, band energy shares; IEC octave filters, the room's curves noise-compensated
+//! as `compare` measures them) — on the *total* response (FDN crossfaded into the measured early
+//! part exactly as the exported preset renders it). Every `eval_every` steps the current
+//! parameters are exported, rendered and measured with `tailor compare`'s figures; a step is
+//! kept only when it is no worse than the design on every figure and better in score. If none
+//! is, the design stands.
 
 use super::fit::Adam;
 use super::model::{
@@ -16,12 +19,17 @@ use super::model::{
 };
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
-use tailor::analysis::bands::{bandpass_sos, octave_bands_hz, BAND_ORDER};
+use tailor::analysis::bands::{
+    band_fits, decay_of_band_signal, iec_bandpass_sos, octave_bands_hz, sos_filter,
+};
 use tailor::analysis::compare::Comparison;
+use tailor::analysis::iso3382::{compensated_decay, CompensatedDecay, BROADBAND_WINDOW_S};
 use tailor::geq::BANDS;
+use tailor::loss::edc::irfft;
 use tailor::loss::edc::CompareLoss;
+use tailor::loss::fft::rfft;
 use tailor::room::design::{evaluate_build, score, to_command_bands, Candidate, DesignParams};
-use tailor::room::early::fade_in;
+use tailor::room::early::{bake_early_fir, early_fir_len, fade_in, low_split_gains};
 use tailor::room::grouped::split_lines;
 
 /// Settings of the fine-tuning.
@@ -147,8 +155,7 @@ fn model_of(design: &Candidate, params: &DesignParams, nfft: usize) -> Result<Fd
         MatrixKind::Random,
         PostDelay::Attenuation(att),
         &opts,
-    )?
-    .with_output_eq(&to_command_bands(&params.eq_db), true)
+    )
 }
 
 /// Fine-tunes `design` (made from `params`) toward `target` (onset at 0, rate = the build's);
@@ -163,15 +170,48 @@ pub fn fine_tune(
     mut progress: impl FnMut(usize, f64),
 ) -> Result<FineTune> {
     let fs = design.build.sample_rate();
-    let bands = octave_bands_hz()
+    // The bands and target curves as `tailor compare` measures them: IEC 61260-1 octave filters,
+    // the room's noise-compensated decays (ISO 3382-1), so the loss chases no noise floor.
+    let fcs: Vec<f64> = octave_bands_hz()
+        .into_iter()
+        .filter(|&fc| band_fits(fc, fs, 1))
+        .collect();
+    let bands = fcs
         .iter()
-        .map(|&fc| bandpass_sos(fc, fs, 1, BAND_ORDER))
+        .map(|&fc| iec_bandpass_sos(fc, fs, 1))
         .collect::<Result<Vec<_>, _>>()
         .context("octave band filters")?;
+    let curve = |y: &[f64], d: Option<CompensatedDecay>| -> Vec<f64> {
+        match d {
+            Some(d) => (0..y.len()).map(|t| d.energy_from(t)).collect(),
+            None => {
+                let mut acc = 0.0;
+                let mut e: Vec<f64> = y
+                    .iter()
+                    .rev()
+                    .map(|v| {
+                        acc += v * v;
+                        acc
+                    })
+                    .collect();
+                e.reverse();
+                e
+            }
+        }
+    };
+    let target_bands: Vec<Vec<f64>> = fcs
+        .iter()
+        .zip(&bands)
+        .map(|(&fc, bank)| {
+            let y = sos_filter(bank, target);
+            let d = decay_of_band_signal(&y, fs, fc);
+            curve(&y, d)
+        })
+        .collect();
+    let target_broad = curve(target, compensated_decay(target, fs, BROADBAND_WINDOW_S));
     // The loss only looks at each band's first `range_db` dB: train on the shortest power of two
     // that holds them with 20 % to spare (alias decay keeps the FDN's longer tail from wrapping).
-    let full = target.len().next_power_of_two().max(1024);
-    let needed = tailor::loss::edc::band_edcs(target, full, &bands)
+    let needed = target_bands
         .iter()
         .map(|e| {
             let floor = e[0] * 10f64.powf(-opts.range_db / 10.0);
@@ -180,22 +220,36 @@ pub fn fine_tune(
         .max()
         .unwrap_or(target.len());
     let nfft = fft_friendly(((needed as f64 * 1.2) as usize).min(target.len()).max(1024));
-    let target_part = &target[..target.len().min(nfft)];
+    let cut = |e: &[f64]| e[..e.len().min(nfft)].to_vec();
+    let target_bands: Vec<Vec<f64>> = target_bands.iter().map(|e| cut(e)).collect();
     let model = model_of(design, params, nfft)?;
-    let loss = CompareLoss::new(target_part, nfft, &bands, opts.range_db, &Device::Cpu)?;
-    // total = h·w + measured·(1 − w): the exported preset's response.
-    let (w, mw) = match early {
+    let loss = CompareLoss::from_curves(
+        &target_bands,
+        &cut(&target_broad),
+        nfft,
+        &bands,
+        opts.range_db,
+        &Device::Cpu,
+    )?;
+    // The exported preset's response (see tailor::room::early): total = h + fir(measured − h)
+    // = h·w + lo(h·(w_lo − w)) + fir(measured), with lo the zero-phase low split (circular over
+    // nfft: h·(w_lo − w) lives inside the fade, its few-ms kernel does not wrap).
+    let crossfade = match early {
         Some((start, end)) => {
             let w = fade_in(nfft, start, end);
-            let mw: Vec<f64> = (0..nfft)
-                .map(|i| target.get(i).copied().unwrap_or(0.0) * (1.0 - w[i]))
-                .collect();
-            (
-                Some(Tensor::from_vec(w, nfft, &Device::Cpu)?),
-                Some(Tensor::from_vec(mw, nfft, &Device::Cpu)?),
-            )
+            let w_lo = fade_in(nfft, start, early_fir_len(start, end, fs));
+            let dw: Vec<f64> = w_lo.iter().zip(&w).map(|(a, b)| a - b).collect();
+            let mut fixed = bake_early_fir(target, &[], start, end, fs);
+            fixed.resize(nfft, 0.0);
+            let t = |v: Vec<f64>| Tensor::from_vec(v, nfft, &Device::Cpu);
+            Some((
+                t(w)?,
+                t(dw)?,
+                t(fixed)?,
+                Tensor::from_vec(low_split_gains(nfft, fs), (1, nfft / 2 + 1), &Device::Cpu)?,
+            ))
         }
-        None => (None, None),
+        None => None,
     };
     let vars = model.trainable_vars();
     let mut adam = Adam::new(&vars)?;
@@ -216,9 +270,18 @@ pub fn fine_tune(
     let mut eval_time = std::time::Duration::ZERO;
     for step in 1..=opts.steps {
         let h = model.response()?.reshape(nfft)?;
-        let total = match (&w, &mw) {
-            (Some(w), Some(mw)) => ((h * w)? + mw)?,
-            _ => h,
+        let total = match &crossfade {
+            Some((w, dw, fixed, lo_gain)) => {
+                let (re, im) = rfft(&(&h * dw)?.reshape((1, nfft))?)?;
+                let lo = irfft(
+                    &re.broadcast_mul(lo_gain)?,
+                    &im.broadcast_mul(lo_gain)?,
+                    nfft,
+                )?
+                .reshape(nfft)?;
+                (((h * w)? + lo)? + fixed)?
+            }
+            None => h,
         };
         let l = loss.forward(&total)?;
         let lv = l.to_scalar::<f64>()?;
