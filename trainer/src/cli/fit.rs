@@ -1,15 +1,19 @@
 //! `tailor fit IR.wav --out P.json`: fit a measured room (analysis → grouped FDN design with a
 //! closed correction loop → early FIR → optional gradient fine-tuning) and report the figures.
 
-use super::plots::{bar_plot, heatmap, line_plot};
+use super::plots::{
+    band_name, draw_band_levels, draw_bars, draw_lines, draw_spectrograms, draw_text_block, titled,
+    write_png, Area, AxesSpec, LineSpec,
+};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use plotters::prelude::DrawingBackend;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use tailor::analysis::bands::{band_edc_db, octave_bands_hz};
-use tailor::analysis::compare::{compare_irs, Comparison};
-use tailor::analysis::schroeder_edc_db;
-use tailor::analysis::spectrogram::spectrogram_db;
+use tailor::analysis::bands::{audio_band, band_edc_db, band_filter, third_octave_bands_hz};
+use tailor::analysis::compare::{broadband_edc_db, compare_irs, Comparison};
+use tailor::analysis::onset::align_pair;
+use tailor::analysis::spectrogram::{spectrogram_db, Spectrogram};
 use tailor::room::analysis::{RoomAnalysis, SlopeChoice};
 use tailor::room::design::{Candidate, DesignOptions};
 use tailor::room::{design_room, early_window, AUTO_SLOPE_COUNTS};
@@ -219,9 +223,11 @@ pub fn run(args: &Args) -> Result<()> {
         .context("rendering the fitted preset")?
         .channel(0, 0);
     let comparison = compare_irs(&original, &total, fs)?;
-    if !args.no_plots {
-        write_plots(&args.out, &analysis.ir, &total, fs, &comparison)?;
-    }
+    let plots = if args.no_plots {
+        Vec::new()
+    } else {
+        write_plots(&args.out, &args.ir, &analysis.ir, &total, fs, &comparison)?
+    };
     let report = json!({
         "ir": args.ir.display().to_string(),
         "preset": args.out.display().to_string(),
@@ -240,6 +246,10 @@ pub fn run(args: &Args) -> Result<()> {
         "fine_tune": tuned,
         "seconds": total_s,
         "comparison": comparison,
+        "plots": (!plots.is_empty()).then(|| json!({
+            "summary": plots[0].display().to_string(),
+            "files": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        })),
     });
     std::fs::write(
         beside(&args.out, "fit.json"),
@@ -249,6 +259,9 @@ pub fn run(args: &Args) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_summary(&analysis, &comparison, &args.out, total_s);
+        if let Some(summary) = plots.first() {
+            println!("wrote {}", summary.display());
+        }
     }
     Ok(())
 }
@@ -305,45 +318,249 @@ fn to_preset(
     Ok(preset)
 }
 
-fn write_plots(out: &Path, target: &[f64], fit: &[f64], fs: f64, c: &Comparison) -> Result<()> {
-    let len = target.len().min(fit.len());
-    let (t, f) = (&target[..len], &fit[..len]);
-    line_plot(
-        &beside(out, "edc.png"),
+/// What the plots of a fit show, computed once for the per-figure PNGs and the summary: room
+/// and fit aligned at their onsets and cut to the same length, measured as `tailor compare`
+/// measures them.
+struct PlotData {
+    /// Sample rate, Hz.
+    fs: f64,
+    /// Broadband noise-compensated EDCs in the audio band (room, fit), dB.
+    edc: (Vec<f64>, Vec<f64>),
+    /// Octave-band centre (Hz) and noise-compensated band EDCs (room, fit), dB, for each band
+    /// of the comparison below Nyquist.
+    band_edcs: Vec<(f64, Vec<f64>, Vec<f64>)>,
+    /// Third-octave band centres, Hz.
+    third_bands_hz: Vec<f64>,
+    /// Third-octave band level shares of room and fit (band energy / total of the bands), dB.
+    third_levels: (Vec<Option<f64>>, Vec<Option<f64>>),
+    /// Spectrograms of room and fit.
+    spectrograms: (Spectrogram, Spectrogram),
+}
+
+/// Lowest EDC level the plots show, dB.
+const EDC_PLOT_FLOOR_DB: f64 = -80.0;
+/// Dynamic range of the spectrogram colour scale, dB.
+const SPECTROGRAM_RANGE_DB: f64 = 90.0;
+
+impl PlotData {
+    fn new(target: &[f64], fit: &[f64], fs: f64, c: &Comparison) -> Result<Self> {
+        let (a, b) = align_pair(target, fit)?;
+        let band_edcs = c
+            .bands_hz
+            .iter()
+            .filter_map(|&fc| {
+                Some((
+                    fc,
+                    band_edc_db(a, fs, fc, 1).ok()?,
+                    band_edc_db(b, fs, fc, 1).ok()?,
+                ))
+            })
+            .collect();
+        let third_bands_hz = third_octave_bands_hz(fs);
+        let third_levels = (
+            band_level_shares_db(a, fs, &third_bands_hz),
+            band_level_shares_db(b, fs, &third_bands_hz),
+        );
+        Ok(PlotData {
+            fs,
+            edc: (
+                broadband_edc_db(&audio_band(a, fs), fs),
+                broadband_edc_db(&audio_band(b, fs), fs),
+            ),
+            band_edcs,
+            third_bands_hz,
+            third_levels,
+            spectrograms: (
+                spectrogram_db(a, fs, 2048, 256),
+                spectrogram_db(b, fs, 2048, 256),
+            ),
+        })
+    }
+}
+
+/// Level share in dB of each third-octave band of `x` (at `fs` Hz): its energy over the sum of
+/// the bands' energies; `None` for a band that cannot be filtered or holds no energy.
+fn band_level_shares_db(x: &[f64], fs: f64, bands_hz: &[f64]) -> Vec<Option<f64>> {
+    let energies: Vec<Option<f64>> = bands_hz
+        .iter()
+        .map(|&fc| {
+            let y = band_filter(x, fs, fc, 3).ok()?;
+            Some(y.iter().map(|v| v * v).sum::<f64>())
+        })
+        .collect();
+    let total: f64 = energies.iter().flatten().sum();
+    energies
+        .iter()
+        .map(|e| {
+            e.filter(|&e| e > 0.0 && total > 0.0)
+                .map(|e| 10.0 * (e / total).log10())
+        })
+        .collect()
+}
+
+/// The EDC line plot of room vs fit with `title`.
+fn edc_spec(title: &str) -> LineSpec<'_> {
+    LineSpec {
+        title,
+        x_desc: "time (s)",
+        y_desc: "energy decay (dB)",
+        x_scale: 1.0,
+        y_min: Some(EDC_PLOT_FLOOR_DB),
+    }
+}
+
+fn draw_edc<DB: DrawingBackend>(
+    area: &Area<DB>,
+    title: &str,
+    fs: f64,
+    room: &[f64],
+    fit: &[f64],
+) -> Result<()> {
+    let spec = LineSpec {
+        x_scale: 1.0 / fs,
+        ..edc_spec(title)
+    };
+    draw_lines(
+        area,
+        &spec,
+        &[("room", room.to_vec()), ("fit", fit.to_vec())],
+    )
+}
+
+fn draw_rt<DB: DrawingBackend>(area: &Area<DB>, c: &Comparison) -> Result<()> {
+    let names: Vec<String> = c.bands_hz.iter().map(|&f| band_name(f)).collect();
+    draw_bars(
+        area,
+        &AxesSpec {
+            title: "Reverberation time per octave band",
+            x_desc: "octave band",
+            y_desc: "RT (s, ISO 3382-1)",
+        },
+        &names,
+        &[("room", c.rt_a_s.clone()), ("fit", c.rt_b_s.clone())],
+    )
+}
+
+fn draw_third_octaves<DB: DrawingBackend>(area: &Area<DB>, d: &PlotData) -> Result<()> {
+    draw_band_levels(
+        area,
+        &AxesSpec {
+            title: "Third-octave band levels",
+            x_desc: "frequency (Hz)",
+            y_desc: "level re total (dB)",
+        },
+        &d.third_bands_hz,
         &[
-            ("target", schroeder_edc_db(t)),
-            ("fit", schroeder_edc_db(f)),
+            ("room", d.third_levels.0.clone()),
+            ("fit", d.third_levels.1.clone()),
         ],
-        1.0 / fs,
+    )
+}
+
+fn draw_spectrogram_pair<DB: DrawingBackend>(area: &Area<DB>, d: &PlotData) -> Result<()> {
+    draw_spectrograms(
+        area,
+        &[("room", &d.spectrograms.0), ("fit", &d.spectrograms.1)],
+        SPECTROGRAM_RANGE_DB,
+    )
+}
+
+/// The figures of the comparison as lines of text.
+fn figures_text(c: &Comparison) -> Vec<String> {
+    vec![
+        "Fit vs room (ISO 3382-1)".into(),
+        format!("mean band RT error: {} %", opt(c.mean_rt_error_pct, 2)),
+        format!("worst band RT error: {} %", opt(c.worst_rt_error_pct, 2)),
+        format!("broadband EDC error: {:.2} dB", c.edc_error_db),
+        format!("octave level error: {:.2} dB", c.level_error_db),
+        format!("mel log-spectral distance: {:.2} dB", c.mel_lsd_db),
+    ]
+}
+
+/// Size of the summary PNG, pixels.
+const SUMMARY_PX: (u32, u32) = (1800, 1700);
+
+/// The summary of a fit in one image: title; broadband EDC, band RTs and third-octave levels;
+/// the octave-band EDCs as small multiples beside the figures; spectrograms room | fit.
+fn draw_summary<DB: DrawingBackend>(
+    area: &Area<DB>,
+    name: &str,
+    d: &PlotData,
+    c: &Comparison,
+) -> Result<()> {
+    let body = titled(area, &format!("tailor fit: {name} — room vs fit"))?;
+    let (row1, rest) = body.split_vertically(480);
+    let (row2, row3) = rest.split_vertically(720);
+    let top = row1.split_evenly((1, 3));
+    draw_edc(
+        &top[0],
+        "Energy decay (broadband)",
+        d.fs,
+        &d.edc.0,
+        &d.edc.1,
     )?;
-    for fc in octave_bands_hz() {
-        let (Ok(a), Ok(b)) = (band_edc_db(t, fs, fc, 1), band_edc_db(f, fs, fc, 1)) else {
-            continue;
-        };
-        line_plot(
-            &beside(out, &format!("edc_{}Hz.png", fc as u32)),
-            &[
-                ("target", a.iter().map(|v| v.max(-100.0)).collect()),
-                ("fit", b.iter().map(|v| v.max(-100.0)).collect()),
-            ],
-            1.0 / fs,
+    draw_rt(&top[1], c)?;
+    draw_third_octaves(&top[2], d)?;
+    let cells = row2.split_evenly((2, 4));
+    for (cell, (fc, a, b)) in cells.iter().zip(&d.band_edcs) {
+        draw_edc(
+            cell,
+            &format!("Energy decay, {} octave", band_name(*fc)),
+            d.fs,
+            a,
+            b,
         )?;
     }
-    bar_plot(
-        &beside(out, "rt.png"),
-        &[("target", c.rt_a_s.clone()), ("fit", c.rt_b_s.clone())],
-    )?;
-    let fft = 1024;
-    let st = spectrogram_db(t, fs, fft, 256);
-    let sf = spectrogram_db(f, fs, fft, 256);
-    heatmap(
-        &beside(out, "spectrogram.png"),
-        (&st.db, st.frames, st.bins),
-        Some((&sf.db, sf.frames, sf.bins)),
-        st.bins,
-        90.0,
-    )?;
-    Ok(())
+    if let Some(cell) = cells.get(d.band_edcs.len()) {
+        draw_text_block(&cell.margin(40, 0, 20, 0), &figures_text(c))?;
+    }
+    draw_spectrogram_pair(&row3, d)
+}
+
+/// Writes the PNGs of a fit beside `out` and returns their paths, the summary first.
+fn write_plots(
+    out: &Path,
+    ir: &Path,
+    target: &[f64],
+    fit: &[f64],
+    fs: f64,
+    c: &Comparison,
+) -> Result<Vec<PathBuf>> {
+    let d = PlotData::new(target, fit, fs, c)?;
+    let mut written = Vec::new();
+    let summary = beside(out, "summary.png");
+    let name = ir
+        .file_name()
+        .map_or_else(|| "room".into(), |s| s.to_string_lossy().into_owned());
+    write_png(&summary, SUMMARY_PX, |a| draw_summary(a, &name, &d, c))?;
+    written.push(summary);
+    let path = beside(out, "edc.png");
+    write_png(&path, (900, 500), |a| {
+        draw_edc(
+            a,
+            "Energy decay (broadband): room vs fit",
+            fs,
+            &d.edc.0,
+            &d.edc.1,
+        )
+    })?;
+    written.push(path);
+    for (fc, a, b) in &d.band_edcs {
+        let path = beside(out, &format!("edc_{}Hz.png", *fc as u32));
+        let title = format!("Energy decay, {} octave band: room vs fit", band_name(*fc));
+        write_png(&path, (900, 500), |area| draw_edc(area, &title, fs, a, b))?;
+        written.push(path);
+    }
+    let path = beside(out, "rt.png");
+    write_png(&path, (900, 500), |a| draw_rt(a, c))?;
+    written.push(path);
+    let path = beside(out, "third_octave.png");
+    write_png(&path, (900, 500), |a| draw_third_octaves(a, &d))?;
+    written.push(path);
+    let path = beside(out, "spectrogram.png");
+    write_png(&path, (1070, 460), |a| draw_spectrogram_pair(a, &d))?;
+    written.push(path);
+    Ok(written)
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {

@@ -1,163 +1,849 @@
-//! Small PNG line plots (plotters bitmap backend, built without font support to keep the build
-//! light: no text is drawn — series 1 is blue, 2 red, 3 green, 4 magenta; the y range is the data
-//! range and the x axis runs from 0 to the last index × x_scale).
+//! PNG figures for people: line plots (EDCs, loss curves), grouped bar charts (band RTs), band
+//! levels over a log frequency axis and spectrogram heat maps (time in s, log frequency in Hz,
+//! colour scale in dB), each with a title, axis descriptions with units, tick labels and — where
+//! more than one series is drawn — a legend.
+//!
+//! Text is drawn with DejaVu Sans (`trainer/assets/fonts`, licence beside it), compiled into the
+//! binary and rasterised by plotters' pure-Rust `ab_glyph` feature: no system font libraries.
+//! Every `draw_*` function draws into a plotters drawing area, so one figure is either a PNG of
+//! its own (the `*_png` functions) or a panel of a larger image (the fit's summary). Non-finite
+//! values are skipped; data with nothing to draw is an error, never a panic.
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
+use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
+use std::sync::OnceLock;
+use tailor::analysis::spectrogram::Spectrogram;
 
-/// Draws one or more series against `index·x_scale` into a 900×500 PNG; non-finite points are
-/// skipped.
-pub fn line_plot(path: &Path, series: &[(&str, Vec<f64>)], x_scale: f64) -> Result<()> {
-    let err = |e: &dyn std::fmt::Display| anyhow!("plot {}: {e}", path.display());
-    let finite = || {
-        series
-            .iter()
-            .flat_map(|(_, v)| v.iter().copied())
-            .filter(|v| v.is_finite())
+/// A plotters drawing area in pixel coordinates.
+pub type Area<DB> = DrawingArea<DB, Shift>;
+
+/// The font family every text style here uses (registered by [`ensure_font`]).
+pub const FONT: &str = "sans-serif";
+/// Title size, pixels.
+pub const TITLE_PX: u32 = 22;
+/// Axis description size, pixels.
+pub const DESC_PX: u32 = 17;
+/// Tick label and legend size, pixels.
+pub const LABEL_PX: u32 = 15;
+/// Height of the strip above a plot that holds its title, pixels.
+pub const TITLE_STRIP_PX: u32 = 34;
+/// Series colours in order: blue, orange, green, purple (distinguishable with the common
+/// colour-vision deficiencies in the first two, which carry room vs fit).
+pub const PALETTE: [RGBColor; 4] = [
+    RGBColor(31, 119, 180),
+    RGBColor(230, 97, 1),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+];
+
+const FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+/// Registers the bundled DejaVu Sans as [`FONT`] with plotters, once per process; every draw
+/// function calls it first.
+pub fn ensure_font() -> Result<()> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES)
+                .map_err(|_| "the bundled font DejaVuSans.ttf could not be read".to_string())
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+/// A drawing error as an `anyhow` error.
+fn de(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("drawing: {e}")
+}
+
+/// Text style of `px` pixels in [`FONT`], black unless coloured later.
+fn font(px: u32) -> TextStyle<'static> {
+    (FONT, px).into_font().color(&BLACK)
+}
+
+/// A white PNG of `size` pixels at `path`, drawn by `draw`; errors name the file.
+pub fn write_png(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&Area<BitMapBackend>) -> Result<()>,
+) -> Result<()> {
+    ensure_font()?;
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE)
+        .map_err(de)
+        .and_then(|()| draw(&root))
+        .and_then(|()| root.present().map_err(de))
+        .with_context(|| format!("plot {}", path.display()))
+}
+
+/// Draws `title` centred in a strip of [`TITLE_STRIP_PX`] at the top of `area` (an empty title
+/// leaves the strip blank) and returns the area below it.
+pub fn titled<DB: DrawingBackend>(area: &Area<DB>, title: &str) -> Result<Area<DB>> {
+    ensure_font()?;
+    let (top, body) = area.split_vertically(TITLE_STRIP_PX);
+    if !title.is_empty() {
+        let (w, h) = top.dim_in_pixel();
+        top.draw(&Text::new(
+            title.to_string(),
+            (w as i32 / 2, h as i32 / 2),
+            font(TITLE_PX).pos(Pos::new(HPos::Center, VPos::Center)),
+        ))
+        .map_err(de)?;
+    }
+    Ok(body)
+}
+
+/// Draws lines of text (first line bold-sized as a heading) from the top-left of `area`.
+pub fn draw_text_block<DB: DrawingBackend>(area: &Area<DB>, lines: &[String]) -> Result<()> {
+    ensure_font()?;
+    let mut y = 12;
+    for (i, line) in lines.iter().enumerate() {
+        let px = if i == 0 { TITLE_PX - 2 } else { DESC_PX };
+        area.draw(&Text::new(line.clone(), (16, y), font(px)))
+            .map_err(de)?;
+        y += px as i32 + 12;
+    }
+    Ok(())
+}
+
+/// Tick label formatter with as many decimals as ticks `span / 8` apart need; never "-0".
+fn tick_format(span: f64) -> impl Fn(&f64) -> String {
+    let step = span / 8.0;
+    let decimals = if step.is_finite() && step > 0.0 {
+        (-step.log10().floor()).clamp(0.0, 6.0) as usize
+    } else {
+        0
     };
-    let (mut lo, mut hi) = finite().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-        (a.min(v), b.max(v))
-    });
+    move |v: &f64| {
+        let s = format!("{v:.decimals$}");
+        if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
+            s[1..].to_string()
+        } else {
+            s
+        }
+    }
+}
+
+/// A frequency in Hz as a short tick label: "31.5", "125", "1k", "12.5k".
+pub fn hz_label(f: f64) -> String {
+    let trim = |v: f64| {
+        let s = format!("{v:.1}");
+        s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+    };
+    if f >= 1000.0 {
+        format!("{}k", trim(f / 1000.0))
+    } else {
+        trim(f)
+    }
+}
+
+/// A band name for a centre frequency in Hz: "125 Hz", "1 kHz", "12.5 kHz".
+pub fn band_name(fc_hz: f64) -> String {
+    let l = hz_label(fc_hz);
+    match l.strip_suffix('k') {
+        Some(k) => format!("{k} kHz"),
+        None => format!("{l} Hz"),
+    }
+}
+
+/// The data range `[lo, hi]` widened by 4 % on each side (±1 around a single value).
+fn padded(lo: f64, hi: f64) -> (f64, f64) {
+    if hi > lo {
+        let pad = 0.04 * (hi - lo);
+        (lo - pad, hi + pad)
+    } else {
+        (lo - 1.0, hi + 1.0)
+    }
+}
+
+/// Draws the legend of the series labelled so far in the upper right corner (every plot here
+/// leaves room for it there).
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .margin(10)
+        .label_font(font(LABEL_PX))
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(150, 150, 150))
+        .draw()
+        .map_err(de)
+}
+
+/// A linear axis over `range` with ticks (and grid lines) exactly at `ticks`.
+pub struct FixedTicks {
+    inner: plotters::coord::types::RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl FixedTicks {
+    /// A linear axis over `range` with ticks at `ticks` (values outside the range are not drawn).
+    pub fn new(range: std::ops::Range<f64>, ticks: Vec<f64>) -> Self {
+        FixedTicks {
+            inner: range.into(),
+            ticks,
+        }
+    }
+}
+
+impl plotters::coord::ranged1d::Ranged for FixedTicks {
+    type FormatOption = plotters::coord::ranged1d::DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<Hint: plotters::coord::ranged1d::KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        // Ticks only on the bold (labelled) points, no light grid lines in between.
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+}
+
+/// Title, axis descriptions (with units) and x scale of a line plot.
+#[derive(Debug, Clone)]
+pub struct LineSpec<'a> {
+    /// Title above the plot.
+    pub title: &'a str,
+    /// x axis description with its unit, e.g. "time (s)".
+    pub x_desc: &'a str,
+    /// y axis description with its unit, e.g. "energy decay (dB)".
+    pub y_desc: &'a str,
+    /// x of point `i` is `i·x_scale` (1/fs in s for time, 1 for steps).
+    pub x_scale: f64,
+    /// Lowest y shown: points below it are left out (the line breaks there); `None`: the data's
+    /// minimum.
+    pub y_min: Option<f64>,
+}
+
+/// Draws `series` (name, values; point `i` at x = `i·x_scale`) as lines into `area` with the
+/// title, axes and legend of `spec`; non-finite points and points below `spec.y_min` are skipped
+/// (the line breaks there). Errors: nothing finite to draw, a non-finite x range.
+pub fn draw_lines<DB: DrawingBackend>(
+    area: &Area<DB>,
+    spec: &LineSpec,
+    series: &[(&str, Vec<f64>)],
+) -> Result<()> {
+    let y_min = spec.y_min.unwrap_or(f64::NEG_INFINITY);
+    let keep = |y: f64| y.is_finite() && y >= y_min;
+    let (lo, hi) = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .filter(|&y| keep(y))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
     if !lo.is_finite() {
-        return Err(anyhow!("plot {}: no finite values", path.display()));
+        return Err(anyhow!("'{}': no finite values to plot", spec.title));
     }
-    if hi <= lo {
-        hi = lo + 1.0;
-        lo -= 1.0;
-    }
+    let (lo, hi) = padded(lo, hi);
     let n = series
         .iter()
         .map(|(_, v)| v.len())
         .max()
-        .unwrap_or(1)
+        .unwrap_or(0)
         .max(2);
-    let x_max = (n - 1) as f64 * x_scale;
-    let root = BitMapBackend::new(path, (900, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let mut chart = ChartBuilder::on(&root)
-        .margin(12)
+    let x_max = (n - 1) as f64 * spec.x_scale;
+    if !(x_max.is_finite() && x_max > 0.0) {
+        return Err(anyhow!("'{}': bad x scale {}", spec.title, spec.x_scale));
+    }
+    let body = titled(area, spec.title)?;
+    let mut chart = ChartBuilder::on(&body)
+        .margin(8)
+        .margin_right(24)
+        .x_label_area_size(52)
+        .y_label_area_size(76)
         .build_cartesian_2d(0.0..x_max, lo..hi)
-        .map_err(|e| err(&e))?;
+        .map_err(de)?;
+    let (fx, fy) = (tick_format(x_max), tick_format(hi - lo));
     chart
         .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(0)
-        .y_labels(0)
+        .x_desc(spec.x_desc)
+        .y_desc(spec.y_desc)
+        .x_labels(8)
+        .y_labels(8)
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy)
+        .label_style(font(LABEL_PX))
+        .axis_desc_style(font(DESC_PX))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .light_line_style(RGBColor(240, 240, 240))
         .draw()
-        .map_err(|e| err(&e))?;
-    let colors = [BLUE, RED, GREEN, MAGENTA];
-    for (k, (_, v)) in series.iter().enumerate() {
-        let color = colors[k % colors.len()];
+        .map_err(de)?;
+    for (k, (name, v)) in series.iter().enumerate() {
+        let style = PALETTE[k % PALETTE.len()].stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(std::iter::empty::<(f64, f64)>(), style))
+            .map_err(de)?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
         // At most ~4000 points per series keeps plotting fast for long EDCs.
         let stride = (v.len() / 4000).max(1);
+        let mut segment = Vec::new();
+        for (i, &y) in v.iter().enumerate().step_by(stride) {
+            if keep(y) {
+                segment.push((i as f64 * spec.x_scale, y));
+            } else if !segment.is_empty() {
+                chart
+                    .draw_series(LineSeries::new(std::mem::take(&mut segment), style))
+                    .map_err(de)?;
+            }
+        }
         chart
-            .draw_series(LineSeries::new(
-                v.iter()
-                    .enumerate()
-                    .step_by(stride)
-                    .filter(|(_, y)| y.is_finite())
-                    .map(|(i, &y)| (i as f64 * x_scale, y)),
-                color,
-            ))
-            .map_err(|e| err(&e))?;
+            .draw_series(LineSeries::new(segment, style))
+            .map_err(de)?;
     }
-    root.present().map_err(|e| err(&e))?;
+    if series.len() > 1 {
+        legend(&mut chart)?;
+    }
     Ok(())
 }
 
-/// Grouped bar chart into a 900×500 PNG: one group per category, one bar per series (colours as
-/// in [`line_plot`]); `None` values are left out. The y axis starts at 0.
-pub fn bar_plot(path: &Path, series: &[(&str, Vec<Option<f64>>)]) -> Result<()> {
-    let err = |e: &dyn std::fmt::Display| anyhow!("plot {}: {e}", path.display());
-    let cats = series.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
+/// [`draw_lines`] into a 900×500 PNG at `path`.
+pub fn line_plot(path: &Path, spec: &LineSpec, series: &[(&str, Vec<f64>)]) -> Result<()> {
+    write_png(path, (900, 500), |a| draw_lines(a, spec, series))
+}
+
+/// Title and axis descriptions (with units) of a bar or band plot.
+#[derive(Debug, Clone, Copy)]
+pub struct AxesSpec<'a> {
+    /// Title above the plot.
+    pub title: &'a str,
+    /// x axis description with its unit, e.g. "octave band (Hz)".
+    pub x_desc: &'a str,
+    /// y axis description with its unit, e.g. "RT (s)".
+    pub y_desc: &'a str,
+}
+
+/// Draws a grouped bar chart into `area`: one group per category (labelled below the axis), one
+/// bar per series with its value printed above it, a legend for more than one series; `None`
+/// and non-finite values are left out. The y axis starts at 0. Errors: no positive finite value.
+pub fn draw_bars<DB: DrawingBackend>(
+    area: &Area<DB>,
+    spec: &AxesSpec,
+    categories: &[String],
+    series: &[(&str, Vec<Option<f64>>)],
+) -> Result<()> {
+    let value = |v: &Option<f64>| v.filter(|y| y.is_finite() && *y >= 0.0);
+    let cats = categories.len();
     let hi = series
         .iter()
-        .flat_map(|(_, v)| v.iter().flatten().copied())
-        .filter(|v| v.is_finite())
+        .flat_map(|(_, v)| v.iter().filter_map(value))
         .fold(0.0f64, f64::max);
     if cats == 0 || hi <= 0.0 {
-        return Err(anyhow!(
-            "plot {}: no positive finite values",
-            path.display()
-        ));
+        return Err(anyhow!("'{}': no positive finite values", spec.title));
     }
-    let root = BitMapBackend::new(path, (900, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let mut chart = ChartBuilder::on(&root)
-        .margin(12)
-        .build_cartesian_2d(0.0..cats as f64, 0.0..hi * 1.1)
-        .map_err(|e| err(&e))?;
+    let body = titled(area, spec.title)?;
+    let x_range = FixedTicks::new(
+        -0.5..cats as f64 - 0.5,
+        (0..cats).map(|i| i as f64).collect(),
+    );
+    // Headroom above the tallest bar for its value and the legend.
+    let mut chart = ChartBuilder::on(&body)
+        .margin(8)
+        .margin_right(24)
+        .x_label_area_size(52)
+        .y_label_area_size(76)
+        .build_cartesian_2d(x_range, 0.0..hi * 1.3)
+        .map_err(de)?;
+    let fx = |x: &f64| {
+        let i = x.round();
+        if i >= 0.0 && (x - i).abs() < 1e-6 {
+            categories.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    let fy = tick_format(hi * 1.3);
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(0)
-        .y_labels(0)
+        .x_desc(spec.x_desc)
+        .y_desc(spec.y_desc)
+        .y_labels(8)
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy)
+        .label_style(font(LABEL_PX))
+        .axis_desc_style(font(DESC_PX))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .light_line_style(RGBColor(240, 240, 240))
         .draw()
-        .map_err(|e| err(&e))?;
-    let colors = [BLUE, RED, GREEN, MAGENTA];
+        .map_err(de)?;
     let width = 0.8 / series.len().max(1) as f64;
-    for (k, (_, v)) in series.iter().enumerate() {
-        let color = colors[k % colors.len()];
+    let (w, _) = chart.plotting_area().dim_in_pixel();
+    // Values above the bars only where a bar is wide enough for "0.00".
+    let bar_px = f64::from(w) / cats as f64 * width;
+    let value_px = (bar_px / 2.6).min(f64::from(LABEL_PX)) as u32;
+    let decimals = if hi < 10.0 { 2 } else { 1 };
+    for (k, (name, v)) in series.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let bars = v.iter().take(cats).enumerate().filter_map(|(i, y)| {
+            let y = value(y)?;
+            let x0 = i as f64 - 0.4 + k as f64 * width;
+            Some(Rectangle::new(
+                [(x0 + 0.05 * width, 0.0), (x0 + 0.95 * width, y)],
+                color.filled(),
+            ))
+        });
         chart
-            .draw_series(v.iter().enumerate().filter_map(|(i, y)| {
-                let y = (*y)?;
-                let x0 = i as f64 + 0.1 + k as f64 * width;
-                Some(Rectangle::new(
-                    [(x0, 0.0), (x0 + width * 0.9, y)],
-                    color.filled(),
-                ))
-            }))
-            .map_err(|e| err(&e))?;
+            .draw_series(bars)
+            .map_err(de)?
+            .label(*name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+        if value_px >= 9 {
+            let labels = v.iter().take(cats).enumerate().filter_map(|(i, y)| {
+                let y = value(y)?;
+                let x = i as f64 - 0.4 + (k as f64 + 0.5) * width;
+                Some(
+                    EmptyElement::at((x, y))
+                        + Text::new(
+                            format!("{y:.decimals$}"),
+                            (0, -3),
+                            font(value_px).pos(Pos::new(HPos::Center, VPos::Bottom)),
+                        ),
+                )
+            });
+            chart.draw_series(labels).map_err(de)?;
+        }
     }
-    root.present().map_err(|e| err(&e))?;
+    if series.len() > 1 {
+        legend(&mut chart)?;
+    }
     Ok(())
 }
 
-/// Heat map of `frames × bins` dB values (frame-major) into a PNG, time left→right, frequency
-/// bottom→top (first `max_bins` bins), colours from dark (≤ `floor_db` below the maximum) to
-/// yellow (the maximum). Two maps side by side when `right` is given (e.g. target | fit).
-pub fn heatmap(
-    path: &Path,
-    left: (&[f64], usize, usize),
-    right: Option<(&[f64], usize, usize)>,
-    max_bins: usize,
-    floor_db: f64,
+/// Octave-band centres in Hz used as ticks of log frequency axes (the ones in range are drawn).
+const FREQ_TICKS_HZ: [f64; 11] = [
+    16.0, 31.5, 63.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0,
+];
+
+/// Draws per-band values over a log frequency axis into `area`: one line with a marker per band
+/// for each series (`values[i]` belongs to `bands_hz[i]`; the line breaks at `None`), octave
+/// ticks labelled in Hz, a legend for more than one series. Errors: no band with a positive
+/// finite centre and a finite value.
+pub fn draw_band_levels<DB: DrawingBackend>(
+    area: &Area<DB>,
+    spec: &AxesSpec,
+    bands_hz: &[f64],
+    series: &[(&str, Vec<Option<f64>>)],
 ) -> Result<()> {
-    let err = |e: &dyn std::fmt::Display| anyhow!("plot {}: {e}", path.display());
-    let maps: Vec<(&[f64], usize, usize)> = std::iter::once(left).chain(right).collect();
-    let top = maps
+    let points = |v: &[Option<f64>]| -> Vec<Option<(f64, f64)>> {
+        bands_hz
+            .iter()
+            .zip(v)
+            .map(|(&f, y)| {
+                y.filter(|y| y.is_finite() && f.is_finite() && f > 0.0)
+                    .map(|y| (f, y))
+            })
+            .collect()
+    };
+    let all: Vec<(f64, f64)> = series
         .iter()
-        .flat_map(|(v, _, _)| v.iter().copied())
-        .filter(|v| v.is_finite())
-        .fold(f64::NEG_INFINITY, f64::max);
-    if !top.is_finite() {
-        return Err(anyhow!("plot {}: no finite values", path.display()));
+        .flat_map(|(_, v)| points(v))
+        .flatten()
+        .collect();
+    if all.is_empty() {
+        return Err(anyhow!("'{}': no finite band values", spec.title));
     }
-    let (w, h) = (450u32, 400u32);
-    let root = BitMapBackend::new(path, (w * maps.len() as u32, h)).into_drawing_area();
-    root.fill(&BLACK).map_err(|e| err(&e))?;
-    let panels = root.split_evenly((1, maps.len()));
-    for (panel, (v, frames, bins)) in panels.iter().zip(&maps) {
-        let shown = (*bins).min(max_bins).max(1);
-        let frames = (*frames).max(1);
-        for px in 0..w {
-            let f = (px as usize * frames / w as usize).min(frames - 1);
-            for py in 0..h {
-                let b = ((h - 1 - py) as usize * shown / h as usize).min(shown - 1);
-                let db = v.get(f * bins + b).copied().unwrap_or(f64::NEG_INFINITY);
-                let x = ((db - top) / floor_db.abs().max(1e-9) + 1.0).clamp(0.0, 1.0);
-                let c = RGBColor(
-                    (255.0 * x.sqrt()) as u8,
-                    (255.0 * x * x) as u8,
-                    (255.0 * (1.0 - x) * x * 2.0).min(255.0) as u8,
-                );
-                panel
-                    .draw_pixel((px as i32, py as i32), &c)
-                    .map_err(|e| err(&e))?;
-            }
+    let fold = |g: fn(&(f64, f64)) -> f64| {
+        all.iter()
+            .map(g)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            })
+    };
+    let (f_lo, f_hi) = fold(|p| p.0);
+    let (y_lo, y_hi) = fold(|p| p.1);
+    let (f_lo, f_hi) = (f_lo / 1.25, f_hi * 1.25);
+    let (y_lo, y_hi) = padded(y_lo, y_hi);
+    // Room for the legend above the data.
+    let y_hi = y_hi + 0.25 * (y_hi - y_lo);
+    let ticks: Vec<f64> = FREQ_TICKS_HZ
+        .iter()
+        .copied()
+        .filter(|f| (f_lo..=f_hi).contains(f))
+        .collect();
+    let body = titled(area, spec.title)?;
+    let mut chart = ChartBuilder::on(&body)
+        .margin(8)
+        .margin_right(24)
+        .x_label_area_size(52)
+        .y_label_area_size(76)
+        .build_cartesian_2d((f_lo..f_hi).log_scale().with_key_points(ticks), y_lo..y_hi)
+        .map_err(de)?;
+    let fx = |f: &f64| hz_label(*f);
+    let fy = tick_format(y_hi - y_lo);
+    chart
+        .configure_mesh()
+        .x_desc(spec.x_desc)
+        .y_desc(spec.y_desc)
+        .y_labels(8)
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy)
+        .label_style(font(LABEL_PX))
+        .axis_desc_style(font(DESC_PX))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .light_line_style(RGBColor(240, 240, 240))
+        .draw()
+        .map_err(de)?;
+    for (k, (name, v)) in series.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let style = color.stroke_width(2);
+        let pts = points(v);
+        chart
+            .draw_series(
+                pts.iter()
+                    .flatten()
+                    .map(|&p| Circle::new(p, 4, color.filled())),
+            )
+            .map_err(de)?
+            .label(*name)
+            .legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (24, 0)], style)
+                    + Circle::new((12, 0), 4, color.filled())
+            });
+        for run in pts.split(Option::is_none) {
+            chart
+                .draw_series(LineSeries::new(run.iter().flatten().copied(), style))
+                .map_err(de)?;
         }
     }
-    root.present().map_err(|e| err(&e))?;
+    if series.len() > 1 {
+        legend(&mut chart)?;
+    }
     Ok(())
+}
+
+/// Viridis colour for `t` in [0, 1] (dark violet → yellow); NaN gives the dark end.
+pub fn viridis(t: f64) -> RGBColor {
+    const STOPS: [(f64, f64, f64); 5] = [
+        (68.0, 1.0, 84.0),
+        (59.0, 82.0, 139.0),
+        (33.0, 145.0, 140.0),
+        (94.0, 201.0, 98.0),
+        (253.0, 231.0, 37.0),
+    ];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    } * 4.0;
+    let i = (t.floor() as usize).min(3);
+    let f = t - i as f64;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    let mix = |x: f64, y: f64| (x + (y - x) * f).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Bottom (x axis) label area of heat maps and their colour bar, pixels.
+const HEAT_X_AREA_PX: u32 = 52;
+
+/// Fills the plotting area of `chart` pixel by pixel with `colour(px, py, w, h)` (pixels from
+/// its top-left corner, `w × h` its size).
+pub fn paint<DB: DrawingBackend, CT: plotters::coord::CoordTranslate>(
+    chart: &ChartContext<'_, DB, CT>,
+    mut colour: impl FnMut(u32, u32, u32, u32) -> RGBColor,
+) -> Result<()> {
+    let area = chart.plotting_area().strip_coord_spec();
+    let (w, h) = area.dim_in_pixel();
+    for px in 0..w {
+        for py in 0..h {
+            area.draw_pixel((px as i32, py as i32), &colour(px, py, w, h))
+                .map_err(de)?;
+        }
+    }
+    Ok(())
+}
+
+/// Draws a vertical colour bar for values `lo..hi` (viridis, [`viridis`]) with ticks and the
+/// description `desc` (e.g. "level (dB re max)") into `area`, aligned with heat maps drawn by
+/// this module beside it (same title strip and bottom label area).
+pub fn draw_colour_bar<DB: DrawingBackend>(
+    area: &Area<DB>,
+    lo: f64,
+    hi: f64,
+    desc: &str,
+) -> Result<()> {
+    if !(lo.is_finite() && hi.is_finite() && hi > lo) {
+        return Err(anyhow!("colour bar: bad range {lo}..{hi}"));
+    }
+    let body = titled(area, "")?;
+    let mut chart = ChartBuilder::on(&body)
+        .margin(8)
+        .margin_right(8)
+        .x_label_area_size(HEAT_X_AREA_PX)
+        .right_y_label_area_size(72)
+        .build_cartesian_2d(0.0..1.0, lo..hi)
+        .map_err(de)?;
+    let fy = tick_format(hi - lo);
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_desc(desc)
+        .y_labels(8)
+        .y_label_formatter(&fy)
+        .label_style(font(LABEL_PX))
+        .axis_desc_style(font(DESC_PX))
+        .draw()
+        .map_err(de)?;
+    paint(&chart, |_, py, _, h| {
+        viridis(1.0 - (f64::from(py) + 0.5) / f64::from(h.max(1)))
+    })
+}
+
+/// Lowest frequency a spectrogram shows, Hz.
+const SPECTROGRAM_FMIN_HZ: f64 = 20.0;
+
+/// Draws spectrograms side by side (each titled with its name) with time in s, frequency in Hz on
+/// a log axis (from 20 Hz or the first bin up to Nyquist, linear interpolation between bins) and
+/// one viridis colour scale for all: the largest value over all maps is 0 dB and the scale ends
+/// `range_db` below it; a colour bar on the right. Errors: no map, no finite value, a bad bin
+/// spacing or hop.
+pub fn draw_spectrograms<DB: DrawingBackend>(
+    area: &Area<DB>,
+    maps: &[(&str, &Spectrogram)],
+    range_db: f64,
+) -> Result<()> {
+    let top = maps
+        .iter()
+        .flat_map(|(_, s)| s.db.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(f64::NEG_INFINITY, f64::max);
+    if maps.is_empty() || !top.is_finite() {
+        return Err(anyhow!("spectrogram: no finite values"));
+    }
+    let range_db = if range_db.is_finite() && range_db > 0.0 {
+        range_db
+    } else {
+        90.0
+    };
+    let t_max = maps
+        .iter()
+        .map(|(_, s)| s.frames as f64 * s.hop_s)
+        .fold(0.0, f64::max);
+    let bad = |s: &Spectrogram| {
+        !(s.bin_hz.is_finite() && s.bin_hz > 0.0 && s.hop_s.is_finite() && s.hop_s > 0.0)
+            || s.bins < 3
+            || s.db.len() < s.frames * s.bins
+    };
+    if !(t_max.is_finite() && t_max > 0.0) || maps.iter().any(|(_, s)| bad(s)) {
+        return Err(anyhow!("spectrogram: bad frame or bin spacing"));
+    }
+    let f_hi = maps
+        .iter()
+        .map(|(_, s)| (s.bins - 1) as f64 * s.bin_hz)
+        .fold(f64::INFINITY, f64::min);
+    let f_lo = maps
+        .iter()
+        .map(|(_, s)| s.bin_hz)
+        .fold(SPECTROGRAM_FMIN_HZ, f64::max);
+    if f_lo >= f_hi {
+        return Err(anyhow!("spectrogram: too few frequency bins"));
+    }
+    let (w, _) = area.dim_in_pixel();
+    let bar_px = 110.min(w / 4);
+    let (maps_area, bar_area) = area.split_horizontally(w - bar_px);
+    let panels = maps_area.split_evenly((1, maps.len()));
+    let ticks: Vec<f64> = FREQ_TICKS_HZ
+        .iter()
+        .copied()
+        .filter(|f| (f_lo..=f_hi).contains(f))
+        .collect();
+    for (panel, (name, s)) in panels.iter().zip(maps) {
+        let body = titled(panel, name)?;
+        let mut chart = ChartBuilder::on(&body)
+            .margin(8)
+            .margin_right(16)
+            .x_label_area_size(HEAT_X_AREA_PX)
+            .y_label_area_size(76)
+            .build_cartesian_2d(
+                0.0..t_max,
+                (f_lo..f_hi).log_scale().with_key_points(ticks.clone()),
+            )
+            .map_err(de)?;
+        let fx = tick_format(t_max);
+        let fy = |f: &f64| hz_label(*f);
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("time (s)")
+            .y_desc("frequency (Hz)")
+            .x_labels(6)
+            .x_label_formatter(&fx)
+            .y_label_formatter(&fy)
+            .label_style(font(LABEL_PX))
+            .axis_desc_style(font(DESC_PX))
+            .draw()
+            .map_err(de)?;
+        let ratio = (f_hi / f_lo).ln();
+        paint(&chart, |px, py, w, h| {
+            let t = (f64::from(px) + 0.5) / f64::from(w) * t_max;
+            let frame = ((t / s.hop_s) as usize).min(s.frames.saturating_sub(1));
+            let f = f_lo * (ratio * (1.0 - (f64::from(py) + 0.5) / f64::from(h))).exp();
+            let pos = f / s.bin_hz;
+            let b = (pos.floor() as usize).min(s.bins - 2);
+            let frac = (pos - b as f64).clamp(0.0, 1.0);
+            let row = &s.db[frame * s.bins..(frame + 1) * s.bins];
+            let db = row[b] + (row[b + 1] - row[b]) * frac;
+            viridis((db - top) / range_db + 1.0)
+        })?;
+    }
+    draw_colour_bar(&bar_area, -range_db, 0.0, "level (dB re max)")
+}
+
+/// [`draw_spectrograms`] into a PNG at `path`, 480 px wide per map (+ the colour bar), 460 high.
+pub fn spectrogram_png(path: &Path, maps: &[(&str, &Spectrogram)], range_db: f64) -> Result<()> {
+    let w = 480 * maps.len().max(1) as u32 + 110;
+    write_png(path, (w, 460), |a| draw_spectrograms(a, maps, range_db))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Renders `draw` into a `w × h` RGB buffer.
+    fn render(
+        (w, h): (u32, u32),
+        draw: impl FnOnce(&Area<BitMapBackend>) -> Result<()>,
+    ) -> Vec<u8> {
+        let mut buf = vec![0u8; (w * h * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+            root.fill(&WHITE).unwrap();
+            draw(&root).unwrap();
+            root.present().unwrap();
+        }
+        buf
+    }
+
+    /// Pixels darker than mid-grey in rows `y0..y1`, columns `x0..x1` of a `w`-wide RGB image.
+    fn dark(buf: &[u8], w: u32, (x0, x1): (u32, u32), (y0, y1): (u32, u32)) -> usize {
+        (y0..y1)
+            .flat_map(|y| (x0..x1).map(move |x| ((y * w + x) * 3) as usize))
+            .filter(|&i| buf[i..i + 3].iter().map(|&c| u32::from(c)).sum::<u32>() < 3 * 100)
+            .count()
+    }
+
+    fn spec(title: &str) -> LineSpec<'_> {
+        LineSpec {
+            title,
+            x_desc: "time (s)",
+            y_desc: "energy decay (dB)",
+            x_scale: 1e-3,
+            y_min: Some(-80.0),
+        }
+    }
+
+    fn decays() -> Vec<(&'static str, Vec<f64>)> {
+        let line = |rate: f64| (0..1000).map(|i| -rate * i as f64 / 1000.0).collect();
+        vec![("room", line(60.0)), ("fit", line(50.0))]
+    }
+
+    /// The title strip, the tick labels left of and below the plot and the legend carry text;
+    /// without a title the strip stays blank (so the text is what the pixels show).
+    #[test]
+    fn line_plot_draws_title_ticks_and_legend_text() {
+        let (w, h) = (900, 500);
+        let with = render((w, h), |a| {
+            draw_lines(a, &spec("EDC room vs fit"), &decays())
+        });
+        let without = render((w, h), |a| draw_lines(a, &spec(""), &decays()));
+        let title_strip = ((0, w), (0, TITLE_STRIP_PX));
+        assert!(dark(&with, w, title_strip.0, title_strip.1) > 100);
+        assert_eq!(dark(&without, w, title_strip.0, title_strip.1), 0);
+        // Tick labels and the y description: the 60 px left of the y axis, below the title.
+        assert!(dark(&without, w, (0, 60), (TITLE_STRIP_PX, h - 60)) > 200);
+        // Tick labels and the x description: the strip below the x axis.
+        assert!(dark(&without, w, (90, w), (h - 45, h)) > 200);
+        // Legend text in the upper right of the plot (lines are coloured, not dark).
+        assert!(dark(&without, w, (w - 200, w), (TITLE_STRIP_PX, 140)) > 50);
+    }
+
+    #[test]
+    fn plots_refuse_empty_or_non_finite_data_without_panicking() {
+        let dir = std::env::temp_dir().join(format!("tailor-plots-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("x.png");
+        let nan = vec![("a", vec![f64::NAN; 10])];
+        assert!(line_plot(&p, &spec("t"), &nan).is_err());
+        assert!(line_plot(&p, &spec("t"), &[]).is_err());
+        let bars: Vec<(&str, Vec<Option<f64>>)> = vec![("a", vec![None, Some(f64::NAN)])];
+        let axes = AxesSpec {
+            title: "t",
+            x_desc: "x",
+            y_desc: "y",
+        };
+        let cats = ["a".to_string(), "b".to_string()];
+        let size = (900, 500);
+        assert!(write_png(&p, size, |a| draw_bars(a, &axes, &cats, &bars)).is_err());
+        assert!(write_png(&p, size, |a| draw_band_levels(a, &axes, &[1e2, 2e2], &bars)).is_err());
+        let s = Spectrogram {
+            db: vec![f64::NAN; 30],
+            frames: 3,
+            bins: 10,
+            hop_s: 0.01,
+            bin_hz: 100.0,
+        };
+        assert!(spectrogram_png(&p, &[("room", &s)], 90.0).is_err());
+        // Partly bad data draws what is finite.
+        let some = vec![("a", vec![1.0, f64::NAN, f64::INFINITY, 2.0, 3.0])];
+        line_plot(&p, &spec("t"), &some).unwrap();
+        let bars = vec![
+            ("a", vec![Some(1.0), None]),
+            ("b", vec![Some(f64::NAN), Some(2.0)]),
+        ];
+        write_png(&p, size, |a| draw_bars(a, &axes, &cats, &bars)).unwrap();
+        write_png(&p, size, |a| {
+            draw_band_levels(a, &axes, &[1e2, -1.0], &bars)
+        })
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn spectrogram_heat_map_has_its_axes_and_colour_bar() {
+        let fs = 8000.0;
+        let x: Vec<f64> = (0..8000)
+            .map(|n| (-(n as f64) / 800.0).exp() * (n as f64 * 0.9).sin())
+            .collect();
+        let s = tailor::analysis::spectrogram::spectrogram_db(&x, fs, 256, 64);
+        let (w, h) = (480 * 2 + 110, 460);
+        let img = render((w, h), |a| {
+            draw_spectrograms(a, &[("room", &s), ("fit", &s)], 80.0)
+        });
+        // Titles, the frequency ticks left of each map, the colour bar's dB ticks.
+        assert!(dark(&img, w, (0, 480), (0, TITLE_STRIP_PX)) > 50);
+        assert!(dark(&img, w, (0, 60), (TITLE_STRIP_PX, h - 60)) > 200);
+        assert!(dark(&img, w, (w - 80, w), (TITLE_STRIP_PX, h - 60)) > 200);
+    }
+
+    #[test]
+    fn labels_and_colours() {
+        assert_eq!(hz_label(31.5), "31.5");
+        assert_eq!(hz_label(125.0), "125");
+        assert_eq!(hz_label(1000.0), "1k");
+        assert_eq!(hz_label(12500.0), "12.5k");
+        assert_eq!(band_name(8000.0), "8 kHz");
+        assert_eq!(band_name(250.0), "250 Hz");
+        assert_eq!(tick_format(1.0)(&-0.0001), "0.0");
+        assert_eq!(tick_format(80.0)(&-20.0), "-20");
+        assert_eq!(viridis(0.0), RGBColor(68, 1, 84));
+        assert_eq!(viridis(1.0), RGBColor(253, 231, 37));
+        assert_eq!(viridis(f64::NAN), viridis(0.0));
+    }
 }

@@ -1,5 +1,7 @@
 //! `tailor train colorless|match`: trains an FDN and writes the preset, `<stem>.log.json` and PNG
-//! plots (loss curve; for `match` also the EDC of target vs result).
+//! plots with titles, axes and legends (`<stem>.loss.png`: loss per step; for `match` also
+//! `<stem>.edc.png`, Schroeder EDC of target vs result, and `<stem>.spectrogram.png`, target |
+//! result over time in s and log frequency in Hz).
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -8,6 +10,7 @@ use tailor::analysis::{schroeder_edc_db, summarize};
 use tailor::response::{frequency_response, impulse_response_fft};
 use tailor::{Build, Preset, Rt};
 
+use super::plots::LineSpec;
 use crate::train::target::load_target;
 use crate::train::{
     build_fdn, colorless, extract_build, initial_rt, match_mel_spectrogram, match_spectrogram,
@@ -433,7 +436,17 @@ fn write_outputs(
     println!("wrote {} and {}", c.out.display(), log_path.display());
     if !c.no_plots {
         let loss_png = beside(&c.out, "loss.png");
-        super::plots::line_plot(&loss_png, &[("total", log.train_loss.clone())], 1.0)?;
+        super::plots::line_plot(
+            &loss_png,
+            &LineSpec {
+                title: &format!("Training loss ({kind})"),
+                x_desc: "step",
+                y_desc: "loss",
+                x_scale: 1.0,
+                y_min: None,
+            },
+            &[("loss", log.train_loss.clone())],
+        )?;
         println!("wrote {}", loss_png.display());
         if let Some((t, fs)) = target {
             let len = t.len();
@@ -442,23 +455,23 @@ fn write_outputs(
             let edc_png = beside(&c.out, "edc.png");
             super::plots::line_plot(
                 &edc_png,
+                &LineSpec {
+                    title: "Energy decay (Schroeder): target vs result",
+                    x_desc: "time (s)",
+                    y_desc: "energy decay (dB)",
+                    x_scale: 1.0 / fs,
+                    y_min: Some(-100.0),
+                },
                 &[
                     ("target", schroeder_edc_db(t)),
                     ("result", schroeder_edc_db(&r[..len])),
                 ],
-                1.0 / fs,
             )?;
             println!("wrote {}", edc_png.display());
             let spec_png = beside(&c.out, "spectrogram.png");
-            let st = tailor::analysis::spectrogram::spectrogram_db(t, fs, 1024, 256);
-            let sr = tailor::analysis::spectrogram::spectrogram_db(&r[..len], fs, 1024, 256);
-            super::plots::heatmap(
-                &spec_png,
-                (&st.db, st.frames, st.bins),
-                Some((&sr.db, sr.frames, sr.bins)),
-                st.bins,
-                90.0,
-            )?;
+            let st = tailor::analysis::spectrogram::spectrogram_db(t, fs, 2048, 256);
+            let sr = tailor::analysis::spectrogram::spectrogram_db(&r[..len], fs, 2048, 256);
+            super::plots::spectrogram_png(&spec_png, &[("target", &st), ("result", &sr)], 90.0)?;
             println!("wrote {}", spec_png.display());
         }
     }
