@@ -75,9 +75,9 @@ fn meeting_room_fit_renders_and_compares_within_the_thresholds() {
     );
     assert_eq!(report["plots"]["files"].as_array().unwrap().len(), 12);
     let img = image::open(&summary).unwrap().to_rgb8();
-    assert_eq!(img.dimensions(), (1800, 1700));
+    assert_eq!(img.dimensions(), (1800, 1720));
     let dark_in_title = (0..1800)
-        .flat_map(|x| (0..30).map(move |y| (x, y)))
+        .flat_map(|x| (0..50).map(move |y| (x, y)))
         .filter(|&(x, y)| {
             img.get_pixel(x, y)
                 .0

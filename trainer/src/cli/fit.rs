@@ -1,9 +1,10 @@
 //! `tailor fit IR.wav --out P.json`: fit a measured room (analysis → grouped FDN design with a
-//! closed correction loop → early FIR → optional gradient fine-tuning) and report the figures.
+//! closed correction loop → early FIR → optional gradient fine-tuning) and report the figures:
+//! `P.fit.json`, a table on stdout and PNG plots of room vs fit (`P.summary.png` holds them all).
 
 use super::plots::{
-    band_name, draw_band_levels, draw_bars, draw_lines, draw_spectrograms, draw_text_block, titled,
-    write_png, Area, AxesSpec, LineSpec,
+    band_name, draw_band_levels, draw_bars, draw_lines, draw_spectrograms, draw_text_block,
+    heading, write_png, Area, AxesSpec, LineSpec,
 };
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -65,7 +66,7 @@ pub struct Args {
     /// Print the report as JSON on stdout (keys: ir, analysis, design, comparison, preset).
     #[arg(long)]
     pub json: bool,
-    /// Do not write PNG plots.
+    /// Do not write the PNG plots (`<stem>.summary.png` and the per-figure PNGs).
     #[arg(long)]
     pub no_plots: bool,
 }
@@ -398,17 +399,7 @@ fn band_level_shares_db(x: &[f64], fs: f64, bands_hz: &[f64]) -> Vec<Option<f64>
         .collect()
 }
 
-/// The EDC line plot of room vs fit with `title`.
-fn edc_spec(title: &str) -> LineSpec<'_> {
-    LineSpec {
-        title,
-        x_desc: "time (s)",
-        y_desc: "energy decay (dB)",
-        x_scale: 1.0,
-        y_min: Some(EDC_PLOT_FLOOR_DB),
-    }
-}
-
+/// Draws the EDCs (dB, sample rate `fs` Hz) of room and fit with `title`, down to −80 dB.
 fn draw_edc<DB: DrawingBackend>(
     area: &Area<DB>,
     title: &str,
@@ -417,16 +408,16 @@ fn draw_edc<DB: DrawingBackend>(
     fit: &[f64],
 ) -> Result<()> {
     let spec = LineSpec {
+        title,
+        x_desc: "time (s)",
+        y_desc: "energy decay (dB)",
         x_scale: 1.0 / fs,
-        ..edc_spec(title)
+        y_min: Some(EDC_PLOT_FLOOR_DB),
     };
-    draw_lines(
-        area,
-        &spec,
-        &[("room", room.to_vec()), ("fit", fit.to_vec())],
-    )
+    draw_lines(area, &spec, &[("room", room), ("fit", fit)])
 }
 
+/// Draws the octave-band RTs of room and fit as bars.
 fn draw_rt<DB: DrawingBackend>(area: &Area<DB>, c: &Comparison) -> Result<()> {
     let names: Vec<String> = c.bands_hz.iter().map(|&f| band_name(f)).collect();
     draw_bars(
@@ -441,6 +432,7 @@ fn draw_rt<DB: DrawingBackend>(area: &Area<DB>, c: &Comparison) -> Result<()> {
     )
 }
 
+/// Draws the third-octave band levels of room and fit over a log frequency axis.
 fn draw_third_octaves<DB: DrawingBackend>(area: &Area<DB>, d: &PlotData) -> Result<()> {
     draw_band_levels(
         area,
@@ -457,6 +449,7 @@ fn draw_third_octaves<DB: DrawingBackend>(area: &Area<DB>, d: &PlotData) -> Resu
     )
 }
 
+/// Draws the spectrograms room | fit with their colour bar.
 fn draw_spectrogram_pair<DB: DrawingBackend>(area: &Area<DB>, d: &PlotData) -> Result<()> {
     draw_spectrograms(
         area,
@@ -478,7 +471,7 @@ fn figures_text(c: &Comparison) -> Vec<String> {
 }
 
 /// Size of the summary PNG, pixels.
-const SUMMARY_PX: (u32, u32) = (1800, 1700);
+const SUMMARY_PX: (u32, u32) = (1800, 1720);
 
 /// The summary of a fit in one image: title; broadband EDC, band RTs and third-octave levels;
 /// the octave-band EDCs as small multiples beside the figures; spectrograms room | fit.
@@ -488,7 +481,7 @@ fn draw_summary<DB: DrawingBackend>(
     d: &PlotData,
     c: &Comparison,
 ) -> Result<()> {
-    let body = titled(area, &format!("tailor fit: {name} — room vs fit"))?;
+    let body = heading(area, &format!("tailor fit: {name} — room vs fit"), 30, 56)?;
     let (row1, rest) = body.split_vertically(480);
     let (row2, row3) = rest.split_vertically(720);
     let top = row1.split_evenly((1, 3));

@@ -4,15 +4,21 @@
 //! more than one series is drawn — a legend.
 //!
 //! Text is drawn with DejaVu Sans (`trainer/assets/fonts`, licence beside it), compiled into the
-//! binary and rasterised by plotters' pure-Rust `ab_glyph` feature: no system font libraries.
+//! binary and rasterised with `ab_glyph` (pure Rust: no system font libraries). Plotters measures
+//! text with its `ab_glyph` feature (the font registered once by [`ensure_font`]); the PNG
+//! backend is wrapped in [`TextBackend`], which draws each glyph at its pen position with its
+//! side bearing and kerning (plotters 0.3.7's own ab_glyph drawing drops the bearings, so
+//! letters sit unevenly: "tim e").
 //! Every `draw_*` function draws into a plotters drawing area, so one figure is either a PNG of
 //! its own (the `*_png` functions) or a panel of a larger image (the fit's summary). Non-finite
 //! values are skipped; data with nothing to draw is an error, never a panic.
 
+use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use anyhow::{anyhow, Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters_backend::{BackendColor, BackendCoord, BackendTextStyle, DrawingErrorKind};
 use std::path::Path;
 use std::sync::OnceLock;
 use tailor::analysis::spectrogram::Spectrogram;
@@ -41,18 +47,225 @@ pub const PALETTE: [RGBColor; 4] = [
 
 const FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
-/// Registers the bundled DejaVu Sans as [`FONT`] with plotters, once per process; every draw
-/// function calls it first.
+/// The bundled font, parsed once; `None` if it cannot be read.
+fn bundled_font() -> Option<&'static FontRef<'static>> {
+    static PARSED: OnceLock<Option<FontRef<'static>>> = OnceLock::new();
+    PARSED
+        .get_or_init(|| FontRef::try_from_slice(FONT_BYTES).ok())
+        .as_ref()
+}
+
+/// Registers the bundled DejaVu Sans as [`FONT`] with plotters (which measures legend text with
+/// it), once per process; every draw function calls it first. Errors: the font cannot be read.
 pub fn ensure_font() -> Result<()> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
             plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES)
-                .map_err(|_| "the bundled font DejaVuSans.ttf could not be read".to_string())
+                .ok()
+                .and(bundled_font())
+                .map(|_| ())
+                .ok_or_else(|| "the bundled font DejaVuSans.ttf could not be read".to_string())
         })
         .clone()
         .map_err(|e| anyhow!(e))
 }
+
+/// The text could not be drawn: the bundled font is unreadable.
+#[derive(Debug)]
+pub struct NoFont;
+
+impl std::fmt::Display for NoFont {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the bundled font DejaVuSans.ttf could not be read")
+    }
+}
+
+impl std::error::Error for NoFont {}
+
+/// One line of text laid out at `px` pixels: glyph outlines positioned from the top-left of its
+/// box (baseline at the font's ascent), box width and height in pixels.
+struct TextLayout {
+    glyphs: Vec<ab_glyph::OutlinedGlyph>,
+    width: i32,
+    height: i32,
+}
+
+impl TextLayout {
+    fn new(font: &FontRef<'static>, px: f64, text: &str) -> Self {
+        let scale = PxScale::from(px.max(1.0) as f32);
+        let scaled = font.as_scaled(scale);
+        let mut pen = 0.0f32;
+        let mut prev = None;
+        let mut glyphs = Vec::new();
+        for c in text.chars() {
+            let id = scaled.glyph_id(c);
+            if let Some(p) = prev {
+                pen += scaled.kern(p, id);
+            }
+            let glyph = id.with_scale_and_position(scale, ab_glyph::point(pen, scaled.ascent()));
+            glyphs.extend(font.outline_glyph(glyph));
+            pen += scaled.h_advance(id);
+            prev = Some(id);
+        }
+        TextLayout {
+            glyphs,
+            width: pen.ceil() as i32,
+            height: (scaled.ascent() - scaled.descent()).ceil() as i32,
+        }
+    }
+}
+
+/// A plotters backend that draws text with the bundled font itself ([`TextLayout`]: bearings
+/// and kerning kept, anti-aliased) and passes everything else to `B`.
+pub struct TextBackend<B: DrawingBackend> {
+    inner: B,
+}
+
+impl<B: DrawingBackend> TextBackend<B> {
+    /// Wraps `inner`.
+    pub fn new(inner: B) -> Self {
+        TextBackend { inner }
+    }
+}
+
+impl<B: DrawingBackend> DrawingBackend for TextBackend<B> {
+    type ErrorType = B::ErrorType;
+
+    fn get_size(&self) -> (u32, u32) {
+        self.inner.get_size()
+    }
+
+    fn ensure_prepared(&mut self) -> Result<(), DrawingErrorKind<B::ErrorType>> {
+        self.inner.ensure_prepared()
+    }
+
+    fn present(&mut self) -> Result<(), DrawingErrorKind<B::ErrorType>> {
+        self.inner.present()
+    }
+
+    fn draw_pixel(
+        &mut self,
+        point: BackendCoord,
+        color: BackendColor,
+    ) -> Result<(), DrawingErrorKind<B::ErrorType>> {
+        self.inner.draw_pixel(point, color)
+    }
+
+    fn draw_line<S: plotters_backend::BackendStyle>(
+        &mut self,
+        from: BackendCoord,
+        to: BackendCoord,
+        style: &S,
+    ) -> Result<(), DrawingErrorKind<B::ErrorType>> {
+        self.inner.draw_line(from, to, style)
+    }
+
+    fn draw_rect<S: plotters_backend::BackendStyle>(
+        &mut self,
+        upper_left: BackendCoord,
+        bottom_right: BackendCoord,
+        style: &S,
+        fill: bool,
+    ) -> Result<(), DrawingErrorKind<B::ErrorType>> {
+        self.inner.draw_rect(upper_left, bottom_right, style, fill)
+    }
+
+    fn draw_path<S: plotters_backend::BackendStyle, I: IntoIterator<Item = BackendCoord>>(
+        &mut self,
+        path: I,
+        style: &S,
+    ) -> Result<(), DrawingErrorKind<B::ErrorType>> {
+        self.inner.draw_path(path, style)
+    }
+
+    fn draw_circle<S: plotters_backend::BackendStyle>(
+        &mut self,
+        center: BackendCoord,
+        radius: u32,
+        style: &S,
+        fill: bool,
+    ) -> Result<(), DrawingErrorKind<B::ErrorType>> {
+        self.inner.draw_circle(center, radius, style, fill)
+    }
+
+    fn fill_polygon<S: plotters_backend::BackendStyle, I: IntoIterator<Item = BackendCoord>>(
+        &mut self,
+        vert: I,
+        style: &S,
+    ) -> Result<(), DrawingErrorKind<B::ErrorType>> {
+        self.inner.fill_polygon(vert, style)
+    }
+
+    fn blit_bitmap(
+        &mut self,
+        pos: BackendCoord,
+        size: (u32, u32),
+        src: &[u8],
+    ) -> Result<(), DrawingErrorKind<B::ErrorType>> {
+        self.inner.blit_bitmap(pos, size, src)
+    }
+
+    fn estimate_text_size<TStyle: BackendTextStyle>(
+        &self,
+        text: &str,
+        style: &TStyle,
+    ) -> Result<(u32, u32), DrawingErrorKind<B::ErrorType>> {
+        let font = bundled_font().ok_or_else(|| DrawingErrorKind::FontError(Box::new(NoFont)))?;
+        let l = TextLayout::new(font, style.size(), text);
+        Ok((l.width.max(0) as u32, l.height.max(0) as u32))
+    }
+
+    fn draw_text<TStyle: BackendTextStyle>(
+        &mut self,
+        text: &str,
+        style: &TStyle,
+        pos: BackendCoord,
+    ) -> Result<(), DrawingErrorKind<B::ErrorType>> {
+        let color = style.color();
+        if color.alpha == 0.0 || text.is_empty() {
+            return Ok(());
+        }
+        let font = bundled_font().ok_or_else(|| DrawingErrorKind::FontError(Box::new(NoFont)))?;
+        let l = TextLayout::new(font, style.size(), text);
+        let anchor = style.anchor();
+        let dx = match anchor.h_pos {
+            HPos::Left => 0,
+            HPos::Center => -l.width / 2,
+            HPos::Right => -l.width,
+        };
+        let dy = match anchor.v_pos {
+            VPos::Top => 0,
+            VPos::Center => -l.height / 2,
+            VPos::Bottom => -l.height,
+        };
+        let trans = style.transform();
+        let (w, h) = self.get_size();
+        let mut result = Ok(());
+        for g in &l.glyphs {
+            let b = g.px_bounds();
+            let (x0, y0) = (b.min.x as i32, b.min.y as i32);
+            g.draw(|x, y, coverage| {
+                if result.is_err() || coverage <= 0.0 {
+                    return;
+                }
+                let (x, y) = trans.transform(x0 + x as i32 + dx, y0 + y as i32 + dy);
+                let (x, y) = (pos.0 + x, pos.1 + y);
+                if x >= 0 && y >= 0 && x < w as i32 && y < h as i32 {
+                    let c = BackendColor {
+                        alpha: color.alpha * f64::from(coverage.min(1.0)),
+                        rgb: color.rgb,
+                    };
+                    result = self.inner.draw_pixel((x, y), c);
+                }
+            });
+        }
+        result
+    }
+}
+
+/// The PNG backend of this module: plotters' bitmap backend with [`TextBackend`]'s text.
+pub type Png<'a> = TextBackend<BitMapBackend<'a>>;
 
 /// A drawing error as an `anyhow` error.
 fn de(e: impl std::fmt::Display) -> anyhow::Error {
@@ -68,10 +281,10 @@ fn font(px: u32) -> TextStyle<'static> {
 pub fn write_png(
     path: &Path,
     size: (u32, u32),
-    draw: impl FnOnce(&Area<BitMapBackend>) -> Result<()>,
+    draw: impl FnOnce(&Area<Png>) -> Result<()>,
 ) -> Result<()> {
     ensure_font()?;
-    let root = BitMapBackend::new(path, size).into_drawing_area();
+    let root = TextBackend::new(BitMapBackend::new(path, size)).into_drawing_area();
     root.fill(&WHITE)
         .map_err(de)
         .and_then(|()| draw(&root))
@@ -82,14 +295,25 @@ pub fn write_png(
 /// Draws `title` centred in a strip of [`TITLE_STRIP_PX`] at the top of `area` (an empty title
 /// leaves the strip blank) and returns the area below it.
 pub fn titled<DB: DrawingBackend>(area: &Area<DB>, title: &str) -> Result<Area<DB>> {
+    heading(area, title, TITLE_PX, TITLE_STRIP_PX)
+}
+
+/// Draws `title` at `px` pixels centred in a strip `strip_px` high at the top of `area` and
+/// returns the area below it.
+pub fn heading<DB: DrawingBackend>(
+    area: &Area<DB>,
+    title: &str,
+    px: u32,
+    strip_px: u32,
+) -> Result<Area<DB>> {
     ensure_font()?;
-    let (top, body) = area.split_vertically(TITLE_STRIP_PX);
+    let (top, body) = area.split_vertically(strip_px);
     if !title.is_empty() {
         let (w, h) = top.dim_in_pixel();
         top.draw(&Text::new(
             title.to_string(),
             (w as i32 / 2, h as i32 / 2),
-            font(TITLE_PX).pos(Pos::new(HPos::Center, VPos::Center)),
+            font(px).pos(Pos::new(HPos::Center, VPos::Center)),
         ))
         .map_err(de)?;
     }
@@ -109,22 +333,52 @@ pub fn draw_text_block<DB: DrawingBackend>(area: &Area<DB>, lines: &[String]) ->
     Ok(())
 }
 
-/// Tick label formatter with as many decimals as ticks `span / 8` apart need; never "-0".
-fn tick_format(span: f64) -> impl Fn(&f64) -> String {
-    let step = span / 8.0;
-    let decimals = if step.is_finite() && step > 0.0 {
-        (-step.log10().floor()).clamp(0.0, 6.0) as usize
+/// Tick label formatter for an axis from `lo` to `hi`: as many decimals as ticks `(hi − lo)/8`
+/// apart need, scientific notation ("1.8312e-3") where that would take more than 4 decimals or
+/// the values reach 10⁶; never "-0".
+fn tick_format(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
+    let step = (hi - lo) / 8.0;
+    let mag = lo.abs().max(hi.abs());
+    let (scientific, decimals) = if step.is_finite() && step > 0.0 {
+        let d = (-step.log10().floor()).max(0.0);
+        if d > 4.0 || mag >= 1e6 {
+            let digits = mag.log10().floor() - step.log10().floor();
+            (true, digits.clamp(0.0, 8.0) as usize)
+        } else {
+            (false, d as usize)
+        }
     } else {
-        0
+        (false, 0)
     };
     move |v: &f64| {
-        let s = format!("{v:.decimals$}");
-        if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
-            s[1..].to_string()
+        let s = if scientific {
+            format!("{v:.decimals$e}")
         } else {
-            s
+            format!("{v:.decimals$}")
+        };
+        match s.strip_prefix('-') {
+            Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
+            _ => s,
         }
     }
+}
+
+/// Width in pixels of a y label area that holds `labels` (tick labels at [`LABEL_PX`]) and the
+/// rotated axis description beside them.
+fn y_label_area_px(labels: &[String]) -> u32 {
+    let widest = bundled_font().map_or(0, |f| {
+        labels
+            .iter()
+            .map(|l| TextLayout::new(f, f64::from(LABEL_PX), l).width)
+            .max()
+            .unwrap_or(0)
+    });
+    (widest.max(0) as u32 + DESC_PX + 30).max(64)
+}
+
+/// The y label area width for an axis from `lo` to `hi` labelled by `fmt`.
+fn y_area_for(lo: f64, hi: f64, fmt: &impl Fn(&f64) -> String) -> u32 {
+    y_label_area_px(&[fmt(&lo), fmt(&hi), fmt(&(0.5 * (lo + hi)))])
 }
 
 /// A frequency in Hz as a short tick label: "31.5", "125", "1k", "12.5k".
@@ -235,7 +489,7 @@ pub struct LineSpec<'a> {
 pub fn draw_lines<DB: DrawingBackend>(
     area: &Area<DB>,
     spec: &LineSpec,
-    series: &[(&str, Vec<f64>)],
+    series: &[(&str, &[f64])],
 ) -> Result<()> {
     let y_min = spec.y_min.unwrap_or(f64::NEG_INFINITY);
     let keep = |y: f64| y.is_finite() && y >= y_min;
@@ -261,14 +515,14 @@ pub fn draw_lines<DB: DrawingBackend>(
         return Err(anyhow!("'{}': bad x scale {}", spec.title, spec.x_scale));
     }
     let body = titled(area, spec.title)?;
+    let (fx, fy) = (tick_format(0.0, x_max), tick_format(lo, hi));
     let mut chart = ChartBuilder::on(&body)
         .margin(8)
         .margin_right(24)
         .x_label_area_size(52)
-        .y_label_area_size(76)
+        .y_label_area_size(y_area_for(lo, hi, &fy))
         .build_cartesian_2d(0.0..x_max, lo..hi)
         .map_err(de)?;
-    let (fx, fy) = (tick_format(x_max), tick_format(hi - lo));
     chart
         .configure_mesh()
         .x_desc(spec.x_desc)
@@ -281,6 +535,7 @@ pub fn draw_lines<DB: DrawingBackend>(
         .axis_desc_style(font(DESC_PX))
         .bold_line_style(RGBColor(215, 215, 215))
         .light_line_style(RGBColor(240, 240, 240))
+        .max_light_lines(1)
         .draw()
         .map_err(de)?;
     for (k, (name, v)) in series.iter().enumerate() {
@@ -313,7 +568,7 @@ pub fn draw_lines<DB: DrawingBackend>(
 }
 
 /// [`draw_lines`] into a 900×500 PNG at `path`.
-pub fn line_plot(path: &Path, spec: &LineSpec, series: &[(&str, Vec<f64>)]) -> Result<()> {
+pub fn line_plot(path: &Path, spec: &LineSpec, series: &[(&str, &[f64])]) -> Result<()> {
     write_png(path, (900, 500), |a| draw_lines(a, spec, series))
 }
 
@@ -352,11 +607,12 @@ pub fn draw_bars<DB: DrawingBackend>(
         (0..cats).map(|i| i as f64).collect(),
     );
     // Headroom above the tallest bar for its value and the legend.
+    let fy = tick_format(0.0, hi * 1.3);
     let mut chart = ChartBuilder::on(&body)
         .margin(8)
         .margin_right(24)
         .x_label_area_size(52)
-        .y_label_area_size(76)
+        .y_label_area_size(y_area_for(0.0, hi * 1.3, &fy))
         .build_cartesian_2d(x_range, 0.0..hi * 1.3)
         .map_err(de)?;
     let fx = |x: &f64| {
@@ -367,7 +623,6 @@ pub fn draw_bars<DB: DrawingBackend>(
             String::new()
         }
     };
-    let fy = tick_format(hi * 1.3);
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -380,6 +635,7 @@ pub fn draw_bars<DB: DrawingBackend>(
         .axis_desc_style(font(DESC_PX))
         .bold_line_style(RGBColor(215, 215, 215))
         .light_line_style(RGBColor(240, 240, 240))
+        .max_light_lines(1)
         .draw()
         .map_err(de)?;
     let width = 0.8 / series.len().max(1) as f64;
@@ -477,15 +733,15 @@ pub fn draw_band_levels<DB: DrawingBackend>(
         .filter(|f| (f_lo..=f_hi).contains(f))
         .collect();
     let body = titled(area, spec.title)?;
+    let fy = tick_format(y_lo, y_hi);
     let mut chart = ChartBuilder::on(&body)
         .margin(8)
         .margin_right(24)
         .x_label_area_size(52)
-        .y_label_area_size(76)
+        .y_label_area_size(y_area_for(y_lo, y_hi, &fy))
         .build_cartesian_2d((f_lo..f_hi).log_scale().with_key_points(ticks), y_lo..y_hi)
         .map_err(de)?;
     let fx = |f: &f64| hz_label(*f);
-    let fy = tick_format(y_hi - y_lo);
     chart
         .configure_mesh()
         .x_desc(spec.x_desc)
@@ -497,6 +753,7 @@ pub fn draw_band_levels<DB: DrawingBackend>(
         .axis_desc_style(font(DESC_PX))
         .bold_line_style(RGBColor(215, 215, 215))
         .light_line_style(RGBColor(240, 240, 240))
+        .max_light_lines(1)
         .draw()
         .map_err(de)?;
     for (k, (name, v)) in series.iter().enumerate() {
@@ -582,14 +839,14 @@ pub fn draw_colour_bar<DB: DrawingBackend>(
         return Err(anyhow!("colour bar: bad range {lo}..{hi}"));
     }
     let body = titled(area, "")?;
+    let fy = tick_format(lo, hi);
     let mut chart = ChartBuilder::on(&body)
         .margin(8)
         .margin_right(8)
         .x_label_area_size(HEAT_X_AREA_PX)
-        .right_y_label_area_size(72)
+        .right_y_label_area_size(y_area_for(lo, hi, &fy))
         .build_cartesian_2d(0.0..1.0, lo..hi)
         .map_err(de)?;
-    let fy = tick_format(hi - lo);
     chart
         .configure_mesh()
         .disable_mesh()
@@ -676,7 +933,7 @@ pub fn draw_spectrograms<DB: DrawingBackend>(
                 (f_lo..f_hi).log_scale().with_key_points(ticks.clone()),
             )
             .map_err(de)?;
-        let fx = tick_format(t_max);
+        let fx = tick_format(0.0, t_max);
         let fy = |f: &f64| hz_label(*f);
         chart
             .configure_mesh()
@@ -717,13 +974,11 @@ mod tests {
     use super::*;
 
     /// Renders `draw` into a `w × h` RGB buffer.
-    fn render(
-        (w, h): (u32, u32),
-        draw: impl FnOnce(&Area<BitMapBackend>) -> Result<()>,
-    ) -> Vec<u8> {
+    fn render((w, h): (u32, u32), draw: impl FnOnce(&Area<Png>) -> Result<()>) -> Vec<u8> {
         let mut buf = vec![0u8; (w * h * 3) as usize];
         {
-            let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+            let root =
+                TextBackend::new(BitMapBackend::with_buffer(&mut buf, (w, h))).into_drawing_area();
             root.fill(&WHITE).unwrap();
             draw(&root).unwrap();
             root.present().unwrap();
@@ -749,9 +1004,9 @@ mod tests {
         }
     }
 
-    fn decays() -> Vec<(&'static str, Vec<f64>)> {
+    fn decays() -> [Vec<f64>; 2] {
         let line = |rate: f64| (0..1000).map(|i| -rate * i as f64 / 1000.0).collect();
-        vec![("room", line(60.0)), ("fit", line(50.0))]
+        [line(60.0), line(50.0)]
     }
 
     /// The title strip, the tick labels left of and below the plot and the legend carry text;
@@ -759,10 +1014,10 @@ mod tests {
     #[test]
     fn line_plot_draws_title_ticks_and_legend_text() {
         let (w, h) = (900, 500);
-        let with = render((w, h), |a| {
-            draw_lines(a, &spec("EDC room vs fit"), &decays())
-        });
-        let without = render((w, h), |a| draw_lines(a, &spec(""), &decays()));
+        let [room, fit] = decays();
+        let series = [("room", &room[..]), ("fit", &fit[..])];
+        let with = render((w, h), |a| draw_lines(a, &spec("EDC room vs fit"), &series));
+        let without = render((w, h), |a| draw_lines(a, &spec(""), &series));
         let title_strip = ((0, w), (0, TITLE_STRIP_PX));
         assert!(dark(&with, w, title_strip.0, title_strip.1) > 100);
         assert_eq!(dark(&without, w, title_strip.0, title_strip.1), 0);
@@ -779,8 +1034,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tailor-plots-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("x.png");
-        let nan = vec![("a", vec![f64::NAN; 10])];
-        assert!(line_plot(&p, &spec("t"), &nan).is_err());
+        let nan = [f64::NAN; 10];
+        assert!(line_plot(&p, &spec("t"), &[("a", &nan)]).is_err());
         assert!(line_plot(&p, &spec("t"), &[]).is_err());
         let bars: Vec<(&str, Vec<Option<f64>>)> = vec![("a", vec![None, Some(f64::NAN)])];
         let axes = AxesSpec {
@@ -801,8 +1056,8 @@ mod tests {
         };
         assert!(spectrogram_png(&p, &[("room", &s)], 90.0).is_err());
         // Partly bad data draws what is finite.
-        let some = vec![("a", vec![1.0, f64::NAN, f64::INFINITY, 2.0, 3.0])];
-        line_plot(&p, &spec("t"), &some).unwrap();
+        let some = [1.0, f64::NAN, f64::INFINITY, 2.0, 3.0];
+        line_plot(&p, &spec("t"), &[("a", &some)]).unwrap();
         let bars = vec![
             ("a", vec![Some(1.0), None]),
             ("b", vec![Some(f64::NAN), Some(2.0)]),
@@ -840,8 +1095,12 @@ mod tests {
         assert_eq!(hz_label(12500.0), "12.5k");
         assert_eq!(band_name(8000.0), "8 kHz");
         assert_eq!(band_name(250.0), "250 Hz");
-        assert_eq!(tick_format(1.0)(&-0.0001), "0.0");
-        assert_eq!(tick_format(80.0)(&-20.0), "-20");
+        assert_eq!(tick_format(0.0, 1.0)(&-0.0001), "0.0");
+        assert_eq!(tick_format(-80.0, 0.0)(&-20.0), "-20");
+        // A loss that moves in its 4th significant digit keeps its ticks apart.
+        let f = tick_format(0.0018288, 0.0018313);
+        assert_eq!(f(&0.0018295), "1.8295e-3");
+        assert_ne!(f(&0.0018300), f(&0.0018305));
         assert_eq!(viridis(0.0), RGBColor(68, 1, 84));
         assert_eq!(viridis(1.0), RGBColor(253, 231, 37));
         assert_eq!(viridis(f64::NAN), viridis(0.0));

@@ -445,7 +445,7 @@ fn write_outputs(
                 x_scale: 1.0,
                 y_min: None,
             },
-            &[("loss", log.train_loss.clone())],
+            &[("loss", &log.train_loss)],
         )?;
         println!("wrote {}", loss_png.display());
         if let Some((t, fs)) = target {
@@ -463,8 +463,8 @@ fn write_outputs(
                     y_min: Some(-100.0),
                 },
                 &[
-                    ("target", schroeder_edc_db(t)),
-                    ("result", schroeder_edc_db(&r[..len])),
+                    ("target", &schroeder_edc_db(t)),
+                    ("result", &schroeder_edc_db(&r[..len])),
                 ],
             )?;
             println!("wrote {}", edc_png.display());
