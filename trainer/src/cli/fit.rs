@@ -357,6 +357,8 @@ impl PlotData {
                 ))
             })
             .collect();
+        // ~43 ms windows at any rate (2048 samples at 48 kHz), hop 1/8 of that.
+        let fft = ((fs / 24.0) as usize).max(64).next_power_of_two();
         let third_bands_hz = third_octave_bands_hz(fs);
         let third_levels = (
             band_level_shares_db(a, fs, &third_bands_hz),
@@ -372,8 +374,8 @@ impl PlotData {
             third_bands_hz,
             third_levels,
             spectrograms: (
-                spectrogram_db(a, fs, 2048, 256),
-                spectrogram_db(b, fs, 2048, 256),
+                spectrogram_db(a, fs, fft, fft / 8),
+                spectrogram_db(b, fs, fft, fft / 8),
             ),
         })
     }

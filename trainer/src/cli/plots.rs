@@ -333,28 +333,45 @@ pub fn draw_text_block<DB: DrawingBackend>(area: &Area<DB>, lines: &[String]) ->
     Ok(())
 }
 
-/// Tick label formatter for an axis from `lo` to `hi`: as many decimals as ticks `(hi − lo)/8`
-/// apart need, scientific notation ("1.8312e-3") where that would take more than 4 decimals or
-/// the values reach 10⁶; never "-0".
-fn tick_format(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
-    let step = (hi - lo) / 8.0;
+/// Tick label formatter for a linear axis from `lo` to `hi` with at most `n` labels: as many
+/// decimals as plotters' tick values there need, scientific notation ("1.8312e-3") where that
+/// would take more than 4 decimals or the values reach 10⁶; never "-0".
+fn tick_format(lo: f64, hi: f64, n: usize) -> impl Fn(&f64) -> String {
+    use plotters::coord::ranged1d::Ranged;
+    let ticks = if lo.is_finite() && hi.is_finite() && hi > lo {
+        plotters::coord::types::RangedCoordf64::from(lo..hi).key_points(n)
+    } else {
+        Vec::new()
+    };
     let mag = lo.abs().max(hi.abs());
-    let (scientific, decimals) = if step.is_finite() && step > 0.0 {
-        let d = (-step.log10().floor()).max(0.0);
-        if d > 4.0 || mag >= 1e6 {
-            let digits = mag.log10().floor() - step.log10().floor();
-            (true, digits.clamp(0.0, 8.0) as usize)
+    let tol = 1e-9 * mag.max(f64::MIN_POSITIVE);
+    let exact = |d: usize| {
+        let scale = 10f64.powi(d as i32);
+        ticks
+            .iter()
+            .all(|v| ((v * scale).round() / scale - v).abs() <= tol)
+    };
+    let decimals = (0..=12).find(|&d| exact(d)).unwrap_or(12);
+    let scientific = decimals > 4 || mag >= 1e6;
+    let digits = if scientific {
+        let step = ticks
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .fold(f64::INFINITY, f64::min);
+        let digits = mag.log10().floor() - step.log10().floor();
+        if digits.is_finite() {
+            digits.clamp(0.0, 8.0) as usize
         } else {
-            (false, d as usize)
+            3
         }
     } else {
-        (false, 0)
+        decimals
     };
     move |v: &f64| {
         let s = if scientific {
-            format!("{v:.decimals$e}")
+            format!("{v:.digits$e}")
         } else {
-            format!("{v:.decimals$}")
+            format!("{v:.digits$}")
         };
         match s.strip_prefix('-') {
             Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
@@ -515,7 +532,7 @@ pub fn draw_lines<DB: DrawingBackend>(
         return Err(anyhow!("'{}': bad x scale {}", spec.title, spec.x_scale));
     }
     let body = titled(area, spec.title)?;
-    let (fx, fy) = (tick_format(0.0, x_max), tick_format(lo, hi));
+    let (fx, fy) = (tick_format(0.0, x_max, 8), tick_format(lo, hi, 8));
     let mut chart = ChartBuilder::on(&body)
         .margin(8)
         .margin_right(24)
@@ -585,7 +602,7 @@ pub struct AxesSpec<'a> {
 
 /// Draws a grouped bar chart into `area`: one group per category (labelled below the axis), one
 /// bar per series with its value printed above it, a legend for more than one series; `None`
-/// and non-finite values are left out. The y axis starts at 0. Errors: no positive finite value.
+/// and non-finite values are left out ("n/a" where a category has none). The y axis starts at 0. Errors: no positive finite value.
 pub fn draw_bars<DB: DrawingBackend>(
     area: &Area<DB>,
     spec: &AxesSpec,
@@ -607,7 +624,7 @@ pub fn draw_bars<DB: DrawingBackend>(
         (0..cats).map(|i| i as f64).collect(),
     );
     // Headroom above the tallest bar for its value and the legend.
-    let fy = tick_format(0.0, hi * 1.3);
+    let fy = tick_format(0.0, hi * 1.3, 8);
     let mut chart = ChartBuilder::on(&body)
         .margin(8)
         .margin_right(24)
@@ -675,6 +692,24 @@ pub fn draw_bars<DB: DrawingBackend>(
             chart.draw_series(labels).map_err(de)?;
         }
     }
+    // A category without any value (e.g. a band above Nyquist) says so.
+    let empty = (0..cats).filter(|&i| {
+        series
+            .iter()
+            .all(|(_, v)| v.get(i).and_then(value).is_none())
+    });
+    chart
+        .draw_series(empty.map(|i| {
+            EmptyElement::at((i as f64, 0.0))
+                + Text::new(
+                    "n/a",
+                    (0, -4),
+                    font(LABEL_PX)
+                        .color(&RGBColor(110, 110, 110))
+                        .pos(Pos::new(HPos::Center, VPos::Bottom)),
+                )
+        }))
+        .map_err(de)?;
     if series.len() > 1 {
         legend(&mut chart)?;
     }
@@ -682,8 +717,9 @@ pub fn draw_bars<DB: DrawingBackend>(
 }
 
 /// Octave-band centres in Hz used as ticks of log frequency axes (the ones in range are drawn).
-const FREQ_TICKS_HZ: [f64; 11] = [
-    16.0, 31.5, 63.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0,
+const FREQ_TICKS_HZ: [f64; 13] = [
+    16.0, 31.5, 63.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0, 31500.0,
+    63000.0,
 ];
 
 /// Draws per-band values over a log frequency axis into `area`: one line with a marker per band
@@ -733,7 +769,7 @@ pub fn draw_band_levels<DB: DrawingBackend>(
         .filter(|f| (f_lo..=f_hi).contains(f))
         .collect();
     let body = titled(area, spec.title)?;
-    let fy = tick_format(y_lo, y_hi);
+    let fy = tick_format(y_lo, y_hi, 8);
     let mut chart = ChartBuilder::on(&body)
         .margin(8)
         .margin_right(24)
@@ -839,7 +875,7 @@ pub fn draw_colour_bar<DB: DrawingBackend>(
         return Err(anyhow!("colour bar: bad range {lo}..{hi}"));
     }
     let body = titled(area, "")?;
-    let fy = tick_format(lo, hi);
+    let fy = tick_format(lo, hi, 8);
     let mut chart = ChartBuilder::on(&body)
         .margin(8)
         .margin_right(8)
@@ -933,7 +969,7 @@ pub fn draw_spectrograms<DB: DrawingBackend>(
                 (f_lo..f_hi).log_scale().with_key_points(ticks.clone()),
             )
             .map_err(de)?;
-        let fx = tick_format(0.0, t_max);
+        let fx = tick_format(0.0, t_max, 6);
         let fy = |f: &f64| hz_label(*f);
         chart
             .configure_mesh()
@@ -1095,10 +1131,12 @@ mod tests {
         assert_eq!(hz_label(12500.0), "12.5k");
         assert_eq!(band_name(8000.0), "8 kHz");
         assert_eq!(band_name(250.0), "250 Hz");
-        assert_eq!(tick_format(0.0, 1.0)(&-0.0001), "0.0");
-        assert_eq!(tick_format(-80.0, 0.0)(&-20.0), "-20");
+        assert_eq!(tick_format(0.0, 1.0, 8)(&-0.0001), "0.0");
+        assert_eq!(tick_format(-80.0, 0.0, 8)(&-20.0), "-20");
+        assert_eq!(tick_format(0.0, 0.6, 8)(&0.3), "0.3");
+        assert_eq!(tick_format(0.0, 1.42, 8)(&0.4), "0.4");
         // A loss that moves in its 4th significant digit keeps its ticks apart.
-        let f = tick_format(0.0018288, 0.0018313);
+        let f = tick_format(0.0018288, 0.0018313, 8);
         assert_eq!(f(&0.0018295), "1.8295e-3");
         assert_ne!(f(&0.0018300), f(&0.0018305));
         assert_eq!(viridis(0.0), RGBColor(68, 1, 84));
