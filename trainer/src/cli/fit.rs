@@ -4,7 +4,7 @@
 
 use super::plots::{
     band_name, draw_band_levels, draw_bars, draw_lines, draw_spectrograms, draw_text_block,
-    heading, write_png, Area, AxesSpec, LineSpec,
+    heading, panel, write_png, Area, AxesSpec, LineSpec, Png,
 };
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -227,7 +227,7 @@ pub fn run(args: &Args) -> Result<()> {
     let plots = if args.no_plots {
         Vec::new()
     } else {
-        write_plots(&args.out, &args.ir, &analysis.ir, &total, fs, &comparison)?
+        write_plots(&args.out, &args.ir, &analysis.ir, &total, fs, &comparison)
     };
     let report = json!({
         "ir": args.ir.display().to_string(),
@@ -357,8 +357,7 @@ impl PlotData {
                 ))
             })
             .collect();
-        // ~43 ms windows at any rate (2048 samples at 48 kHz), hop 1/8 of that.
-        let fft = ((fs / 24.0) as usize).max(64).next_power_of_two();
+        let fft = super::plots::spectrogram_fft_len(fs);
         let third_bands_hz = third_octave_bands_hz(fs);
         let third_levels = (
             band_level_shares_db(a, fs, &third_bands_hz),
@@ -419,13 +418,18 @@ fn draw_edc<DB: DrawingBackend>(
     draw_lines(area, &spec, &[("room", room), ("fit", fit)])
 }
 
+/// Title of the band RT figure.
+const RT_TITLE: &str = "Reverberation time per octave band";
+/// Title of the third-octave level figure.
+const THIRD_OCTAVE_TITLE: &str = "Third-octave band levels";
+
 /// Draws the octave-band RTs of room and fit as bars.
 fn draw_rt<DB: DrawingBackend>(area: &Area<DB>, c: &Comparison) -> Result<()> {
     let names: Vec<String> = c.bands_hz.iter().map(|&f| band_name(f)).collect();
     draw_bars(
         area,
         &AxesSpec {
-            title: "Reverberation time per octave band",
+            title: RT_TITLE,
             x_desc: "octave band",
             y_desc: "RT (s, ISO 3382-1)",
         },
@@ -439,7 +443,7 @@ fn draw_third_octaves<DB: DrawingBackend>(area: &Area<DB>, d: &PlotData) -> Resu
     draw_band_levels(
         area,
         &AxesSpec {
-            title: "Third-octave band levels",
+            title: THIRD_OCTAVE_TITLE,
             x_desc: "frequency (Hz)",
             y_desc: "level re total (dB)",
         },
@@ -476,7 +480,8 @@ fn figures_text(c: &Comparison) -> Vec<String> {
 const SUMMARY_PX: (u32, u32) = (1800, 1720);
 
 /// The summary of a fit in one image: title; broadband EDC, band RTs and third-octave levels;
-/// the octave-band EDCs as small multiples beside the figures; spectrograms room | fit.
+/// the octave-band EDCs as small multiples beside the figures; spectrograms room | fit. A panel
+/// with nothing to plot says so ([`panel`]).
 fn draw_summary<DB: DrawingBackend>(
     area: &Area<DB>,
     name: &str,
@@ -487,32 +492,39 @@ fn draw_summary<DB: DrawingBackend>(
     let (row1, rest) = body.split_vertically(480);
     let (row2, row3) = rest.split_vertically(720);
     let top = row1.split_evenly((1, 3));
-    draw_edc(
-        &top[0],
-        "Energy decay (broadband)",
-        d.fs,
-        &d.edc.0,
-        &d.edc.1,
-    )?;
-    draw_rt(&top[1], c)?;
-    draw_third_octaves(&top[2], d)?;
+    let title = "Energy decay (broadband)";
+    panel(&top[0], title, |a| {
+        draw_edc(a, title, d.fs, &d.edc.0, &d.edc.1)
+    })?;
+    panel(&top[1], RT_TITLE, |a| draw_rt(a, c))?;
+    panel(&top[2], THIRD_OCTAVE_TITLE, |a| draw_third_octaves(a, d))?;
     let cells = row2.split_evenly((2, 4));
     for (cell, (fc, a, b)) in cells.iter().zip(&d.band_edcs) {
-        draw_edc(
-            cell,
-            &format!("Energy decay, {} octave", band_name(*fc)),
-            d.fs,
-            a,
-            b,
-        )?;
+        let title = format!("Energy decay, {} octave", band_name(*fc));
+        panel(cell, &title, |area| draw_edc(area, &title, d.fs, a, b))?;
     }
     if let Some(cell) = cells.get(d.band_edcs.len()) {
         draw_text_block(&cell.margin(40, 0, 20, 0), &figures_text(c))?;
     }
-    draw_spectrogram_pair(&row3, d)
+    panel(&row3, "Spectrograms", |a| draw_spectrogram_pair(a, d))
 }
 
-/// Writes the PNGs of a fit beside `out` and returns their paths, the summary first.
+/// Writes one figure to `path` and adds it to `written`; a figure that cannot be drawn or
+/// written is a note on stderr, never a failed fit (the preset is already written).
+fn save(
+    written: &mut Vec<PathBuf>,
+    path: PathBuf,
+    size: (u32, u32),
+    draw: impl FnOnce(&Area<Png>) -> Result<()>,
+) {
+    match write_png(&path, size, draw) {
+        Ok(()) => written.push(path),
+        Err(e) => eprintln!("note: no plot written: {e:#}"),
+    }
+}
+
+/// Writes the PNGs of a fit beside `out` (the summary, then one per figure) and returns the
+/// paths written, the summary first.
 fn write_plots(
     out: &Path,
     ir: &Path,
@@ -520,42 +532,48 @@ fn write_plots(
     fit: &[f64],
     fs: f64,
     c: &Comparison,
-) -> Result<Vec<PathBuf>> {
-    let d = PlotData::new(target, fit, fs, c)?;
+) -> Vec<PathBuf> {
+    let d = match PlotData::new(target, fit, fs, c) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("note: no plots written: {e:#}");
+            return Vec::new();
+        }
+    };
     let mut written = Vec::new();
-    let summary = beside(out, "summary.png");
     let name = ir
         .file_name()
         .map_or_else(|| "room".into(), |s| s.to_string_lossy().into_owned());
-    write_png(&summary, SUMMARY_PX, |a| draw_summary(a, &name, &d, c))?;
-    written.push(summary);
-    let path = beside(out, "edc.png");
-    write_png(&path, (900, 500), |a| {
-        draw_edc(
-            a,
-            "Energy decay (broadband): room vs fit",
-            fs,
-            &d.edc.0,
-            &d.edc.1,
-        )
-    })?;
-    written.push(path);
+    save(&mut written, beside(out, "summary.png"), SUMMARY_PX, |a| {
+        draw_summary(a, &name, &d, c)
+    });
+    save(&mut written, beside(out, "edc.png"), (900, 500), |a| {
+        let title = "Energy decay (broadband): room vs fit";
+        draw_edc(a, title, fs, &d.edc.0, &d.edc.1)
+    });
     for (fc, a, b) in &d.band_edcs {
         let path = beside(out, &format!("edc_{}Hz.png", *fc as u32));
         let title = format!("Energy decay, {} octave band: room vs fit", band_name(*fc));
-        write_png(&path, (900, 500), |area| draw_edc(area, &title, fs, a, b))?;
-        written.push(path);
+        save(&mut written, path, (900, 500), |area| {
+            draw_edc(area, &title, fs, a, b)
+        });
     }
-    let path = beside(out, "rt.png");
-    write_png(&path, (900, 500), |a| draw_rt(a, c))?;
-    written.push(path);
-    let path = beside(out, "third_octave.png");
-    write_png(&path, (900, 500), |a| draw_third_octaves(a, &d))?;
-    written.push(path);
-    let path = beside(out, "spectrogram.png");
-    write_png(&path, (1070, 460), |a| draw_spectrogram_pair(a, &d))?;
-    written.push(path);
-    Ok(written)
+    save(&mut written, beside(out, "rt.png"), (900, 500), |a| {
+        draw_rt(a, c)
+    });
+    save(
+        &mut written,
+        beside(out, "third_octave.png"),
+        (900, 500),
+        |a| draw_third_octaves(a, &d),
+    );
+    save(
+        &mut written,
+        beside(out, "spectrogram.png"),
+        (1070, 460),
+        |a| draw_spectrogram_pair(a, &d),
+    );
+    written
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {

@@ -277,19 +277,67 @@ fn font(px: u32) -> TextStyle<'static> {
     (FONT, px).into_font().color(&BLACK)
 }
 
-/// A white PNG of `size` pixels at `path`, drawn by `draw`; errors name the file.
+/// Draws `draw` on a white RGB image of `size` pixels in memory (`width·height·3` bytes).
+pub fn render_rgb(
+    size: (u32, u32),
+    draw: impl FnOnce(&Area<Png>) -> Result<()>,
+) -> Result<Vec<u8>> {
+    ensure_font()?;
+    let (w, h) = size;
+    let mut buf = vec![255u8; w as usize * h as usize * 3];
+    {
+        let root = TextBackend::new(BitMapBackend::with_buffer(&mut buf, size)).into_drawing_area();
+        root.fill(&WHITE).map_err(de)?;
+        draw(&root)?;
+        root.present().map_err(de)?;
+    }
+    Ok(buf)
+}
+
+/// A white PNG of `size` pixels at `path`, drawn by `draw` in memory first: nothing is written
+/// when drawing fails. Errors name the file.
 pub fn write_png(
     path: &Path,
     size: (u32, u32),
     draw: impl FnOnce(&Area<Png>) -> Result<()>,
 ) -> Result<()> {
-    ensure_font()?;
-    let root = TextBackend::new(BitMapBackend::new(path, size)).into_drawing_area();
-    root.fill(&WHITE)
-        .map_err(de)
-        .and_then(|()| draw(&root))
-        .and_then(|()| root.present().map_err(de))
+    render_rgb(size, draw)
+        .and_then(|buf| {
+            image::save_buffer_with_format(
+                path,
+                &buf,
+                size.0,
+                size.1,
+                image::ColorType::Rgb8,
+                image::ImageFormat::Png,
+            )
+            .map_err(anyhow::Error::from)
+        })
         .with_context(|| format!("plot {}", path.display()))
+}
+
+/// Draws one panel of a larger image with `draw`; when that fails (e.g. nothing finite to
+/// plot) the panel is blanked and says so under `title` instead, so one empty figure never
+/// costs the others.
+pub fn panel<DB: DrawingBackend>(
+    area: &Area<DB>,
+    title: &str,
+    draw: impl FnOnce(&Area<DB>) -> Result<()>,
+) -> Result<()> {
+    let Err(e) = draw(area) else {
+        return Ok(());
+    };
+    area.fill(&WHITE).map_err(de)?;
+    let body = titled(area, title)?;
+    let (w, h) = body.dim_in_pixel();
+    body.draw(&Text::new(
+        format!("nothing to plot: {e:#}"),
+        (w as i32 / 2, h as i32 / 3),
+        font(LABEL_PX)
+            .color(&RGBColor(110, 110, 110))
+            .pos(Pos::new(HPos::Center, VPos::Center)),
+    ))
+    .map_err(de)
 }
 
 /// Draws `title` centred in a strip of [`TITLE_STRIP_PX`] at the top of `area` (an empty title
@@ -899,6 +947,12 @@ pub fn draw_colour_bar<DB: DrawingBackend>(
     })
 }
 
+/// STFT length in samples for a plotted spectrogram at `fs` Hz: the power of two nearest above
+/// ~42 ms (2048 at 44.1/48 kHz, 4096 at 96 kHz), at least 64; use a hop of 1/8 of it.
+pub fn spectrogram_fft_len(fs: f64) -> usize {
+    ((fs / 24.0) as usize).max(64).next_power_of_two()
+}
+
 /// Lowest frequency a spectrogram shows, Hz.
 const SPECTROGRAM_FMIN_HZ: f64 = 20.0;
 
@@ -1010,16 +1064,8 @@ mod tests {
     use super::*;
 
     /// Renders `draw` into a `w × h` RGB buffer.
-    fn render((w, h): (u32, u32), draw: impl FnOnce(&Area<Png>) -> Result<()>) -> Vec<u8> {
-        let mut buf = vec![0u8; (w * h * 3) as usize];
-        {
-            let root =
-                TextBackend::new(BitMapBackend::with_buffer(&mut buf, (w, h))).into_drawing_area();
-            root.fill(&WHITE).unwrap();
-            draw(&root).unwrap();
-            root.present().unwrap();
-        }
-        buf
+    fn render(size: (u32, u32), draw: impl FnOnce(&Area<Png>) -> Result<()>) -> Vec<u8> {
+        render_rgb(size, draw).unwrap()
     }
 
     /// Pixels darker than mid-grey in rows `y0..y1`, columns `x0..x1` of a `w`-wide RGB image.
@@ -1091,6 +1137,17 @@ mod tests {
             bin_hz: 100.0,
         };
         assert!(spectrogram_png(&p, &[("room", &s)], 90.0).is_err());
+        // A failed figure writes no file; as a panel it says why instead.
+        assert!(!p.exists());
+        let img = render((600, 400), |a| {
+            panel(a, "RT", |a| draw_bars(a, &axes, &cats, &bars))
+        });
+        assert!(dark(&img, 600, (0, 600), (0, TITLE_STRIP_PX)) > 20);
+        let ink = img[(600 * 3 * TITLE_STRIP_PX) as usize..]
+            .iter()
+            .filter(|&&c| c < 200)
+            .count();
+        assert!(ink > 100, "{ink}");
         // Partly bad data draws what is finite.
         let some = [1.0, f64::NAN, f64::INFINITY, 2.0, 3.0];
         line_plot(&p, &spec("t"), &[("a", &some)]).unwrap();
