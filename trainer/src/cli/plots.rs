@@ -9,8 +9,9 @@
 //! backend is wrapped in [`TextBackend`], which draws each glyph at its pen position with its
 //! side bearing and kerning (plotters 0.3.7's own ab_glyph drawing drops the bearings, so
 //! letters sit unevenly: "tim e").
+//!
 //! Every `draw_*` function draws into a plotters drawing area, so one figure is either a PNG of
-//! its own (the `*_png` functions) or a panel of a larger image (the fit's summary). Non-finite
+//! its own ([`write_png`], [`line_plot`], [`spectrogram_png`]) or a panel of a larger image (the fit's summary). Non-finite
 //! values are skipped; data with nothing to draw is an error, never a panic.
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
@@ -368,7 +369,7 @@ pub fn heading<DB: DrawingBackend>(
     Ok(body)
 }
 
-/// Draws lines of text (first line bold-sized as a heading) from the top-left of `area`.
+/// Draws lines of text from the top-left of `area`, the first one larger as a heading.
 pub fn draw_text_block<DB: DrawingBackend>(area: &Area<DB>, lines: &[String]) -> Result<()> {
     ensure_font()?;
     let mut y = 12;
@@ -986,6 +987,7 @@ pub fn draw_spectrograms<DB: DrawingBackend>(
     let bad = |s: &Spectrogram| {
         !(s.bin_hz.is_finite() && s.bin_hz > 0.0 && s.hop_s.is_finite() && s.hop_s > 0.0)
             || s.bins < 3
+            || s.frames == 0
             || s.db.len() < s.frames * s.bins
     };
     if !(t_max.is_finite() && t_max > 0.0) || maps.iter().any(|(_, s)| bad(s)) {
@@ -1137,6 +1139,16 @@ mod tests {
             bin_hz: 100.0,
         };
         assert!(spectrogram_png(&p, &[("room", &s)], 90.0).is_err());
+        let good = Spectrogram {
+            db: vec![0.0; 30],
+            ..s.clone()
+        };
+        let no_frames = Spectrogram {
+            db: Vec::new(),
+            frames: 0,
+            ..s.clone()
+        };
+        assert!(spectrogram_png(&p, &[("room", &good), ("fit", &no_frames)], 90.0).is_err());
         // A failed figure writes no file; as a panel it says why instead.
         assert!(!p.exists());
         let img = render((600, 400), |a| {
