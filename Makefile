@@ -28,6 +28,7 @@ demo: build
 	$(TAILOR) fit $(ROOM_IR) --out out/meetingroom_fit.json
 	$(TAILOR) render out/meetingroom_fit.json --seconds 4 --out out/meetingroom_fit.wav
 	$(TAILOR) compare $(ROOM_IR) out/meetingroom_fit.wav
+	@echo "summary plot (room vs fit): out/meetingroom_fit.summary.png"
 
 lint:
 	$(CARGO) fmt --all -- --check

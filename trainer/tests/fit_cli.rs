@@ -57,9 +57,37 @@ fn meeting_room_fit_renders_and_compares_within_the_thresholds() {
         "{report}"
     );
     check_figures(&report["comparison"], "fit report");
-    for png in ["edc.png", "edc_1000Hz.png", "rt.png", "spectrogram.png"] {
+    for png in [
+        "edc.png",
+        "edc_1000Hz.png",
+        "rt.png",
+        "third_octave.png",
+        "spectrogram.png",
+    ] {
         assert!(d.join(format!("room.{png}")).exists(), "{png}");
     }
+    // The summary a person opens: listed in the report, a real PNG of the documented size with
+    // text (dark pixels) in its title strip.
+    let summary = d.join("room.summary.png");
+    assert_eq!(
+        report["plots"]["summary"].as_str(),
+        Some(summary.to_str().unwrap())
+    );
+    assert_eq!(report["plots"]["files"].as_array().unwrap().len(), 12);
+    let img = image::open(&summary).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (1800, 1720));
+    let dark_in_title = (0..1800)
+        .flat_map(|x| (0..50).map(move |y| (x, y)))
+        .filter(|&(x, y)| {
+            img.get_pixel(x, y)
+                .0
+                .iter()
+                .map(|&c| u32::from(c))
+                .sum::<u32>()
+                < 300
+        })
+        .count();
+    assert!(dark_in_title > 200, "{dark_in_title}");
     // The preset carries the early FIR and stays a plain pyFDN build otherwise.
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&preset).unwrap()).unwrap();

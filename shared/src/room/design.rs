@@ -18,7 +18,7 @@
 
 use super::early::bake_early_fir;
 use super::grouped::{grouped_delays, grouped_feedback_matrix, split_lines, GroupedError};
-use crate::analysis::bands::{iec_band_edges_hz, octave_bands_hz, OCTAVE_BANDS_HZ};
+use crate::analysis::bands::{band_decay, iec_band_edges_hz, octave_bands_hz, OCTAVE_BANDS_HZ};
 use crate::analysis::compare::{
     compare_irs, third_octave_energy, Comparison, EDC_COMPARE_FLOOR_DB,
 };
@@ -134,7 +134,8 @@ pub struct Candidate {
 /// The parameters of a design.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesignParams {
-    /// Decay time per group (fast → slow) and octave band, seconds.
+    /// Decay time per group (fast → slow) and attenuation command band (31.25 Hz … 16 kHz,
+    /// [`COMMAND_FREQUENCIES`]), seconds.
     pub rt_s: Vec<Vec<f64>>,
     /// Output EQ per third-octave band of [`ThirdOctaveEq::bands_hz`] (20 Hz … 20 kHz below
     /// `0.45·fs`), dB.
@@ -252,6 +253,21 @@ fn late_band_energies(x: &[f64], fs: f64, from: usize, bands_hz: &[f64]) -> Vec<
         .collect()
 }
 
+/// Range of an outer command band's RT relative to its nearest fitted octave's.
+const OUTER_RT_RATIO: (f64, f64) = (0.5, 1.0);
+
+/// The attenuation's command bands outside the fitted octaves: (command index, IEC nominal
+/// octave centre in Hz, index of the nearest fitted octave's command band).
+const OUTER_BANDS: [(usize, f64, usize); 3] = [(0, 31.5, 2), (1, 63.0, 2), (9, 16000.0, 8)];
+
+/// RT in seconds of `x` (at `fs` Hz) in the IEC octave band with nominal centre `fc` Hz as
+/// `compare` measures it (noise-compensated, T30/T20/T15 by its range); `None` when the band
+/// does not fit below Nyquist or has no decay above its noise.
+fn octave_rt(x: &[f64], fs: f64, fc: f64) -> Option<f64> {
+    let d = band_decay(x, fs, fc, 1).ok().flatten()?;
+    d.decay_time(d.rt_range()?)
+}
+
 /// Whether the third-octave band at `fc` Hz lies inside the fitted octaves (125 Hz … 8 kHz).
 fn inside_fitted_octaves(fc: f64) -> bool {
     let lo = iec_band_edges_hz(OCTAVE_BANDS_HZ[0], 1).0;
@@ -343,7 +359,31 @@ pub fn design(
         ));
     }
     let nb = octave_bands_hz().len();
-    let mut rt = start.rt_s.clone();
+    // RTs per group over the attenuation's 10 command bands: the fitted octaves (command bands
+    // 2..9) from the start, the outer bands (31.5 Hz, 63 Hz, 16 kHz) from the room's own decay
+    // there relative to the nearest fitted octave, or following that octave where the room has
+    // none — so the fit does not ring on below 90 Hz where a small room has long stopped. An
+    // outer band stays within OUTER_RT_RATIO of its fitted neighbour, never longer: the graphic
+    // EQ's wide outer sections reach into the fitted octaves, and a long outer RT (a rumble's
+    // "decay") would lengthen them.
+    let target_outer: Vec<Option<f64>> = OUTER_BANDS
+        .iter()
+        .map(|&(_, fc, _)| octave_rt(target, fs, fc))
+        .collect();
+    let mut rt: Vec<Vec<f64>> = start
+        .rt_s
+        .iter()
+        .map(|r| to_command_bands(r).to_vec())
+        .collect();
+    for (&(j, _, edge), t) in OUTER_BANDS.iter().zip(&target_outer) {
+        let ratio = match (t, octave_rt(target, fs, OCTAVE_BANDS_HZ[edge - 2])) {
+            (Some(t), Some(e)) => (t / e).clamp(OUTER_RT_RATIO.0, OUTER_RT_RATIO.1),
+            _ => 1.0,
+        };
+        for g in rt.iter_mut() {
+            g[j] = (g[edge] * ratio).clamp(0.02, 60.0);
+        }
+    }
     let mut gain = start.group_gain.clone();
     let eq_bands = ThirdOctaveEq::new(fs)?.bands_hz().to_vec();
     let mut eq = vec![0.0; eq_bands.len()];
@@ -420,8 +460,21 @@ pub fn design(
         for (b, f) in fill_from_neighbours(&factors).into_iter().enumerate() {
             if let Some(f) = f {
                 for g in rt.iter_mut() {
-                    g[b] = (g[b] * f).clamp(0.02, 60.0);
+                    g[b + 2] = (g[b + 2] * f).clamp(0.02, 60.0);
                 }
+            }
+        }
+        // The outer bands: corrected by their own measured RT where the room has one, else
+        // moved with their nearest fitted octave.
+        for (&(j, fc, edge), t) in OUTER_BANDS.iter().zip(&target_outer) {
+            let f = match (t, octave_rt(&total, fs, fc)) {
+                (Some(t), Some(r)) => (t / r).clamp(0.5, 2.0).powf(alpha),
+                _ => factors.get(edge - 2).copied().flatten().unwrap_or(1.0),
+            };
+            for g in rt.iter_mut() {
+                g[j] = (g[j] * f)
+                    .clamp(OUTER_RT_RATIO.0 * g[edge], OUTER_RT_RATIO.1 * g[edge])
+                    .clamp(0.02, 60.0);
             }
         }
         // Late third-octave levels → output EQ. A band where the room decays above its noise

@@ -1,15 +1,20 @@
 //! `tailor fit IR.wav --out P.json`: fit a measured room (analysis → grouped FDN design with a
-//! closed correction loop → early FIR → optional gradient fine-tuning) and report the figures.
+//! closed correction loop → early FIR → optional gradient fine-tuning) and report the figures:
+//! `P.fit.json`, a table on stdout and PNG plots of room vs fit (`P.summary.png` holds them all).
 
-use super::plots::{bar_plot, heatmap, line_plot};
+use super::plots::{
+    band_name, draw_band_levels, draw_bars, draw_lines, draw_spectrograms, draw_text_block,
+    heading, panel, write_png, Area, AxesSpec, LineSpec, Png,
+};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use plotters::prelude::DrawingBackend;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use tailor::analysis::bands::{band_edc_db, octave_bands_hz};
-use tailor::analysis::compare::{compare_irs, Comparison};
-use tailor::analysis::schroeder_edc_db;
-use tailor::analysis::spectrogram::spectrogram_db;
+use tailor::analysis::bands::{audio_band, band_edc_db};
+use tailor::analysis::compare::{broadband_edc_db, compare_irs, Comparison};
+use tailor::analysis::onset::align_pair;
+use tailor::analysis::spectrogram::{spectrogram_db, Spectrogram};
 use tailor::room::analysis::{RoomAnalysis, SlopeChoice};
 use tailor::room::design::{Candidate, DesignOptions, POLISH_ITERATIONS};
 use tailor::room::{design_room, early_window, AUTO_SLOPE_COUNTS};
@@ -61,7 +66,7 @@ pub struct Args {
     /// Print the report as JSON on stdout (keys: ir, analysis, design, comparison, preset).
     #[arg(long)]
     pub json: bool,
-    /// Do not write PNG plots.
+    /// Do not write the PNG plots (`<stem>.summary.png` and the per-figure PNGs).
     #[arg(long)]
     pub no_plots: bool,
 }
@@ -239,9 +244,11 @@ pub fn run(args: &Args) -> Result<()> {
         .channel(0, 0);
     let comparison = compare_irs(&original, &total, fs)?;
     pb.set_message("plotting");
-    if !args.no_plots {
-        write_plots(&args.out, &analysis.ir, &total, fs, &comparison)?;
-    }
+    let plots = if args.no_plots {
+        Vec::new()
+    } else {
+        write_plots(&args.out, &args.ir, &analysis.ir, &total, fs, &comparison)
+    };
     pb.finish_and_clear();
     let report = json!({
         "ir": args.ir.display().to_string(),
@@ -261,6 +268,10 @@ pub fn run(args: &Args) -> Result<()> {
         "fine_tune": tuned,
         "seconds": total_s,
         "comparison": comparison,
+        "plots": (!plots.is_empty()).then(|| json!({
+            "summary": plots[0].display().to_string(),
+            "files": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        })),
     });
     std::fs::write(
         beside(&args.out, "fit.json"),
@@ -270,6 +281,9 @@ pub fn run(args: &Args) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_summary(&analysis, &comparison, &args.out, total_s);
+        if let Some(summary) = plots.first() {
+            println!("wrote {}", summary.display());
+        }
     }
     Ok(())
 }
@@ -326,45 +340,250 @@ fn to_preset(
     Ok(preset)
 }
 
-fn write_plots(out: &Path, target: &[f64], fit: &[f64], fs: f64, c: &Comparison) -> Result<()> {
-    let len = target.len().min(fit.len());
-    let (t, f) = (&target[..len], &fit[..len]);
-    line_plot(
-        &beside(out, "edc.png"),
-        &[
-            ("target", schroeder_edc_db(t)),
-            ("fit", schroeder_edc_db(f)),
-        ],
-        1.0 / fs,
-    )?;
-    for fc in octave_bands_hz() {
-        let (Ok(a), Ok(b)) = (band_edc_db(t, fs, fc, 1), band_edc_db(f, fs, fc, 1)) else {
-            continue;
-        };
-        line_plot(
-            &beside(out, &format!("edc_{}Hz.png", fc as u32)),
-            &[
-                ("target", a.iter().map(|v| v.max(-100.0)).collect()),
-                ("fit", b.iter().map(|v| v.max(-100.0)).collect()),
-            ],
-            1.0 / fs,
-        )?;
+/// What the plots of a fit show, computed once for the per-figure PNGs and the summary: room
+/// and fit aligned at their onsets and cut to the same length, measured as `tailor compare`
+/// measures them.
+struct PlotData {
+    /// Sample rate, Hz.
+    fs: f64,
+    /// Broadband noise-compensated EDCs in the audio band (room, fit), dB.
+    edc: (Vec<f64>, Vec<f64>),
+    /// Octave-band centre (Hz) and noise-compensated band EDCs (room, fit), dB, for each band
+    /// of the comparison below Nyquist.
+    band_edcs: Vec<(f64, Vec<f64>, Vec<f64>)>,
+    /// Third-octave band centres, Hz.
+    third_bands_hz: Vec<f64>,
+    /// Third-octave band levels of room and fit as `compare` measures them (energy without noise
+    /// over the sum in the room's above-noise bands), dB.
+    third_levels: (Vec<Option<f64>>, Vec<Option<f64>>),
+    /// Spectrograms of room and fit.
+    spectrograms: (Spectrogram, Spectrogram),
+}
+
+/// Lowest EDC level the plots show, dB.
+const EDC_PLOT_FLOOR_DB: f64 = -80.0;
+/// Dynamic range of the spectrogram colour scale, dB.
+const SPECTROGRAM_RANGE_DB: f64 = 90.0;
+
+impl PlotData {
+    fn new(target: &[f64], fit: &[f64], fs: f64, c: &Comparison) -> Result<Self> {
+        let (a, b) = align_pair(target, fit)?;
+        let band_edcs = c
+            .bands_hz
+            .iter()
+            .filter_map(|&fc| {
+                Some((
+                    fc,
+                    band_edc_db(a, fs, fc, 1).ok()?,
+                    band_edc_db(b, fs, fc, 1).ok()?,
+                ))
+            })
+            .collect();
+        let fft = super::plots::spectrogram_fft_len(fs);
+        let third_bands_hz = c.third_octave_bands_hz.clone();
+        let third_levels = (
+            c.third_octave_level_a_db.clone(),
+            c.third_octave_level_b_db.clone(),
+        );
+        Ok(PlotData {
+            fs,
+            edc: (
+                broadband_edc_db(&audio_band(a, fs), fs),
+                broadband_edc_db(&audio_band(b, fs), fs),
+            ),
+            band_edcs,
+            third_bands_hz,
+            third_levels,
+            spectrograms: (
+                spectrogram_db(a, fs, fft, fft / 8),
+                spectrogram_db(b, fs, fft, fft / 8),
+            ),
+        })
     }
-    bar_plot(
-        &beside(out, "rt.png"),
-        &[("target", c.rt_a_s.clone()), ("fit", c.rt_b_s.clone())],
-    )?;
-    let fft = 1024;
-    let st = spectrogram_db(t, fs, fft, 256);
-    let sf = spectrogram_db(f, fs, fft, 256);
-    heatmap(
-        &beside(out, "spectrogram.png"),
-        (&st.db, st.frames, st.bins),
-        Some((&sf.db, sf.frames, sf.bins)),
-        st.bins,
-        90.0,
-    )?;
-    Ok(())
+}
+
+/// Draws the EDCs (dB, sample rate `fs` Hz) of room and fit with `title`, down to −80 dB.
+fn draw_edc<DB: DrawingBackend>(
+    area: &Area<DB>,
+    title: &str,
+    fs: f64,
+    room: &[f64],
+    fit: &[f64],
+) -> Result<()> {
+    let spec = LineSpec {
+        title,
+        x_desc: "time (s)",
+        y_desc: "energy decay (dB)",
+        x_scale: 1.0 / fs,
+        y_min: Some(EDC_PLOT_FLOOR_DB),
+    };
+    draw_lines(area, &spec, &[("room", room), ("fit", fit)])
+}
+
+/// Title of the band RT figure.
+const RT_TITLE: &str = "Reverberation time per octave band";
+/// Title of the third-octave level figure.
+const THIRD_OCTAVE_TITLE: &str = "Third-octave band levels";
+
+/// Draws the octave-band RTs of room and fit as bars.
+fn draw_rt<DB: DrawingBackend>(area: &Area<DB>, c: &Comparison) -> Result<()> {
+    let names: Vec<String> = c.bands_hz.iter().map(|&f| band_name(f)).collect();
+    draw_bars(
+        area,
+        &AxesSpec {
+            title: RT_TITLE,
+            x_desc: "octave band",
+            y_desc: "RT (s, ISO 3382-1)",
+        },
+        &names,
+        &[("room", c.rt_a_s.clone()), ("fit", c.rt_b_s.clone())],
+    )
+}
+
+/// Draws the third-octave band levels of room and fit over a log frequency axis.
+fn draw_third_octaves<DB: DrawingBackend>(area: &Area<DB>, d: &PlotData) -> Result<()> {
+    draw_band_levels(
+        area,
+        &AxesSpec {
+            title: THIRD_OCTAVE_TITLE,
+            x_desc: "frequency (Hz)",
+            y_desc: "level re total (dB)",
+        },
+        &d.third_bands_hz,
+        &[
+            ("room", d.third_levels.0.clone()),
+            ("fit", d.third_levels.1.clone()),
+        ],
+    )
+}
+
+/// Draws the spectrograms room | fit with their colour bar.
+fn draw_spectrogram_pair<DB: DrawingBackend>(area: &Area<DB>, d: &PlotData) -> Result<()> {
+    draw_spectrograms(
+        area,
+        &[("room", &d.spectrograms.0), ("fit", &d.spectrograms.1)],
+        SPECTROGRAM_RANGE_DB,
+    )
+}
+
+/// The figures of the comparison as lines of text.
+fn figures_text(c: &Comparison) -> Vec<String> {
+    vec![
+        "Fit vs room (ISO 3382-1)".into(),
+        format!("mean band RT error: {} %", opt(c.mean_rt_error_pct, 2)),
+        format!("worst band RT error: {} %", opt(c.worst_rt_error_pct, 2)),
+        format!("broadband EDC error: {:.2} dB", c.edc_error_db),
+        format!("octave level error: {:.2} dB", c.level_error_db),
+        format!(
+            "third-octave level error: {:.2} dB (worst band)",
+            c.third_octave_level_error_db
+        ),
+        format!(
+            "fit above the room where it has only noise: {:.2} dB",
+            c.third_octave_excess_db
+        ),
+        format!("mel log-spectral distance: {:.2} dB", c.mel_lsd_db),
+    ]
+}
+
+/// Size of the summary PNG, pixels.
+const SUMMARY_PX: (u32, u32) = (1800, 1720);
+
+/// The summary of a fit in one image: title; broadband EDC, band RTs and third-octave levels;
+/// the octave-band EDCs as small multiples beside the figures; spectrograms room | fit. A panel
+/// with nothing to plot says so ([`panel`]).
+fn draw_summary<DB: DrawingBackend>(
+    area: &Area<DB>,
+    name: &str,
+    d: &PlotData,
+    c: &Comparison,
+) -> Result<()> {
+    let body = heading(area, &format!("tailor fit: {name} — room vs fit"), 30, 56)?;
+    let (row1, rest) = body.split_vertically(480);
+    let (row2, row3) = rest.split_vertically(720);
+    let top = row1.split_evenly((1, 3));
+    let title = "Energy decay (broadband)";
+    panel(&top[0], title, |a| {
+        draw_edc(a, title, d.fs, &d.edc.0, &d.edc.1)
+    })?;
+    panel(&top[1], RT_TITLE, |a| draw_rt(a, c))?;
+    panel(&top[2], THIRD_OCTAVE_TITLE, |a| draw_third_octaves(a, d))?;
+    let cells = row2.split_evenly((2, 4));
+    for (cell, (fc, a, b)) in cells.iter().zip(&d.band_edcs) {
+        let title = format!("Energy decay, {} octave", band_name(*fc));
+        panel(cell, &title, |area| draw_edc(area, &title, d.fs, a, b))?;
+    }
+    if let Some(cell) = cells.get(d.band_edcs.len()) {
+        draw_text_block(&cell.margin(40, 0, 20, 0), &figures_text(c))?;
+    }
+    panel(&row3, "Spectrograms", |a| draw_spectrogram_pair(a, d))
+}
+
+/// Writes one figure to `path` and adds it to `written`; a figure that cannot be drawn or
+/// written is a note on stderr, never a failed fit (the preset is already written).
+fn save(
+    written: &mut Vec<PathBuf>,
+    path: PathBuf,
+    size: (u32, u32),
+    draw: impl FnOnce(&Area<Png>) -> Result<()>,
+) {
+    match write_png(&path, size, draw) {
+        Ok(()) => written.push(path),
+        Err(e) => eprintln!("note: no plot written: {e:#}"),
+    }
+}
+
+/// Writes the PNGs of a fit beside `out` (the summary, then one per figure) and returns the
+/// paths written, the summary first.
+fn write_plots(
+    out: &Path,
+    ir: &Path,
+    target: &[f64],
+    fit: &[f64],
+    fs: f64,
+    c: &Comparison,
+) -> Vec<PathBuf> {
+    let d = match PlotData::new(target, fit, fs, c) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("note: no plots written: {e:#}");
+            return Vec::new();
+        }
+    };
+    let mut written = Vec::new();
+    let name = ir
+        .file_name()
+        .map_or_else(|| "room".into(), |s| s.to_string_lossy().into_owned());
+    save(&mut written, beside(out, "summary.png"), SUMMARY_PX, |a| {
+        draw_summary(a, &name, &d, c)
+    });
+    save(&mut written, beside(out, "edc.png"), (900, 500), |a| {
+        let title = "Energy decay (broadband): room vs fit";
+        draw_edc(a, title, fs, &d.edc.0, &d.edc.1)
+    });
+    for (fc, a, b) in &d.band_edcs {
+        let path = beside(out, &format!("edc_{}Hz.png", *fc as u32));
+        let title = format!("Energy decay, {} octave band: room vs fit", band_name(*fc));
+        save(&mut written, path, (900, 500), |area| {
+            draw_edc(area, &title, fs, a, b)
+        });
+    }
+    save(&mut written, beside(out, "rt.png"), (900, 500), |a| {
+        draw_rt(a, c)
+    });
+    save(
+        &mut written,
+        beside(out, "third_octave.png"),
+        (900, 500),
+        |a| draw_third_octaves(a, &d),
+    );
+    save(
+        &mut written,
+        beside(out, "spectrogram.png"),
+        (1070, 460),
+        |a| draw_spectrogram_pair(a, &d),
+    );
+    written
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
@@ -405,6 +624,10 @@ fn print_summary(a: &RoomAnalysis, c: &Comparison, out: &Path, secs: f64) {
         c.edc_error_db,
         c.level_error_db,
         c.mel_lsd_db
+    );
+    println!(
+        "third-octave level error {:.2} dB (worst band above the room's noise), {:.2} dB above the room where it has only noise",
+        c.third_octave_level_error_db, c.third_octave_excess_db
     );
     println!("wrote {} ({:.1} s)", out.display(), secs);
 }

@@ -2,10 +2,11 @@
 //! HRTF magnitude per ear and ILD for one direction, and LSD between two HRTF sets per direction
 //! (hrtfpykit `hrtf_difference` semantics, 20 Hz–20 kHz) as an azimuth × elevation map.
 //!
-//! All numbers come from `tailor::hrtf`; this module only formats them. The PNG is drawn with
-//! plotters' bitmap backend and no font support (so it builds without system fonts): labels are
-//! drawn with a built-in 3×5 pixel digit font.
+//! All numbers come from `tailor::hrtf`; this module only formats them. The PNG (drawn by
+//! [`super::plots`], bundled font) is a map over azimuth and elevation in degrees with a title and
+//! a colour scale in dB.
 
+use super::plots::{self, draw_colour_bar, titled, viridis, write_png, FixedTicks};
 use anyhow::{bail, Context};
 use plotters::prelude::*;
 use serde_json::{json, Value};
@@ -173,9 +174,23 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         match &report.lsd {
             Some(l) => {
                 let values = l.per_position(Reduce::Mean);
-                draw_map(png, &l.directions, &values, 0.0)?
+                draw_map(
+                    png,
+                    &l.directions,
+                    &values,
+                    0.0,
+                    "Log-spectral distance per direction (20 Hz–20 kHz, mean of both ears)",
+                    "LSD (dB)",
+                )?
             }
-            None => draw_map(png, reference.directions(), &report.ild, f64::NAN)?,
+            None => draw_map(
+                png,
+                reference.directions(),
+                &report.ild,
+                f64::NAN,
+                "Broad-band ILD per direction (positive = left ear louder)",
+                "ILD (dB)",
+            )?,
         }
     }
     if args.json {
@@ -257,76 +272,18 @@ fn print_text(file: &Path, r: &Report) {
     }
 }
 
-/// 3×5 pixel glyphs (rows top to bottom, 3 bits each, MSB = left) for the map's labels.
-fn glyph(c: char) -> Option<[u8; 5]> {
-    Some(match c {
-        '0' => [7, 5, 5, 5, 7],
-        '1' => [2, 6, 2, 2, 7],
-        '2' => [7, 1, 7, 4, 7],
-        '3' => [7, 1, 7, 1, 7],
-        '4' => [5, 5, 7, 1, 1],
-        '5' => [7, 4, 7, 1, 7],
-        '6' => [7, 4, 7, 5, 7],
-        '7' => [7, 1, 1, 1, 1],
-        '8' => [7, 5, 7, 5, 7],
-        '9' => [7, 5, 7, 1, 7],
-        '-' => [0, 0, 7, 0, 0],
-        '.' => [0, 0, 0, 0, 2],
-        _ => return None,
-    })
-}
-
-/// Draws `text` (digits, '-', '.') with its top-left corner at `(x, y)` pixels, `scale` px/dot.
-fn draw_label<DB: DrawingBackend>(
-    area: &DrawingArea<DB, plotters::coord::Shift>,
-    x: i32,
-    y: i32,
-    text: &str,
-    scale: i32,
-) -> anyhow::Result<()> {
-    for (i, c) in text.chars().enumerate() {
-        let Some(rows) = glyph(c) else { continue };
-        let x0 = x + i as i32 * 4 * scale;
-        for (r, bits) in rows.iter().enumerate() {
-            for col in 0..3 {
-                if bits & (4 >> col) != 0 {
-                    let (px, py) = (x0 + col * scale, y + r as i32 * scale);
-                    area.draw(&Rectangle::new(
-                        [(px, py), (px + scale, py + scale)],
-                        BLACK.filled(),
-                    ))
-                    .map_err(|e| anyhow::anyhow!("drawing: {e}"))?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Viridis-like colour for `t` in [0, 1].
-fn colour(t: f64) -> RGBColor {
-    const STOPS: [(f64, f64, f64); 5] = [
-        (68.0, 1.0, 84.0),
-        (59.0, 82.0, 139.0),
-        (33.0, 145.0, 140.0),
-        (94.0, 201.0, 98.0),
-        (253.0, 231.0, 37.0),
-    ];
-    let t = if t.is_finite() {
-        t.clamp(0.0, 1.0)
-    } else {
-        0.0
-    } * 4.0;
-    let i = (t.floor() as usize).min(3);
-    let f = t - i as f64;
-    let (a, b) = (STOPS[i], STOPS[i + 1]);
-    let mix = |x: f64, y: f64| (x + (y - x) * f).round() as u8;
-    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
-}
-
 /// Draws a nearest-measurement map of `values` over azimuth 0–360° (x) × elevation −90–90° (y)
-/// with a colour bar; `floor` fixes the colour scale's minimum (NaN = data minimum).
-fn draw_map(path: &Path, dirs: &[Direction], values: &[f64], floor: f64) -> anyhow::Result<()> {
+/// into a PNG at `path`: title, axes in degrees, a colour bar described by `unit` (e.g.
+/// "LSD (dB)"); `floor` fixes the colour scale's minimum (NaN = data minimum). Errors: no
+/// directions, a length mismatch, a drawing error.
+fn draw_map(
+    path: &Path,
+    dirs: &[Direction],
+    values: &[f64],
+    floor: f64,
+    title: &str,
+    unit: &str,
+) -> anyhow::Result<()> {
     if dirs.is_empty() || dirs.len() != values.len() {
         bail!("nothing to draw");
     }
@@ -341,63 +298,54 @@ fn draw_map(path: &Path, dirs: &[Direction], values: &[f64], floor: f64) -> anyh
     if !hi.is_finite() || hi <= lo {
         hi = lo + 1.0;
     }
-    let (w, h) = (880u32, 440u32);
-    let (x0, y0, pw, ph) = (50i32, 20i32, 720i32, 360i32);
-    let root = BitMapBackend::new(path, (w, h)).into_drawing_area();
-    let err = |e: DrawingAreaErrorKind<_>| anyhow::anyhow!("drawing {}: {e}", path.display());
-    root.fill(&WHITE).map_err(err)?;
+    // 2° × 2° cells (azimuth-major) holding the value of the nearest measured direction.
     let units: Vec<[f64; 3]> = dirs.iter().map(Direction::unit_vector).collect();
-    // 2° × 2° cells coloured by the nearest measured direction.
-    for ai in 0..180 {
-        for ei in 0..90 {
-            let cell = Direction::new(ai as f64 * 2.0 + 1.0, 89.0 - ei as f64 * 2.0);
-            let u = cell.unit_vector();
+    let cells: Vec<f64> = (0..180)
+        .flat_map(|ai| (0..90).map(move |ei| (ai, ei)))
+        .map(|(ai, ei)| {
+            let u = Direction::new(ai as f64 * 2.0 + 1.0, 89.0 - ei as f64 * 2.0).unit_vector();
+            let dot = |k: usize| units[k][0] * u[0] + units[k][1] * u[1] + units[k][2] * u[2];
             let best = (0..units.len())
-                .max_by(|&a, &b| {
-                    let da = units[a][0] * u[0] + units[a][1] * u[1] + units[a][2] * u[2];
-                    let db = units[b][0] * u[0] + units[b][1] * u[1] + units[b][2] * u[2];
-                    da.total_cmp(&db)
-                })
+                .max_by(|&a, &b| dot(a).total_cmp(&dot(b)))
                 .unwrap_or(0);
-            let c = colour((values[best] - lo) / (hi - lo));
-            let (px, py) = (x0 + ai * 4, y0 + ei * 4);
-            root.draw(&Rectangle::new([(px, py), (px + 4, py + 4)], c.filled()))
-                .map_err(err)?;
-        }
-    }
-    root.draw(&Rectangle::new([(x0, y0), (x0 + pw, y0 + ph)], BLACK))
-        .map_err(err)?;
-    // Ticks: azimuth every 90°, elevation every 45°.
-    for k in 0..=4 {
-        let x = x0 + k * pw / 4;
-        root.draw(&PathElement::new(
-            vec![(x, y0 + ph), (x, y0 + ph + 6)],
-            BLACK,
-        ))
-        .map_err(err)?;
-        draw_label(&root, x - 8, y0 + ph + 10, &format!("{}", k * 90), 2)?;
-    }
-    for k in 0..=4 {
-        let y = y0 + k * ph / 4;
-        root.draw(&PathElement::new(vec![(x0 - 6, y), (x0, y)], BLACK))
-            .map_err(err)?;
-        let label = format!("{}", 90 - k * 45);
-        draw_label(&root, x0 - 10 - 8 * label.len() as i32, y - 5, &label, 2)?;
-    }
-    // Colour bar with min/max labels.
-    let (bx, bw) = (x0 + pw + 12, 14);
-    for i in 0..ph {
-        let t = 1.0 - i as f64 / (ph - 1) as f64;
-        root.draw(&Rectangle::new(
-            [(bx, y0 + i), (bx + bw, y0 + i + 1)],
-            colour(t).filled(),
-        ))
-        .map_err(err)?;
-    }
-    draw_label(&root, bx + bw + 4, y0 + ph - 10, &format!("{lo:.1}"), 2)?;
-    draw_label(&root, bx + bw + 4, y0, &format!("{hi:.1}"), 2)?;
-    root.present().map_err(err)?;
-    Ok(())
+            values[best]
+        })
+        .collect();
+    write_png(path, (1000, 520), |root| {
+        let (w, _) = root.dim_in_pixel();
+        let (map_area, bar_area) = root.split_horizontally(w - 110);
+        let body = titled(&map_area, title)?;
+        let x = FixedTicks::new(0.0..360.0, (0..=8).map(|k| f64::from(k) * 45.0).collect());
+        let y = FixedTicks::new(
+            -90.0..90.0,
+            (0..=6).map(|k| f64::from(k) * 30.0 - 90.0).collect(),
+        );
+        let mut chart = ChartBuilder::on(&body)
+            .margin(8)
+            .margin_right(16)
+            .x_label_area_size(52)
+            .y_label_area_size(76)
+            .build_cartesian_2d(x, y)
+            .map_err(|e| anyhow::anyhow!("drawing: {e}"))?;
+        let deg = |v: &f64| format!("{v:.0}");
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("azimuth (°, counter-clockwise from the front)")
+            .y_desc("elevation (°)")
+            .x_label_formatter(&deg)
+            .y_label_formatter(&deg)
+            .label_style((plots::FONT, plots::LABEL_PX))
+            .axis_desc_style((plots::FONT, plots::DESC_PX))
+            .draw()
+            .map_err(|e| anyhow::anyhow!("drawing: {e}"))?;
+        plots::paint(&chart, |px, py, w, h| {
+            let ai = (px as usize * 180 / w.max(1) as usize).min(179);
+            let ei = (py as usize * 90 / h.max(1) as usize).min(89);
+            viridis((cells[ai * 90 + ei] - lo) / (hi - lo))
+        })?;
+        draw_colour_bar(&bar_area, lo, hi, unit)
+    })
 }
 
 #[cfg(test)]
@@ -427,12 +375,5 @@ mod tests {
         assert!(parse_direction("30").is_err());
         assert!(parse_direction("0,91").is_err());
         assert!(parse_direction("x,0").is_err());
-    }
-
-    #[test]
-    fn colour_map_ends() {
-        assert_eq!(colour(0.0), RGBColor(68, 1, 84));
-        assert_eq!(colour(1.0), RGBColor(253, 231, 37));
-        assert_eq!(colour(f64::NAN), colour(0.0));
     }
 }

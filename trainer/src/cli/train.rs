@@ -1,5 +1,7 @@
 //! `tailor train colorless|match`: trains an FDN and writes the preset, `<stem>.log.json` and PNG
-//! plots (loss curve; for `match` also the EDC of target vs result).
+//! plots with titles, axes and legends (`<stem>.loss.png`: loss per step; for `match` also
+//! `<stem>.edc.png`, Schroeder EDC of target vs result, and `<stem>.spectrogram.png`, target |
+//! result over time in s and log frequency in Hz).
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -8,6 +10,7 @@ use tailor::analysis::{schroeder_edc_db, summarize};
 use tailor::response::{frequency_response, impulse_response_fft};
 use tailor::{Build, Preset, Rt};
 
+use super::plots::LineSpec;
 use crate::train::target::load_target;
 use crate::train::{
     build_fdn, colorless, extract_build, initial_rt, match_mel_spectrogram, match_spectrogram,
@@ -432,34 +435,43 @@ fn write_outputs(
     );
     println!("wrote {} and {}", c.out.display(), log_path.display());
     if !c.no_plots {
+        // The preset and log are written: a plot that cannot be drawn is a note, not a failure.
+        let report = |path: PathBuf, r: Result<()>| match r {
+            Ok(()) => println!("wrote {}", path.display()),
+            Err(e) => eprintln!("note: no plot written: {e:#}"),
+        };
         let loss_png = beside(&c.out, "loss.png");
-        super::plots::line_plot(&loss_png, &[("total", log.train_loss.clone())], 1.0)?;
-        println!("wrote {}", loss_png.display());
+        let spec = LineSpec {
+            title: &format!("Training loss ({kind})"),
+            x_desc: "step",
+            y_desc: "loss",
+            x_scale: 1.0,
+            y_min: None,
+        };
+        let r = super::plots::line_plot(&loss_png, &spec, &[("loss", &log.train_loss)]);
+        report(loss_png, r);
         if let Some((t, fs)) = target {
             let len = t.len();
             let ir = impulse_response_fft(&frequency_response(build, len.next_power_of_two(), 0.0));
             let r = ir.channel(0, 0);
             let edc_png = beside(&c.out, "edc.png");
-            super::plots::line_plot(
-                &edc_png,
-                &[
-                    ("target", schroeder_edc_db(t)),
-                    ("result", schroeder_edc_db(&r[..len])),
-                ],
-                1.0 / fs,
-            )?;
-            println!("wrote {}", edc_png.display());
+            let spec = LineSpec {
+                title: "Energy decay (Schroeder): target vs result",
+                x_desc: "time (s)",
+                y_desc: "energy decay (dB)",
+                x_scale: 1.0 / fs,
+                y_min: Some(-100.0),
+            };
+            let (et, er) = (schroeder_edc_db(t), schroeder_edc_db(&r[..len]));
+            let res = super::plots::line_plot(&edc_png, &spec, &[("target", &et), ("result", &er)]);
+            report(edc_png, res);
             let spec_png = beside(&c.out, "spectrogram.png");
-            let st = tailor::analysis::spectrogram::spectrogram_db(t, fs, 1024, 256);
-            let sr = tailor::analysis::spectrogram::spectrogram_db(&r[..len], fs, 1024, 256);
-            super::plots::heatmap(
-                &spec_png,
-                (&st.db, st.frames, st.bins),
-                Some((&sr.db, sr.frames, sr.bins)),
-                st.bins,
-                90.0,
-            )?;
-            println!("wrote {}", spec_png.display());
+            let fft = super::plots::spectrogram_fft_len(fs);
+            let st = tailor::analysis::spectrogram::spectrogram_db(t, fs, fft, fft / 8);
+            let sr = tailor::analysis::spectrogram::spectrogram_db(&r[..len], fs, fft, fft / 8);
+            let res =
+                super::plots::spectrogram_png(&spec_png, &[("target", &st), ("result", &sr)], 90.0);
+            report(spec_png, res);
         }
     }
     Ok(())
