@@ -42,33 +42,6 @@ pub fn early_window(a: &RoomAnalysis) -> (usize, usize) {
     (end - fade, end)
 }
 
-/// Largest attenuation per pass through the longest delay line, dB: a line that loses more per
-/// pass makes the tail a train of distinct echoes whose decay the band RTs no longer describe.
-pub const MAX_PASS_LOSS_DB: f64 = 6.0;
-
-/// Shortest delay line after [`delay_range_for`]'s scaling, seconds.
-pub const MIN_DELAY_S: f64 = 0.002;
-
-/// The delay range (seconds) for a room with band RTs `band_rt_s`: `range` scaled down (ratio
-/// kept) so the longest line loses at most [`MAX_PASS_LOSS_DB`] per pass in the band with the
-/// shortest RT (`60·d_max/RT_min ≤ 6`, i.e. `d_max ≤ RT_min/10`); unchanged when it already does.
-pub fn delay_range_for(range: (f64, f64), band_rt_s: &[Option<f64>]) -> (f64, f64) {
-    let rt_min = band_rt_s
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|r| r.is_finite() && *r > 0.0)
-        .fold(f64::INFINITY, f64::min);
-    let d_max = rt_min * MAX_PASS_LOSS_DB / 60.0;
-    if d_max.is_finite() && range.1 > d_max {
-        // The shortest line stays at least MIN_DELAY_S long (room for distinct delays).
-        let k = (d_max / range.1).max(MIN_DELAY_S / range.0).min(1.0);
-        (range.0 * k, range.1 * k)
-    } else {
-        range
-    }
-}
-
 /// Analyses `ir` (at `fs` Hz) and designs its FDN with `opts` (its `early` replaced by
 /// [`early_window`] when `with_early`), choosing the slope count by result: with
 /// [`SlopeChoice::Auto`] each count of [`AUTO_SLOPE_COUNTS`] that the analysis can fit (and
@@ -115,7 +88,6 @@ pub fn design_room(
             } else {
                 None
             },
-            delay_range_s: delay_range_for(opts.delay_range_s, &a.band_rt_s),
             ..opts.clone()
         };
         let d = match design(&a.ir, fs, &design_start(&a), &o, |it, s| progress(c, it, s)) {

@@ -16,7 +16,7 @@ use tailor::analysis::compare::{broadband_edc_db, compare_irs, Comparison};
 use tailor::analysis::onset::align_pair;
 use tailor::analysis::spectrogram::{spectrogram_db, Spectrogram};
 use tailor::room::analysis::{RoomAnalysis, SlopeChoice};
-use tailor::room::design::{Candidate, DesignOptions, POLISH_ITERATIONS};
+use tailor::room::design::{Candidate, DesignOptions};
 use tailor::room::{design_room, early_window, AUTO_SLOPE_COUNTS};
 
 use crate::train::room::{fine_tune, FineTuneOptions};
@@ -109,8 +109,8 @@ pub fn run(args: &Args) -> Result<()> {
         SlopeChoice::Auto => AUTO_SLOPE_COUNTS.len(),
         SlopeChoice::Fixed(_) => 1,
     };
-    // One step per render of the closed loop (design iterations + timbre polish per slope count).
-    let per_try = opts.iterations + POLISH_ITERATIONS;
+    // One step per render of the closed loop (design iterations per slope count).
+    let per_try = opts.iterations;
     let pb = if args.json {
         ProgressBar::hidden()
     } else {
@@ -130,14 +130,9 @@ pub fn run(args: &Args) -> Result<()> {
         &opts,
         !args.no_early,
         |c, it, s| {
-            let stage = if it < opts.iterations {
-                "closed loop"
-            } else {
-                "timbre polish"
-            };
             pb.set_position((c * per_try + it + 1) as u64);
             pb.set_message(format!(
-                "slope count {} of {tries}, {stage}, score {s:.3}",
+                "slope count {} of {tries}, closed loop, score {s:.3}",
                 c + 1
             ));
         },

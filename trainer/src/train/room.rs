@@ -1,10 +1,9 @@
 //! Gradient fine-tuning of a room design (`tailor fit` step 5) with the trainer's FDN op.
 //!
 //! Trainable: the graphic-EQ attenuation of every line (10 band RTs per line, starting exactly at
-//! the design's: the soft RT floor is inverted for the initial values), B and C; the design's
-//! third-octave output EQ stays as designed (it already matches the band levels), A and the
-//! delays stay. Loss: [`tailor::loss::edc::CompareLoss`] — the differentiable counterparts of
-//! `tailor compare`'s figures (normalised band EDCs over each band's first 35 dB, the broadband
+//! the design's: the soft RT floor is inverted for the initial values), the output EQ (dB per
+//! band), B and C; A and the delays stay. Loss: [`tailor::loss::edc::CompareLoss`] — the
+//! differentiable counterparts of `tailor compare`'s figures (normalised band EDCs over each band's first 35 dB, the broadband
 //! EDC above −30 dB, band energy shares; IEC octave filters, the room's curves noise-compensated
 //! as `compare` measures them) — on the *total* response (FDN crossfaded into the measured early
 //! part exactly as the exported preset renders it). Every `eval_every` steps the current
@@ -25,11 +24,9 @@ use tailor::analysis::bands::{
 use tailor::analysis::compare::Comparison;
 use tailor::analysis::iso3382::{compensated_decay, CompensatedDecay, BROADBAND_WINDOW_S};
 use tailor::geq::BANDS;
-use tailor::loss::edc::irfft;
 use tailor::loss::edc::CompareLoss;
-use tailor::loss::fft::rfft;
 use tailor::room::design::{evaluate_build, score, to_command_bands, Candidate, DesignParams};
-use tailor::room::early::{bake_early_fir, early_fir_len, fade_in, low_split_gains};
+use tailor::room::early::fade_in;
 use tailor::room::grouped::split_lines;
 
 /// Settings of the fine-tuning.
@@ -155,7 +152,8 @@ fn model_of(design: &Candidate, params: &DesignParams, nfft: usize) -> Result<Fd
         MatrixKind::Random,
         PostDelay::Attenuation(att),
         &opts,
-    )
+    )?
+    .with_output_eq(&to_command_bands(&params.eq_db), true)
 }
 
 /// Fine-tunes `design` (made from `params`) toward `target` (onset at 0, rate = the build's);
@@ -231,25 +229,19 @@ pub fn fine_tune(
         opts.range_db,
         &Device::Cpu,
     )?;
-    // The exported preset's response (see tailor::room::early): total = h + fir(measured − h)
-    // = h·w + lo(h·(w_lo − w)) + fir(measured), with lo the zero-phase low split (circular over
-    // nfft: h·(w_lo − w) lives inside the fade, its few-ms kernel does not wrap).
-    let crossfade = match early {
+    // total = h·w + measured·(1 − w): the exported preset's response.
+    let (w, mw) = match early {
         Some((start, end)) => {
             let w = fade_in(nfft, start, end);
-            let w_lo = fade_in(nfft, start, early_fir_len(start, end, fs));
-            let dw: Vec<f64> = w_lo.iter().zip(&w).map(|(a, b)| a - b).collect();
-            let mut fixed = bake_early_fir(target, &[], start, end, fs);
-            fixed.resize(nfft, 0.0);
-            let t = |v: Vec<f64>| Tensor::from_vec(v, nfft, &Device::Cpu);
-            Some((
-                t(w)?,
-                t(dw)?,
-                t(fixed)?,
-                Tensor::from_vec(low_split_gains(nfft, fs), (1, nfft / 2 + 1), &Device::Cpu)?,
-            ))
+            let mw: Vec<f64> = (0..nfft)
+                .map(|i| target.get(i).copied().unwrap_or(0.0) * (1.0 - w[i]))
+                .collect();
+            (
+                Some(Tensor::from_vec(w, nfft, &Device::Cpu)?),
+                Some(Tensor::from_vec(mw, nfft, &Device::Cpu)?),
+            )
         }
-        None => None,
+        None => (None, None),
     };
     let vars = model.trainable_vars();
     let mut adam = Adam::new(&vars)?;
@@ -270,18 +262,9 @@ pub fn fine_tune(
     let mut eval_time = std::time::Duration::ZERO;
     for step in 1..=opts.steps {
         let h = model.response()?.reshape(nfft)?;
-        let total = match &crossfade {
-            Some((w, dw, fixed, lo_gain)) => {
-                let (re, im) = rfft(&(&h * dw)?.reshape((1, nfft))?)?;
-                let lo = irfft(
-                    &re.broadcast_mul(lo_gain)?,
-                    &im.broadcast_mul(lo_gain)?,
-                    nfft,
-                )?
-                .reshape(nfft)?;
-                (((h * w)? + lo)? + fixed)?
-            }
-            None => h,
+        let total = match (&w, &mw) {
+            (Some(w), Some(mw)) => ((h * w)? + mw)?,
+            _ => h,
         };
         let l = loss.forward(&total)?;
         let lv = l.to_scalar::<f64>()?;
