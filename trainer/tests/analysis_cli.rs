@@ -49,7 +49,7 @@ fn float_wav(path: &Path, fs: u32, samples: &[f32]) {
     std::fs::write(path, b).unwrap();
 }
 
-const COMPARISON_KEYS: [&str; 10] = [
+const COMPARISON_KEYS: [&str; 17] = [
     "bands_hz",
     "rt_a_s",
     "rt_b_s",
@@ -60,6 +60,13 @@ const COMPARISON_KEYS: [&str; 10] = [
     "edc_error_db",
     "level_error_db",
     "mel_lsd_db",
+    "third_octave_bands_hz",
+    "third_octave_above_noise",
+    "third_octave_level_a_db",
+    "third_octave_level_b_db",
+    "third_octave_band_error_db",
+    "third_octave_level_error_db",
+    "third_octave_excess_db",
 ];
 
 #[test]
@@ -80,10 +87,14 @@ fn compare_meeting_room_with_itself_has_every_key_and_zero_error() {
         "mel_lsd_db",
         "mean_rt_error_pct",
         "worst_rt_error_pct",
+        "third_octave_level_error_db",
+        "third_octave_excess_db",
     ] {
         assert_eq!(j[k].as_f64(), Some(0.0), "{k}: {}", j[k]);
     }
     assert_eq!(j["bands_hz"].as_array().unwrap().len(), 7);
+    // 48 kHz: the 31 IEC third-octaves 20 Hz … 20 kHz.
+    assert_eq!(j["third_octave_bands_hz"].as_array().unwrap().len(), 31);
     // The meeting room has at least 45 dB above its noise in every band: T30 throughout.
     for r in j["rt_range"].as_array().unwrap() {
         assert_eq!(r.as_str(), Some("T30"), "{}", j["rt_range"]);
@@ -96,7 +107,10 @@ fn compare_meeting_room_with_itself_has_every_key_and_zero_error() {
     assert_eq!(o.status.code(), Some(0));
     let out = text(&o.stdout);
     assert!(
-        out.contains("RT A (s)") && out.contains("1000 Hz") && out.contains("mel LSD"),
+        out.contains("RT A (s)")
+            && out.contains("1000 Hz")
+            && out.contains("mel LSD")
+            && out.contains("1/3-oct level"),
         "{out}"
     );
 }
