@@ -58,7 +58,8 @@ pub struct Comparison {
     /// RMS over 64 mel bands of 20·log10(|A_mel|/|B_mel|), dB (see [`mel_lsd_db`]).
     pub mel_lsd_db: f64,
     /// Nominal centres of the IEC third-octave bands of the audio band below `0.45·fs`, Hz
-    /// ([`audio_third_octaves_hz`]: 20 Hz … 20 kHz at fs ≥ 48 kHz).
+    /// ([`audio_third_octaves_hz`]: 20 Hz … 20 kHz at fs ≥ 48 kHz); empty (and every
+    /// `third_octave_*` figure empty or 0) from [`compare_decay`].
     pub third_octave_bands_hz: Vec<f64>,
     /// Whether A has a decay above its noise in each third-octave band (the bands whose level
     /// error counts; in the others the room has no energy of its own).
@@ -98,6 +99,21 @@ pub struct ThirdOctaveLevels {
     pub worst_db: f64,
     /// Largest B − A (≥ 0) over the other bands, dB.
     pub excess_db: f64,
+}
+
+impl ThirdOctaveLevels {
+    /// No bands (what [`compare_decay`] reports).
+    pub fn empty() -> Self {
+        Self {
+            bands_hz: Vec::new(),
+            above_noise: Vec::new(),
+            a_db: Vec::new(),
+            b_db: Vec::new(),
+            error_db: Vec::new(),
+            worst_db: 0.0,
+            excess_db: 0.0,
+        }
+    }
 }
 
 /// Energy of `x` without its noise (at `fs` Hz) in the IEC third-octave band with nominal
@@ -193,6 +209,22 @@ fn measure_bands(x: &[f64], fs: f64) -> Vec<Option<BandMeasure>> {
 /// non-finite or silent input (named "A" or "B"), a rate outside [`crate::limits`], or less than
 /// 20 ms left after alignment.
 pub fn compare_irs(a: &[f64], b: &[f64], fs: f64) -> Result<Comparison, AnalysisError> {
+    compare_with(a, b, fs, true)
+}
+
+/// [`compare_irs`] without the third-octave figures (their fields empty and 0): the decay
+/// figures alone, for loops that judge candidates by them (the third-octave filters are about
+/// four fifths of the comparison's cost).
+pub fn compare_decay(a: &[f64], b: &[f64], fs: f64) -> Result<Comparison, AnalysisError> {
+    compare_with(a, b, fs, false)
+}
+
+fn compare_with(
+    a: &[f64],
+    b: &[f64],
+    fs: f64,
+    third_octaves: bool,
+) -> Result<Comparison, AnalysisError> {
     validate_rate(fs)?;
     let (a, b) = align_pair(a, b)?;
     let min = (MIN_COMPARE_S * fs).ceil() as usize;
@@ -228,7 +260,11 @@ pub fn compare_irs(a: &[f64], b: &[f64], fs: f64) -> Result<Comparison, Analysis
     let mean_rt_error_pct =
         (!known.is_empty()).then(|| known.iter().sum::<f64>() / known.len() as f64);
     let worst_rt_error_pct = known.iter().copied().reduce(f64::max);
-    let third = third_octave_levels(a, b, fs);
+    let third = if third_octaves {
+        third_octave_levels(a, b, fs)
+    } else {
+        ThirdOctaveLevels::empty()
+    };
     Ok(Comparison {
         bands_hz: OCTAVE_BANDS_HZ.to_vec(),
         rt_a_s,
@@ -504,6 +540,11 @@ mod tests {
         assert!(others < 0.5, "{up:?}");
         let c = compare_irs(&a, &noisy_room(4.0, 1), fs).unwrap();
         assert!((c.third_octave_level_error_db - up.worst_db).abs() < 0.3);
+        // The decay-only comparison has the same decay figures and no third-octave ones.
+        let d = compare_decay(&a, &noisy_room(4.0, 1), fs).unwrap();
+        assert_eq!(d.rt_b_s, c.rt_b_s);
+        assert_eq!(d.edc_error_db, c.edc_error_db);
+        assert!(d.third_octave_bands_hz.is_empty() && d.third_octave_level_error_db == 0.0);
         // A 20 Hz tone 20 dB over the band's energy: that band's error says so.
         let tone = |x: &[f64]| -> Vec<f64> {
             x.iter()

@@ -18,7 +18,7 @@
 use super::early::bake_early_fir;
 use super::grouped::{grouped_delays, grouped_feedback_matrix, split_lines, GroupedError};
 use crate::analysis::bands::{band_filter, decay_of_band_signal, octave_bands_hz};
-use crate::analysis::compare::{compare_irs, Comparison, EDC_COMPARE_FLOOR_DB};
+use crate::analysis::compare::{compare_decay, Comparison, EDC_COMPARE_FLOOR_DB};
 use crate::analysis::iso3382::{compensated_decay, BROADBAND_WINDOW_S};
 use crate::analysis::slopes::schroeder_energy;
 use crate::engine::{Engine, EngineConfig};
@@ -272,7 +272,7 @@ pub fn render_fdn(build: &Build, len: usize) -> Vec<f64> {
 
 /// Renders `build` for `target.len()` samples, adds the early FIR baked against `target` over
 /// `early` = (fade start, fade end) samples, and measures the total against the target. Returns
-/// the candidate and the total IR.
+/// the candidate and the total IR. The decay figures alone are measured ([`compare_decay`]).
 pub fn evaluate_build(
     target: &[f64],
     fs: f64,
@@ -292,7 +292,7 @@ pub fn evaluate_build(
         None => (Vec::new(), fdn),
     };
     let comparison =
-        compare_irs(target, &total, fs).map_err(|e| DesignError::Analysis(e.to_string()))?;
+        compare_decay(target, &total, fs).map_err(|e| DesignError::Analysis(e.to_string()))?;
     let score = score(&comparison);
     Ok((
         Candidate {
