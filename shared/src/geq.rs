@@ -107,6 +107,14 @@ pub enum GeqError {
         /// Line index.
         line: usize,
     },
+    /// A third-octave design got the wrong number of band gains.
+    #[error("got {got} band gains for {want} third-octave bands")]
+    Bands {
+        /// Gains given.
+        got: usize,
+        /// Bands of the design.
+        want: usize,
+    },
     /// The designed sections are not finite (targets far outside the EQ's range).
     #[error(
         "graphic EQ design for {what} {index} is not finite (targets outside the designable range)"

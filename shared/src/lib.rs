@@ -22,6 +22,7 @@ pub mod resample;
 pub mod response;
 pub mod room;
 pub mod sos;
+pub mod third_octave_eq;
 pub mod train;
 pub mod wav;
 

@@ -18,7 +18,7 @@
 use super::early::bake_early_fir;
 use super::grouped::{grouped_delays, grouped_feedback_matrix, split_lines, GroupedError};
 use crate::analysis::bands::{band_filter, decay_of_band_signal, octave_bands_hz};
-use crate::analysis::compare::{compare_decay, Comparison, EDC_COMPARE_FLOOR_DB};
+use crate::analysis::compare::{compare_decay, compare_irs, Comparison, EDC_COMPARE_FLOOR_DB};
 use crate::analysis::iso3382::{compensated_decay, BROADBAND_WINDOW_S};
 use crate::analysis::slopes::schroeder_energy;
 use crate::engine::{Engine, EngineConfig};
@@ -28,6 +28,8 @@ use crate::geq::{
 use crate::matrix::Matrix;
 use crate::preset::{Build, BuildParts, PresetError};
 use crate::response::impulse_response;
+use crate::sos::SosBank;
+use crate::third_octave_eq::ThirdOctaveEq;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -453,6 +455,142 @@ pub fn design(
         params,
         history,
     })
+}
+
+/// Renders of the third-octave polish ([`polish_timbre`]).
+pub const POLISH_ITERATIONS: usize = 6;
+
+/// Deepest cut of the third-octave polish in any band, dB.
+pub const POLISH_MAX_CUT_DB: f64 = -40.0;
+
+/// What the third-octave polish did.
+#[derive(Debug, Clone)]
+pub struct Polish {
+    /// The candidate: the input one when no correction was kept.
+    pub best: Candidate,
+    /// Third-octave gains added after the output EQ, dB (all 0 when none was kept).
+    pub gains_db: Vec<f64>,
+    /// Largest third-octave level error before and after, dB ([`Comparison`]'s
+    /// `third_octave_level_error_db`).
+    pub worst_db: (f64, f64),
+}
+
+/// The third-octave timbre polish of a finished design: the output EQ works per octave, so
+/// third-octave levels (and energy where the room has none) can still be several dB off. A
+/// third-octave EQ ([`crate::third_octave_eq`]) is cascaded after the candidate's output EQ and
+/// set from the band errors `compare` measures on the whole response (a band where the room has
+/// only noise is only cut), a few times. The output EQ sits outside the feedback loop, so the
+/// decay barely moves; a correction (its step halved after one that was not) is kept only when
+/// the summed third-octave error falls
+/// ([`timbre_error`]) and the decay score does not rise (above 1 when the design met every
+/// threshold: every threshold stays met).
+pub fn polish_timbre(
+    target: &[f64],
+    fs: f64,
+    early: Option<(usize, usize)>,
+    candidate: Candidate,
+) -> Result<Polish, DesignError> {
+    let eq = ThirdOctaveEq::new(fs)?;
+    let full = |c: &Candidate| -> Result<Comparison, DesignError> {
+        let mut total = render_fdn(&c.build, target.len());
+        for (t, f) in total.iter_mut().zip(&c.early_fir) {
+            *t += f;
+        }
+        compare_irs(target, &total, fs).map_err(|e| DesignError::Analysis(e.to_string()))
+    };
+    let mut best = candidate;
+    let mut best_cmp = full(&best)?;
+    let before = best_cmp.third_octave_level_error_db;
+    let base_parts = best.build.parts().clone();
+    let mut gains = vec![0.0; eq.bands_hz().len()];
+    let mut kept = gains.clone();
+    let allowed = |s: f64, base: f64| s <= if base <= 1.0 { 1.0 } else { base };
+    // Step size: halved after a correction that was not kept.
+    let mut step = 1.0;
+    for _ in 0..POLISH_ITERATIONS {
+        if best_cmp.third_octave_level_error_db <= 0.5 && best_cmp.third_octave_excess_db <= 1.0 {
+            break;
+        }
+        let mut next = kept.clone();
+        for (i, g) in next.iter_mut().enumerate() {
+            let err = match best_cmp
+                .third_octave_band_error_db
+                .get(i)
+                .copied()
+                .flatten()
+            {
+                Some(d) => d,
+                None => match (
+                    best_cmp.third_octave_level_a_db.get(i).copied().flatten(),
+                    best_cmp.third_octave_level_b_db.get(i).copied().flatten(),
+                ) {
+                    (Some(a), Some(b)) if b > a => b - a,
+                    _ => 0.0,
+                },
+            };
+            *g = (*g - step * err.clamp(-12.0, 12.0)).clamp(POLISH_MAX_CUT_DB, 12.0);
+        }
+        let mut parts = base_parts.clone();
+        let extra = eq.sections(&next)?;
+        parts.post_output = Some(append_sections(parts.post_output.as_ref(), &extra)?);
+        let Ok(build) = Build::new(parts) else {
+            break;
+        };
+        let (cand, _) = evaluate_build(target, fs, early, build)?;
+        let cmp = full(&cand)?;
+        if !(timbre_error(&cmp) < timbre_error(&best_cmp)
+            && allowed(cand.score, best.score.max(score(&best.comparison))))
+        {
+            step *= 0.5;
+            continue;
+        }
+        best = cand;
+        best_cmp = cmp;
+        kept = next;
+        gains.clone_from(&kept);
+    }
+    Ok(Polish {
+        best,
+        gains_db: gains,
+        worst_db: (before, best_cmp.third_octave_level_error_db),
+    })
+}
+
+/// Sum over the third-octave bands of `c` of |B − A| where the room decays above its noise and of
+/// B's rise above the room elsewhere, dB: what the polish lowers (the worst band alone may be one
+/// it cannot reach, e.g. the early part's own leakage below 40 Hz).
+fn timbre_error(c: &Comparison) -> f64 {
+    (0..c.third_octave_bands_hz.len())
+        .map(|i| match c.third_octave_band_error_db[i] {
+            Some(d) => d.abs(),
+            None => match (c.third_octave_level_a_db[i], c.third_octave_level_b_db[i]) {
+                (Some(a), Some(b)) => (b - a).max(0.0),
+                _ => 0.0,
+            },
+        })
+        .sum()
+}
+
+/// `bank` (one channel per output; `None`: no filter) followed by the single-channel `extra`
+/// sections on every output.
+fn append_sections(bank: Option<&SosBank>, extra: &[[f64; 6]]) -> Result<SosBank, DesignError> {
+    let channels = bank.map_or(1, SosBank::channels);
+    let own = bank.map_or(0, SosBank::sections);
+    let total = own + extra.len();
+    let mut data = vec![0.0; total * 6 * channels];
+    for k in 0..total {
+        for ch in 0..channels {
+            let sec = match bank {
+                Some(b) if k < own => b.section(k, ch),
+                _ => extra[k - own],
+            };
+            for (row, v) in sec.iter().enumerate() {
+                data[(k * 6 + row) * channels + ch] = *v;
+            }
+        }
+    }
+    SosBank::new(total, channels, data)
+        .map_err(|e| DesignError::Target(format!("output EQ sections: {e}")))
 }
 
 /// `values` with each `None` replaced by its nearest available neighbours (the mean of the two

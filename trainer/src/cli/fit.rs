@@ -16,7 +16,7 @@ use tailor::analysis::compare::{broadband_edc_db, compare_irs, Comparison};
 use tailor::analysis::onset::align_pair;
 use tailor::analysis::spectrogram::{spectrogram_db, Spectrogram};
 use tailor::room::analysis::{RoomAnalysis, SlopeChoice};
-use tailor::room::design::{Candidate, DesignOptions};
+use tailor::room::design::{polish_timbre, Candidate, DesignOptions};
 use tailor::room::{design_room, early_window, AUTO_SLOPE_COUNTS};
 
 use crate::train::room::{fine_tune, FineTuneOptions};
@@ -217,14 +217,21 @@ pub fn run(args: &Args) -> Result<()> {
             best = b;
         }
     }
-    let total_s = t0.elapsed().as_secs_f64();
     let pb = if args.json {
         ProgressBar::hidden()
     } else {
         ProgressBar::new_spinner()
     };
-    pb.set_message("validating, writing and measuring the preset");
     pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb.set_message("timbre polish (third-octave EQ)");
+    let polish = polish_timbre(&analysis.ir, fs, early, best)?;
+    let polish_json = json!({
+        "third_octave_worst_db": [polish.worst_db.0, polish.worst_db.1],
+        "gains_db": polish.gains_db,
+    });
+    let best = polish.best;
+    let total_s = t0.elapsed().as_secs_f64();
+    pb.set_message("validating, writing and measuring the preset");
     let preset = to_preset(&best, &analysis, early, args)?;
     let text = preset.to_json_string();
     // Nothing is written that `tailor render`, the engine or the plugin would refuse: the text
@@ -261,6 +268,7 @@ pub fn run(args: &Args) -> Result<()> {
             "seconds": design_s,
         },
         "fine_tune": tuned,
+        "polish": polish_json,
         "seconds": total_s,
         "comparison": comparison,
         "plots": (!plots.is_empty()).then(|| json!({
