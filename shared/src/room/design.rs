@@ -281,6 +281,17 @@ pub fn evaluate_build(
     early: Option<(usize, usize)>,
     build: Build,
 ) -> Result<(Candidate, Vec<f64>), DesignError> {
+    evaluate_with(target, fs, early, build, compare_decay)
+}
+
+/// [`evaluate_build`] measuring with `measure` (`compare_decay` or the full `compare_irs`).
+fn evaluate_with(
+    target: &[f64],
+    fs: f64,
+    early: Option<(usize, usize)>,
+    build: Build,
+    measure: fn(&[f64], &[f64], f64) -> Result<Comparison, crate::analysis::AnalysisError>,
+) -> Result<(Candidate, Vec<f64>), DesignError> {
     let fdn = render_fdn(&build, target.len());
     let (early_fir, total) = match early {
         Some((start, end)) => {
@@ -294,7 +305,7 @@ pub fn evaluate_build(
         None => (Vec::new(), fdn),
     };
     let comparison =
-        compare_decay(target, &total, fs).map_err(|e| DesignError::Analysis(e.to_string()))?;
+        measure(target, &total, fs).map_err(|e| DesignError::Analysis(e.to_string()))?;
     let score = score(&comparison);
     Ok((
         Candidate {
@@ -458,7 +469,7 @@ pub fn design(
 }
 
 /// Renders of the third-octave polish ([`polish_timbre`]).
-pub const POLISH_ITERATIONS: usize = 6;
+pub const POLISH_ITERATIONS: usize = 4;
 
 /// Deepest cut of the third-octave polish in any band, dB.
 pub const POLISH_MAX_CUT_DB: f64 = -40.0;
@@ -491,15 +502,10 @@ pub fn polish_timbre(
     candidate: Candidate,
 ) -> Result<Polish, DesignError> {
     let eq = ThirdOctaveEq::new(fs)?;
-    let full = |c: &Candidate| -> Result<Comparison, DesignError> {
-        let mut total = render_fdn(&c.build, target.len());
-        for (t, f) in total.iter_mut().zip(&c.early_fir) {
-            *t += f;
-        }
-        compare_irs(target, &total, fs).map_err(|e| DesignError::Analysis(e.to_string()))
-    };
-    let mut best = candidate;
-    let mut best_cmp = full(&best)?;
+    let decay_score = candidate.score;
+    // The candidate re-measured with the third-octave figures (same build, same early FIR).
+    let (mut best, _) = evaluate_with(target, fs, early, candidate.build, compare_irs)?;
+    let mut best_cmp = best.comparison.clone();
     let before = best_cmp.third_octave_level_error_db;
     let base_parts = best.build.parts().clone();
     let mut gains = vec![0.0; eq.bands_hz().len()];
@@ -536,10 +542,10 @@ pub fn polish_timbre(
         let Ok(build) = Build::new(parts) else {
             break;
         };
-        let (cand, _) = evaluate_build(target, fs, early, build)?;
-        let cmp = full(&cand)?;
+        let (cand, _) = evaluate_with(target, fs, early, build, compare_irs)?;
+        let cmp = cand.comparison.clone();
         if !(timbre_error(&cmp) < timbre_error(&best_cmp)
-            && allowed(cand.score, best.score.max(score(&best.comparison))))
+            && allowed(cand.score, best.score.max(decay_score)))
         {
             step *= 0.5;
             continue;
