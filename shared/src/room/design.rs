@@ -284,13 +284,17 @@ pub fn evaluate_build(
     evaluate_with(target, fs, early, build, compare_decay)
 }
 
-/// [`evaluate_build`] measuring with `measure` (`compare_decay` or the full `compare_irs`).
+/// How a candidate is measured against the target at a rate (Hz): `compare_decay` or the full
+/// `compare_irs`.
+type Measure = fn(&[f64], &[f64], f64) -> Result<Comparison, crate::analysis::AnalysisError>;
+
+/// [`evaluate_build`] measuring with `measure`.
 fn evaluate_with(
     target: &[f64],
     fs: f64,
     early: Option<(usize, usize)>,
     build: Build,
-    measure: fn(&[f64], &[f64], f64) -> Result<Comparison, crate::analysis::AnalysisError>,
+    measure: Measure,
 ) -> Result<(Candidate, Vec<f64>), DesignError> {
     let fdn = render_fdn(&build, target.len());
     let (early_fir, total) = match early {
