@@ -269,6 +269,16 @@ impl CompensatedDecay {
     }
 }
 
+/// Energy of `x` (at `fs` Hz) without its noise from each sample to the end: the compensated
+/// decay's [`CompensatedDecay::energy_from`] with Lundeby blocks of `window_s` s, or the plain
+/// Schroeder energy where no decay stands above the noise (a noise-free render).
+pub fn energy_curve(x: &[f64], fs: f64, window_s: f64) -> Vec<f64> {
+    match compensated_decay(x, fs, window_s) {
+        Some(d) => (0..x.len()).map(|n| d.energy_from(n)).collect(),
+        None => super::slopes::schroeder_energy(x),
+    }
+}
+
 /// The compensated energy decay of `x` (at `fs` Hz, starting at its onset), with the first
 /// Lundeby envelope averaged over `window_s` seconds; `None` when no decay stands above the noise.
 pub fn compensated_decay(x: &[f64], fs: f64, window_s: f64) -> Option<CompensatedDecay> {

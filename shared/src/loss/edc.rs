@@ -244,12 +244,7 @@ impl CompareLoss {
                 len: target.len(),
             });
         }
-        let mut acc = 0.0;
-        let mut broad = vec![0.0; target.len()];
-        for t in (0..target.len()).rev() {
-            acc += target[t] * target[t];
-            broad[t] = acc;
-        }
+        let broad = crate::analysis::slopes::schroeder_energy(target);
         let edcs: Vec<Vec<f64>> = band_edcs(target, n, bands)
             .into_iter()
             .map(|mut e| {

@@ -19,8 +19,7 @@ use super::early::bake_early_fir;
 use super::grouped::{grouped_delays, grouped_feedback_matrix, split_lines, GroupedError};
 use crate::analysis::bands::{band_filter, decay_of_band_signal, octave_bands_hz};
 use crate::analysis::compare::{compare_decay, compare_irs, Comparison, EDC_COMPARE_FLOOR_DB};
-use crate::analysis::iso3382::{compensated_decay, BROADBAND_WINDOW_S};
-use crate::analysis::slopes::schroeder_energy;
+use crate::analysis::iso3382::{energy_curve, BROADBAND_WINDOW_S};
 use crate::engine::{Engine, EngineConfig};
 use crate::geq::{
     graphic_eq_attenuation_per_line, graphic_eq_output, GeqError, BANDS, COMMAND_FREQUENCIES,
@@ -239,15 +238,6 @@ fn late_band_energies(x: &[f64], fs: f64, from: usize) -> Vec<Option<f64>> {
         .collect()
 }
 
-/// Broadband energy of `x` without its noise from each sample to the end (the
-/// noise-compensated decay; the plain Schroeder energy where no decay stands above the noise).
-fn tail_energies(x: &[f64], fs: f64) -> Vec<f64> {
-    match compensated_decay(x, fs, BROADBAND_WINDOW_S) {
-        Some(d) => (0..x.len()).map(|n| d.energy_from(n)).collect(),
-        None => schroeder_energy(x),
-    }
-}
-
 /// The impulse response (output 0, input 0) of `build`, `len` samples, rendered by the real-time
 /// engine (f32, SIMD: about ten times faster than the exact f64 recursion, and equal to it within
 /// 1e-5 of the peak); the exact recursion when the engine refuses the build.
@@ -346,7 +336,7 @@ pub fn design(
     // Checkpoints of the broadband decay for the group gains, one per slower group: they split
     // the part of the target's EDC that the comparison scores (from the tail start down to
     // −30 dB) evenly, so each group's gain is set where its decay dominates that range.
-    let target_tail = tail_energies(target, fs);
+    let target_tail = energy_curve(target, fs, BROADBAND_WINDOW_S);
     let tail_at = |e: &[f64], i: usize| e.get(i).copied().unwrap_or(0.0);
     let t_total = tail_at(&target_tail, 0).max(1e-300);
     let t_tail = tail_at(&target_tail, tail_from).max(1e-300);
@@ -454,7 +444,7 @@ pub fn design(
             eq[b] = eq[b].clamp(eq[b - 1] - OUTER_STEP_DB, eq[b - 1] + 0.5 * OUTER_STEP_DB);
         }
         // Broadband decay shape → slower groups' gains.
-        let fit_tail = tail_energies(&total, fs);
+        let fit_tail = energy_curve(&total, fs, BROADBAND_WINDOW_S);
         let f_tail = tail_at(&fit_tail, tail_from).max(1e-300);
         for (g, &cp) in checkpoints.iter().enumerate() {
             let rt_t = tail_at(&target_tail, cp) / t_tail;
@@ -571,14 +561,24 @@ pub fn polish_timbre(
 /// it cannot reach, e.g. the early part's own leakage below 40 Hz).
 fn timbre_error(c: &Comparison) -> f64 {
     (0..c.third_octave_bands_hz.len())
-        .map(|i| match c.third_octave_band_error_db[i] {
-            Some(d) => d.abs(),
-            None => match (c.third_octave_level_a_db[i], c.third_octave_level_b_db[i]) {
-                (Some(a), Some(b)) => (b - a).max(0.0),
-                _ => 0.0,
-            },
-        })
+        .map(|i| band_timbre_error(c, i).abs())
         .sum()
+}
+
+/// The polish's error in third-octave band `i` of `c`, dB: B − A where the room decays above its
+/// noise, B's rise above the room (≥ 0) elsewhere, 0 where a level is missing.
+fn band_timbre_error(c: &Comparison, i: usize) -> f64 {
+    let at = |v: &[Option<f64>]| v.get(i).copied().flatten();
+    match at(&c.third_octave_band_error_db) {
+        Some(d) => d,
+        None => match (
+            at(&c.third_octave_level_a_db),
+            at(&c.third_octave_level_b_db),
+        ) {
+            (Some(a), Some(b)) => (b - a).max(0.0),
+            _ => 0.0,
+        },
+    }
 }
 
 /// `bank` (one channel per output; `None`: no filter) followed by the single-channel `extra`

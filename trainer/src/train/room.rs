@@ -18,11 +18,9 @@ use super::model::{
 };
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
-use tailor::analysis::bands::{
-    band_fits, decay_of_band_signal, iec_bandpass_sos, octave_bands_hz, sos_filter,
-};
+use tailor::analysis::bands::{band_fits, iec_bandpass_sos, octave_bands_hz, sos_filter};
 use tailor::analysis::compare::Comparison;
-use tailor::analysis::iso3382::{compensated_decay, CompensatedDecay, BROADBAND_WINDOW_S};
+use tailor::analysis::iso3382::{band_window_s, energy_curve, BROADBAND_WINDOW_S};
 use tailor::geq::BANDS;
 use tailor::loss::edc::CompareLoss;
 use tailor::room::design::{evaluate_build, score, to_command_bands, Candidate, DesignParams};
@@ -179,34 +177,12 @@ pub fn fine_tune(
         .map(|&fc| iec_bandpass_sos(fc, fs, 1))
         .collect::<Result<Vec<_>, _>>()
         .context("octave band filters")?;
-    let curve = |y: &[f64], d: Option<CompensatedDecay>| -> Vec<f64> {
-        match d {
-            Some(d) => (0..y.len()).map(|t| d.energy_from(t)).collect(),
-            None => {
-                let mut acc = 0.0;
-                let mut e: Vec<f64> = y
-                    .iter()
-                    .rev()
-                    .map(|v| {
-                        acc += v * v;
-                        acc
-                    })
-                    .collect();
-                e.reverse();
-                e
-            }
-        }
-    };
     let target_bands: Vec<Vec<f64>> = fcs
         .iter()
         .zip(&bands)
-        .map(|(&fc, bank)| {
-            let y = sos_filter(bank, target);
-            let d = decay_of_band_signal(&y, fs, fc);
-            curve(&y, d)
-        })
+        .map(|(&fc, bank)| energy_curve(&sos_filter(bank, target), fs, band_window_s(fc)))
         .collect();
-    let target_broad = curve(target, compensated_decay(target, fs, BROADBAND_WINDOW_S));
+    let target_broad = energy_curve(target, fs, BROADBAND_WINDOW_S);
     // The loss only looks at each band's first `range_db` dB: train on the shortest power of two
     // that holds them with 20 % to spare (alias decay keeps the FDN's longer tail from wrapping).
     let needed = target_bands
