@@ -15,7 +15,7 @@
 //! RT error 2 %, worst 5 %, EDC 1 dB, level 0.5 dB) and the best one is kept. Nothing in the loop
 //! is tuned to one room: the only inputs are the target's own figures.
 
-use super::early::bake_early_fir;
+use super::early::{bake_early_fir, eq_early_fir};
 use super::grouped::{grouped_delays, grouped_feedback_matrix, split_lines, GroupedError};
 use crate::analysis::bands::{band_filter, decay_of_band_signal, octave_bands_hz};
 use crate::analysis::compare::{compare_decay, compare_irs, Comparison, EDC_COMPARE_FLOOR_DB};
@@ -25,9 +25,10 @@ use crate::geq::{
     graphic_eq_attenuation_per_line, graphic_eq_output, GeqError, BANDS, COMMAND_FREQUENCIES,
 };
 use crate::matrix::Matrix;
+use crate::preset::early::MAX_EARLY_SECONDS;
 use crate::preset::{Build, BuildParts, PresetError};
 use crate::response::impulse_response;
-use crate::sos::SosBank;
+use crate::sos::{SosBank, SosChannelFilter};
 use crate::third_octave_eq::ThirdOctaveEq;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -462,11 +463,15 @@ pub fn design(
     })
 }
 
-/// Renders of the third-octave polish ([`polish_timbre`]).
-pub const POLISH_ITERATIONS: usize = 4;
+/// Corrections the third-octave polish tries at most ([`polish_timbre`]).
+pub const POLISH_ITERATIONS: usize = 8;
 
 /// Deepest cut of the third-octave polish in any band, dB.
 pub const POLISH_MAX_CUT_DB: f64 = -40.0;
+
+/// Largest boost of the third-octave polish in any band, dB (where the octave EQ, held near
+/// its neighbours outside 125 Hz–8 kHz, and the early part's cut leave a band short).
+pub const POLISH_MAX_BOOST_DB: f64 = 20.0;
 
 /// What the third-octave polish did.
 #[derive(Debug, Clone)]
@@ -484,11 +489,18 @@ pub struct Polish {
 /// third-octave levels (and energy where the room has none) can still be several dB off. A
 /// third-octave EQ ([`crate::third_octave_eq`]) is cascaded after the candidate's output EQ and
 /// set from the band errors `compare` measures on the whole response (a band where the room has
-/// only noise is only cut), a few times. The output EQ sits outside the feedback loop, so the
-/// decay barely moves; a correction (its step halved after one that was not) is kept only when
-/// the summed third-octave error falls
-/// ([`timbre_error`]) and the decay score does not rise (above 1 when the design met every
-/// threshold: every threshold stays met).
+/// only noise is only cut), a few times.
+///
+/// The EQ acts on the whole response: the early FIR is filtered by it too ([`eq_early_fir`]), so
+/// the early part's own spread of energy into bands the room lacks is cut with the rest, and a
+/// correction needs no render (the new total is the old one through the EQ). The EQ sits outside
+/// the feedback loop, but moving level between the third-octaves of an octave moves that octave's
+/// measured decay a little (its bands decay at different rates, in the room and in the FDN's
+/// first arrivals). So when a correction would break a decay threshold, the line attenuations are
+/// retuned by the octave RT errors it measured ([`retune_attenuation`], one render) and the pair
+/// is measured again. A correction (its step halved after one that was not kept) is kept only
+/// when the summed third-octave error falls ([`timbre_error`]) and the decay score stays at most
+/// max(1, the design's): every threshold the design met stays met.
 pub fn polish_timbre(
     target: &[f64],
     fs: f64,
@@ -497,68 +509,152 @@ pub fn polish_timbre(
 ) -> Result<Polish, DesignError> {
     let eq = ThirdOctaveEq::new(fs)?;
     let decay_score = candidate.score;
+    let allowed = |s: f64| s <= decay_score.max(1.0);
+    let fir_cap = ((MAX_EARLY_SECONDS * fs).floor() as usize).min(target.len());
     // The candidate re-measured with the third-octave figures (same build, same early FIR).
-    let (mut best, _) = evaluate_with(target, fs, early, candidate.build, compare_irs)?;
-    let mut best_cmp = best.comparison.clone();
-    let before = best_cmp.third_octave_level_error_db;
-    let base_parts = best.build.parts().clone();
+    let (mut best, total) = evaluate_with(target, fs, early, candidate.build, compare_irs)?;
+    let before = best.comparison.third_octave_level_error_db;
+    // The unpolished base (build, FIR, total) the kept gains apply to.
+    let mut base = (best.build.clone(), best.early_fir.clone(), total);
     let mut gains = vec![0.0; eq.bands_hz().len()];
-    let mut kept = gains.clone();
-    let allowed = |s: f64, base: f64| s <= if base <= 1.0 { 1.0 } else { base };
     // Step size: halved after a correction that was not kept.
     let mut step = 1.0;
     for _ in 0..POLISH_ITERATIONS {
-        if best_cmp.third_octave_level_error_db <= 0.5 && best_cmp.third_octave_excess_db <= 1.0 {
+        let c = &best.comparison;
+        if c.third_octave_level_error_db <= 0.5 && c.third_octave_excess_db <= 1.0 {
             break;
         }
-        let mut next = kept.clone();
-        for (i, g) in next.iter_mut().enumerate() {
-            let err = match best_cmp
-                .third_octave_band_error_db
-                .get(i)
-                .copied()
-                .flatten()
-            {
-                Some(d) => d,
-                None => match (
-                    best_cmp.third_octave_level_a_db.get(i).copied().flatten(),
-                    best_cmp.third_octave_level_b_db.get(i).copied().flatten(),
-                ) {
-                    (Some(a), Some(b)) if b > a => b - a,
-                    _ => 0.0,
-                },
-            };
-            *g = (*g - step * err.clamp(-12.0, 12.0)).clamp(POLISH_MAX_CUT_DB, 12.0);
-        }
-        let mut parts = base_parts.clone();
-        let extra = eq.sections(&next)?;
-        parts.post_output = Some(append_sections(parts.post_output.as_ref(), &extra)?);
-        let Ok(build) = Build::new(parts) else {
+        let next: Vec<f64> = gains
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let err = band_timbre_error(c, i).clamp(-12.0, 12.0);
+                (g - step * err).clamp(POLISH_MAX_CUT_DB, POLISH_MAX_BOOST_DB)
+            })
+            .collect();
+        let whole = eq.sections(&next)?;
+        let Some(mut cand) = polished(target, fs, &base, &whole, fir_cap)? else {
             break;
         };
-        let (cand, _) = evaluate_with(target, fs, early, build, compare_irs)?;
-        let cmp = cand.comparison.clone();
-        if !(timbre_error(&cmp) < timbre_error(&best_cmp)
-            && allowed(cand.score, best.score.max(decay_score)))
-        {
-            step *= 0.5;
-            continue;
+        let mut retuned = None;
+        if !allowed(cand.score) && timbre_error(&cand.comparison) < timbre_error(&best.comparison) {
+            // Retune the decay under the new EQ: one render of the retuned base.
+            let r = retune_attenuation(&base.0, &cand.comparison);
+            if let Ok(b) = r {
+                let (c0, t0) = evaluate_with(target, fs, early, b, compare_decay)?;
+                let rebase = (c0.build, c0.early_fir, t0);
+                if let Some(c1) = polished(target, fs, &rebase, &whole, fir_cap)? {
+                    cand = c1;
+                    retuned = Some(rebase);
+                }
+            }
         }
-        best = cand;
-        best_cmp = cmp;
-        kept = next;
-        gains.clone_from(&kept);
+        if timbre_error(&cand.comparison) < timbre_error(&best.comparison) && allowed(cand.score) {
+            best = cand;
+            gains = next;
+            if let Some(r) = retuned {
+                base = r;
+            }
+        } else {
+            step *= 0.5;
+        }
     }
     Ok(Polish {
+        worst_db: (before, best.comparison.third_octave_level_error_db),
         best,
         gains_db: gains,
-        worst_db: (before, best_cmp.third_octave_level_error_db),
     })
 }
 
+/// `base` = (build, early FIR, total response) with the 1-channel EQ `whole` on the whole
+/// response, measured with every figure; `None` when the build with the EQ is refused.
+fn polished(
+    target: &[f64],
+    fs: f64,
+    base: &(Build, Vec<f64>, Vec<f64>),
+    whole: &[[f64; 6]],
+    fir_cap: usize,
+) -> Result<Option<Candidate>, DesignError> {
+    let (build, fir, total) = base;
+    let mut parts = build.parts().clone();
+    parts.post_output = Some(append_sections(parts.post_output.as_ref(), whole)?);
+    let Ok(build) = Build::new(parts) else {
+        return Ok(None);
+    };
+    let bank = SosBank::new(whole.len(), 1, whole.iter().flatten().copied().collect())
+        .map_err(|e| DesignError::Target(format!("timbre EQ sections: {e}")))?;
+    let mut filter = SosChannelFilter::new(&bank, 0);
+    let total: Vec<f64> = total.iter().map(|&v| filter.tick(v)).collect();
+    let early_fir = if fir.is_empty() {
+        Vec::new()
+    } else {
+        eq_early_fir(fir, &bank, fir_cap)
+    };
+    let comparison =
+        compare_irs(target, &total, fs).map_err(|e| DesignError::Analysis(e.to_string()))?;
+    Ok(Some(Candidate {
+        build,
+        early_fir,
+        score: score(&comparison),
+        comparison,
+    }))
+}
+
+/// `build` with every line's attenuation filter redesigned for its band RTs scaled by the
+/// octave RT ratios room/fit that `c` measured (per octave, clamped to 0.5–2; a band without
+/// both RTs follows its neighbours, the command bands outside the octaves their nearest one).
+/// A line's band RTs are read back from its filter's gain at the command frequencies
+/// (`RT = −60·m/(fs·dB)`), so any graphic-EQ attenuation (designed or fine-tuned) can be
+/// retuned. Errors when nothing can be scaled or the new design is refused.
+pub fn retune_attenuation(build: &Build, c: &Comparison) -> Result<Build, DesignError> {
+    let factors: Vec<Option<f64>> = c
+        .rt_a_s
+        .iter()
+        .zip(&c.rt_b_s)
+        .map(|(a, b)| match (a, b) {
+            (Some(a), Some(b)) if *a > 0.0 && *b > 0.0 => Some((a / b).clamp(0.5, 2.0)),
+            _ => None,
+        })
+        .collect();
+    let filled: Option<Vec<f64>> = fill_from_neighbours(&factors).into_iter().collect();
+    let Some(filled) = filled.filter(|f| f.len() == octave_bands_hz().len()) else {
+        return Err(DesignError::Target(
+            "no octave RT to retune the attenuation from".into(),
+        ));
+    };
+    let factor = to_command_bands(&filled);
+    let parts = build.parts();
+    let Some(att) = parts.post_delay.as_ref() else {
+        return Err(DesignError::Target(
+            "the build has no attenuation filters".into(),
+        ));
+    };
+    let fs = build.sample_rate();
+    let rts: Vec<[f64; BANDS]> = build
+        .delays()
+        .iter()
+        .enumerate()
+        .map(|(line, &m)| {
+            std::array::from_fn(|b| {
+                let w = 2.0 * std::f64::consts::PI * COMMAND_FREQUENCIES[b] / fs;
+                let db = 20.0 * att.magnitude(line, w.min(std::f64::consts::PI)).log10();
+                let rt = if db < -1e-9 {
+                    -60.0 * m as f64 / (fs * db)
+                } else {
+                    60.0
+                };
+                (rt * factor[b]).clamp(0.02, 60.0)
+            })
+        })
+        .collect();
+    let mut parts = parts.clone();
+    parts.post_delay = Some(graphic_eq_attenuation_per_line(&rts, build.delays(), fs)?);
+    Ok(Build::new(parts)?)
+}
+
 /// Sum over the third-octave bands of `c` of |B − A| where the room decays above its noise and of
-/// B's rise above the room elsewhere, dB: what the polish lowers (the worst band alone may be one
-/// it cannot reach, e.g. the early part's own leakage below 40 Hz).
+/// B's rise above the room elsewhere, dB: what the polish lowers (the worst band alone could stall
+/// it where one band's correction costs its neighbours more).
 fn timbre_error(c: &Comparison) -> f64 {
     (0..c.third_octave_bands_hz.len())
         .map(|i| band_timbre_error(c, i).abs())
