@@ -243,3 +243,33 @@ fn the_timbre_polish_matches_third_octave_levels_the_octave_eq_cannot() {
     assert!(p.best.score <= 1.0, "{}", p.best.score);
     p.best.build.check_stable().unwrap();
 }
+
+#[test]
+fn retuning_the_attenuation_moves_each_band_rt_by_the_measured_ratio() {
+    // A fit of one room, measured against a second room whose bands decay 15 % faster (low) …
+    // 15 % slower (high): the retuned FDN's own band RTs move by those ratios.
+    let fs = 48000.0;
+    let rts = [0.9, 0.85, 0.8, 0.8, 0.7, 0.6, 0.5];
+    let d = fit(&room(&rts, -70.0, 1.5, fs, 5), fs, SlopeChoice::Fixed(1));
+    let scale = [0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15];
+    let other: [f64; 7] = std::array::from_fn(|b| rts[b] * scale[b]);
+    let ir_b = room(&other, -70.0, 1.5, fs, 6);
+    let c = tailor::analysis::compare::compare_irs(&ir_b, &d.analysis.ir, fs).unwrap();
+    let before = d.design.best.build.clone();
+    let after = tailor::room::design::retune_attenuation(&before, &c).unwrap();
+    after.check_stable().unwrap();
+    let len = (1.5 * fs) as usize;
+    let rt =
+        |b: &tailor::preset::Build| octave_band_rts(&tailor::room::design::render_fdn(b, len), fs);
+    let (r0, r1) = (rt(&before), rt(&after));
+    for b in 0..7 {
+        // The ratio the comparison measured (room / fit), and what the FDN did.
+        let want = c.rt_a_s[b].unwrap() / c.rt_b_s[b].unwrap();
+        let got = r1[b].unwrap() / r0[b].unwrap();
+        eprintln!("{} Hz: want ×{want:.3}, got ×{got:.3}", OCTAVE_BANDS_HZ[b]);
+        assert!(
+            (got / want - 1.0).abs() < 0.03,
+            "band {b}: want {want}, got {got}"
+        );
+    }
+}

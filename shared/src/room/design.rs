@@ -496,11 +496,10 @@ pub struct Polish {
 /// correction needs no render (the new total is the old one through the EQ). The EQ sits outside
 /// the feedback loop, but moving level between the third-octaves of an octave moves that octave's
 /// measured decay a little (its bands decay at different rates, in the room and in the FDN's
-/// first arrivals). So when a correction would break a decay threshold, the line attenuations are
+/// first arrivals). So when a candidate misses a decay threshold, the line attenuations are
 /// retuned by the octave RT errors it measured ([`retune_attenuation`], one render) and the pair
-/// is measured again. A correction (its step halved after one that was not kept) is kept only
-/// when the summed third-octave error falls ([`timbre_error`]) and the decay score stays at most
-/// max(1, the design's): every threshold the design met stays met.
+/// is measured again; with the timbre met, the polish goes on retuning the decay alone. What it
+/// keeps is said by [`keeps`]; the step halves after a correction it did not keep.
 pub fn polish_timbre(
     target: &[f64],
     fs: f64,
@@ -508,8 +507,6 @@ pub fn polish_timbre(
     candidate: Candidate,
 ) -> Result<Polish, DesignError> {
     let eq = ThirdOctaveEq::new(fs)?;
-    let decay_score = candidate.score;
-    let allowed = |s: f64| s <= decay_score.max(1.0);
     let fir_cap = ((MAX_EARLY_SECONDS * fs).floor() as usize).min(target.len());
     // The candidate re-measured with the third-octave figures (same build, same early FIR).
     let (mut best, total) = evaluate_with(target, fs, early, candidate.build, compare_irs)?;
@@ -521,35 +518,42 @@ pub fn polish_timbre(
     let mut step = 1.0;
     for _ in 0..POLISH_ITERATIONS {
         let c = &best.comparison;
-        if c.third_octave_level_error_db <= 0.5 && c.third_octave_excess_db <= 1.0 {
+        let timbre_met = c.third_octave_level_error_db <= 0.5 && c.third_octave_excess_db <= 1.0;
+        if timbre_met && best.score <= 1.0 {
             break;
         }
-        let next: Vec<f64> = gains
-            .iter()
-            .enumerate()
-            .map(|(i, g)| {
-                let err = band_timbre_error(c, i).clamp(-12.0, 12.0);
-                (g - step * err).clamp(POLISH_MAX_CUT_DB, POLISH_MAX_BOOST_DB)
-            })
-            .collect();
+        // With the timbre met, only the decay is retuned (same gains).
+        let next: Vec<f64> = if timbre_met {
+            gains.clone()
+        } else {
+            gains
+                .iter()
+                .enumerate()
+                .map(|(i, g)| {
+                    let err = band_timbre_error(c, i).clamp(-12.0, 12.0);
+                    (g - step * err).clamp(POLISH_MAX_CUT_DB, POLISH_MAX_BOOST_DB)
+                })
+                .collect()
+        };
         let whole = eq.sections(&next)?;
         let Some(mut cand) = polished(target, fs, &base, &whole, fir_cap)? else {
             break;
         };
         let mut retuned = None;
-        if !allowed(cand.score) && timbre_error(&cand.comparison) < timbre_error(&best.comparison) {
-            // Retune the decay under the new EQ: one render of the retuned base.
-            let r = retune_attenuation(&base.0, &cand.comparison);
-            if let Ok(b) = r {
+        if cand.score > 1.0 {
+            // A decay threshold is missed: retune the attenuation under the new EQ (one render).
+            if let Ok(b) = retune_attenuation(&base.0, &cand.comparison) {
                 let (c0, t0) = evaluate_with(target, fs, early, b, compare_decay)?;
                 let rebase = (c0.build, c0.early_fir, t0);
                 if let Some(c1) = polished(target, fs, &rebase, &whole, fir_cap)? {
-                    cand = c1;
-                    retuned = Some(rebase);
+                    if c1.score < cand.score {
+                        cand = c1;
+                        retuned = Some(rebase);
+                    }
                 }
             }
         }
-        if timbre_error(&cand.comparison) < timbre_error(&best.comparison) && allowed(cand.score) {
+        if keeps(&cand, &best) {
             best = cand;
             gains = next;
             if let Some(r) = retuned {
@@ -564,6 +568,20 @@ pub fn polish_timbre(
         best,
         gains_db: gains,
     })
+}
+
+/// Whether the polish keeps `cand` over `best`: a lower summed third-octave error
+/// ([`timbre_error`]) with the decay score at most max(1, best's) — every threshold met stays
+/// met — or, while a decay threshold is missed, a lower score with the worst third-octave error
+/// and the excess no worse than max(1 dB, best's).
+fn keeps(cand: &Candidate, best: &Candidate) -> bool {
+    let (c, b) = (&cand.comparison, &best.comparison);
+    let timbre = timbre_error(c) < timbre_error(b) && cand.score <= best.score.max(1.0);
+    let decay = best.score > 1.0
+        && cand.score < best.score
+        && c.third_octave_level_error_db <= b.third_octave_level_error_db.max(1.0)
+        && c.third_octave_excess_db <= b.third_octave_excess_db.max(1.0);
+    timbre || decay
 }
 
 /// `base` = (build, early FIR, total response) with the 1-channel EQ `whole` on the whole
