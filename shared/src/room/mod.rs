@@ -79,7 +79,8 @@ pub fn design_room(
                 continue;
             }
         };
-        if a.n_slopes() > opts.n {
+        // A count the analysis could not resolve (3 asked, 2 found) would repeat a design.
+        if a.n_slopes() > opts.n || candidates.iter().any(|&(k, _)| k == a.n_slopes()) {
             continue;
         }
         let o = DesignOptions {
