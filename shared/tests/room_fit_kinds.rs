@@ -256,7 +256,8 @@ fn retuning_the_attenuation_moves_each_band_rt_by_the_measured_ratio() {
     let ir_b = room(&other, -70.0, 1.5, fs, 6);
     let c = tailor::analysis::compare::compare_irs(&ir_b, &d.analysis.ir, fs).unwrap();
     let before = d.design.best.build.clone();
-    let after = tailor::room::design::retune_attenuation(&before, &c).unwrap();
+    let factors = tailor::room::design::rt_factors(&c).unwrap();
+    let after = tailor::room::design::retune_attenuation(&before, &factors).unwrap();
     after.check_stable().unwrap();
     let len = (1.5 * fs) as usize;
     let rt =

@@ -283,8 +283,17 @@ pub fn design_start(a: &RoomAnalysis) -> DesignStart {
                 own.or(near).unwrap_or(broad[0])
             } else {
                 match (&band, own) {
-                    (Some(r), Some(_)) => r[g],
-                    // No own decay: the broadband slope scaled to the neighbours' band RT.
+                    // The band's own slope fit where it agrees with the broadband slopes scaled
+                    // to the band (within a factor of 2 each): a band's multi-slope fit is
+                    // ill-conditioned (0.1 s and 3 s for a 1.3 s band) and such a start sends
+                    // the loop past its iterations.
+                    (Some(r), Some(t))
+                        if (0.5..=2.0).contains(&(r[g] / (broad[g] * t / broad[k - 1]))) =>
+                    {
+                        r[g]
+                    }
+                    // Otherwise (or with no own decay) the broadband slope scaled to the band's
+                    // RT (its neighbours' without its own).
                     _ => near.map_or(broad[g], |n| broad[g] * n / broad[k - 1]),
                 }
             }

@@ -32,9 +32,13 @@ use crate::sos::{SosBank, SosChannelFilter};
 use crate::third_octave_eq::ThirdOctaveEq;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::f64::consts::LN_2;
 
 /// Iterations of the design loop that always take the full correction step.
 pub const WARMUP: usize = 4;
+
+/// Least relative gain of the best score over two iterations that keeps the design loop going.
+pub const STALL_GAIN: f64 = 0.01;
 
 /// Largest step of the output EQ from a command band outside 125 Hz … 8 kHz to its inner
 /// neighbour, dB.
@@ -354,6 +358,7 @@ pub fn design(
         .collect();
     let mut best: Option<(Candidate, DesignParams, Vec<f64>)> = None;
     let mut history = Vec::new();
+    let mut best_trace: Vec<f64> = Vec::new();
     // Step size of the corrections: halved (and the loop restarted from the best parameters)
     // whenever a correction made the score worse.
     let mut alpha = 1.0f64;
@@ -391,7 +396,13 @@ pub fn design(
             gain = p.group_gain.clone();
             (b.comparison.clone(), t.clone())
         };
-        if done || it + 1 == opts.iterations || alpha < 1.0 / 64.0 {
+        // The best score so far, per iteration: two iterations that together gained less than
+        // STALL_GAIN of it end the loop (the figures have settled; more renders only cost time).
+        let best_score = best.as_ref().map_or(f64::INFINITY, |(b, _, _)| b.score);
+        best_trace.push(best_score);
+        let stalled =
+            it >= WARMUP + 2 && best_trace[it - 2] - best_score < STALL_GAIN * best_trace[it - 2];
+        if done || stalled || it + 1 == opts.iterations || alpha < 1.0 / 64.0 {
             break;
         }
         // RT correction per band; a band the target has no RT in (nothing above its noise)
@@ -402,8 +413,12 @@ pub fn design(
                 _ => None,
             })
             .collect();
+        // Not on the first render: its output level is uncalibrated (no output EQ yet), and the
+        // total's measured decay is then mostly the early part's (an FDN 20 dB too quiet reads
+        // as a 0.2 s room) — a correction from it sends the RTs the wrong way.
+        let calibrated = it > 0;
         for (b, f) in fill_from_neighbours(&factors).into_iter().enumerate() {
-            if let Some(f) = f {
+            if let (Some(f), true) = (f, calibrated) {
                 for g in rt.iter_mut() {
                     g[b] = (g[b] * f).clamp(0.02, 60.0);
                 }
@@ -468,6 +483,9 @@ pub const POLISH_ITERATIONS: usize = 8;
 
 /// Deepest cut of the third-octave polish in any band, dB.
 pub const POLISH_MAX_CUT_DB: f64 = -40.0;
+
+/// Attenuation retunes (renders) the polish tries per correction at most.
+pub const RETUNES: usize = 3;
 
 /// Largest boost of the third-octave polish in any band, dB (where the octave EQ, held near
 /// its neighbours outside 125 Hz–8 kHz, and the early part's cut leave a band short).
@@ -540,17 +558,47 @@ pub fn polish_timbre(
             break;
         };
         let mut retuned = None;
-        if cand.score > 1.0 {
-            // A decay threshold is missed: retune the attenuation under the new EQ (one render).
-            if let Ok(b) = retune_attenuation(&base.0, &cand.comparison) {
-                let (c0, t0) = evaluate_with(target, fs, early, b, compare_decay)?;
-                let rebase = (c0.build, c0.early_fir, t0);
-                if let Some(c1) = polished(target, fs, &rebase, &whole, fir_cap)? {
-                    if c1.score < cand.score {
-                        cand = c1;
-                        retuned = Some(rebase);
+        // A decay threshold is missed: retune the attenuation under the new EQ (one render
+        // each), while that lowers the score, RETUNES times at most. The band's measured RT need
+        // not move by the factor its lines' RTs move by (in a short room the early part holds
+        // much of the band's decay range), so each retune after the first divides the wanted
+        // change (in log RT) by the response the previous one measured, per band.
+        let mut response = vec![1.0; octave_bands_hz().len()];
+        for _ in 0..RETUNES {
+            if cand.score <= 1.0 {
+                break;
+            }
+            let Some(wanted) = rt_factors(&cand.comparison) else {
+                break;
+            };
+            let applied: Vec<f64> = wanted
+                .iter()
+                .zip(&response)
+                .map(|(w, r)| (w.ln() / r).clamp(-LN_2, LN_2).exp())
+                .collect();
+            let from = retuned
+                .as_ref()
+                .map_or(&base.0, |r: &(Build, Vec<f64>, Vec<f64>)| &r.0);
+            let Ok(b) = retune_attenuation(from, &applied) else {
+                break;
+            };
+            let (c0, t0) = evaluate_with(target, fs, early, b, compare_decay)?;
+            let rebase = (c0.build, c0.early_fir, t0);
+            match polished(target, fs, &rebase, &whole, fir_cap)? {
+                Some(c1) if c1.score < cand.score => {
+                    for (b, r) in response.iter_mut().enumerate() {
+                        let at = |c: &Candidate| c.comparison.rt_b_s.get(b).copied().flatten();
+                        if let (Some(old), Some(new)) = (at(&cand), at(&c1)) {
+                            let step = applied[b].ln();
+                            if step.abs() > 1e-3 && old > 0.0 && new > 0.0 {
+                                *r = ((new / old).ln() / step).clamp(0.25, 4.0);
+                            }
+                        }
                     }
+                    cand = c1;
+                    retuned = Some(rebase);
                 }
+                _ => break,
             }
         }
         if keeps(&cand, &best) {
@@ -618,13 +666,9 @@ fn polished(
     }))
 }
 
-/// `build` with every line's attenuation filter redesigned for its band RTs scaled by the
-/// octave RT ratios room/fit that `c` measured (per octave, clamped to 0.5–2; a band without
-/// both RTs follows its neighbours, the command bands outside the octaves their nearest one).
-/// A line's band RTs are read back from its filter's gain at the command frequencies
-/// (`RT = −60·m/(fs·dB)`), so any graphic-EQ attenuation (designed or fine-tuned) can be
-/// retuned. Errors when nothing can be scaled or the new design is refused.
-pub fn retune_attenuation(build: &Build, c: &Comparison) -> Result<Build, DesignError> {
+/// The octave RT ratios room/fit of `c` (clamped to 0.5–2; a band without both RTs follows its
+/// neighbours), one per octave band; `None` when no band has both.
+pub fn rt_factors(c: &Comparison) -> Option<Vec<f64>> {
     let factors: Vec<Option<f64>> = c
         .rt_a_s
         .iter()
@@ -635,12 +679,25 @@ pub fn retune_attenuation(build: &Build, c: &Comparison) -> Result<Build, Design
         })
         .collect();
     let filled: Option<Vec<f64>> = fill_from_neighbours(&factors).into_iter().collect();
-    let Some(filled) = filled.filter(|f| f.len() == octave_bands_hz().len()) else {
-        return Err(DesignError::Target(
-            "no octave RT to retune the attenuation from".into(),
-        ));
-    };
-    let factor = to_command_bands(&filled);
+    filled.filter(|f| f.len() == octave_bands_hz().len())
+}
+
+/// `build` with every line's attenuation filter redesigned for its band RTs scaled by
+/// `factors` (one per octave band of [`octave_bands_hz`]; the command bands outside the octaves
+/// take their nearest one's). A line's loss per pass is read from its filter's gain at the
+/// command frequencies and divided by the factor (`RT = −60·m/(fs·dB)`), so any graphic-EQ
+/// attenuation (designed or fine-tuned) can be retuned. Errors when the factors do not match the
+/// octave bands or the new design is refused.
+pub fn retune_attenuation(build: &Build, factors: &[f64]) -> Result<Build, DesignError> {
+    if factors.len() != octave_bands_hz().len()
+        || factors.iter().any(|f| !(f.is_finite() && *f > 0.0))
+    {
+        return Err(DesignError::Target(format!(
+            "retune needs {} positive octave factors, got {factors:?}",
+            octave_bands_hz().len()
+        )));
+    }
+    let factor = to_command_bands(factors);
     let parts = build.parts();
     let Some(att) = parts.post_delay.as_ref() else {
         return Err(DesignError::Target(
