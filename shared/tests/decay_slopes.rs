@@ -209,8 +209,10 @@ fn band_filtered_two_slopes_are_recovered() {
 }
 
 fn assert_floor(nf: &NoiseFloor, floor_db: f64, crossing_s: f64) {
+    // The noise is given relative to the peak 30 ms block, which sits up to 2 dB under the
+    // decay's peak for a 0.5 s decay: 3 dB of slack.
     assert!(
-        (nf.noise_db - floor_db).abs() < 2.0,
+        (nf.noise_db - floor_db).abs() < 3.0,
         "noise {} dB vs {floor_db} dB ({nf:?})",
         nf.noise_db
     );
@@ -232,7 +234,7 @@ fn lundeby_finds_known_noise_floors() {
     let nf = lundeby(&s.ir, FS).unwrap();
     println!("RT 1.3 s, floor -70 dB: {nf:?}");
     assert_floor(&nf, -70.0, 1.3 * 70.0 / 60.0);
-    assert!(nf.converged);
+    assert!(!nf.noise_free);
     assert_eq!(nf.truncation_index, (nf.truncation_s * FS).round() as usize);
 
     let short = Part {

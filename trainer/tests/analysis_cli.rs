@@ -95,10 +95,15 @@ fn compare_meeting_room_with_itself_has_every_key_and_zero_error() {
     assert_eq!(j["bands_hz"].as_array().unwrap().len(), 7);
     // 48 kHz: the 31 IEC third-octaves 20 Hz … 20 kHz.
     assert_eq!(j["third_octave_bands_hz"].as_array().unwrap().len(), 31);
-    // The meeting room has at least 45 dB above its noise in every band: T30 throughout.
-    for r in j["rt_range"].as_array().unwrap() {
-        assert_eq!(r.as_str(), Some("T30"), "{}", j["rt_range"]);
-    }
+    // The meeting room has at least 45 dB above its noise in every band but 125 Hz (43 dB there,
+    // pyrato 1.1's Lundeby gives the same): T20 there, T30 above.
+    let ranges: Vec<&str> = j["rt_range"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(ranges, ["T20", "T30", "T30", "T30", "T30", "T30", "T30"]);
     for e in j["rt_error_pct"].as_array().unwrap() {
         assert_eq!(e.as_f64(), Some(0.0));
     }

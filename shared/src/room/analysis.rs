@@ -6,7 +6,9 @@ use crate::analysis::bands::{band_filter, band_limited, octave_band_rts, octave_
 use crate::analysis::echo::mixing_time_s;
 use crate::analysis::noise::{lundeby, NoiseFloor};
 use crate::analysis::onset::onset_index;
-use crate::analysis::slopes::{fit_slopes, fit_slopes_auto, schroeder_energy, SlopeFit};
+use crate::analysis::slopes::{
+    fit_slopes, fit_slopes_auto, schroeder_energy, DecayFitError, SlopeFit,
+};
 
 /// Shortest IR the fitter accepts, seconds.
 pub const MIN_IR_S: f64 = 0.050;
@@ -182,7 +184,14 @@ pub fn analyse_room(ir: &[f64], fs: f64, slopes: SlopeChoice) -> Result<RoomAnal
     // their IEC band-passes): rumble below 88 Hz or hiss above 11 kHz is no part of the decay
     // the FDN reproduces and would otherwise pass for a high noise floor.
     let limited = band_limited(&x, fs);
-    let noise = lundeby(&limited, fs).map_err(|e| RoomError::Input(format!("noise floor: {e}")))?;
+    let noise = lundeby(&limited, fs).map_err(|e| match e {
+        DecayFitError::NoDecay { range_db, min_db } => RoomError::NoiseFloor {
+            range_db,
+            noise_db: -range_db,
+            min_db,
+        },
+        e => RoomError::Input(format!("noise floor: {e}")),
+    })?;
     if noise.decay_range_db < MIN_DECAY_RANGE_DB {
         return Err(RoomError::NoiseFloor {
             range_db: noise.decay_range_db,
