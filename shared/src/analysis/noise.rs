@@ -63,7 +63,7 @@ pub fn lundeby(x: &[f64], fs: f64) -> Result<NoiseFloor, DecayFitError> {
         min_db: MIN_DECAY_RANGE_DB,
     };
     let i = intersection(e, fs, BROADBAND_WINDOW_S).ok_or_else(|| no_decay(rough_range()))?;
-    if !(i.range_db >= MIN_DECAY_RANGE_DB) {
+    if i.range_db.is_nan() || i.range_db < MIN_DECAY_RANGE_DB {
         return Err(no_decay(i.range_db));
     }
     let truncation_index = i.index.min(n);
