@@ -12,7 +12,7 @@ use super::bands::{
 };
 use super::error::{validate_rate, AnalysisError};
 use super::iso3382::{compensated_decay, CompensatedDecay, RtRange, BROADBAND_WINDOW_S};
-use super::onset::align_pair;
+use super::onset::{align_pair, without_dc};
 use super::schroeder_edc_db;
 use super::spectrum::power_spectrum;
 use crate::loss::mel::mel_bands;
@@ -226,7 +226,9 @@ fn compare_with(
     third_octaves: bool,
 ) -> Result<Comparison, AnalysisError> {
     validate_rate(fs)?;
-    let (a, b) = align_pair(a, b)?;
+    // A measured IR's DC offset goes, as the room analysis removes it before fitting.
+    let (a, b) = (without_dc(a), without_dc(b));
+    let (a, b) = align_pair(&a, &b)?;
     let min = (MIN_COMPARE_S * fs).ceil() as usize;
     if a.len() < min {
         return Err(AnalysisError::TooShort {

@@ -32,6 +32,34 @@ pub fn align_pair<'a>(a: &'a [f64], b: &'a [f64]) -> Result<(&'a [f64], &'a [f64
     Ok((&a[oa..oa + n], &b[ob..ob + n]))
 }
 
+/// Smallest DC offset removed, relative to the IR's peak.
+pub const DC_OFFSET_RATIO: f64 = 1e-3;
+
+/// The DC offset of a measured IR (a recording chain's offset): the mean of its last 10 % when
+/// that exceeds [`DC_OFFSET_RATIO`] of the peak, else 0. The room analysis removes it before
+/// fitting and `compare` before measuring, so room and fit are measured alike.
+pub fn dc_offset(x: &[f64]) -> f64 {
+    if x.is_empty() {
+        return 0.0;
+    }
+    let peak = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let tail = &x[x.len() - (x.len() / 10).max(1)..];
+    let dc = tail.iter().sum::<f64>() / tail.len() as f64;
+    if dc.is_finite() && dc.abs() > DC_OFFSET_RATIO * peak {
+        dc
+    } else {
+        0.0
+    }
+}
+
+/// `x` without its [`dc_offset`] (borrowed when there is none).
+pub fn without_dc(x: &[f64]) -> std::borrow::Cow<'_, [f64]> {
+    match dc_offset(x) {
+        0.0 => std::borrow::Cow::Borrowed(x),
+        dc => std::borrow::Cow::Owned(x.iter().map(|v| v - dc).collect()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +86,21 @@ mod tests {
             e.to_string(),
             "B: impulse response is silent (all samples are zero)"
         );
+    }
+
+    #[test]
+    fn a_dc_offset_is_found_in_the_tail_and_small_ones_are_left() {
+        let mut x: Vec<f64> = (0..1000).map(|n| (-(n as f64) / 50.0).exp()).collect();
+        assert_eq!(dc_offset(&x), 0.0);
+        assert!(matches!(without_dc(&x), std::borrow::Cow::Borrowed(_)));
+        x.iter_mut().for_each(|v| *v += 0.01);
+        // The tail still holds the decay's last 1e-8.
+        assert!((dc_offset(&x) - 0.01).abs() < 1e-7, "{}", dc_offset(&x));
+        let y = without_dc(&x);
+        assert!(y[999].abs() < 1e-7);
+        // Below 1e-3 of the peak: left alone.
+        let z: Vec<f64> = x.iter().map(|v| v - 0.01 + 5e-4).collect();
+        assert_eq!(dc_offset(&z), 0.0);
+        assert_eq!(dc_offset(&[]), 0.0);
     }
 }

@@ -5,7 +5,7 @@ use super::design::{fill_from_neighbours, DesignStart};
 use crate::analysis::bands::{band_filter, band_limited, octave_band_rts, octave_bands_hz};
 use crate::analysis::echo::mixing_time_s;
 use crate::analysis::noise::{lundeby, NoiseFloor};
-use crate::analysis::onset::onset_index;
+use crate::analysis::onset::{dc_offset, onset_index};
 use crate::analysis::slopes::{
     fit_slopes, fit_slopes_auto, schroeder_energy, DecayFitError, SlopeFit,
 };
@@ -149,14 +149,10 @@ pub fn analyse_room(ir: &[f64], fs: f64, slopes: SlopeChoice) -> Result<RoomAnal
         )));
     }
     let mut warnings = Vec::new();
-    let tail = &ir[ir.len() - (ir.len() / 10).max(1)..];
-    let dc = tail.iter().sum::<f64>() / tail.len() as f64;
-    let dc_offset = if dc.abs() > 1e-3 * peak {
-        warnings.push(format!("removed a DC offset of {dc:.2e}"));
-        dc
-    } else {
-        0.0
-    };
+    let dc_offset = dc_offset(ir);
+    if dc_offset != 0.0 {
+        warnings.push(format!("removed a DC offset of {dc_offset:.2e}"));
+    }
     let x: Vec<f64> = ir.iter().map(|v| v - dc_offset).collect();
     let clipped = clipped_samples(&x);
     if clipped > 0 {
