@@ -532,24 +532,37 @@ pub fn polish_timbre(
     // The unpolished base (build, FIR, total) the kept gains apply to.
     let mut base = (best.build.clone(), best.early_fir.clone(), total);
     let mut gains = vec![0.0; eq.bands_hz().len()];
-    // Step size: halved after a correction that was not kept.
+    // Step size: halved after a correction that was not kept; per band, halved again each time
+    // the band's error changes sign (a band whose measured level moves more than its gain, e.g.
+    // next to a cliff, would otherwise swing around its target for ever).
     let mut step = 1.0;
+    let n_bands = eq.bands_hz().len();
+    let mut band_step = vec![1.0; n_bands];
+    let mut last_err = vec![0.0; n_bands];
     for _ in 0..POLISH_ITERATIONS {
         let c = &best.comparison;
         let timbre_met = c.third_octave_level_error_db <= 0.5 && c.third_octave_excess_db <= 1.0;
         if timbre_met && best.score <= 1.0 {
             break;
         }
+        let err: Vec<f64> = (0..n_bands).map(|i| band_timbre_error(c, i)).collect();
+        for ((s, e), last) in band_step.iter_mut().zip(&err).zip(&last_err) {
+            if e * last < 0.0 {
+                *s *= 0.5;
+            }
+        }
+        last_err.clone_from(&err);
         // With the timbre met, only the decay is retuned (same gains).
         let next: Vec<f64> = if timbre_met {
             gains.clone()
         } else {
             gains
                 .iter()
-                .enumerate()
-                .map(|(i, g)| {
-                    let err = band_timbre_error(c, i).clamp(-12.0, 12.0);
-                    (g - step * err).clamp(POLISH_MAX_CUT_DB, POLISH_MAX_BOOST_DB)
+                .zip(&err)
+                .zip(&band_step)
+                .map(|((g, e), s)| {
+                    (g - step * s * e.clamp(-12.0, 12.0))
+                        .clamp(POLISH_MAX_CUT_DB, POLISH_MAX_BOOST_DB)
                 })
                 .collect()
         };
