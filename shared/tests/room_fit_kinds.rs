@@ -228,11 +228,12 @@ fn the_timbre_polish_matches_third_octave_levels_the_octave_eq_cannot() {
     let (before, after) = (c(&d.design.best), c(&p.best));
     let at = |c: &tailor::analysis::compare::Comparison, fc: f64| {
         let k = c
-            .third_octave_bands_hz
+            .third_octave
+            .bands_hz
             .iter()
             .position(|&f| f == fc)
             .unwrap();
-        c.third_octave_band_error_db[k].unwrap().abs()
+        c.third_octave.error_db[k].unwrap().abs()
     };
     for fc in [315.0, 1250.0] {
         let (b, a) = (at(&before, fc), at(&after, fc));

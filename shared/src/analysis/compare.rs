@@ -57,47 +57,45 @@ pub struct Comparison {
     pub level_error_db: f64,
     /// RMS over 64 mel bands of 20·log10(|A_mel|/|B_mel|), dB (see [`mel_lsd_db`]).
     pub mel_lsd_db: f64,
-    /// Nominal centres of the IEC third-octave bands of the audio band below `0.45·fs`, Hz
-    /// ([`audio_third_octaves_hz`]: 20 Hz … 20 kHz at fs ≥ 48 kHz); empty (and every
-    /// `third_octave_*` figure empty or 0) from [`compare_decay`].
-    pub third_octave_bands_hz: Vec<f64>,
-    /// Whether A has a decay above its noise in each third-octave band (the bands whose level
-    /// error counts; in the others the room has no energy of its own).
-    pub third_octave_above_noise: Vec<bool>,
-    /// Third-octave band level of A, dB: its energy without noise (plain energy in a band without
-    /// decay above the noise) over the sum of those energies in A's above-noise bands; `None` for
-    /// a band with no energy at all.
-    pub third_octave_level_a_db: Vec<Option<f64>>,
-    /// Third-octave band level of B, dB, over the sum of B's energies in A's above-noise bands.
-    pub third_octave_level_b_db: Vec<Option<f64>>,
-    /// Per third-octave band B − A level, dB, in the bands where A is above its noise; `None`
-    /// elsewhere.
-    pub third_octave_band_error_db: Vec<Option<f64>>,
-    /// Largest |B − A| third-octave level over the bands where A is above its noise, dB (every
-    /// band of the room's own within this figure); 0 when no band is.
-    pub third_octave_level_error_db: f64,
-    /// Largest amount by which B's level exceeds A's in the bands where A has no decay above its
-    /// noise, dB (energy the fit has where the room has none); 0 when B stays below everywhere.
-    pub third_octave_excess_db: f64,
+    /// The third-octave level figures (keys `third_octave_*`); no bands from
+    /// [`compare_decay`].
+    #[serde(flatten)]
+    pub third_octave: ThirdOctaveLevels,
 }
 
-/// Third-octave level figures of an aligned pair: see the `third_octave_*` fields of
-/// [`Comparison`].
-#[derive(Debug, Clone, PartialEq)]
+/// Third-octave level figures of an aligned pair A (the room), B (the fit); in a
+/// [`Comparison`] they serialise as the keys in brackets.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ThirdOctaveLevels {
-    /// Nominal band centres, Hz.
+    /// Nominal centres of the IEC third-octave bands of the audio band below `0.45·fs`, Hz
+    /// ([`audio_third_octaves_hz`]: 20 Hz … 20 kHz at fs ≥ 48 kHz) (`third_octave_bands_hz`).
+    #[serde(rename = "third_octave_bands_hz")]
     pub bands_hz: Vec<f64>,
-    /// Whether A has a decay above its noise per band.
+    /// Whether A has a decay above its noise in each band: the bands whose level error counts;
+    /// in the others the room has no energy of its own (`third_octave_above_noise`).
+    #[serde(rename = "third_octave_above_noise")]
     pub above_noise: Vec<bool>,
-    /// Level of A per band, dB (relative to A's above-noise total).
+    /// Level of A per band, dB: its energy without noise (plain energy in a band without decay
+    /// above the noise) over the sum of those energies in A's above-noise bands; `None` for a
+    /// band with no energy at all (`third_octave_level_a_db`).
+    #[serde(rename = "third_octave_level_a_db")]
     pub a_db: Vec<Option<f64>>,
-    /// Level of B per band, dB (relative to B's energy in A's above-noise bands).
+    /// Level of B per band, dB, over the sum of B's energies in A's above-noise bands
+    /// (`third_octave_level_b_db`).
+    #[serde(rename = "third_octave_level_b_db")]
     pub b_db: Vec<Option<f64>>,
-    /// B − A per above-noise band, dB.
+    /// B − A per band where A is above its noise, dB; `None` elsewhere
+    /// (`third_octave_band_error_db`).
+    #[serde(rename = "third_octave_band_error_db")]
     pub error_db: Vec<Option<f64>>,
-    /// Largest |B − A| over the above-noise bands, dB.
+    /// Largest |B − A| over the bands where A is above its noise, dB (every band of the room's
+    /// own within this figure); 0 when no band is (`third_octave_level_error_db`).
+    #[serde(rename = "third_octave_level_error_db")]
     pub worst_db: f64,
-    /// Largest B − A (≥ 0) over the other bands, dB.
+    /// Largest amount by which B's level exceeds A's in the bands where A has no decay above its
+    /// noise, dB (energy the fit has where the room has none); 0 when B stays below everywhere
+    /// (`third_octave_excess_db`).
+    #[serde(rename = "third_octave_excess_db")]
     pub excess_db: f64,
 }
 
@@ -278,13 +276,7 @@ fn compare_with(
         edc_error_db: edc_error_db(&audio_band(a, fs), &audio_band(b, fs), fs),
         level_error_db,
         mel_lsd_db: mel_lsd_db(a, b, fs)?,
-        third_octave_bands_hz: third.bands_hz,
-        third_octave_above_noise: third.above_noise,
-        third_octave_level_a_db: third.a_db,
-        third_octave_level_b_db: third.b_db,
-        third_octave_band_error_db: third.error_db,
-        third_octave_level_error_db: third.worst_db,
-        third_octave_excess_db: third.excess_db,
+        third_octave: third,
     })
 }
 
@@ -541,12 +533,12 @@ mod tests {
             .fold(0.0f64, |m, (_, e)| m.max(e.map_or(0.0, f64::abs)));
         assert!(others < 0.5, "{up:?}");
         let c = compare_irs(&a, &noisy_room(4.0, 1), fs).unwrap();
-        assert!((c.third_octave_level_error_db - up.worst_db).abs() < 0.3);
+        assert!((c.third_octave.worst_db - up.worst_db).abs() < 0.3);
         // The decay-only comparison has the same decay figures and no third-octave ones.
         let d = compare_decay(&a, &noisy_room(4.0, 1), fs).unwrap();
         assert_eq!(d.rt_b_s, c.rt_b_s);
         assert_eq!(d.edc_error_db, c.edc_error_db);
-        assert!(d.third_octave_bands_hz.is_empty() && d.third_octave_level_error_db == 0.0);
+        assert!(d.third_octave.bands_hz.is_empty() && d.third_octave.worst_db == 0.0);
         // A 20 Hz tone 20 dB over the band's energy: that band's error says so.
         let tone = |x: &[f64]| -> Vec<f64> {
             x.iter()

@@ -332,7 +332,6 @@ pub fn design(
             "design needs ≥ 1 group with a gain each".into(),
         ));
     }
-    let nb = octave_bands_hz().len();
     let mut rt = start.rt_s.clone();
     let mut gain = start.group_gain.clone();
     let mut eq = vec![0.0; BANDS];
@@ -358,7 +357,6 @@ pub fn design(
         .collect();
     let mut best: Option<(Candidate, DesignParams, Vec<f64>)> = None;
     let mut history = Vec::new();
-    let mut best_trace: Vec<f64> = Vec::new();
     // Step size of the corrections: halved (and the loop restarted from the best parameters)
     // whenever a correction made the score worse.
     let mut alpha = 1.0f64;
@@ -396,31 +394,22 @@ pub fn design(
             gain = p.group_gain.clone();
             (b.comparison.clone(), t.clone())
         };
-        // The best score so far, per iteration: two iterations that together gained less than
-        // STALL_GAIN of it end the loop (the figures have settled; more renders only cost time).
-        let best_score = best.as_ref().map_or(f64::INFINITY, |(b, _, _)| b.score);
-        best_trace.push(best_score);
+        // Two iterations that together lowered the best score (the least in `history`) by less
+        // than STALL_GAIN of it end the loop: the figures have settled, more renders only cost.
+        let best_of = |k: usize| history[..=k].iter().copied().fold(f64::INFINITY, f64::min);
         let stalled =
-            it >= WARMUP + 2 && best_trace[it - 2] - best_score < STALL_GAIN * best_trace[it - 2];
+            it >= WARMUP + 2 && best_of(it - 2) - best_of(it) < STALL_GAIN * best_of(it - 2);
         if done || stalled || it + 1 == opts.iterations || alpha < 1.0 / 64.0 {
             break;
         }
-        // RT correction per band; a band the target has no RT in (nothing above its noise)
-        // follows the correction of its neighbours.
-        let factors: Vec<Option<f64>> = (0..nb)
-            .map(|b| match (cmp.rt_a_s.get(b), cmp.rt_b_s.get(b)) {
-                (Some(Some(ra)), Some(Some(rb))) => Some((ra / rb).clamp(0.5, 2.0).powf(alpha)),
-                _ => None,
-            })
-            .collect();
-        // Not on the first render: its output level is uncalibrated (no output EQ yet), and the
-        // total's measured decay is then mostly the early part's (an FDN 20 dB too quiet reads
-        // as a 0.2 s room) — a correction from it sends the RTs the wrong way.
-        let calibrated = it > 0;
-        for (b, f) in fill_from_neighbours(&factors).into_iter().enumerate() {
-            if let (Some(f), true) = (f, calibrated) {
+        // RT correction per band ([`rt_factors`]: a band the target has no RT in follows its
+        // neighbours). Not on the first render: its output level is uncalibrated (no output EQ
+        // yet), and the total's measured decay is then mostly the early part's (an FDN 20 dB too
+        // quiet reads as a 0.2 s room) — a correction from it sends the RTs the wrong way.
+        if let Some(factors) = rt_factors(&cmp).filter(|_| it > 0) {
+            for (b, f) in factors.iter().enumerate() {
                 for g in rt.iter_mut() {
-                    g[b] = (g[b] * f).clamp(0.02, 60.0);
+                    g[b] = (g[b] * f.powf(alpha)).clamp(0.02, 60.0);
                 }
             }
         }
@@ -528,9 +517,13 @@ pub fn polish_timbre(
     let fir_cap = ((MAX_EARLY_SECONDS * fs).floor() as usize).min(target.len());
     // The candidate re-measured with the third-octave figures (same build, same early FIR).
     let (mut best, total) = evaluate_with(target, fs, early, candidate.build, compare_irs)?;
-    let before = best.comparison.third_octave_level_error_db;
-    // The unpolished base (build, FIR, total) the kept gains apply to.
-    let mut base = (best.build.clone(), best.early_fir.clone(), total);
+    let before = best.comparison.third_octave.worst_db;
+    // The unpolished base the kept gains apply to.
+    let mut base = Base {
+        build: best.build.clone(),
+        fir: best.early_fir.clone(),
+        total,
+    };
     let mut gains = vec![0.0; eq.bands_hz().len()];
     // Step size: halved after a correction that was not kept; per band, halved again each time
     // the band's error changes sign (a band whose measured level moves more than its gain, e.g.
@@ -541,7 +534,7 @@ pub fn polish_timbre(
     let mut last_err = vec![0.0; n_bands];
     for _ in 0..POLISH_ITERATIONS {
         let c = &best.comparison;
-        let timbre_met = c.third_octave_level_error_db <= 0.5 && c.third_octave_excess_db <= 1.0;
+        let timbre_met = c.third_octave.worst_db <= 0.5 && c.third_octave.excess_db <= 1.0;
         if timbre_met && best.score <= 1.0 {
             break;
         }
@@ -589,14 +582,16 @@ pub fn polish_timbre(
                 .zip(&response)
                 .map(|(w, r)| (w.ln() / r).clamp(-LN_2, LN_2).exp())
                 .collect();
-            let from = retuned
-                .as_ref()
-                .map_or(&base.0, |r: &(Build, Vec<f64>, Vec<f64>)| &r.0);
+            let from = retuned.as_ref().map_or(&base.build, |r: &Base| &r.build);
             let Ok(b) = retune_attenuation(from, &applied) else {
                 break;
             };
-            let (c0, t0) = evaluate_with(target, fs, early, b, compare_decay)?;
-            let rebase = (c0.build, c0.early_fir, t0);
+            let (c0, total) = evaluate_with(target, fs, early, b, compare_decay)?;
+            let rebase = Base {
+                build: c0.build,
+                fir: c0.early_fir,
+                total,
+            };
             match polished(target, fs, &rebase, &whole, fir_cap)? {
                 Some(c1) if c1.score < cand.score => {
                     for (b, r) in response.iter_mut().enumerate() {
@@ -625,7 +620,7 @@ pub fn polish_timbre(
         }
     }
     Ok(Polish {
-        worst_db: (before, best.comparison.third_octave_level_error_db),
+        worst_db: (before, best.comparison.third_octave.worst_db),
         best,
         gains_db: gains,
     })
@@ -640,21 +635,28 @@ fn keeps(cand: &Candidate, best: &Candidate) -> bool {
     let timbre = timbre_error(c) < timbre_error(b) && cand.score <= best.score.max(1.0);
     let decay = best.score > 1.0
         && cand.score < best.score
-        && c.third_octave_level_error_db <= b.third_octave_level_error_db.max(1.0)
-        && c.third_octave_excess_db <= b.third_octave_excess_db.max(1.0);
+        && c.third_octave.worst_db <= b.third_octave.worst_db.max(1.0)
+        && c.third_octave.excess_db <= b.third_octave.excess_db.max(1.0);
     timbre || decay
 }
 
-/// `base` = (build, early FIR, total response) with the 1-channel EQ `whole` on the whole
-/// response, measured with every figure; `None` when the build with the EQ is refused.
+/// A build without the polish EQ, its early FIR and its total response (FDN + FIR).
+struct Base {
+    build: Build,
+    fir: Vec<f64>,
+    total: Vec<f64>,
+}
+
+/// `base` with the 1-channel EQ `whole` on the whole response, measured with every figure;
+/// `None` when the build with the EQ is refused.
 fn polished(
     target: &[f64],
     fs: f64,
-    base: &(Build, Vec<f64>, Vec<f64>),
+    base: &Base,
     whole: &[[f64; 6]],
     fir_cap: usize,
 ) -> Result<Option<Candidate>, DesignError> {
-    let (build, fir, total) = base;
+    let Base { build, fir, total } = base;
     let mut parts = build.parts().clone();
     parts.post_output = Some(append_sections(parts.post_output.as_ref(), whole)?);
     let Ok(build) = Build::new(parts) else {
@@ -744,7 +746,7 @@ pub fn retune_attenuation(build: &Build, factors: &[f64]) -> Result<Build, Desig
 /// B's rise above the room elsewhere, dB: what the polish lowers (the worst band alone could stall
 /// it where one band's correction costs its neighbours more).
 fn timbre_error(c: &Comparison) -> f64 {
-    (0..c.third_octave_bands_hz.len())
+    (0..c.third_octave.bands_hz.len())
         .map(|i| band_timbre_error(c, i).abs())
         .sum()
 }
@@ -753,12 +755,9 @@ fn timbre_error(c: &Comparison) -> f64 {
 /// noise, B's rise above the room (≥ 0) elsewhere, 0 where a level is missing.
 fn band_timbre_error(c: &Comparison, i: usize) -> f64 {
     let at = |v: &[Option<f64>]| v.get(i).copied().flatten();
-    match at(&c.third_octave_band_error_db) {
+    match at(&c.third_octave.error_db) {
         Some(d) => d,
-        None => match (
-            at(&c.third_octave_level_a_db),
-            at(&c.third_octave_level_b_db),
-        ) {
+        None => match (at(&c.third_octave.a_db), at(&c.third_octave.b_db)) {
             (Some(a), Some(b)) => (b - a).max(0.0),
             _ => 0.0,
         },

@@ -101,12 +101,12 @@ pub fn print_comparison(c: &Comparison) {
     println!("  EDC error       {:.2} dB", c.edc_error_db);
     println!("  level error     {:.2} dB", c.level_error_db);
     println!("  mel LSD         {:.2} dB", c.mel_lsd_db);
-    let above = c.third_octave_above_noise.iter().filter(|&&k| k).count();
+    let above = c.third_octave.above_noise.iter().filter(|&&k| k).count();
     println!(
         "  1/3-oct level   {:.2} dB worst over {above} of {} bands above the room's noise; \
          excess elsewhere {:.2} dB",
-        c.third_octave_level_error_db,
-        c.third_octave_bands_hz.len(),
-        c.third_octave_excess_db
+        c.third_octave.worst_db,
+        c.third_octave.bands_hz.len(),
+        c.third_octave.excess_db
     );
 }

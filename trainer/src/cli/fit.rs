@@ -383,11 +383,8 @@ impl PlotData {
             })
             .collect();
         let fft = super::plots::spectrogram_fft_len(fs);
-        let third_bands_hz = c.third_octave_bands_hz.clone();
-        let third_levels = (
-            c.third_octave_level_a_db.clone(),
-            c.third_octave_level_b_db.clone(),
-        );
+        let third_bands_hz = c.third_octave.bands_hz.clone();
+        let third_levels = (c.third_octave.a_db.clone(), c.third_octave.b_db.clone());
         Ok(PlotData {
             fs,
             edc: (
@@ -479,11 +476,11 @@ fn figures_text(c: &Comparison) -> Vec<String> {
         format!("octave level error: {:.2} dB", c.level_error_db),
         format!(
             "third-octave level error: {:.2} dB (worst band)",
-            c.third_octave_level_error_db
+            c.third_octave.worst_db
         ),
         format!(
             "fit above the room where it has only noise: {:.2} dB",
-            c.third_octave_excess_db
+            c.third_octave.excess_db
         ),
         format!("mel log-spectral distance: {:.2} dB", c.mel_lsd_db),
     ]
@@ -630,7 +627,7 @@ fn print_summary(a: &RoomAnalysis, c: &Comparison, out: &Path, secs: f64) {
     );
     println!(
         "third-octave level error {:.2} dB (worst band above the room's noise), {:.2} dB above the room where it has only noise",
-        c.third_octave_level_error_db, c.third_octave_excess_db
+        c.third_octave.worst_db, c.third_octave.excess_db
     );
     println!("wrote {} ({:.1} s)", out.display(), secs);
 }
