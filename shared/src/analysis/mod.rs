@@ -2,12 +2,14 @@
 //! bands, onset alignment, echo density, spectral flatness and IR comparison.
 
 pub mod bands;
+pub mod coherence;
 pub mod compare;
 pub mod echo;
 pub mod error;
 pub mod iso3382;
 pub mod onset;
 pub mod spectrum;
+pub mod stereo;
 
 pub mod spectrogram;
 

@@ -3,14 +3,16 @@
 use anyhow::Context;
 use std::path::PathBuf;
 use tailor::analysis::compare::{compare_irs, Comparison};
+use tailor::analysis::stereo::{compare_channels, MultiComparison};
 
 /// Arguments of `tailor compare`.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = JSON_KEYS_HELP)]
 pub struct Args {
-    /// Target impulse-response WAV (channel 0 of a multichannel file).
+    /// Target impulse-response WAV. When A and B both have two or more channels, channel o is
+    /// compared with channel o (and the stereo image with the first two); otherwise channel 0.
     pub a: PathBuf,
-    /// Candidate impulse-response WAV (channel 0; resampled to A's rate when the rates differ).
+    /// Candidate impulse-response WAV (resampled to A's rate when the rates differ).
     pub b: PathBuf,
     /// Print one JSON object with exactly the comparison keys (see --help).
     #[arg(long)]
@@ -40,7 +42,16 @@ shorter length. JSON keys (--json):
                         per band energy without noise over the sum in A's above-noise bands, dB
   third_octave_band_error_db  per band B − A, dB (null where A is at its noise floor)
   third_octave_level_error_db largest |B − A| over A's above-noise bands, dB
-  third_octave_excess_db      largest B − A where A has no decay above its noise, dB";
+  third_octave_excess_db      largest B − A where A has no decay above its noise, dB
+Multichannel A and B (both ≥ 2 channels): the keys above are channel 0's, plus
+  channels              per compared channel, an object with the keys above
+  stereo_level_error_db per channel, mean over bands of |ΔdB| of the band energies as shares of
+                        the energy of all compared channels, dB
+  coherence_bands_hz    octave-band centres 125 … 8000 Hz
+  coherence_a, coherence_b  late inter-channel coherence of channels 0 and 1 per band: normalised
+                        cross-correlation at lag 0 of the IEC band-filtered channels from 80 ms
+                        after the pair's onset (null above Nyquist)
+  max_coherence_error   largest |coherence_b − coherence_a|";
 
 /// Runs the comparison and prints it.
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -48,17 +59,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let b = tailor::wav::read_ir(&args.b)?;
     let fs = a.sample_rate;
     let mut notes = Vec::new();
-    for (name, audio) in [(&args.a, &a), (&args.b, &b)] {
-        if audio.channels.len() > 1 {
-            notes.push(format!(
-                "{}: {} channels, comparing channel 0",
-                name.display(),
-                audio.channels.len()
-            ));
-        }
-    }
-    let b0 = if b.sample_rate == fs {
-        b.channels[0].clone()
+    let b_channels = if b.sample_rate == fs {
+        b.channels.clone()
     } else {
         notes.push(format!(
             "{}: resampled from {} Hz to {} Hz (A's rate)",
@@ -66,11 +68,30 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             b.sample_rate,
             fs
         ));
-        tailor::resample::resample(&b.channels[..1], b.sample_rate, fs)
+        tailor::resample::resample(&b.channels, b.sample_rate, fs)
             .with_context(|| format!("resampling {}", args.b.display()))?
-            .swap_remove(0)
     };
-    let c = compare_irs(&a.channels[0], &b0, fs)?;
+    if a.channels.len() > 1 && b_channels.len() > 1 {
+        let c = compare_channels(&a.channels, &b_channels, fs)?;
+        if args.json {
+            notes.iter().for_each(|n| eprintln!("note: {n}"));
+            println!("{}", serde_json::to_string(&c)?);
+        } else {
+            notes.iter().for_each(|n| println!("note: {n}"));
+            print_multi(&c);
+        }
+        return Ok(());
+    }
+    for (name, audio) in [(&args.a, &a), (&args.b, &b)] {
+        if audio.channels.len() > 1 {
+            notes.push(format!(
+                "{}: {} channels, comparing channel 0 (the other file has one)",
+                name.display(),
+                audio.channels.len()
+            ));
+        }
+    }
+    let c = compare_irs(&a.channels[0], &b_channels[0], fs)?;
     if args.json {
         notes.iter().for_each(|n| eprintln!("note: {n}"));
         println!("{}", serde_json::to_string(&c)?);
@@ -79,6 +100,32 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         print_comparison(&c);
     }
     Ok(())
+}
+
+/// Prints every channel's table, the stereo level errors and the coherence table.
+pub fn print_multi(c: &MultiComparison) {
+    for (o, ch) in c.channels.iter().enumerate() {
+        println!("channel {o}:");
+        print_comparison(ch);
+        if let Some(e) = c.stereo_level_error_db.get(o) {
+            println!("  level error as shares of all channels {e:.2} dB");
+        }
+    }
+    let s = |x: Option<f64>| x.map_or("    n/a".to_string(), |v| format!("{v:7.3}"));
+    println!("late coherence (channels 0 and 1, from 80 ms after the onset):");
+    println!("      band        A        B");
+    for (i, fc) in c.coherence_bands_hz.iter().enumerate() {
+        println!(
+            "  {:>5} Hz  {}  {}",
+            fc,
+            s(c.coherence_a.get(i).copied().flatten()),
+            s(c.coherence_b.get(i).copied().flatten())
+        );
+    }
+    println!(
+        "  worst coherence error  {}",
+        s(c.max_coherence_error).trim()
+    );
 }
 
 /// Prints the band table (band | RT A | RT B | error %) and the summary lines.
