@@ -238,3 +238,118 @@ fn awkward_irs_are_fitted_over_their_usable_range_with_a_note() {
     assert!(err.contains("DC offset"), "{err}");
     assert!(err.contains("clipped"), "{err}");
 }
+
+/// A shared measured room in `data/rooms` (see its ATTRIBUTION.md).
+fn shared_room(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data/rooms")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// `tailor fit` with default options (as a new user runs it), `tailor render` for the IR's
+/// length and `tailor compare` against the file (its first channel): the figures `compare`
+/// prints, after checking the fit's own report agrees with them.
+fn fit_render_compare(name: &str) -> serde_json::Value {
+    let ir = shared_room(name);
+    let d = scratch(name.trim_end_matches(".wav"));
+    let preset = d.join("fit.json");
+    let out = tailor(&[
+        "fit",
+        &ir,
+        "--out",
+        preset.to_str().unwrap(),
+        "--no-plots",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let wav = tailor::wav::read_ir(Path::new(&ir)).unwrap();
+    let seconds = wav.channels[0].len() as f64 / wav.sample_rate;
+    let render = d.join("fit.wav");
+    let out = tailor(&[
+        "render",
+        preset.to_str().unwrap(),
+        "--seconds",
+        &format!("{seconds}"),
+        "--out",
+        render.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+    // The render is at the IR's own rate, so it compares sample for sample.
+    assert_eq!(
+        tailor::wav::read_ir(&render).unwrap().sample_rate,
+        wav.sample_rate
+    );
+    let out = tailor(&["compare", &ir, render.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for k in [
+        "mean_rt_error_pct",
+        "edc_error_db",
+        "third_octave_level_error_db",
+    ] {
+        let (a, b) = (
+            c[k].as_f64().unwrap(),
+            report["comparison"][k].as_f64().unwrap(),
+        );
+        assert!(
+            (a - b).abs() < 1e-3 * (1.0 + a.abs()),
+            "{name} {k}: {a} vs {b}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&d);
+    c
+}
+
+/// Every acceptance threshold of the room-fitting issue, third-octave levels included.
+fn check_all_figures(name: &str) {
+    let c = fit_render_compare(name);
+    check_figures(&c, name);
+    let third = c["third_octave_level_error_db"].as_f64().unwrap();
+    assert!(third <= 1.0, "{name}: third-octave {third} dB: {c}");
+}
+
+#[test]
+fn arni_variable_room_meets_every_threshold() {
+    check_all_figures("arni_variable_room.wav");
+}
+
+#[test]
+fn living_room_with_little_decay_range_meets_every_threshold() {
+    check_all_figures("living_room.wav");
+}
+
+#[test]
+fn otala_listening_room_meets_every_threshold() {
+    check_all_figures("otala_listening_room.wav");
+}
+
+#[test]
+fn clap_excited_seminar_room_meets_every_threshold() {
+    check_all_figures("seminar_room_clap.wav");
+}
+
+#[test]
+fn st_andrews_church_first_channel_meets_every_threshold() {
+    check_all_figures("st_andrews_church_stereo.wav");
+}
+
+#[test]
+fn st_margarets_church_meets_every_threshold() {
+    check_all_figures("st_margarets_church.wav");
+}
+
+/// The 96 kHz studio: decay figures within the thresholds, fitted and rendered at 96 kHz. Its
+/// broadband EDC sits at the 1 dB limit and its third-octave levels below 100 Hz miss by several
+/// dB (the open part of the room-fitting issue), so only the RT and level figures are held here.
+#[test]
+fn genesis6_studio_at_96_khz_meets_the_rt_and_level_thresholds() {
+    let c = fit_render_compare("genesis6_studio_live_room.wav");
+    let f = |k: &str| c[k].as_f64().unwrap_or(f64::INFINITY);
+    assert!(f("mean_rt_error_pct") <= 2.0, "{c}");
+    assert!(f("worst_rt_error_pct") <= 5.0, "{c}");
+    assert!(f("level_error_db") <= 0.5, "{c}");
+    assert_eq!(c["bands_hz"].as_array().unwrap().len(), 7);
+}
