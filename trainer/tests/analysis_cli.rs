@@ -203,26 +203,24 @@ fn empty_nan_and_silent_wavs_exit_1_with_a_message() {
 
 /// A shared room file in `data/rooms` (see its ATTRIBUTION.md).
 fn room(name: &str) -> String {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../data/rooms")
         .join(name)
         .display()
         .to_string()
 }
 
+/// `tailor compare A B --json`, parsed.
+fn compare_json(a: &str, b: &str) -> serde_json::Value {
+    let out = tailor(&["compare", a, b, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn compare_measures_a_stereo_rooms_image_and_tells_dual_mono_from_it() {
     let church = room("st_andrews_church_stereo.wav");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .args(["compare", &church, &church, "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = compare_json(&church, &church);
     assert_eq!(c["channels"].as_array().unwrap().len(), 2);
     assert_eq!(c["max_coherence_error"].as_f64(), Some(0.0));
     // The church's late coherence, correlated in the lows and near 0 in the highs (pyfar 0.8
@@ -239,27 +237,17 @@ fn compare_measures_a_stereo_rooms_image_and_tells_dual_mono_from_it() {
     }
     assert_eq!(c["edc_error_db"], c["channels"][0]["edc_error_db"]);
     // A dual-mono copy (the left channel twice) scores 1 in every band.
-    let wav = tailor::wav::read_ir(std::path::Path::new(&church)).unwrap();
-    let dir = std::env::temp_dir().join(format!("tailor-stereo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mono = dir.join("dual_mono.wav");
+    let wav = tailor::wav::read_ir(Path::new(&church)).unwrap();
+    let d = scratch("stereo");
+    let mono = d.join("dual_mono.wav");
     let left = wav.channels[0].clone();
     tailor::wav::write_wav(&mono, wav.sample_rate as u32, &[left.clone(), left]).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .args(["compare", &church, mono.to_str().unwrap(), "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = compare_json(&church, mono.to_str().unwrap());
     assert!(c["coherence_b"]
         .as_array()
         .unwrap()
         .iter()
         .all(|v| (v.as_f64().unwrap() - 1.0).abs() < 1e-6));
     assert!(c["max_coherence_error"].as_f64().unwrap() > 1.0);
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&d);
 }

@@ -73,14 +73,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     if a.channels.len() > 1 && b_channels.len() > 1 {
         let c = compare_channels(&a.channels, &b_channels, fs)?;
-        if args.json {
-            notes.iter().for_each(|n| eprintln!("note: {n}"));
-            println!("{}", serde_json::to_string(&c)?);
-        } else {
-            notes.iter().for_each(|n| println!("note: {n}"));
-            print_multi(&c);
-        }
-        return Ok(());
+        return emit(args.json, &notes, &c, print_multi);
     }
     for (name, audio) in [(&args.a, &a), (&args.b, &b)] {
         if audio.channels.len() > 1 {
@@ -92,12 +85,23 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
     let c = compare_irs(&a.channels[0], &b_channels[0], fs)?;
-    if args.json {
+    emit(args.json, &notes, &c, print_comparison)
+}
+
+/// Prints `notes` and `value`: as one JSON object on stdout (notes on stderr) with `json`, else
+/// as `print`'s table.
+fn emit<T: serde::Serialize>(
+    json: bool,
+    notes: &[String],
+    value: &T,
+    print: fn(&T),
+) -> anyhow::Result<()> {
+    if json {
         notes.iter().for_each(|n| eprintln!("note: {n}"));
-        println!("{}", serde_json::to_string(&c)?);
+        println!("{}", serde_json::to_string(value)?);
     } else {
         notes.iter().for_each(|n| println!("note: {n}"));
-        print_comparison(&c);
+        print(value);
     }
     Ok(())
 }
