@@ -152,7 +152,7 @@ pub fn analyse(preset: &Preset, reference: Option<&str>, fs: f64) -> (Analysis, 
     let len = ((rt * 1.5).clamp(0.5, MAX_FDN_IR_SECONDS) * fs) as usize;
     // The whole preset as it plays: FDN plus the early-reflections FIR of fitted presets.
     let r = tailor::response::impulse_response(&build, len);
-    let mut channels: Vec<Vec<f64>> = (0..build.n_out()).map(|o| r.channel(o, 0)).collect();
+    let mut channels: Vec<Vec<f64>> = (0..build.n_outputs()).map(|o| r.channel(o, 0)).collect();
     if let Ok(Some(e)) = crate::loader::session_early_part(preset, fs) {
         let _ = tailor::response::add_early_channels(&mut channels, &e, 0, fs);
     }

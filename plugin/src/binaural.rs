@@ -72,6 +72,20 @@ pub fn engine_build(stereo: &Build) -> Result<Build, String> {
             SosBank::new(k, total, data).map_err(|e| format!("binaural output filters: {e}"))?,
         );
     }
+    // An output mix (a fitted stereo room) keeps mixing the stereo rows; the ring rows pass
+    // through it unchanged.
+    if let Some(m) = stereo.output_mix() {
+        let (rows, cols) = (m.rows() + DIRECTIONS, total);
+        let mut mix = vec![0.0; rows * cols];
+        for r in 0..m.rows() {
+            mix[r * cols..r * cols + n_out].copy_from_slice(m.row(r));
+        }
+        for k in 0..DIRECTIONS {
+            mix[(m.rows() + k) * cols + n_out + k] = 1.0;
+        }
+        parts.output_mix =
+            Some(Matrix::from_row_major(rows, cols, mix).ok_or("binaural output mix: shape")?);
+    }
     Build::new(parts).map_err(|e| format!("binaural build: {e}"))
 }
 

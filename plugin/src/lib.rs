@@ -161,7 +161,7 @@ impl Plugin for TailorReverb {
             match loader::session_early_part(&preset, fs).and_then(|part| {
                 let e = part
                     .as_ref()
-                    .map(|e| binaural::engine_early(e, build.n_out()))
+                    .map(|e| binaural::engine_early(e, build.n_outputs()))
                     .transpose()?;
                 Ok((part, e))
             }) {

@@ -290,7 +290,7 @@ fn apply(shared: &Shared, preset: &Preset) -> Result<(), String> {
         Some(t) => {
             let build = session_build(preset, t.sample_rate)?;
             let early = session_early_part(preset, t.sample_rate)?
-                .map(|e| binaural::engine_early(&e, build.n_out()))
+                .map(|e| binaural::engine_early(&e, build.n_outputs()))
                 .transpose()?;
             let state = t
                 .swap

@@ -106,7 +106,7 @@ pub fn preset_energy(build: &Build, early: Option<&EarlyReflections>) -> f64 {
     let fs = build.sample_rate();
     let len = (MATCH_SECONDS * fs).round() as usize;
     let ir = tailor::response::impulse_response(build, len);
-    let mut outs: Vec<Vec<f64>> = (0..build.n_out()).map(|o| ir.channel(o, 0)).collect();
+    let mut outs: Vec<Vec<f64>> = (0..build.n_outputs()).map(|o| ir.channel(o, 0)).collect();
     if let Some(e) = early {
         // Shapes come from the same preset; a mismatch leaves the FDN-only energy.
         let _ = tailor::response::add_early_channels(&mut outs, e, 0, fs);

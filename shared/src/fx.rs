@@ -87,9 +87,10 @@ pub fn build_at_rate(build: &Build, fs: f64) -> Result<Build, PresetError> {
 
 /// A two-output build from a one-output build: the second output reads the lines through the
 /// first output's gains with alternating signs (same energy decay, decorrelated), D and an
-/// output SOS hook are duplicated. Builds with two or more outputs are returned unchanged.
+/// output SOS hook are duplicated. Builds with two or more outputs, or with an output mix, are
+/// returned unchanged.
 pub fn stereo_build(build: &Build) -> Result<Build, PresetError> {
-    if build.n_out() != 1 {
+    if build.n_outputs() != 1 || build.output_mix().is_some() {
         return Ok(build.clone());
     }
     let mut parts: BuildParts = build.parts().clone();

@@ -455,6 +455,7 @@ fn binaural_render_of_a_one_line_fdn_equals_hrir_pair_convolved_with_the_fdn_ir(
         post_delay: None,
         post_matrix: None,
         post_output: None,
+        output_mix: None,
         metadata: Default::default(),
     })
     .unwrap();

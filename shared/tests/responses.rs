@@ -129,6 +129,7 @@ fn all_hooks_mimo_frequency_model_equals_folded_exact_recursion() {
         post_delay: Some(post_delay),
         post_matrix: Some(post_matrix),
         post_output: Some(post_output),
+        output_mix: None,
         metadata: Default::default(),
     })
     .unwrap();

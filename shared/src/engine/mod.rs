@@ -112,7 +112,7 @@ impl EngineConfig {
 
     /// The same configuration with the channel counts of `build`.
     pub fn for_build(build: &Build) -> Self {
-        Self::new(build.sample_rate(), build.n_in(), build.n_out())
+        Self::new(build.sample_rate(), build.n_in(), build.n_outputs())
     }
 
     fn validate(&self) -> Result<(), EngineError> {

@@ -138,6 +138,7 @@ pub fn random_build(spec: &RandomBuildSpec) -> Result<Build, String> {
         post_delay: None,
         post_matrix: None,
         post_output: None,
+        output_mix: None,
         metadata: Default::default(),
     })
     .map_err(|e| e.to_string())?;

@@ -31,7 +31,10 @@ pub struct FdnState {
     n: usize,
     rows: usize,
     n_in: usize,
+    /// Audible outputs (the output mix's rows, else the FDN outputs).
     n_out: usize,
+    /// FDN outputs (rows of C).
+    n_fdn: usize,
     host_inputs: usize,
     stride: usize,
     block: usize,
@@ -45,9 +48,9 @@ pub struct FdnState {
     matrix: MatrixOp,
     /// B by columns: `b_cols[j · rows + i] = B[i][j]`.
     b_cols: Vec<f32>,
-    /// C row-major `n_out × N`.
+    /// C row-major `n_fdn × N`.
     c: Vec<f32>,
-    /// D row-major `n_out × n_in`.
+    /// D row-major `n_fdn × n_in`.
     d: Vec<f32>,
     post_delay: Option<LineFilters>,
     post_matrix: Option<LineFilters>,
@@ -56,6 +59,9 @@ pub struct FdnState {
     decay_scale: f64,
     /// Early-reflections FIR from `u` to `y`, added after the FDN (not affected by decay scale).
     early: Option<EarlyFir>,
+    /// Output mix row-major `n_out × n_fdn` (empty without one) and its block buffer.
+    mix: Vec<f32>,
+    mixed: Vec<f32>,
 }
 
 fn to_f32(m: &crate::Matrix) -> Vec<f32> {
@@ -87,7 +93,7 @@ impl FdnState {
         let lines = DelayLines::new(build.delays());
         let block = cfg.max_block.max(1).min(lines.min_len());
         let stride = round_up(block, TILE_T);
-        let (n_in, n_out) = (build.n_in(), build.n_out());
+        let (n_in, n_fdn, n_out) = (build.n_in(), build.n_out(), build.n_outputs());
         let mut b_cols = vec![0.0f32; n_in * rows];
         for i in 0..n {
             for j in 0..n_in {
@@ -107,6 +113,7 @@ impl FdnState {
             rows,
             n_in,
             n_out,
+            n_fdn,
             host_inputs: cfg.host_inputs.max(1),
             stride,
             block,
@@ -116,7 +123,7 @@ impl FdnState {
             av: vec![0.0; rows * stride],
             scratch: vec![0.0; stride],
             u: vec![0.0; n_in * stride],
-            y: vec![0.0; n_out * stride],
+            y: vec![0.0; n_fdn.max(n_out) * stride],
             matrix: MatrixOp::new(build.a(), rows, cfg.force_dense),
             b_cols,
             c: to_f32(build.c()),
@@ -124,11 +131,17 @@ impl FdnState {
             post_delay,
             post_matrix: build.post_matrix().map(LineFilters::new),
             post_output: build.post_output().map_or_else(Vec::new, |b| {
-                (0..n_out).map(|o| ChannelFilter::new(b, o)).collect()
+                (0..n_fdn).map(|o| ChannelFilter::new(b, o)).collect()
             }),
             decay,
             decay_scale: 1.0,
             early,
+            mix: build.output_mix().map_or_else(Vec::new, to_f32),
+            mixed: if build.output_mix().is_some() {
+                vec![0.0; n_out * stride]
+            } else {
+                Vec::new()
+            },
         })
     }
 
@@ -207,6 +220,9 @@ impl FdnState {
             SimdLevel::Avx2Fma => unsafe { render_avx2(self, b) },
             _ => render_kernel::<false>(self, b),
         }
+        if !self.mix.is_empty() {
+            self.apply_mix(b);
+        }
         if let Some(e) = self.early.as_mut() {
             e.process_add(&self.u, &mut self.y, b);
         }
@@ -224,6 +240,24 @@ impl FdnState {
         }
     }
 
+    /// `y[o] = Σ_k mix[o][k]·y[k]` for the audible outputs (through `mixed`). Allocation-free.
+    fn apply_mix(&mut self, b: usize) {
+        let (stride, k) = (self.stride, self.n_fdn);
+        for o in 0..self.n_out {
+            let out = &mut self.mixed[o * stride..o * stride + b];
+            out.iter_mut().for_each(|v| *v = 0.0);
+            for j in 0..k {
+                let g = self.mix[o * k + j];
+                if g != 0.0 {
+                    for (acc, &x) in out.iter_mut().zip(&self.y[j * stride..j * stride + b]) {
+                        *acc += g * x;
+                    }
+                }
+            }
+        }
+        self.y[..self.n_out * stride].copy_from_slice(&self.mixed);
+    }
+
     /// Clears every delay line, filter state and buffer.
     pub fn reset(&mut self) {
         self.lines.reset();
@@ -233,6 +267,7 @@ impl FdnState {
             &mut self.scratch,
             &mut self.u,
             &mut self.y,
+            &mut self.mixed,
         ] {
             buf.iter_mut().for_each(|v| *v = 0.0);
         }
@@ -267,7 +302,7 @@ fn render_kernel<const FMA: bool>(st: &mut FdnState, b: usize) {
     if let Some(f) = st.post_delay.as_mut() {
         f.process::<FMA>(&mut st.v, stride, b);
     }
-    for o in 0..st.n_out {
+    for o in 0..st.n_fdn {
         let y = &mut st.y[o * stride..o * stride + b];
         y.iter_mut().for_each(|v| *v = 0.0);
         for i in 0..n {

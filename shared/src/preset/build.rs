@@ -51,6 +51,11 @@ pub struct BuildParts {
     pub post_matrix: Option<SosBank>,
     /// Per-output SOS on the wet signal, `(K, 6, n_out)`.
     pub post_output: Option<SosBank>,
+    /// Output mix M, `n_outputs × n_out`: the build's audible outputs are `M·y` of its FDN
+    /// outputs `y` (after post_output and the direct path); `None` = the FDN outputs themselves.
+    /// A Tailor extension (the preset keeps it in `tailor.output_mix`, pyFDN's build JSON never
+    /// holds it): per-band stereo images are made by mixing differently filtered FDN outputs.
+    pub output_mix: Option<Matrix>,
     /// Free-form build metadata (written only when non-empty).
     pub metadata: Map<String, Value>,
 }
@@ -203,6 +208,33 @@ impl Build {
                     name,
                     format!(
                         "entry {index} is {:e}, above the gain limit of {:e} (120 dB)",
+                        m.as_slice()[index],
+                        limits::MAX_GAIN
+                    ),
+                ));
+            }
+        }
+        if let Some(m) = &parts.output_mix {
+            if m.cols() != n_out || m.rows() == 0 || m.rows() > limits::MAX_CHANNELS {
+                return Err(PresetError::field(
+                    "tailor.output_mix",
+                    format!(
+                        "must be 1…{} rows by one column per FDN output (got {}×{}, {n_out} outputs)",
+                        limits::MAX_CHANNELS,
+                        m.rows(),
+                        m.cols()
+                    ),
+                ));
+            }
+            if let Some(index) = m
+                .as_slice()
+                .iter()
+                .position(|v| !(v.is_finite() && v.abs() <= limits::MAX_GAIN))
+            {
+                return Err(PresetError::field(
+                    "tailor.output_mix",
+                    format!(
+                        "entry {index} is {}, not a finite gain within {:e}",
                         m.as_slice()[index],
                         limits::MAX_GAIN
                     ),
@@ -370,6 +402,7 @@ impl Build {
                 post_delay,
                 post_matrix,
                 post_output,
+                output_mix: None,
                 metadata,
             },
             limits,
@@ -432,6 +465,17 @@ impl Build {
     /// Input gains B (`N × n_in`).
     pub fn b(&self) -> &Matrix {
         &self.parts.b
+    }
+    /// Number of audible outputs: the output mix's rows, else [`Build::n_out`].
+    pub fn n_outputs(&self) -> usize {
+        self.parts
+            .output_mix
+            .as_ref()
+            .map_or(self.n_out(), Matrix::rows)
+    }
+    /// The output mix (`n_outputs × n_out`), if any (see [`BuildParts::output_mix`]).
+    pub fn output_mix(&self) -> Option<&Matrix> {
+        self.parts.output_mix.as_ref()
     }
     /// Output gains C (`n_out × N`).
     pub fn c(&self) -> &Matrix {

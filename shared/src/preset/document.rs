@@ -4,6 +4,7 @@ use super::build::{Build, Limits};
 use super::early::{self, EarlyReflections};
 use super::error::PresetError;
 use super::json::{kind_of, parse_text, reject_non_finite_tokens};
+use super::mix;
 use serde_json::{Map, Value};
 
 /// Allowed design components and their allowed `type` values (pyFDN 0.5).
@@ -127,6 +128,7 @@ impl Preset {
             .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "design" | "build"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let build = mix::take_output_mix(&mut extensions, build, limits)?;
         let early = early::take_early(&mut extensions, &build)?;
         for (k, x) in &extensions {
             reject_non_finite_tokens(k, x)?;
@@ -146,7 +148,9 @@ impl Preset {
         m.insert("metadata".into(), Value::Object(self.metadata.clone()));
         m.insert("design".into(), Value::Object(self.design.clone()));
         m.insert("build".into(), self.build.to_json_value());
-        for (k, v) in early::with_early(&self.extensions, self.early.as_ref()) {
+        let mut ext = early::with_early(&self.extensions, self.early.as_ref());
+        mix::put_output_mix(&mut ext, &self.build);
+        for (k, v) in ext {
             m.insert(k, v);
         }
         Value::Object(m)

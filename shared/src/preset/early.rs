@@ -188,14 +188,14 @@ impl EarlyReflections {
     /// Checks that the FIR matrix fits `build`: shape `n_out × n_in` of the build, and a rate
     /// equal to the build's or convertible to it with [`crate::resample::resample`].
     pub fn check_build(&self, build: &Build) -> Result<(), PresetError> {
-        if self.n_out() != build.n_out() || self.n_in() != build.n_in() {
+        if self.n_out() != build.n_outputs() || self.n_in() != build.n_in() {
             return Err(PresetError::field(
                 field("fir"),
                 format!(
                     "shape {} × {} (outputs × inputs) does not match the build's {} × {}",
                     self.n_out(),
                     self.n_in(),
-                    build.n_out(),
+                    build.n_outputs(),
                     build.n_in()
                 ),
             ));

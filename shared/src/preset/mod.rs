@@ -10,6 +10,7 @@ mod document;
 pub mod early;
 mod error;
 pub mod json;
+pub mod mix;
 
 pub use build::{
     Build, BuildParts, Limits, Stability, BUILD_FORMAT, BUILD_VERSION, LOOP_GAIN_TOLERANCE,

@@ -97,7 +97,8 @@ pub fn transfer_at(
 }
 
 /// H on the rfft grid of `nfft` (bins `0..=nfft/2`, ω_k = 2πk/nfft), evaluated at radius 1/γ
-/// (`alias_decay_db` = 0 gives H(e^{jω_k}) exactly). Bins at an exact pole hold NaN.
+/// (`alias_decay_db` = 0 gives H(e^{jω_k}) exactly), through the output mix if the build has one.
+/// Bins at an exact pole hold NaN.
 pub fn frequency_response(build: &Build, nfft: usize, alias_decay_db: f64) -> FreqResponse {
     let (n_in, n_out) = (build.n_in(), build.n_out());
     let gamma = alias_factor(nfft, alias_decay_db);
@@ -126,6 +127,10 @@ pub fn frequency_response(build: &Build, nfft: usize, alias_decay_db: f64) -> Fr
                 .for_each(|v| *v = Complex64::new(f64::NAN, f64::NAN));
         }
     }
+    let (n_out, data) = match build.output_mix() {
+        Some(mix) => (mix.rows(), mixed(mix, &data, n_out, n_in)),
+        None => (n_out, data),
+    };
     FreqResponse {
         nfft,
         n_out,
@@ -133,4 +138,20 @@ pub fn frequency_response(build: &Build, nfft: usize, alias_decay_db: f64) -> Fr
         alias_decay_db,
         data,
     }
+}
+
+/// Bins of `(n_out, n_in)` values through the output mix `mix` (`rows × n_out`): `(rows, n_in)`.
+fn mixed(mix: &crate::Matrix, data: &[Complex64], n_out: usize, n_in: usize) -> Vec<Complex64> {
+    let rows = mix.rows();
+    data.chunks(n_out * n_in)
+        .flat_map(|bin| {
+            (0..rows).flat_map(move |r| {
+                (0..n_in).map(move |c| {
+                    (0..n_out)
+                        .map(|o| bin[o * n_in + c] * mix.get(r, o))
+                        .sum::<Complex64>()
+                })
+            })
+        })
+        .collect()
 }

@@ -48,6 +48,8 @@ pub struct TdRenderer {
     post_output: Vec<SosChannelFilter>,
     v: Vec<f64>,
     av: Vec<f64>,
+    /// The FDN outputs before the output mix (`n_out`).
+    fdn_out: Vec<f64>,
 }
 
 impl TdRenderer {
@@ -67,12 +69,33 @@ impl TdRenderer {
             post_output: filters(build.post_output(), build.n_out()),
             v: vec![0.0; n],
             av: vec![0.0; n],
+            fdn_out: vec![0.0; build.n_out()],
             build: build.clone(),
         }
     }
 
-    /// Processes one frame: `u` has `n_in` values, `y` receives `n_out` values.
+    /// Processes one frame: `u` has `n_in` values, `y` receives the build's `n_outputs` values
+    /// (its FDN outputs through the output mix, when it has one).
     pub fn tick(&mut self, u: &[f64], y: &mut [f64]) {
+        let mut fdn_out = std::mem::take(&mut self.fdn_out);
+        self.tick_fdn(u, &mut fdn_out);
+        match self.build.output_mix() {
+            Some(m) => {
+                for (r, yr) in y.iter_mut().enumerate().take(m.rows()) {
+                    *yr = m.row(r).iter().zip(&fdn_out).map(|(g, v)| g * v).sum();
+                }
+            }
+            None => {
+                for (yo, v) in y.iter_mut().zip(&fdn_out) {
+                    *yo = *v;
+                }
+            }
+        }
+        self.fdn_out = fdn_out;
+    }
+
+    /// One frame of the FDN's own `n_out` outputs (before any output mix) into `y`.
+    fn tick_fdn(&mut self, u: &[f64], y: &mut [f64]) {
         let n = self.build.n();
         for i in 0..n {
             let raw = self.lines[i][self.pos[i]];
@@ -141,9 +164,9 @@ impl TdRenderer {
 }
 
 /// Exact impulse response of any length (pyFDN `build_to_impz`): one Dirac per input from zero
-/// state, `(len, n_out, n_in)`. No time aliasing.
+/// state, `(len, n_outputs, n_in)` (through the output mix, if any). No time aliasing.
 pub fn impulse_response(build: &Build, len: usize) -> TimeResponse {
-    let (n_in, n_out) = (build.n_in(), build.n_out());
+    let (n_in, n_out) = (build.n_in(), build.n_outputs());
     let mut data = vec![0.0; len * n_out * n_in];
     let mut u = vec![0.0; n_in];
     let mut y = vec![0.0; n_out];

@@ -217,6 +217,7 @@ pub fn make_build(
         post_delay: Some(post_delay),
         post_matrix: None,
         post_output: Some(post_output),
+        output_mix: None,
         metadata: Default::default(),
     };
     Ok(Build::new(parts)?)
@@ -227,7 +228,7 @@ pub fn make_build(
 /// ([`crate::analysis::iso3382::CompensatedDecay::energy_from`]). Inside the fitted octaves
 /// (125 Hz … 8 kHz) a band without a decay above its noise gives its plain energy; outside them,
 /// and above Nyquist, it gives `None` (nothing of the room's own to match there).
-fn late_band_energies(x: &[f64], fs: f64, from: usize) -> Vec<Option<f64>> {
+pub(crate) fn late_band_energies(x: &[f64], fs: f64, from: usize) -> Vec<Option<f64>> {
     COMMAND_FREQUENCIES
         .iter()
         .map(|&fc| {
@@ -247,24 +248,33 @@ fn late_band_energies(x: &[f64], fs: f64, from: usize) -> Vec<Option<f64>> {
 /// engine (f32, SIMD: about ten times faster than the exact f64 recursion, and equal to it within
 /// 1e-5 of the peak); the exact recursion when the engine refuses the build.
 pub fn render_fdn(build: &Build, len: usize) -> Vec<f64> {
+    render_outputs(build, len).swap_remove(0)
+}
+
+/// Every audible output of `build` (through its output mix) for `len` samples from a unit
+/// impulse at input 0, by the engine (the exact recursion when the engine refuses the build).
+pub fn render_outputs(build: &Build, len: usize) -> Vec<Vec<f64>> {
     let cfg = EngineConfig {
         max_block: 4096,
         ..EngineConfig::for_build(build)
     };
     let Ok(mut engine) = Engine::prepare(build, &cfg) else {
-        return impulse_response(build, len).channel(0, 0);
+        let r = impulse_response(build, len);
+        return (0..build.n_outputs()).map(|o| r.channel(o, 0)).collect();
     };
     let mut x = vec![vec![0.0f32; len]; build.n_in()];
     if let Some(first) = x[0].first_mut() {
         *first = 1.0;
     }
-    let mut y = vec![vec![0.0f32; len]; build.n_out()];
+    let mut y = vec![vec![0.0f32; len]; build.n_outputs()];
     {
         let inputs: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
         let mut outputs: Vec<&mut [f32]> = y.iter_mut().map(Vec::as_mut_slice).collect();
         engine.process(&inputs, &mut outputs);
     }
-    y.swap_remove(0).into_iter().map(f64::from).collect()
+    y.into_iter()
+        .map(|ch| ch.into_iter().map(f64::from).collect())
+        .collect()
 }
 
 /// Renders `build` for `target.len()` samples, adds the early FIR baked against `target` over
@@ -487,6 +497,9 @@ pub struct Polish {
     pub best: Candidate,
     /// Third-octave gains added after the output EQ, dB (all 0 when none was kept).
     pub gains_db: Vec<f64>,
+    /// The sections of that EQ, appended to the output EQ of `best` and applied to its early FIR
+    /// (empty when none was kept).
+    pub sections: Vec<[f64; 6]>,
     /// Largest third-octave level error before and after, dB ([`Comparison`]'s
     /// `third_octave_level_error_db`).
     pub worst_db: (f64, f64),
@@ -525,6 +538,7 @@ pub fn polish_timbre(
         total,
     };
     let mut gains = vec![0.0; eq.bands_hz().len()];
+    let mut kept_sections = Vec::new();
     // Step size: halved after a correction that was not kept; per band, halved again each time
     // the band's error changes sign (a band whose measured level moves more than its gain, e.g.
     // next to a cliff, would otherwise swing around its target for ever).
@@ -612,6 +626,7 @@ pub fn polish_timbre(
         if keeps(&cand, &best) {
             best = cand;
             gains = next;
+            kept_sections = whole;
             if let Some(r) = retuned {
                 base = r;
             }
@@ -623,6 +638,7 @@ pub fn polish_timbre(
         worst_db: (before, best.comparison.third_octave.worst_db),
         best,
         gains_db: gains,
+        sections: kept_sections,
     })
 }
 

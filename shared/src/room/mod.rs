@@ -5,6 +5,7 @@ pub mod analysis;
 pub mod design;
 pub mod early;
 pub mod grouped;
+pub mod stereo;
 
 use analysis::{analyse_room, design_start, RoomAnalysis, RoomError, SlopeChoice};
 use design::{design, Design, DesignError, DesignOptions};

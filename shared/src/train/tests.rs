@@ -140,6 +140,7 @@ fn time_and_freq_outputs_match_the_f64_reference_response() {
         post_delay: Some(s.post_delay.clone()),
         post_matrix: Some(s.post_matrix.clone()),
         post_output: Some(s.post_output.clone()),
+        output_mix: None,
         metadata: Default::default(),
     })
     .unwrap();
@@ -357,6 +358,7 @@ fn bins_with_a_zero_unpivoted_pivot_fall_back_to_partial_pivoting() {
         post_delay: None,
         post_matrix: None,
         post_output: None,
+        output_mix: None,
         metadata: Default::default(),
     })
     .unwrap();
@@ -421,6 +423,7 @@ fn a_larger_network_matches_the_reference_across_many_groups() {
         post_delay: None,
         post_matrix: None,
         post_output: None,
+        output_mix: None,
         metadata: Default::default(),
     })
     .unwrap();
@@ -688,6 +691,7 @@ fn f32_larger_network_matches_the_reference_across_many_groups() {
         post_delay: None,
         post_matrix: None,
         post_output: None,
+        output_mix: None,
         metadata: Default::default(),
     })
     .unwrap();

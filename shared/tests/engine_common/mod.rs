@@ -102,6 +102,7 @@ pub fn short_delay_build_with_hooks() -> Build {
         post_delay: None,
         post_matrix: Some(post_matrix),
         post_output: Some(post_output),
+        output_mix: None,
         metadata: Default::default(),
     })
     .unwrap();

@@ -15,22 +15,28 @@ use tailor::analysis::bands::{audio_band, band_edc_db};
 use tailor::analysis::compare::{broadband_edc_db, compare_irs, Comparison};
 use tailor::analysis::onset::align_pair;
 use tailor::analysis::spectrogram::{spectrogram_db, Spectrogram};
+use tailor::analysis::stereo::{compare_channels, MultiComparison};
 use tailor::room::analysis::{RoomAnalysis, SlopeChoice};
 use tailor::room::design::{polish_timbre, Candidate, DesignOptions};
+use tailor::room::stereo::StereoFit;
 use tailor::room::{design_room, early_window, AUTO_SLOPE_COUNTS};
 
 use crate::train::room::{fine_tune, FineTuneOptions};
 
 /// Arguments of `tailor fit`.
 ///
-/// Input handling: the first channel of the WAV is fitted. A DC offset is removed, the pre-delay
+/// Input handling: a mono WAV is fitted as it is; a two-channel WAV as a stereo room (the decay
+/// from the channels' mean, then each channel's levels and early part and the per-octave
+/// coherence between them: `tailor::room::stereo`), a preset with two outputs; with three or
+/// more channels the first is fitted. A DC offset is removed, the pre-delay
 /// before the onset (first sample within 20 dB of the peak) is cut to 1 ms, clipping is reported
 /// and the decay fitted over the usable range (the direct sound is kept as recorded). Errors: an
 /// IR shorter than 50 ms after its onset, noise without decay, a noise floor less than 30 dB below
 /// the peak, NaN/silent input.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Measured room impulse response (WAV; the first channel is used).
+    /// Measured room impulse response (WAV: mono, or stereo for a two-output preset; of more
+    /// channels the first is used).
     pub ir: PathBuf,
     /// Output preset JSON (pyFDN v2 build + "tailor" early-reflection extension); plots and
     /// the report are written beside it.
@@ -94,11 +100,25 @@ pub fn run(args: &Args) -> Result<()> {
     }
     let audio = tailor::wav::read_ir(&args.ir)?;
     let fs = audio.sample_rate;
-    let original = audio
+    let first = audio
         .channels
         .first()
         .context("the WAV has no channels")?
         .clone();
+    // A stereo room: the decay is designed on the channels' mean.
+    let stereo = audio.channels.len() == 2;
+    let original = if stereo {
+        let (l, r) = (&audio.channels[0], &audio.channels[1]);
+        l.iter().zip(r).map(|(a, b)| 0.5 * (a + b)).collect()
+    } else {
+        first.clone()
+    };
+    if audio.channels.len() > 2 && !args.json {
+        eprintln!(
+            "note: {} channels: fitting channel 0 (a stereo fit takes a two-channel file)",
+            audio.channels.len()
+        );
+    }
     let opts = DesignOptions {
         n: args.n,
         iterations: args.iterations.max(1),
@@ -230,9 +250,34 @@ pub fn run(args: &Args) -> Result<()> {
         "gains_db": polish.gains_db,
     });
     let best = polish.best;
+    let stereo_fit = if stereo {
+        pb.set_message("stereo image (coherence and levels per octave)");
+        let cut = (analysis.pre_delay_s * fs).round() as usize;
+        let targets: Vec<Vec<f64>> = audio.channels[..2]
+            .iter()
+            .map(|c| {
+                let dc = tailor::analysis::onset::dc_offset(c);
+                let mut x: Vec<f64> = c.iter().skip(cut).map(|v| v - dc).collect();
+                x.truncate(analysis.ir.len());
+                x
+            })
+            .collect();
+        Some(tailor::room::stereo::design_stereo(
+            &targets,
+            fs,
+            early,
+            &best,
+            &polish.sections,
+        )?)
+    } else {
+        None
+    };
     let total_s = t0.elapsed().as_secs_f64();
     pb.set_message("validating, writing and measuring the preset");
-    let preset = to_preset(&best, &analysis, early, args)?;
+    let preset = match &stereo_fit {
+        Some(st) => to_preset(&best, &analysis, early, args, Some(st))?,
+        None => to_preset(&best, &analysis, early, args, None)?,
+    };
     let text = preset.to_json_string();
     // Nothing is written that `tailor render`, the engine or the plugin would refuse: the text
     // goes back through the same loader and stability check first.
@@ -241,15 +286,25 @@ pub fn run(args: &Args) -> Result<()> {
         .context("the fitted preset failed validation; nothing was written")?;
     std::fs::write(&args.out, &text).with_context(|| format!("writing {}", args.out.display()))?;
     // The figures a user gets from `tailor render` + `tailor compare` on the original file.
-    let total = tailor::response::preset_impulse_response(&preset, original.len(), true)
-        .context("rendering the fitted preset")?
-        .channel(0, 0);
-    let comparison = compare_irs(&original, &total, fs)?;
+    let response = tailor::response::preset_impulse_response(&preset, first.len(), true)
+        .context("rendering the fitted preset")?;
+    let total = response.channel(0, 0);
+    let comparison = compare_irs(&first, &total, fs)?;
+    let multi = if stereo {
+        let rendered: Vec<Vec<f64>> = (0..response.n_out)
+            .map(|o| response.channel(o, 0))
+            .collect();
+        Some(compare_channels(&audio.channels, &rendered, fs)?)
+    } else {
+        None
+    };
     pb.set_message("plotting");
     let plots = if args.no_plots {
         Vec::new()
     } else {
-        write_plots(&args.out, &args.ir, &analysis.ir, &total, fs, &comparison)
+        // A stereo fit's plots show channel 0 against the room's channel 0.
+        let room = if stereo { &first } else { &analysis.ir };
+        write_plots(&args.out, &args.ir, room, &total, fs, &comparison)
     };
     pb.finish_and_clear();
     let report = json!({
@@ -269,8 +324,12 @@ pub fn run(args: &Args) -> Result<()> {
         },
         "fine_tune": tuned,
         "polish": polish_json,
+        "stereo": stereo_fit.as_ref().map(|st| json!({"score_history": st.history})),
         "seconds": total_s,
-        "comparison": comparison,
+        "comparison": match &multi {
+            Some(m) => serde_json::to_value(m)?,
+            None => serde_json::to_value(&comparison)?,
+        },
         "plots": (!plots.is_empty()).then(|| json!({
             "summary": plots[0].display().to_string(),
             "files": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
@@ -284,6 +343,9 @@ pub fn run(args: &Args) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_summary(&analysis, &comparison, &args.out, total_s);
+        if let Some(m) = &multi {
+            print_stereo(m);
+        }
         if let Some(summary) = plots.first() {
             println!("wrote {}", summary.display());
         }
@@ -314,12 +376,14 @@ fn to_preset(
     a: &RoomAnalysis,
     early: Option<(usize, usize)>,
     args: &Args,
+    stereo: Option<&StereoFit>,
 ) -> Result<tailor::Preset> {
     let name = args
         .ir
         .file_stem()
         .map_or_else(|| "room".into(), |s| s.to_string_lossy().into_owned());
-    let mut preset = tailor::Preset::from_build(best.build.clone(), &format!("fit: {name}"));
+    let build = stereo.map_or(&best.build, |s| &s.build);
+    let mut preset = tailor::Preset::from_build(build.clone(), &format!("fit: {name}"));
     let md = preset.metadata_mut();
     md.insert("source_ir".into(), args.ir.display().to_string().into());
     md.insert("fitted_by".into(), "tailor fit".into());
@@ -333,11 +397,15 @@ fn to_preset(
             .collect::<Vec<_>>()),
     );
     md.insert("pre_delay_s".into(), a.pre_delay_s.into());
-    if let (false, Some((start, end))) = (best.early_fir.is_empty(), early) {
+    // One FIR row per output (input 0).
+    let fir: Vec<Vec<Vec<f64>>> = match stereo {
+        Some(s) => s.early_fir.iter().map(|f| vec![f.clone()]).collect(),
+        None => vec![vec![best.early_fir.clone()]],
+    };
+    if let (false, Some((start, end))) = (fir.iter().any(|r| r[0].is_empty()), early) {
         let fs = a.fs;
-        let e =
-            tailor::preset::early::EarlyReflections::new(fs, vec![vec![best.early_fir.clone()]])?
-                .with_timing(a.mixing_time_s, Some([start as f64 / fs, end as f64 / fs]))?;
+        let e = tailor::preset::early::EarlyReflections::new(fs, fir)?
+            .with_timing(a.mixing_time_s, Some([start as f64 / fs, end as f64 / fs]))?;
         preset.set_early(Some(e))?;
     }
     Ok(preset)
@@ -588,6 +656,30 @@ fn write_plots(
 
 fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "—".into(), |x| format!("{x:.digits$}"))
+}
+
+/// The stereo lines of the summary: per-channel figures and the coherence per band.
+fn print_stereo(m: &MultiComparison) {
+    for (o, c) in m.channels.iter().enumerate() {
+        println!(
+            "channel {o}: RT error mean {:.2} % worst {:.2} %, EDC {:.2} dB, level (shares of both channels) {:.2} dB",
+            c.mean_rt_error_pct.unwrap_or(f64::NAN),
+            c.worst_rt_error_pct.unwrap_or(f64::NAN),
+            c.edc_error_db,
+            m.stereo_level_error_db.get(o).copied().unwrap_or(f64::NAN)
+        );
+    }
+    let pairs: Vec<String> = m
+        .coherence_bands_hz
+        .iter()
+        .zip(m.coherence_a.iter().zip(&m.coherence_b))
+        .filter_map(|(f, (a, b))| Some(format!("{}: {:.2}/{:.2}", band_name(*f), (*a)?, (*b)?)))
+        .collect();
+    println!(
+        "late coherence room/fit {} (worst error {:.3})",
+        pairs.join(", "),
+        m.max_coherence_error.unwrap_or(f64::NAN)
+    );
 }
 
 fn print_summary(a: &RoomAnalysis, c: &Comparison, out: &Path, secs: f64) {

@@ -18,7 +18,8 @@ pub struct Args {
     /// Input channel to excite (0-based).
     #[arg(long, default_value_t = 0)]
     pub input: usize,
-    /// Output WAV path (32-bit float, one channel per FDN output).
+    /// Output WAV path (32-bit float, one channel per output: the FDN's, through the preset's
+    /// output mix when it has one).
     #[arg(long)]
     pub out: PathBuf,
     /// Render the FDN only, without the preset's early reflections (`tailor.early`).
@@ -76,11 +77,11 @@ pub fn render_channels(
         );
     }
     let len = (seconds * build.sample_rate()).round() as usize;
-    tailor::limits::check_total_samples("render", len, build.n_out())?;
+    tailor::limits::check_total_samples("render", len, build.n_outputs())?;
     let mut r = tailor::response::TdRenderer::new(build);
     let mut u = vec![0.0; build.n_in()];
-    let mut y = vec![0.0; build.n_out()];
-    let mut out = vec![Vec::with_capacity(len); build.n_out()];
+    let mut y = vec![0.0; build.n_outputs()];
+    let mut out = vec![Vec::with_capacity(len); build.n_outputs()];
     for n in 0..len {
         u[input] = if n == 0 { 1.0 } else { 0.0 };
         r.tick(&u, &mut y);

@@ -182,6 +182,7 @@ pub fn check(case: &Value) -> Result<Vec<Comparison>> {
             post_delay: post_delay.clone(),
             post_matrix: None,
             post_output: None,
+            output_mix: None,
             metadata: Default::default(),
         },
         &Limits::default(),

@@ -537,6 +537,7 @@ pub fn build_fdn(opts: &BuildFdnOptions) -> Result<FdnModel> {
         post_delay: None,
         post_matrix: None,
         post_output: None,
+        output_mix: None,
         metadata: Default::default(),
     })?;
     let alias = opts.alias_decay_db.unwrap_or(if opts.rt.is_none() {
@@ -726,6 +727,7 @@ pub fn extract_build(model: &FdnModel) -> Result<Build> {
         post_delay,
         post_matrix: model.post_matrix.clone(),
         post_output,
+        output_mix: None,
         metadata: Default::default(),
     })?)
 }

@@ -1,0 +1,546 @@
+//! Stereo rooms: a two-channel room IR fitted as one FDN with two outputs whose late
+//! inter-channel coherence and band levels follow the room's, octave by octave.
+//!
+//! The decay belongs to the lines, so it is designed once, by the mono fit of the channels' mean
+//! (`design_room`, fine-tuning and the timbre polish). The stereo image is then made at the
+//! output. The lines of a diffuse FDN carry mutually uncorrelated signals with the same spectrum,
+//! so two output combinations of them, `S = c·x` (the mono fit's gains) and `D = c⊥·x` (the same
+//! gains with balanced signs, made orthogonal to `c`), are uncorrelated and equally loud in every
+//! band. Channel `o` plays `a_o(f)·(cos θ(f)·S ± sin θ(f)·D)` (+ for the left, − for the right):
+//! its power is `a_o²(S² + D²)` whatever θ is, and the two channels' normalised correlation is
+//! `(cos²θ − sin²θ) = cos 2θ`. So `θ(f) = ½·acos ρ(f)` sets the coherence ρ in each band and
+//! `a_o(f)` each channel's level, independently. `cos θ·a_o` and `sin θ·a_o` are graphic EQs
+//! (octave commands) on four FDN outputs (`S, D, S, D`) that the build's output mix sums pairwise
+//! (`tailor.output_mix` = [[1, 1, 0, 0], [0, 0, 1, −1]]); the FDN itself stays a pyFDN build.
+//! Measured coherence and levels are corrected in a closed loop (the lines are only nearly
+//! uncorrelated, and the graphic EQ only nearly meets extreme cuts).
+
+use super::design::{
+    fill_from_neighbours, late_band_energies, render_outputs, retune_attenuation, to_command_bands,
+    Candidate, DesignError,
+};
+use super::early::{bake_early_fir, eq_early_fir};
+use crate::analysis::bands::OCTAVE_BANDS_HZ;
+use crate::analysis::coherence::{late_coherence, max_coherence_error};
+use crate::analysis::stereo::{compare_channels, MultiComparison};
+use crate::geq::{graphic_eq_sos, BANDS, COMMAND_FREQUENCIES};
+use crate::matrix::Matrix;
+use crate::preset::early::MAX_EARLY_SECONDS;
+use crate::preset::{Build, BuildParts};
+use crate::sos::{SosBank, SosChannelFilter};
+
+/// Renders (closed-loop corrections) of the stereo design at most.
+pub const STEREO_ITERATIONS: usize = 8;
+
+/// Largest |coherence| the design aims at: `sin θ` (or `cos θ`) stays ≥ 0.1 (−20 dB), within
+/// what the graphic EQ realises.
+pub const MAX_DESIGN_COHERENCE: f64 = 0.98;
+
+/// Coherence error that counts as one unit of the stereo score (the acceptance threshold, about
+/// 1.3 coherence JNDs).
+pub const COHERENCE_TOLERANCE: f64 = 0.1;
+
+/// Late band-level error (dB) that counts as one unit of the stereo score.
+pub const STEREO_LEVEL_TOLERANCE_DB: f64 = 1.0;
+
+/// A fitted stereo room.
+#[derive(Debug, Clone)]
+pub struct StereoFit {
+    /// Four FDN outputs (`S, D, S, D` through their EQs) and the output mix to two channels.
+    pub build: Build,
+    /// Early FIR per channel (empty without an early part).
+    pub early_fir: Vec<Vec<f64>>,
+    /// Every figure of the two channels against the room's.
+    pub comparison: MultiComparison,
+    /// The image loop's score per render (≤ 1: coherence within [`COHERENCE_TOLERANCE`] and late
+    /// band levels within [`STEREO_LEVEL_TOLERANCE_DB`]).
+    pub history: Vec<f64>,
+}
+
+/// The per-band parameters of the output stage.
+#[derive(Debug, Clone)]
+struct Image {
+    /// Rotation per octave band (125 Hz … 8 kHz), radians: coherence `cos 2θ`.
+    theta: Vec<f64>,
+    /// Level per channel and graphic-EQ command band, dB.
+    level_db: [[f64; BANDS]; 2],
+}
+
+/// Designs the stereo output of `mono` (the finished mono fit of the channels' mean, whose output
+/// EQ ends with the timbre polish `polish`, also applied to its early FIR) for `targets` (the
+/// room's two channels, cut and cleaned as the mono target was, at `fs` Hz), with the early part
+/// over `early` = (fade start, fade end) samples. See the module docs.
+pub fn design_stereo(
+    targets: &[Vec<f64>],
+    fs: f64,
+    early: Option<(usize, usize)>,
+    mono: &Candidate,
+    polish: &[[f64; 6]],
+) -> Result<StereoFit, DesignError> {
+    if targets.len() != 2 || targets.iter().any(|t| t.len() != targets[0].len()) {
+        return Err(DesignError::Target(
+            "a stereo design needs two channels of equal length".into(),
+        ));
+    }
+    let room = Room::new(targets, fs, early)?;
+    let mut stage = OutputStage::new(mono, polish, fs)?;
+    let mut image = Image {
+        theta: room
+            .coherence
+            .iter()
+            .map(|r| clamp_theta(0.5 * r.clamp(-1.0, 1.0).acos()))
+            .collect(),
+        level_db: [[0.0; BANDS]; 2],
+    };
+    // Start from the room's late level difference between the channels, around the mono fit.
+    for b in 0..BANDS {
+        if let (Some(l), Some(r)) = (room.late[0][b], room.late[1][b]) {
+            if l > 0.0 && r > 0.0 {
+                let mean = 0.5 * (l + r);
+                image.level_db[0][b] = 10.0 * (l / mean).log10();
+                image.level_db[1][b] = 10.0 * (r / mean).log10();
+            }
+        }
+    }
+    let mut history = Vec::new();
+    let mut best: Option<(f64, StereoFit)> = None;
+    // The decay was designed on the channels' mean; each channel's measured RT differs from it
+    // by the room's own channel difference and by its realisation (T30 of one channel scatters by
+    // 1–3 %). Each round sets the image, then retunes the lines by the geometric mean over the
+    // channels of the room/fit RT ratios, which splits the channels' misses evenly.
+    for round in 0..=STEREO_RETUNES {
+        let (image_now, fir_base) = image_loop(&room, &stage, image.clone(), &mut history)?;
+        image = image_now;
+        let fit = finish(&room, &stage, &image, &fir_base, history.clone())?;
+        let score = stereo_score(&fit.comparison);
+        let better = best.as_ref().is_none_or(|(s, _)| score < *s);
+        let factors = channel_rt_factors(&fit.comparison);
+        if better {
+            best = Some((score, fit));
+        }
+        if score <= 1.0 || round == STEREO_RETUNES {
+            break;
+        }
+        let Some(factors) = factors else { break };
+        match retune_attenuation(&stage.mono, &factors) {
+            Ok(b) => stage.mono = b,
+            Err(_) => break,
+        }
+    }
+    let (_, mut fit) = best.expect("at least one round");
+    fit.history = history;
+    Ok(fit)
+}
+
+/// Decay retunes of the stereo design at most (each followed by the image loop).
+pub const STEREO_RETUNES: usize = 3;
+
+/// The worst of a stereo comparison's figures against their thresholds (≤ 1 meets them all):
+/// per channel mean / worst band RT (2 % / 5 %) and EDC (1 dB), the band levels as shares of both
+/// channels ([`STEREO_LEVEL_TOLERANCE_DB`]) and the coherence ([`COHERENCE_TOLERANCE`]).
+pub fn stereo_score(c: &MultiComparison) -> f64 {
+    let decay = c
+        .channels
+        .iter()
+        .map(|ch| {
+            (ch.mean_rt_error_pct.unwrap_or(100.0) / 2.0)
+                .max(ch.worst_rt_error_pct.unwrap_or(100.0) / 5.0)
+                .max(ch.edc_error_db)
+        })
+        .fold(0.0, f64::max);
+    let level = c.stereo_level_error_db.iter().copied().fold(0.0, f64::max);
+    decay
+        .max(level / STEREO_LEVEL_TOLERANCE_DB)
+        .max(c.max_coherence_error.unwrap_or(1.0) / COHERENCE_TOLERANCE)
+}
+
+/// Per octave band, the geometric mean over the channels of the room/fit RT ratios (clamped to
+/// 0.5–2; a band without both RTs in any channel follows its neighbours).
+fn channel_rt_factors(c: &MultiComparison) -> Option<Vec<f64>> {
+    let per: Vec<Option<f64>> = (0..OCTAVE_BANDS_HZ.len())
+        .map(|b| {
+            let logs: Vec<f64> = c
+                .channels
+                .iter()
+                .filter_map(|ch| {
+                    let (a, f) = (ch.rt_a_s.get(b).copied()??, ch.rt_b_s.get(b).copied()??);
+                    (a > 0.0 && f > 0.0).then(|| (a / f).ln())
+                })
+                .collect();
+            (logs.len() == c.channels.len() && !logs.is_empty()).then(|| {
+                (logs.iter().sum::<f64>() / logs.len() as f64)
+                    .exp()
+                    .clamp(0.5, 2.0)
+            })
+        })
+        .collect();
+    fill_from_neighbours(&per).into_iter().collect()
+}
+
+/// The room side of the stereo design.
+struct Room<'a> {
+    targets: &'a [Vec<f64>],
+    fs: f64,
+    early: Option<(usize, usize)>,
+    /// Late coherence per octave band (a band above Nyquist follows its neighbours).
+    coherence: Vec<f64>,
+    /// Late band energies per channel and command band from the tail start.
+    late: Vec<Vec<Option<f64>>>,
+    tail_from: usize,
+}
+
+impl<'a> Room<'a> {
+    fn new(
+        targets: &'a [Vec<f64>],
+        fs: f64,
+        early: Option<(usize, usize)>,
+    ) -> Result<Self, DesignError> {
+        let tail_from = early.map_or(0, |(_, end)| end);
+        let coherence = fill_from_neighbours(
+            &late_coherence(&targets[0], &targets[1], fs).map_err(analysis_error)?,
+        )
+        .into_iter()
+        .map(|v| v.unwrap_or(0.0))
+        .collect();
+        Ok(Self {
+            targets,
+            fs,
+            early,
+            coherence,
+            late: targets
+                .iter()
+                .map(|t| late_band_energies(t, fs, tail_from))
+                .collect(),
+            tail_from,
+        })
+    }
+}
+
+fn analysis_error(e: crate::analysis::AnalysisError) -> DesignError {
+    DesignError::Analysis(e.to_string())
+}
+
+/// θ kept where `cos θ` and `sin θ` are ≥ 0.1 ([`MAX_DESIGN_COHERENCE`]).
+fn clamp_theta(t: f64) -> f64 {
+    let limit = 0.5 * MAX_DESIGN_COHERENCE.acos();
+    t.clamp(limit, std::f64::consts::FRAC_PI_2 - limit)
+}
+
+/// The image's closed loop from `image`: renders the stereo build, bakes each channel's early
+/// FIR, measures late coherence and band levels and corrects θ and the levels, until the score is
+/// ≤ 0.5 or [`STEREO_ITERATIONS`] renders. Returns the best image and its early FIRs (before the
+/// polish), pushing each render's score to `history`.
+fn image_loop(
+    room: &Room,
+    stage: &OutputStage,
+    mut image: Image,
+    history: &mut Vec<f64>,
+) -> Result<(Image, Vec<Vec<f64>>), DesignError> {
+    let mut best: Option<(f64, Image, Vec<Vec<f64>>)> = None;
+    for _ in 0..STEREO_ITERATIONS {
+        let (totals, fir_base) = totals(room, stage, &image)?;
+        let fit_coherence =
+            late_coherence(&totals[0], &totals[1], room.fs).map_err(analysis_error)?;
+        let fit_late: Vec<Vec<Option<f64>>> = totals
+            .iter()
+            .map(|t| late_band_energies(t, room.fs, room.tail_from))
+            .collect();
+        let coherence_error = max_coherence_error(
+            &room.coherence.iter().copied().map(Some).collect::<Vec<_>>(),
+            &fit_coherence,
+        )
+        .unwrap_or(0.0);
+        let level_error = late_level_error_db(&room.late, &fit_late);
+        let score =
+            (coherence_error / COHERENCE_TOLERANCE).max(level_error / STEREO_LEVEL_TOLERANCE_DB);
+        history.push(score);
+        if best.as_ref().is_none_or(|(s, _, _)| score < *s) {
+            best = Some((score, image.clone(), fir_base));
+        }
+        if score <= 0.5 {
+            break;
+        }
+        // Coherence: θ moves by the measured miss (ρ = cos 2θ).
+        for (b, t) in image.theta.iter_mut().enumerate() {
+            if let Some(f) = fit_coherence.get(b).copied().flatten() {
+                let want = room.coherence[b].clamp(-1.0, 1.0).acos();
+                *t = clamp_theta(*t + 0.5 * (want - f.clamp(-1.0, 1.0).acos()));
+            }
+        }
+        // Levels: each channel's late band energy toward the room's, per command band (a band
+        // the room has nothing of its own in follows its neighbours).
+        for (o, level) in image.level_db.iter_mut().enumerate() {
+            let set: Vec<Option<f64>> = (0..BANDS)
+                .map(|b| match (room.late[o][b], fit_late[o][b]) {
+                    (Some(t), Some(f)) if t > 0.0 && f > 0.0 => {
+                        Some(level[b] + (10.0 * (t / f).log10()).clamp(-12.0, 12.0))
+                    }
+                    _ => None,
+                })
+                .collect();
+            for (l, v) in level.iter_mut().zip(fill_from_neighbours(&set)) {
+                if let Some(v) = v {
+                    *l = v.clamp(-30.0, 30.0);
+                }
+            }
+        }
+    }
+    let (_, image, fir) = best.expect("at least one render");
+    Ok((image, fir))
+}
+
+/// Both channels' whole responses for `image` (FDN + early FIR baked against the room, through
+/// the polish) and the early FIRs before the polish.
+fn totals(
+    room: &Room,
+    stage: &OutputStage,
+    image: &Image,
+) -> Result<(Vec<Vec<f64>>, Vec<Vec<f64>>), DesignError> {
+    let len = room.targets[0].len();
+    let build = stage.build(image, room.early.is_none())?;
+    let outs = render_outputs(&build, len);
+    let fir_base: Vec<Vec<f64>> = match room.early {
+        Some((start, end)) => room
+            .targets
+            .iter()
+            .zip(&outs)
+            .map(|(t, y)| bake_early_fir(t, y, start, end))
+            .collect(),
+        None => vec![Vec::new(); 2],
+    };
+    let totals = outs
+        .iter()
+        .zip(&fir_base)
+        .map(|(y, f)| {
+            let mut t = y.clone();
+            for (v, e) in t.iter_mut().zip(f) {
+                *v += e;
+            }
+            match (&stage.polish_bank, room.early) {
+                (Some(p), Some(_)) => {
+                    let mut filter = SosChannelFilter::new(p, 0);
+                    t.iter().map(|&v| filter.tick(v)).collect()
+                }
+                _ => t,
+            }
+        })
+        .collect();
+    Ok((totals, fir_base))
+}
+
+/// The finished stereo fit of `image`: the build with the polish, each channel's early FIR through
+/// the polish, and every figure of the whole response against the room.
+fn finish(
+    room: &Room,
+    stage: &OutputStage,
+    image: &Image,
+    fir_base: &[Vec<f64>],
+    history: Vec<f64>,
+) -> Result<StereoFit, DesignError> {
+    let len = room.targets[0].len();
+    let build = stage.build(image, true)?;
+    let cap = ((MAX_EARLY_SECONDS * room.fs).floor() as usize).min(len);
+    let early_fir: Vec<Vec<f64>> = fir_base
+        .iter()
+        .map(|f| match (&stage.polish_bank, f.is_empty()) {
+            (Some(p), false) => eq_early_fir(f, p, cap),
+            _ => f.clone(),
+        })
+        .collect();
+    let mut totals = render_outputs(&build, len);
+    for (t, f) in totals.iter_mut().zip(&early_fir) {
+        for (v, e) in t.iter_mut().zip(f) {
+            *v += e;
+        }
+    }
+    let comparison = compare_channels(room.targets, &totals, room.fs).map_err(analysis_error)?;
+    Ok(StereoFit {
+        build,
+        early_fir,
+        comparison,
+        history,
+    })
+}
+
+/// Largest |ΔdB| over both channels and the octave bands 125 Hz … 8 kHz of the late band
+/// energies as shares of both channels' total in those bands.
+fn late_level_error_db(room: &[Vec<Option<f64>>], fit: &[Vec<Option<f64>>]) -> f64 {
+    let octave: Vec<usize> = COMMAND_FREQUENCIES
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| OCTAVE_BANDS_HZ.iter().any(|o| (*o - **f).abs() < 1.0))
+        .map(|(b, _)| b)
+        .collect();
+    let usable: Vec<usize> = octave
+        .into_iter()
+        .filter(|&b| {
+            room.iter()
+                .chain(fit)
+                .all(|c| c[b].is_some_and(|v| v > 0.0))
+        })
+        .collect();
+    let total = |x: &[Vec<Option<f64>>]| -> f64 {
+        x.iter()
+            .flat_map(|c| usable.iter().map(move |&b| c[b].unwrap_or(0.0)))
+            .sum::<f64>()
+            .max(1e-300)
+    };
+    let (tr, tf) = (total(room), total(fit));
+    room.iter()
+        .zip(fit)
+        .flat_map(|(r, f)| {
+            usable.iter().map(move |&b| {
+                let (r, f) = (r[b].unwrap_or(0.0) / tr, f[b].unwrap_or(0.0) / tf);
+                (10.0 * (f / r).log10()).abs()
+            })
+        })
+        .fold(0.0, f64::max)
+}
+
+/// What the stereo output stage is built from: the mono fit's build, its output EQ without the
+/// polish, the two line combinations and the polish as a bank.
+struct OutputStage {
+    mono: Build,
+    fs: f64,
+    /// The mono output EQ's sections before the polish.
+    base: Vec<[f64; 6]>,
+    polish: Vec<[f64; 6]>,
+    polish_bank: Option<SosBank>,
+    /// `S` and `D` gains per line.
+    rows: [Vec<f64>; 2],
+}
+
+impl OutputStage {
+    fn new(mono: &Candidate, polish: &[[f64; 6]], fs: f64) -> Result<Self, DesignError> {
+        let build = &mono.build;
+        if build.n_out() != 1 || build.output_mix().is_some() {
+            return Err(DesignError::Target(
+                "the stereo stage starts from a one-output mono fit".into(),
+            ));
+        }
+        let chain: Vec<[f64; 6]> = build.post_output().map_or_else(Vec::new, |b| {
+            (0..b.sections()).map(|k| b.section(k, 0)).collect()
+        });
+        if chain.len() < polish.len() || chain[chain.len() - polish.len()..] != *polish {
+            return Err(DesignError::Target(
+                "the mono fit's output EQ does not end with its polish".into(),
+            ));
+        }
+        let base = chain[..chain.len() - polish.len()].to_vec();
+        let polish_bank = if polish.is_empty() {
+            None
+        } else {
+            Some(sections_bank(&[polish.to_vec()])?)
+        };
+        let s = build.c().row(0).to_vec();
+        Ok(Self {
+            rows: [s.clone(), orthogonal_row(&s)],
+            mono: build.clone(),
+            fs,
+            base,
+            polish: polish.to_vec(),
+            polish_bank,
+        })
+    }
+
+    /// The stereo build for `image`: four FDN outputs `S, D, S, D`, output `k` EQ'd by the base
+    /// chain, then `a·cos θ` (S) or `a·sin θ` (D) of its channel, then the polish when
+    /// `with_polish`; mixed to `L = S₀ + D₀`, `R = S₁ − D₁`.
+    fn build(&self, image: &Image, with_polish: bool) -> Result<Build, DesignError> {
+        let theta = to_command_bands(&image.theta);
+        let n = self.mono.n();
+        let mut c = Vec::with_capacity(4 * n);
+        let mut chains = Vec::with_capacity(4);
+        for level in &image.level_db {
+            for (j, row) in self.rows.iter().enumerate() {
+                c.extend_from_slice(row);
+                let gains: [f64; BANDS] = std::array::from_fn(|b| {
+                    let g = if j == 0 {
+                        theta[b].cos()
+                    } else {
+                        theta[b].sin()
+                    };
+                    level[b] + 20.0 * g.max(1e-6).log10()
+                });
+                let mut chain = self.base.clone();
+                chain.extend(graphic_eq_sos(&gains, self.fs)?);
+                if with_polish {
+                    chain.extend_from_slice(&self.polish);
+                }
+                chains.push(chain);
+            }
+        }
+        let mut parts: BuildParts = self.mono.parts().clone();
+        parts.c = Matrix::from_row_major(4, n, c).expect("4 × N");
+        parts.d = Matrix::zeros(4, self.mono.n_in());
+        parts.post_output = Some(sections_bank(&chains)?);
+        parts.output_mix = Some(
+            Matrix::from_row_major(2, 4, vec![1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, -1.0])
+                .expect("2 × 4"),
+        );
+        let build = Build::new(parts)?;
+        build.check_stable()?;
+        Ok(build)
+    }
+}
+
+/// `c` with balanced signs and made orthogonal to `c`, at `c`'s norm: the lines are sorted by
+/// |gain| (a group's lines share one) and every second one is negated, so each group's share
+/// nearly cancels in `Σ c·c⊥`; the rest is projected out.
+pub fn orthogonal_row(c: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..c.len()).collect();
+    order.sort_by(|&a, &b| c[a].abs().total_cmp(&c[b].abs()));
+    let mut d = c.to_vec();
+    for (k, &i) in order.iter().enumerate() {
+        if k % 2 == 1 {
+            d[i] = -d[i];
+        }
+    }
+    let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f64>();
+    let cc = dot(c, c);
+    if cc > 0.0 {
+        let k = dot(&d, c) / cc;
+        for (v, ci) in d.iter_mut().zip(c) {
+            *v -= k * ci;
+        }
+        let scale = (cc / dot(&d, &d).max(1e-300)).sqrt();
+        d.iter_mut().for_each(|v| *v *= scale);
+    }
+    d
+}
+
+/// A bank with one channel per section list (all lists as long as the longest; shorter ones are
+/// padded with unit sections).
+fn sections_bank(channels: &[Vec<[f64; 6]>]) -> Result<SosBank, DesignError> {
+    let k = channels.iter().map(Vec::len).max().unwrap_or(0).max(1);
+    let ch = channels.len();
+    let unit = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+    let mut data = vec![0.0; k * 6 * ch];
+    for (c, secs) in channels.iter().enumerate() {
+        for s in 0..k {
+            let sec = secs.get(s).copied().unwrap_or(unit);
+            for (row, v) in sec.iter().enumerate() {
+                data[(s * 6 + row) * ch + c] = *v;
+            }
+        }
+    }
+    SosBank::new(k, ch, data).map_err(|e| DesignError::Target(format!("stereo output EQ: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_second_row_is_orthogonal_balanced_and_as_loud() {
+        let c = [0.5, -0.5, 0.5, 0.5, -0.5, 0.2, 0.2, -0.2, 0.2, 0.2];
+        let d = orthogonal_row(&c);
+        let dot: f64 = c.iter().zip(&d).map(|(a, b)| a * b).sum();
+        assert!(dot.abs() < 1e-12);
+        let n = |x: &[f64]| x.iter().map(|v| v * v).sum::<f64>();
+        assert!((n(&c) - n(&d)).abs() < 1e-12);
+        // Not a copy or a negation: it differs from ±c.
+        assert!(c.iter().zip(&d).any(|(a, b)| (a - b).abs() > 0.1));
+        assert!(c.iter().zip(&d).any(|(a, b)| (a + b).abs() > 0.1));
+    }
+}
