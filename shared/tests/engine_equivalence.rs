@@ -107,3 +107,36 @@ fn structured_matrices_match_the_exact_recursion() {
         );
     }
 }
+
+#[test]
+fn an_output_mix_matches_the_exact_recursion_and_mixes_the_fdn_outputs() {
+    // The FDN outputs of a build with hooks on every stage, mixed to one more audible output.
+    let fdn = short_delay_build_with_hooks();
+    let k = fdn.n_out();
+    let rows = k + 1;
+    let m: Vec<f64> = (0..rows * k)
+        .map(|i| [1.0, -0.5, 0.0, 2.0, 0.25][i % 5])
+        .collect();
+    let mut parts = fdn.parts().clone();
+    parts.output_mix = Some(tailor::Matrix::from_row_major(rows, k, m.clone()).unwrap());
+    let mixed = Build::new(parts).unwrap();
+    assert_eq!((mixed.n_out(), mixed.n_outputs()), (k, rows));
+    check(
+        "output mix",
+        &mixed,
+        &ALL_BLOCKS,
+        &[SimdLevel::Avx2Fma, SimdLevel::Portable],
+    );
+    // The exact response is the mix of the FDN outputs' responses.
+    let len = 2000;
+    let (a, b) = (impulse_response(&fdn, len), impulse_response(&mixed, len));
+    assert_eq!(b.n_out, rows);
+    for t in 0..len {
+        for i in 0..fdn.n_in() {
+            for r in 0..rows {
+                let want: f64 = (0..k).map(|o| m[r * k + o] * a.at(t, o, i)).sum();
+                assert!((b.at(t, r, i) - want).abs() < 1e-12, "t={t} r={r}");
+            }
+        }
+    }
+}

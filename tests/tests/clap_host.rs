@@ -796,3 +796,86 @@ fn a_state_load_tells_the_host_to_rescan_and_shows_the_restored_values() {
     assert!((inst.param_value(mix) - 0.8).abs() < 1e-6);
     assert!((inst.param_value(gain) - (-9.0 + 36.0) / 48.0).abs() < 1e-6);
 }
+
+/// St Andrew's stereo church fitted by the library pipeline (a short design of the channels'
+/// mean, then the stereo image of `tailor::room::stereo`), and the late coherence per octave band
+/// of the preset's own response.
+fn fitted_stereo_church() -> (tailor::Preset, Vec<Option<f64>>) {
+    use tailor::room::analysis::SlopeChoice;
+    use tailor::room::design::DesignOptions;
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../data/rooms/st_andrews_church_stereo.wav");
+    let audio = tailor::wav::read_ir(&path).unwrap();
+    let fs = audio.sample_rate;
+    let (l, r) = (&audio.channels[0], &audio.channels[1]);
+    let mid: Vec<f64> = l.iter().zip(r).map(|(a, b)| 0.5 * (a + b)).collect();
+    let opts = DesignOptions {
+        iterations: 6,
+        ..DesignOptions::default()
+    };
+    let room =
+        tailor::room::design_room(&mid, fs, SlopeChoice::Fixed(1), &opts, true, |_, _, _| {})
+            .unwrap();
+    let early = Some(tailor::room::early_window(&room.analysis));
+    let cut = (room.analysis.pre_delay_s * fs).round() as usize;
+    let targets: Vec<Vec<f64>> = audio.channels[..2]
+        .iter()
+        .map(|c| c[cut..cut + room.analysis.ir.len()].to_vec())
+        .collect();
+    let st =
+        tailor::room::stereo::design_stereo(&targets, fs, early, &room.design.best, &[]).unwrap();
+    let mut preset = tailor::Preset::from_build(st.build.clone(), "fit: St Andrew's (test)");
+    let fir = st.early_fir.iter().map(|f| vec![f.clone()]).collect();
+    preset
+        .set_early(Some(
+            tailor::preset::EarlyReflections::new(fs, fir).unwrap(),
+        ))
+        .unwrap();
+    (preset, st.comparison.coherence_b.clone())
+}
+
+#[test]
+fn a_fitted_stereo_preset_plays_its_own_stereo_image() {
+    let (preset, coherence) = fitted_stereo_church();
+    assert_eq!(preset.build().n_outputs(), 2);
+    let persisted = PersistedPreset {
+        path: None,
+        json: Some(preset.to_json_string()),
+        factory: None,
+        reference_path: None,
+        sofa_path: None,
+    };
+    let mut inst = Instance::new();
+    inst.load_state(&state_blob(
+        &[
+            ("mix", 1.0),
+            ("predelay", 0.0),
+            ("decay", 1.0),
+            ("gain", 0.0),
+            ("width", 1.0),
+            ("tone", TONE_OPEN_HZ),
+        ],
+        &persisted,
+    ));
+    let fs = 48_000.0;
+    let n = (2.0 * fs) as usize;
+    let mut impulse = vec![0.0f32; n];
+    impulse[0] = 1.0;
+    let (out, _) = inst.render(fs, &[impulse.clone(), impulse], &[128, 77, 512], &[]);
+    assert!(out.iter().flatten().all(|v| v.is_finite()));
+    let (l, r): (Vec<f64>, Vec<f64>) = (
+        out[0].iter().map(|&v| f64::from(v)).collect(),
+        out[1].iter().map(|&v| f64::from(v)).collect(),
+    );
+    assert!(l != r, "the two outputs must differ");
+    // The plugin's outputs carry the preset's coherence: correlated lows, decorrelated highs.
+    let got = tailor::analysis::coherence::late_coherence(&l, &r, fs).unwrap();
+    for (k, (g, want)) in got.iter().zip(&coherence).enumerate() {
+        let (g, want) = (g.unwrap(), want.unwrap());
+        assert!(
+            (g - want).abs() < 0.05,
+            "band {k}: plugin {g:.3}, preset {want:.3}"
+        );
+    }
+    assert!(got[0].unwrap() > 0.7 && got[6].unwrap() < 0.1, "{got:?}");
+}

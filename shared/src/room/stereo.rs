@@ -289,13 +289,16 @@ fn image_loop(
     Ok((image, fir))
 }
 
+/// One signal per channel.
+type Channels = Vec<Vec<f64>>;
+
 /// Both channels' whole responses for `image` (FDN + early FIR baked against the room, through
 /// the polish) and the early FIRs before the polish.
 fn totals(
     room: &Room,
     stage: &OutputStage,
     image: &Image,
-) -> Result<(Vec<Vec<f64>>, Vec<Vec<f64>>), DesignError> {
+) -> Result<(Channels, Channels), DesignError> {
     let len = room.targets[0].len();
     let build = stage.build(image, room.early.is_none())?;
     let outs = render_outputs(&build, len);

@@ -127,7 +127,7 @@ pub fn engine_ir(build: &Build, len: usize, block: usize, simd: SimdLevel) -> Ve
             let mut e = Engine::prepare(build, &cfg).expect("engine");
             let mut x = vec![vec![0.0f32; len]; build.n_in()];
             x[i][0] = 1.0;
-            let mut y = vec![vec![0.0f32; len]; build.n_out()];
+            let mut y = vec![vec![0.0f32; len]; build.n_outputs()];
             let mut t = 0;
             while t < len {
                 let b = block.min(len - t);

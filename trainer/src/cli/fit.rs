@@ -28,7 +28,7 @@ use crate::train::room::{fine_tune, FineTuneOptions};
 /// Input handling: a mono WAV is fitted as it is; a two-channel WAV as a stereo room (the decay
 /// from the channels' mean, then each channel's levels and early part and the per-octave
 /// coherence between them: `tailor::room::stereo`), a preset with two outputs; with three or
-/// more channels the first is fitted. A DC offset is removed, the pre-delay
+/// more channels the first is fitted (`--channel` picks one). A DC offset is removed, the pre-delay
 /// before the onset (first sample within 20 dB of the peak) is cut to 1 ms, clipping is reported
 /// and the decay fitted over the usable range (the direct sound is kept as recorded). Errors: an
 /// IR shorter than 50 ms after its onset, noise without decay, a noise floor less than 30 dB below
@@ -75,6 +75,9 @@ pub struct Args {
     /// Do not write the PNG plots (`<stem>.summary.png` and the per-figure PNGs).
     #[arg(long)]
     pub no_plots: bool,
+    /// Fit only this channel (0-based) of a multichannel file, as a mono room.
+    #[arg(long)]
+    pub channel: Option<usize>,
 }
 
 fn parse_slopes(s: &str) -> Result<SlopeChoice, String> {
@@ -98,7 +101,17 @@ pub fn run(args: &Args) -> Result<()> {
     if !(1..=64).contains(&args.n) {
         bail!("--n must be between 1 and 64 (got {})", args.n);
     }
-    let audio = tailor::wav::read_ir(&args.ir)?;
+    let mut audio = tailor::wav::read_ir(&args.ir)?;
+    if let Some(c) = args.channel {
+        if c >= audio.channels.len() {
+            bail!(
+                "--channel {c} out of range: {} has {} channel(s)",
+                args.ir.display(),
+                audio.channels.len()
+            );
+        }
+        audio.channels = vec![audio.channels.swap_remove(c)];
+    }
     let fs = audio.sample_rate;
     let first = audio
         .channels
