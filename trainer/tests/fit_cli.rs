@@ -248,6 +248,19 @@ fn shared_room(name: &str) -> String {
         .to_string()
 }
 
+/// `tailor render PRESET --seconds S --out WAV`, which must succeed.
+fn render_preset(preset: &Path, seconds: f64, wav: &Path) {
+    let out = tailor(&[
+        "render",
+        preset.to_str().unwrap(),
+        "--seconds",
+        &format!("{seconds}"),
+        "--out",
+        wav.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
 /// `tailor fit` with default options (as a new user runs it), `tailor render` for the IR's
 /// length and `tailor compare` against the file (its first channel): the figures `compare`
 /// prints, after checking the fit's own report agrees with them.
@@ -271,15 +284,7 @@ fn fit_render_compare(name: &str) -> serde_json::Value {
     let wav = tailor::wav::read_ir(Path::new(&ir)).unwrap();
     let seconds = wav.channels[0].len() as f64 / wav.sample_rate;
     let render = d.join("fit.wav");
-    let out = tailor(&[
-        "render",
-        preset.to_str().unwrap(),
-        "--seconds",
-        &format!("{seconds}"),
-        "--out",
-        render.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+    render_preset(&preset, seconds, &render);
     // The render is at the IR's own rate, so it compares sample for sample.
     assert_eq!(
         tailor::wav::read_ir(&render).unwrap().sample_rate,
@@ -380,15 +385,7 @@ fn fit_stereo(ir: &str, d: &Path, seconds: f64) -> (serde_json::Value, serde_jso
     assert_eq!(doc["tailor"]["output_mix"].as_array().unwrap().len(), 2);
     assert_eq!(doc["tailor"]["early"]["fir"].as_array().unwrap().len(), 2);
     let wav = d.join("stereo.wav");
-    let out = tailor(&[
-        "render",
-        preset.to_str().unwrap(),
-        "--seconds",
-        &format!("{seconds}"),
-        "--out",
-        wav.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    render_preset(&preset, seconds, &wav);
     assert_eq!(tailor::wav::read_ir(&wav).unwrap().channels.len(), 2);
     let out = tailor(&["compare", ir, wav.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -435,6 +435,21 @@ pub(crate) fn take_early(
     Ok(Some(early))
 }
 
+/// The `tailor` object of `extensions`, created (or replacing a non-object) with its version.
+pub(crate) fn tailor_object(extensions: &mut Map<String, Value>) -> &mut Map<String, Value> {
+    let t = extensions
+        .entry(TAILOR_KEY)
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !t.is_object() {
+        *t = Value::Object(Map::new());
+    }
+    let Value::Object(m) = t else {
+        unreachable!("made an object above")
+    };
+    m.entry("version").or_insert(Value::from(TAILOR_VERSION));
+    m
+}
+
 /// Writes `early` back into a copy of `extensions` (creating `tailor` with version 1 if needed).
 pub(crate) fn with_early(
     extensions: &Map<String, Value>,
@@ -442,16 +457,7 @@ pub(crate) fn with_early(
 ) -> Map<String, Value> {
     let mut ext = extensions.clone();
     if let Some(e) = early {
-        let t = ext
-            .entry(TAILOR_KEY)
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !t.is_object() {
-            *t = Value::Object(Map::new());
-        }
-        if let Value::Object(m) = t {
-            m.entry("version").or_insert(Value::from(TAILOR_VERSION));
-            m.insert(EARLY_KEY.into(), e.to_json_value());
-        }
+        tailor_object(&mut ext).insert(EARLY_KEY.into(), e.to_json_value());
     }
     ext
 }

@@ -4,9 +4,8 @@
 //! summed per channel, give each octave band its own inter-channel coherence (see
 //! `room::stereo`). pyFDN loads the rest of the document as a plain build with `n_out` outputs.
 
-use super::build::Limits;
-use super::build::{Build, BuildParts};
-use super::early::{TAILOR_KEY, TAILOR_VERSION};
+use super::build::{Build, BuildParts, Limits};
+use super::early::{tailor_object, TAILOR_KEY, TAILOR_VERSION};
 use super::error::PresetError;
 use super::json::kind_of;
 use crate::Matrix;
@@ -70,19 +69,10 @@ pub(crate) fn put_output_mix(extensions: &mut Map<String, Value>, build: &Build)
     let Some(m) = build.output_mix() else {
         return;
     };
-    let t = extensions
-        .entry(TAILOR_KEY)
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !t.is_object() {
-        *t = Value::Object(Map::new());
-    }
-    if let Value::Object(obj) = t {
-        obj.entry("version").or_insert(Value::from(TAILOR_VERSION));
-        let rows: Vec<Value> = (0..m.rows())
-            .map(|r| Value::Array(m.row(r).iter().map(|&v| Value::from(v)).collect()))
-            .collect();
-        obj.insert(MIX_KEY.into(), Value::Array(rows));
-    }
+    let rows: Vec<Value> = (0..m.rows())
+        .map(|r| Value::Array(m.row(r).iter().map(|&v| Value::from(v)).collect()))
+        .collect();
+    tailor_object(extensions).insert(MIX_KEY.into(), Value::Array(rows));
 }
 
 #[cfg(test)]
