@@ -818,20 +818,20 @@ fn fitted_stereo_church() -> (tailor::Preset, Vec<Option<f64>>) {
             .unwrap();
     let early = Some(tailor::room::early_window(&room.analysis));
     let cut = (room.analysis.pre_delay_s * fs).round() as usize;
-    let targets: Vec<Vec<f64>> = audio.channels[..2]
+    let targets: Vec<Vec<Vec<f64>>> = vec![audio.channels[..2]
         .iter()
         .map(|c| c[cut..cut + room.analysis.ir.len()].to_vec())
-        .collect();
+        .collect()];
     let st =
         tailor::room::stereo::design_stereo(&targets, fs, early, &room.design.best, &[]).unwrap();
     let mut preset = tailor::Preset::from_build(st.build.clone(), "fit: St Andrew's (test)");
-    let fir = st.early_fir.iter().map(|f| vec![f.clone()]).collect();
+    let fir = st.early_fir.clone();
     preset
         .set_early(Some(
             tailor::preset::EarlyReflections::new(fs, fir).unwrap(),
         ))
         .unwrap();
-    (preset, st.comparison.coherence_b.clone())
+    (preset, st.comparisons[0].coherence_b.clone())
 }
 
 #[test]

@@ -254,16 +254,27 @@ pub fn render_fdn(build: &Build, len: usize) -> Vec<f64> {
 /// Every audible output of `build` (through its output mix) for `len` samples from a unit
 /// impulse at input 0, by the engine (the exact recursion when the engine refuses the build).
 pub fn render_outputs(build: &Build, len: usize) -> Vec<Vec<f64>> {
+    render_outputs_from(build, len, 0)
+}
+
+/// [`render_outputs`] from a unit impulse at input `input` (no output for an input the build
+/// lacks).
+pub fn render_outputs_from(build: &Build, len: usize, input: usize) -> Vec<Vec<f64>> {
+    if input >= build.n_in() {
+        return Vec::new();
+    }
     let cfg = EngineConfig {
         max_block: 4096,
         ..EngineConfig::for_build(build)
     };
     let Ok(mut engine) = Engine::prepare(build, &cfg) else {
         let r = impulse_response(build, len);
-        return (0..build.n_outputs()).map(|o| r.channel(o, 0)).collect();
+        return (0..build.n_outputs())
+            .map(|o| r.channel(o, input))
+            .collect();
     };
     let mut x = vec![vec![0.0f32; len]; build.n_in()];
-    if let Some(first) = x[0].first_mut() {
+    if let Some(first) = x[input].first_mut() {
         *first = 1.0;
     }
     let mut y = vec![vec![0.0f32; len]; build.n_outputs()];

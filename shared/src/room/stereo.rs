@@ -14,10 +14,15 @@
 //! (`tailor.output_mix` = [[1, 1, 0, 0], [0, 0, 1, −1]]); the FDN itself stays a pyFDN build.
 //! Measured coherence and levels are corrected in a closed loop (the lines are only nearly
 //! uncorrelated, and the graphic EQ only nearly meets extreme cuts).
+//!
+//! A true-stereo room (two sources, four responses) has a second input whose gains are the first
+//! input's with balanced signs, made orthogonal to them: the two inputs excite uncorrelated
+//! realisations of the same decay, which both go through the same output stage, so θ is set from
+//! the mean of the two inputs' coherences and each output's levels from both inputs' energy.
 
 use super::design::{
-    fill_from_neighbours, late_band_energies, render_outputs, retune_attenuation, to_command_bands,
-    Candidate, DesignError,
+    fill_from_neighbours, late_band_energies, render_outputs_from, retune_attenuation,
+    to_command_bands, Candidate, DesignError,
 };
 use super::early::{bake_early_fir, eq_early_fir};
 use crate::analysis::bands::OCTAVE_BANDS_HZ;
@@ -46,12 +51,13 @@ pub const STEREO_LEVEL_TOLERANCE_DB: f64 = 1.0;
 /// A fitted stereo room.
 #[derive(Debug, Clone)]
 pub struct StereoFit {
-    /// Four FDN outputs (`S, D, S, D` through their EQs) and the output mix to two channels.
+    /// Four FDN outputs (`S, D, S, D` through their EQs), the output mix to two channels, one or
+    /// two inputs.
     pub build: Build,
-    /// Early FIR per channel (empty without an early part).
-    pub early_fir: Vec<Vec<f64>>,
-    /// Every figure of the two channels against the room's.
-    pub comparison: MultiComparison,
+    /// Early FIR per output and input, `[o][i]` (empty without an early part).
+    pub early_fir: Vec<Vec<Vec<f64>>>,
+    /// Every figure of the two output channels against the room's, one comparison per input.
+    pub comparisons: Vec<MultiComparison>,
     /// The image loop's score per render (≤ 1: coherence within [`COHERENCE_TOLERANCE`] and late
     /// band levels within [`STEREO_LEVEL_TOLERANCE_DB`]).
     pub history: Vec<f64>,
@@ -66,29 +72,33 @@ struct Image {
     level_db: [[f64; BANDS]; 2],
 }
 
-/// Designs the stereo output of `mono` (the finished mono fit of the channels' mean, whose output
-/// EQ ends with the timbre polish `polish`, also applied to its early FIR) for `targets` (the
-/// room's two channels, cut and cleaned as the mono target was, at `fs` Hz), with the early part
+/// Designs the stereo output of `mono` (the finished mono fit of the room's channels' mean, whose
+/// output EQ ends with the timbre polish `polish`, also applied to its early FIR) for `targets`
+/// (`targets[i][o]`: the room's response from source `i` (one, or two for true stereo) to output
+/// channel `o` (two), cut and cleaned as the mono target was, at `fs` Hz), with the early part
 /// over `early` = (fade start, fade end) samples. See the module docs.
 pub fn design_stereo(
-    targets: &[Vec<f64>],
+    targets: &[Vec<Vec<f64>>],
     fs: f64,
     early: Option<(usize, usize)>,
     mono: &Candidate,
     polish: &[[f64; 6]],
 ) -> Result<StereoFit, DesignError> {
-    if targets.len() != 2 || targets.iter().any(|t| t.len() != targets[0].len()) {
+    let len = targets.first().and_then(|t| t.first()).map_or(0, Vec::len);
+    if !(1..=2).contains(&targets.len())
+        || targets
+            .iter()
+            .any(|t| t.len() != 2 || t.iter().any(|c| c.len() != len))
+    {
         return Err(DesignError::Target(
-            "a stereo design needs two channels of equal length".into(),
+            "a stereo design needs one or two inputs of two channels, all of equal length".into(),
         ));
     }
     let room = Room::new(targets, fs, early)?;
-    let mut stage = OutputStage::new(mono, polish, fs)?;
+    let mut stage = OutputStage::new(mono, polish, fs, targets.len())?;
     let mut image = Image {
-        theta: room
-            .coherence
-            .iter()
-            .map(|r| clamp_theta(0.5 * r.clamp(-1.0, 1.0).acos()))
+        theta: (0..OCTAVE_BANDS_HZ.len())
+            .map(|b| clamp_theta(0.5 * room.mean_coherence(b).clamp(-1.0, 1.0).acos()))
             .collect(),
         level_db: [[0.0; BANDS]; 2],
     };
@@ -106,15 +116,15 @@ pub fn design_stereo(
     let mut best: Option<(f64, StereoFit)> = None;
     // The decay was designed on the channels' mean; each channel's measured RT differs from it
     // by the room's own channel difference and by its realisation (T30 of one channel scatters by
-    // 1–3 %). Each round sets the image, then retunes the lines by the geometric mean over the
-    // channels of the room/fit RT ratios, which splits the channels' misses evenly.
+    // 1–3 %). Each round sets the image, then retunes the lines by the midpoint of the channels'
+    // room/fit RT ratios (`channel_rt_factors`), which splits the extreme misses evenly.
     for round in 0..=STEREO_RETUNES {
         let (image_now, fir_base) = image_loop(&room, &stage, image.clone(), &mut history)?;
         image = image_now;
         let fit = finish(&room, &stage, &image, &fir_base, history.clone())?;
-        let score = stereo_score(&fit.comparison);
+        let score = stereo_score(&fit.comparisons);
         let better = best.as_ref().is_none_or(|(s, _)| score < *s);
-        let factors = channel_rt_factors(&fit.comparison);
+        let factors = channel_rt_factors(&fit.comparisons);
         if better {
             best = Some((score, fit));
         }
@@ -135,42 +145,69 @@ pub fn design_stereo(
 /// Decay retunes of the stereo design at most (each followed by the image loop).
 pub const STEREO_RETUNES: usize = 3;
 
-/// The worst of a stereo comparison's figures against their thresholds (≤ 1 meets them all):
-/// per channel mean / worst band RT (2 % / 5 %) and EDC (1 dB), the band levels as shares of both
-/// channels ([`STEREO_LEVEL_TOLERANCE_DB`]) and the coherence ([`COHERENCE_TOLERANCE`]).
-pub fn stereo_score(c: &MultiComparison) -> f64 {
+/// The worst of the stereo comparisons' figures (one per source) against their thresholds (≤ 1
+/// meets them all): per channel mean / worst band RT (2 % / 5 %) and EDC (1 dB), the band levels as
+/// shares of both channels ([`STEREO_LEVEL_TOLERANCE_DB`]) and the coherence averaged over the
+/// sources ([`COHERENCE_TOLERANCE`]; [`mean_coherence_error`]).
+pub fn stereo_score(c: &[MultiComparison]) -> f64 {
     let decay = c
-        .channels
         .iter()
+        .flat_map(|m| &m.channels)
         .map(|ch| {
             (ch.mean_rt_error_pct.unwrap_or(100.0) / 2.0)
                 .max(ch.worst_rt_error_pct.unwrap_or(100.0) / 5.0)
                 .max(ch.edc_error_db)
         })
         .fold(0.0, f64::max);
-    let level = c.stereo_level_error_db.iter().copied().fold(0.0, f64::max);
+    let level = c
+        .iter()
+        .flat_map(|m| &m.stereo_level_error_db)
+        .copied()
+        .fold(0.0, f64::max);
     decay
         .max(level / STEREO_LEVEL_TOLERANCE_DB)
-        .max(c.max_coherence_error.unwrap_or(1.0) / COHERENCE_TOLERANCE)
+        .max(mean_coherence_error(c).unwrap_or(1.0) / COHERENCE_TOLERANCE)
 }
 
-/// Per octave band, the geometric mean over the channels of the room/fit RT ratios (clamped to
-/// 0.5–2; a band without both RTs in any channel follows its neighbours).
-fn channel_rt_factors(c: &MultiComparison) -> Option<Vec<f64>> {
+/// Largest |Δ| over the octave bands between the room's and the fit's late coherence, each
+/// averaged over the sources of `c` (one comparison per source). With one source this is its
+/// `max_coherence_error`. Both sources of a true-stereo fit go through the same output stage, so
+/// their mean is what the design sets; each source's own coherence also carries its realisation's
+/// scatter (in the room and in the FDN, whose few modes per band at low frequencies scatter more:
+/// about ±0.1 at 250 Hz for 16 lines and a 2 s decay).
+pub fn mean_coherence_error(c: &[MultiComparison]) -> Option<f64> {
+    let mean = |pick: fn(&MultiComparison) -> &Vec<Option<f64>>| -> Vec<Option<f64>> {
+        (0..OCTAVE_BANDS_HZ.len())
+            .map(|b| {
+                let v: Vec<f64> = c.iter().filter_map(|m| pick(m).get(b).copied()?).collect();
+                (v.len() == c.len() && !v.is_empty())
+                    .then(|| v.iter().sum::<f64>() / v.len() as f64)
+            })
+            .collect()
+    };
+    max_coherence_error(&mean(|m| &m.coherence_a), &mean(|m| &m.coherence_b))
+}
+
+/// Per octave band, the factor that brings the channels of `c` to their smallest worst RT error:
+/// the geometric midpoint of the largest and smallest room/fit RT ratio (clamped to 0.5–2; a band
+/// without both RTs in any channel follows its neighbours). With two channels it is their
+/// geometric mean.
+fn channel_rt_factors(c: &[MultiComparison]) -> Option<Vec<f64>> {
+    let channels: Vec<&crate::analysis::compare::Comparison> =
+        c.iter().flat_map(|m| &m.channels).collect();
     let per: Vec<Option<f64>> = (0..OCTAVE_BANDS_HZ.len())
         .map(|b| {
-            let logs: Vec<f64> = c
-                .channels
+            let logs: Vec<f64> = channels
                 .iter()
                 .filter_map(|ch| {
                     let (a, f) = (ch.rt_a_s.get(b).copied()??, ch.rt_b_s.get(b).copied()??);
                     (a > 0.0 && f > 0.0).then(|| (a / f).ln())
                 })
                 .collect();
-            (logs.len() == c.channels.len() && !logs.is_empty()).then(|| {
-                (logs.iter().sum::<f64>() / logs.len() as f64)
-                    .exp()
-                    .clamp(0.5, 2.0)
+            (logs.len() == channels.len() && !logs.is_empty()).then(|| {
+                let hi = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let lo = logs.iter().copied().fold(f64::INFINITY, f64::min);
+                (0.5 * (hi + lo)).exp().clamp(0.5, 2.0)
             })
         })
         .collect();
@@ -179,41 +216,65 @@ fn channel_rt_factors(c: &MultiComparison) -> Option<Vec<f64>> {
 
 /// The room side of the stereo design.
 struct Room<'a> {
-    targets: &'a [Vec<f64>],
+    /// `[input][output]` responses.
+    targets: &'a [Vec<Vec<f64>>],
     fs: f64,
     early: Option<(usize, usize)>,
-    /// Late coherence per octave band (a band above Nyquist follows its neighbours).
-    coherence: Vec<f64>,
-    /// Late band energies per channel and command band from the tail start.
+    /// Late coherence per input and octave band (a band above Nyquist follows its neighbours).
+    coherence: Vec<Vec<f64>>,
+    /// Late band energies per output channel (summed over the inputs) and command band from the
+    /// tail start.
     late: Vec<Vec<Option<f64>>>,
     tail_from: usize,
 }
 
 impl<'a> Room<'a> {
     fn new(
-        targets: &'a [Vec<f64>],
+        targets: &'a [Vec<Vec<f64>>],
         fs: f64,
         early: Option<(usize, usize)>,
     ) -> Result<Self, DesignError> {
         let tail_from = early.map_or(0, |(_, end)| end);
-        let coherence = fill_from_neighbours(
-            &late_coherence(&targets[0], &targets[1], fs).map_err(analysis_error)?,
-        )
-        .into_iter()
-        .map(|v| v.unwrap_or(0.0))
-        .collect();
+        let coherence = targets
+            .iter()
+            .map(|t| {
+                let c = late_coherence(&t[0], &t[1], fs).map_err(analysis_error)?;
+                Ok(fill_from_neighbours(&c)
+                    .into_iter()
+                    .map(|v| v.unwrap_or(0.0))
+                    .collect())
+            })
+            .collect::<Result<Vec<Vec<f64>>, DesignError>>()?;
         Ok(Self {
             targets,
             fs,
             early,
             coherence,
-            late: targets
-                .iter()
-                .map(|t| late_band_energies(t, fs, tail_from))
-                .collect(),
+            late: summed_late(targets, fs, tail_from),
             tail_from,
         })
     }
+
+    /// The room's late coherence in octave band `b`, averaged over the inputs.
+    fn mean_coherence(&self, b: usize) -> f64 {
+        self.coherence.iter().map(|c| c[b]).sum::<f64>() / self.coherence.len() as f64
+    }
+}
+
+/// Late band energies (command bands, from `tail_from`) per output channel of `[input][output]`
+/// responses, summed over the inputs (`None` where an input has none).
+fn summed_late(x: &[Vec<Vec<f64>>], fs: f64, tail_from: usize) -> Vec<Vec<Option<f64>>> {
+    (0..2)
+        .map(|o| {
+            let per: Vec<Vec<Option<f64>>> = x
+                .iter()
+                .map(|t| late_band_energies(&t[o], fs, tail_from))
+                .collect();
+            (0..BANDS)
+                .map(|b| per.iter().map(|p| p[b]).sum::<Option<f64>>())
+                .collect()
+        })
+        .collect()
 }
 
 fn analysis_error(e: crate::analysis::AnalysisError) -> DesignError {
@@ -226,30 +287,38 @@ fn clamp_theta(t: f64) -> f64 {
     t.clamp(limit, std::f64::consts::FRAC_PI_2 - limit)
 }
 
-/// The image's closed loop from `image`: renders the stereo build, bakes each channel's early
+/// The image's closed loop from `image`: renders the stereo build, bakes each response's early
 /// FIR, measures late coherence and band levels and corrects θ and the levels, until the score is
 /// ≤ 0.5 or [`STEREO_ITERATIONS`] renders. Returns the best image and its early FIRs (before the
-/// polish), pushing each render's score to `history`.
+/// polish, `[input][output]`), pushing each render's score to `history`.
 fn image_loop(
     room: &Room,
     stage: &OutputStage,
     mut image: Image,
     history: &mut Vec<f64>,
-) -> Result<(Image, Vec<Vec<f64>>), DesignError> {
-    let mut best: Option<(f64, Image, Vec<Vec<f64>>)> = None;
+) -> Result<(Image, Responses), DesignError> {
+    let mut best: Option<(f64, Image, Responses)> = None;
     for _ in 0..STEREO_ITERATIONS {
         let (totals, fir_base) = totals(room, stage, &image)?;
-        let fit_coherence =
-            late_coherence(&totals[0], &totals[1], room.fs).map_err(analysis_error)?;
-        let fit_late: Vec<Vec<Option<f64>>> = totals
+        let fit_coherence = totals
             .iter()
-            .map(|t| late_band_energies(t, room.fs, room.tail_from))
+            .map(|t| late_coherence(&t[0], &t[1], room.fs).map_err(analysis_error))
+            .collect::<Result<Vec<_>, _>>()?;
+        let fit_late = summed_late(&totals, room.fs, room.tail_from);
+        // The sources' mean coherence, room against fit (what θ sets).
+        let room_mean: Vec<Option<f64>> = (0..OCTAVE_BANDS_HZ.len())
+            .map(|b| Some(room.mean_coherence(b)))
             .collect();
-        let coherence_error = max_coherence_error(
-            &room.coherence.iter().copied().map(Some).collect::<Vec<_>>(),
-            &fit_coherence,
-        )
-        .unwrap_or(0.0);
+        let fit_mean: Vec<Option<f64>> = (0..OCTAVE_BANDS_HZ.len())
+            .map(|b| {
+                let v: Vec<f64> = fit_coherence
+                    .iter()
+                    .filter_map(|f| f.get(b).copied()?)
+                    .collect();
+                (v.len() == fit_coherence.len()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+            })
+            .collect();
+        let coherence_error = max_coherence_error(&room_mean, &fit_mean).unwrap_or(0.0);
         let level_error = late_level_error_db(&room.late, &fit_late);
         let score =
             (coherence_error / COHERENCE_TOLERANCE).max(level_error / STEREO_LEVEL_TOLERANCE_DB);
@@ -260,11 +329,20 @@ fn image_loop(
         if score <= 0.5 {
             break;
         }
-        // Coherence: θ moves by the measured miss (ρ = cos 2θ).
+        // Coherence: θ moves by the measured miss (ρ = cos 2θ), averaged over the inputs.
         for (b, t) in image.theta.iter_mut().enumerate() {
-            if let Some(f) = fit_coherence.get(b).copied().flatten() {
-                let want = room.coherence[b].clamp(-1.0, 1.0).acos();
-                *t = clamp_theta(*t + 0.5 * (want - f.clamp(-1.0, 1.0).acos()));
+            let misses: Vec<f64> = room
+                .coherence
+                .iter()
+                .zip(&fit_coherence)
+                .filter_map(|(r, f)| {
+                    let f = f.get(b).copied().flatten()?;
+                    Some(r[b].clamp(-1.0, 1.0).acos() - f.clamp(-1.0, 1.0).acos())
+                })
+                .collect();
+            if !misses.is_empty() {
+                let miss = misses.iter().sum::<f64>() / misses.len() as f64;
+                *t = clamp_theta(*t + 0.5 * miss);
             }
         }
         // Levels: each channel's late band energy toward the room's, per command band (a band
@@ -289,46 +367,51 @@ fn image_loop(
     Ok((image, fir))
 }
 
-/// One signal per channel.
-type Channels = Vec<Vec<f64>>;
+/// Responses `[input][output]`.
+type Responses = Vec<Vec<Vec<f64>>>;
 
-/// Both channels' whole responses for `image` (FDN + early FIR baked against the room, through
-/// the polish) and the early FIRs before the polish.
+/// Every input's whole responses for `image` (FDN + early FIR baked against the room, through the
+/// polish) and the early FIRs before the polish, both `[input][output]`.
 fn totals(
     room: &Room,
     stage: &OutputStage,
     image: &Image,
-) -> Result<(Channels, Channels), DesignError> {
-    let len = room.targets[0].len();
+) -> Result<(Responses, Responses), DesignError> {
+    let len = room.targets[0][0].len();
     let build = stage.build(image, room.early.is_none())?;
-    let outs = render_outputs(&build, len);
-    let fir_base: Vec<Vec<f64>> = match room.early {
-        Some((start, end)) => room
-            .targets
-            .iter()
-            .zip(&outs)
-            .map(|(t, y)| bake_early_fir(t, y, start, end))
-            .collect(),
-        None => vec![Vec::new(); 2],
-    };
-    let totals = outs
-        .iter()
-        .zip(&fir_base)
-        .map(|(y, f)| {
-            let mut t = y.clone();
-            for (v, e) in t.iter_mut().zip(f) {
-                *v += e;
-            }
-            match (&stage.polish_bank, room.early) {
-                (Some(p), Some(_)) => {
-                    let mut filter = SosChannelFilter::new(p, 0);
-                    t.iter().map(|&v| filter.tick(v)).collect()
-                }
-                _ => t,
-            }
-        })
-        .collect();
-    Ok((totals, fir_base))
+    let mut totals = Vec::new();
+    let mut firs = Vec::new();
+    for (i, target) in room.targets.iter().enumerate() {
+        let outs = render_outputs_from(&build, len, i);
+        let fir_base: Vec<Vec<f64>> = match room.early {
+            Some((start, end)) => target
+                .iter()
+                .zip(&outs)
+                .map(|(t, y)| bake_early_fir(t, y, start, end))
+                .collect(),
+            None => vec![Vec::new(); 2],
+        };
+        totals.push(
+            outs.iter()
+                .zip(&fir_base)
+                .map(|(y, f)| {
+                    let mut t = y.clone();
+                    for (v, e) in t.iter_mut().zip(f) {
+                        *v += e;
+                    }
+                    match (&stage.polish_bank, room.early) {
+                        (Some(p), Some(_)) => {
+                            let mut filter = SosChannelFilter::new(p, 0);
+                            t.iter().map(|&v| filter.tick(v)).collect()
+                        }
+                        _ => t,
+                    }
+                })
+                .collect(),
+        );
+        firs.push(fir_base);
+    }
+    Ok((totals, firs))
 }
 
 /// The finished stereo fit of `image`: the build with the polish, each channel's early FIR through
@@ -337,30 +420,42 @@ fn finish(
     room: &Room,
     stage: &OutputStage,
     image: &Image,
-    fir_base: &[Vec<f64>],
+    fir_base: &[Vec<Vec<f64>>],
     history: Vec<f64>,
 ) -> Result<StereoFit, DesignError> {
-    let len = room.targets[0].len();
+    let len = room.targets[0][0].len();
     let build = stage.build(image, true)?;
     let cap = ((MAX_EARLY_SECONDS * room.fs).floor() as usize).min(len);
-    let early_fir: Vec<Vec<f64>> = fir_base
+    // `[input][output]` through the polish.
+    let firs: Responses = fir_base
         .iter()
-        .map(|f| match (&stage.polish_bank, f.is_empty()) {
-            (Some(p), false) => eq_early_fir(f, p, cap),
-            _ => f.clone(),
+        .map(|per_out| {
+            per_out
+                .iter()
+                .map(|f| match (&stage.polish_bank, f.is_empty()) {
+                    (Some(p), false) => eq_early_fir(f, p, cap),
+                    _ => f.clone(),
+                })
+                .collect()
         })
         .collect();
-    let mut totals = render_outputs(&build, len);
-    for (t, f) in totals.iter_mut().zip(&early_fir) {
-        for (v, e) in t.iter_mut().zip(f) {
-            *v += e;
+    let mut comparisons = Vec::new();
+    for (i, target) in room.targets.iter().enumerate() {
+        let mut totals = render_outputs_from(&build, len, i);
+        for (t, f) in totals.iter_mut().zip(&firs[i]) {
+            for (v, e) in t.iter_mut().zip(f) {
+                *v += e;
+            }
         }
+        comparisons.push(compare_channels(target, &totals, room.fs).map_err(analysis_error)?);
     }
-    let comparison = compare_channels(room.targets, &totals, room.fs).map_err(analysis_error)?;
+    let early_fir = (0..2)
+        .map(|o| firs.iter().map(|per_out| per_out[o].clone()).collect())
+        .collect();
     Ok(StereoFit {
         build,
         early_fir,
-        comparison,
+        comparisons,
         history,
     })
 }
@@ -411,16 +506,38 @@ struct OutputStage {
     polish_bank: Option<SosBank>,
     /// `S` and `D` gains per line.
     rows: [Vec<f64>; 2],
+    /// Input gains `N × n_in` (row-major): the mono fit's, and for a second input the same with
+    /// balanced signs, orthogonal to them.
+    b: Matrix,
 }
 
 impl OutputStage {
-    fn new(mono: &Candidate, polish: &[[f64; 6]], fs: f64) -> Result<Self, DesignError> {
+    fn new(
+        mono: &Candidate,
+        polish: &[[f64; 6]],
+        fs: f64,
+        inputs: usize,
+    ) -> Result<Self, DesignError> {
         let build = &mono.build;
-        if build.n_out() != 1 || build.output_mix().is_some() {
+        if build.n_out() != 1 || build.n_in() != 1 || build.output_mix().is_some() {
             return Err(DesignError::Target(
-                "the stereo stage starts from a one-output mono fit".into(),
+                "the stereo stage starts from a one-input, one-output mono fit".into(),
             ));
         }
+        let b0: Vec<f64> = (0..build.n()).map(|i| build.b().get(i, 0)).collect();
+        let columns = if inputs == 2 {
+            vec![b0.clone(), orthogonal_row(&b0)]
+        } else {
+            vec![b0]
+        };
+        let b = Matrix::from_row_major(
+            build.n(),
+            columns.len(),
+            (0..build.n())
+                .flat_map(|i| columns.iter().map(move |c| c[i]))
+                .collect(),
+        )
+        .expect("N × inputs");
         let chain: Vec<[f64; 6]> = build.post_output().map_or_else(Vec::new, |b| {
             (0..b.sections()).map(|k| b.section(k, 0)).collect()
         });
@@ -438,6 +555,7 @@ impl OutputStage {
         let s = build.c().row(0).to_vec();
         Ok(Self {
             rows: [s.clone(), orthogonal_row(&s)],
+            b,
             mono: build.clone(),
             fs,
             base,
@@ -475,7 +593,8 @@ impl OutputStage {
         }
         let mut parts: BuildParts = self.mono.parts().clone();
         parts.c = Matrix::from_row_major(4, n, c).expect("4 × N");
-        parts.d = Matrix::zeros(4, self.mono.n_in());
+        parts.b = self.b.clone();
+        parts.d = Matrix::zeros(4, self.b.cols());
         parts.post_output = Some(sections_bank(&chains)?);
         parts.output_mix = Some(
             Matrix::from_row_major(2, 4, vec![1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, -1.0])

@@ -25,10 +25,12 @@ use crate::train::room::{fine_tune, FineTuneOptions};
 
 /// Arguments of `tailor fit`.
 ///
-/// Input handling: a mono WAV is fitted as it is; a two-channel WAV as a stereo room (the decay
-/// from the channels' mean, then each channel's levels and early part and the per-octave
-/// coherence between them: `tailor::room::stereo`), a preset with two outputs; with three or
-/// more channels the first is fitted (`--channel` picks one). A DC offset is removed, the pre-delay
+/// Input handling (`--layout`): a mono WAV is fitted as it is; a two-channel WAV as a stereo room
+/// (the decay from the channels' mean, then each channel's levels and early part and the
+/// per-octave coherence between them: `tailor::room::stereo`), a preset with one input and two
+/// outputs; a four-channel WAV given as `--layout true-stereo` (channels in L → out L, in L → out
+/// R, in R → out L, in R → out R) a preset with two inputs and two outputs; of any other
+/// multichannel file the first channel is fitted (`--channel` picks one). A DC offset is removed, the pre-delay
 /// before the onset (first sample within 20 dB of the peak) is cut to 1 ms, clipping is reported
 /// and the decay fitted over the usable range (the direct sound is kept as recorded). Errors: an
 /// IR shorter than 50 ms after its onset, noise without decay, a noise floor less than 30 dB below
@@ -76,8 +78,12 @@ pub struct Args {
     #[arg(long)]
     pub no_plots: bool,
     /// Fit only this channel (0-based) of a multichannel file, as a mono room.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "layout")]
     pub channel: Option<usize>,
+    /// Channel layout: auto (1 channel: mono; 2: stereo; more: the first channel), stereo, or
+    /// true-stereo (4 channels: in L → out L, in L → out R, in R → out L, in R → out R).
+    #[arg(long, value_parser = ["auto", "stereo", "true-stereo"])]
+    pub layout: Option<String>,
 }
 
 fn parse_slopes(s: &str) -> Result<SlopeChoice, String> {
@@ -118,18 +124,42 @@ pub fn run(args: &Args) -> Result<()> {
         .first()
         .context("the WAV has no channels")?
         .clone();
-    // A stereo room: the decay is designed on the channels' mean.
-    let stereo = audio.channels.len() == 2;
+    let count = audio.channels.len();
+    // Sources of the room (1, or 2 for true stereo), each with two output channels; 0 = mono.
+    let inputs = match args.layout.as_deref().unwrap_or("auto") {
+        "stereo" if count == 2 => 1,
+        "true-stereo" if count == 4 => 2,
+        "stereo" | "true-stereo" => bail!(
+            "--layout {} needs {} channels; {} has {count}",
+            args.layout.as_deref().unwrap_or_default(),
+            if args.layout.as_deref() == Some("stereo") {
+                2
+            } else {
+                4
+            },
+            args.ir.display()
+        ),
+        _ if count == 2 => 1,
+        _ => 0,
+    };
+    let stereo = inputs > 0;
+    // `[input][output]` responses of a stereo room.
+    let pairs: Vec<Vec<Vec<f64>>> = (0..inputs)
+        .map(|i| audio.channels[2 * i..2 * i + 2].to_vec())
+        .collect();
+    // A stereo room's decay is designed on the mean of its responses.
     let original = if stereo {
-        let (l, r) = (&audio.channels[0], &audio.channels[1]);
-        l.iter().zip(r).map(|(a, b)| 0.5 * (a + b)).collect()
+        let used = 2 * inputs;
+        (0..first.len())
+            .map(|n| audio.channels[..used].iter().map(|c| c[n]).sum::<f64>() / used as f64)
+            .collect()
     } else {
         first.clone()
     };
-    if audio.channels.len() > 2 && !args.json {
+    if count > 2 && !stereo && !args.json {
         eprintln!(
-            "note: {} channels: fitting channel 0 (a stereo fit takes a two-channel file)",
-            audio.channels.len()
+            "note: {count} channels: fitting channel 0 (a stereo fit takes a two-channel file, \
+             a true-stereo fit four channels with --layout true-stereo)"
         );
     }
     let opts = DesignOptions {
@@ -266,13 +296,17 @@ pub fn run(args: &Args) -> Result<()> {
     let stereo_fit = if stereo {
         pb.set_message("stereo image (coherence and levels per octave)");
         let cut = (analysis.pre_delay_s * fs).round() as usize;
-        let targets: Vec<Vec<f64>> = audio.channels[..2]
+        let targets: Vec<Vec<Vec<f64>>> = pairs
             .iter()
-            .map(|c| {
-                let dc = tailor::analysis::onset::dc_offset(c);
-                let mut x: Vec<f64> = c.iter().skip(cut).map(|v| v - dc).collect();
-                x.truncate(analysis.ir.len());
-                x
+            .map(|pair| {
+                pair.iter()
+                    .map(|c| {
+                        let dc = tailor::analysis::onset::dc_offset(c);
+                        let mut x: Vec<f64> = c.iter().skip(cut).map(|v| v - dc).collect();
+                        x.truncate(analysis.ir.len());
+                        x
+                    })
+                    .collect()
             })
             .collect();
         Some(tailor::room::stereo::design_stereo(
@@ -303,14 +337,17 @@ pub fn run(args: &Args) -> Result<()> {
         .context("rendering the fitted preset")?;
     let total = response.channel(0, 0);
     let comparison = compare_irs(&first, &total, fs)?;
-    let multi = if stereo {
-        let rendered: Vec<Vec<f64>> = (0..response.n_out)
-            .map(|o| response.channel(o, 0))
-            .collect();
-        Some(compare_channels(&audio.channels, &rendered, fs)?)
-    } else {
-        None
-    };
+    // One stereo comparison per source of the room.
+    let multi: Vec<MultiComparison> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, pair)| {
+            let rendered: Vec<Vec<f64>> = (0..response.n_out)
+                .map(|o| response.channel(o, i))
+                .collect();
+            compare_channels(pair, &rendered, fs)
+        })
+        .collect::<Result<_, _>>()?;
     pb.set_message("plotting");
     let plots = if args.no_plots {
         Vec::new()
@@ -339,10 +376,11 @@ pub fn run(args: &Args) -> Result<()> {
         "polish": polish_json,
         "stereo": stereo_fit.as_ref().map(|st| json!({"score_history": st.history})),
         "seconds": total_s,
-        "comparison": match &multi {
+        "comparison": match multi.first() {
             Some(m) => serde_json::to_value(m)?,
             None => serde_json::to_value(&comparison)?,
         },
+        "comparison_per_input": (multi.len() > 1).then(|| serde_json::to_value(&multi)).transpose()?,
         "plots": (!plots.is_empty()).then(|| json!({
             "summary": plots[0].display().to_string(),
             "files": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
@@ -356,7 +394,10 @@ pub fn run(args: &Args) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_summary(&analysis, &comparison, &args.out, total_s);
-        if let Some(m) = &multi {
+        for (i, m) in multi.iter().enumerate() {
+            if multi.len() > 1 {
+                println!("input {i}:");
+            }
             print_stereo(m);
         }
         if let Some(summary) = plots.first() {
@@ -410,12 +451,12 @@ fn to_preset(
             .collect::<Vec<_>>()),
     );
     md.insert("pre_delay_s".into(), a.pre_delay_s.into());
-    // One FIR row per output (input 0).
+    // The FIR matrix `[output][input]`.
     let fir: Vec<Vec<Vec<f64>>> = match stereo {
-        Some(s) => s.early_fir.iter().map(|f| vec![f.clone()]).collect(),
+        Some(s) => s.early_fir.clone(),
         None => vec![vec![best.early_fir.clone()]],
     };
-    if let (false, Some((start, end))) = (fir.iter().any(|r| r[0].is_empty()), early) {
+    if let (false, Some((start, end))) = (fir.iter().flatten().any(Vec::is_empty), early) {
         let fs = a.fs;
         let e = tailor::preset::early::EarlyReflections::new(fs, fir)?
             .with_timing(a.mixing_time_s, Some([start as f64 / fs, end as f64 / fs]))?;

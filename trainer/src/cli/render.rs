@@ -16,8 +16,12 @@ pub struct Args {
     #[arg(long, value_parser = super::parse_rt)]
     pub rt: Option<tailor::Rt>,
     /// Input channel to excite (0-based).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, conflicts_with = "all_inputs")]
     pub input: usize,
+    /// Excite every input in turn: the WAV holds input 0's outputs, then input 1's, … (a
+    /// true-stereo preset gives in L → out L, in L → out R, in R → out L, in R → out R).
+    #[arg(long)]
+    pub all_inputs: bool,
     /// Output WAV path (32-bit float, one channel per output: the FDN's, through the preset's
     /// output mix when it has one).
     #[arg(long)]
@@ -35,14 +39,23 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         build = tailor::with_decay(&build, rt)?;
     }
     build.check_stable().context("refusing to render")?;
-    let mut channels = render_channels(&build, args.seconds, args.input)?;
-    tailor::wav::check_writable("the FDN render", &channels).context("refusing to write")?;
+    let inputs: Vec<usize> = if args.all_inputs {
+        (0..build.n_in()).collect()
+    } else {
+        vec![args.input]
+    };
     let early = preset.early().filter(|_| !args.no_early);
-    if let Some(e) = early {
-        tailor::response::add_early_channels(&mut channels, e, args.input, build.sample_rate())
-            .context("early reflections")?;
-        tailor::wav::check_writable("the FDN + early-reflections render", &channels)
-            .context("refusing to write")?;
+    let mut channels = Vec::new();
+    for &input in &inputs {
+        let mut part = render_channels(&build, args.seconds, input)?;
+        tailor::wav::check_writable("the FDN render", &part).context("refusing to write")?;
+        if let Some(e) = early {
+            tailor::response::add_early_channels(&mut part, e, input, build.sample_rate())
+                .context("early reflections")?;
+            tailor::wav::check_writable("the FDN + early-reflections render", &part)
+                .context("refusing to write")?;
+        }
+        channels.extend(part);
     }
     tailor::wav::write_wav(&args.out, build.sample_rate().round() as u32, &channels)?;
     println!(
