@@ -520,3 +520,63 @@ fn a_true_stereo_room_gives_a_two_input_preset_with_both_sources_images() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn awkward_stereo_files_fit_or_say_why() {
+    let room = tailor::wav::read_ir(Path::new(&shared_room("living_room.wav"))).unwrap();
+    let (fs, l) = (room.sample_rate, room.channels[0].clone());
+    let d = scratch("awkward-stereo");
+    // An anti-phase pair (whose plain mean cancels) fits, with its coherence of −1 kept.
+    let anti = d.join("anti.wav");
+    let neg: Vec<f64> = l.iter().map(|v| -v).collect();
+    tailor::wav::write_wav(&anti, fs as u32, &[l.clone(), neg]).unwrap();
+    let preset = d.join("anti.json");
+    let out = tailor(&[
+        "fit",
+        anti.to_str().unwrap(),
+        "--out",
+        preset.to_str().unwrap(),
+        "--steps",
+        "0",
+        "--no-plots",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for v in report["comparison"]["coherence_b"].as_array().unwrap() {
+        assert!(v.as_f64().unwrap() < -0.9, "{}", report["comparison"]);
+    }
+    // A silent channel is named, and nothing is written.
+    let silent = d.join("silent.wav");
+    tailor::wav::write_wav(&silent, fs as u32, &[l.clone(), vec![0.0; l.len()]]).unwrap();
+    let preset = d.join("silent.json");
+    let out = tailor(&[
+        "fit",
+        silent.to_str().unwrap(),
+        "--out",
+        preset.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("channel 1"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!preset.exists());
+    // A true-stereo layout needs four channels.
+    let out = tailor(&[
+        "fit",
+        anti.to_str().unwrap(),
+        "--layout",
+        "true-stereo",
+        "--out",
+        preset.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("needs 4 channels"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}

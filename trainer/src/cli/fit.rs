@@ -147,11 +147,38 @@ pub fn run(args: &Args) -> Result<()> {
     let pairs: Vec<Vec<Vec<f64>>> = (0..inputs)
         .map(|i| audio.channels[2 * i..2 * i + 2].to_vec())
         .collect();
-    // A stereo room's decay is designed on the mean of its responses.
+    let used = if stereo { 2 * inputs } else { 1 };
+    for (k, c) in audio.channels[..used].iter().enumerate() {
+        if c.iter().all(|v| *v == 0.0) {
+            bail!(
+                "channel {k} of {} is silent: fit one channel as a mono room with --channel",
+                args.ir.display()
+            );
+        }
+    }
+    // A stereo room's decay is designed on the mean of its responses, each turned to the first
+    // one's polarity (an anti-phase pair would cancel).
     let original = if stereo {
-        let used = 2 * inputs;
+        let polarity: Vec<f64> = audio.channels[..used]
+            .iter()
+            .map(|c| {
+                let dot: f64 = c.iter().zip(&first).map(|(a, b)| a * b).sum();
+                if dot < 0.0 {
+                    -1.0
+                } else {
+                    1.0
+                }
+            })
+            .collect();
         (0..first.len())
-            .map(|n| audio.channels[..used].iter().map(|c| c[n]).sum::<f64>() / used as f64)
+            .map(|n| {
+                audio.channels[..used]
+                    .iter()
+                    .zip(&polarity)
+                    .map(|(c, p)| p * c[n])
+                    .sum::<f64>()
+                    / used as f64
+            })
             .collect()
     } else {
         first.clone()
