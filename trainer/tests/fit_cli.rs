@@ -414,6 +414,11 @@ fn st_andrews_stereo_church_keeps_its_image() {
     let (report, c) = fit_stereo(&shared_room("st_andrews_church_stereo.wav"), &d, 2.0);
     check_stereo(&c, 0.1, "tailor compare");
     check_stereo(&report["comparison"], 0.1, "fit report");
+    // Each channel's own third-octave timbre too (the per-channel polish).
+    for ch in c["channels"].as_array().unwrap() {
+        let third = ch["third_octave_level_error_db"].as_f64().unwrap();
+        assert!(third <= 1.0, "third-octave {third} dB: {c}");
+    }
     // Correlated lows, decorrelated highs: not a dual-mono copy.
     let b: Vec<f64> = c["coherence_b"]
         .as_array()
@@ -454,8 +459,8 @@ fn a_true_stereo_room_gives_a_two_input_preset_with_both_sources_images() {
     // Two mirrored sources (independent realisations of one diffuse image): correlated lows,
     // decorrelated highs.
     let rho = |f: f64| 0.8 * (1.0 - (f.max(1.0) / 125.0).log2().clamp(0.0, 6.0) / 6.0);
-    let (ll, lr) = synthetic_stereo_ir(fs, 5.0, 3.0, 31, rho);
-    let (rr, rl) = synthetic_stereo_ir(fs, 5.0, 3.0, 32, rho);
+    let (ll, lr) = synthetic_stereo_ir(fs, 4.0, 3.0, 31, rho);
+    let (rr, rl) = synthetic_stereo_ir(fs, 4.0, 3.0, 32, rho);
     let room = [ll, lr, rl, rr];
     let d = scratch("true-stereo");
     let ir = d.join("room.wav");
@@ -468,6 +473,8 @@ fn a_true_stereo_room_gives_a_two_input_preset_with_both_sources_images() {
         preset.to_str().unwrap(),
         "--layout",
         "true-stereo",
+        "--steps",
+        "0",
         "--no-plots",
         "--json",
     ]);
@@ -487,7 +494,7 @@ fn a_true_stereo_room_gives_a_two_input_preset_with_both_sources_images() {
         "render",
         preset.to_str().unwrap(),
         "--seconds",
-        "5",
+        "4",
         "--all-inputs",
         "--out",
         wav.to_str().unwrap(),

@@ -772,7 +772,7 @@ pub fn retune_attenuation(build: &Build, factors: &[f64]) -> Result<Build, Desig
 /// Sum over the third-octave bands of `c` of |B − A| where the room decays above its noise and of
 /// B's rise above the room elsewhere, dB: what the polish lowers (the worst band alone could stall
 /// it where one band's correction costs its neighbours more).
-fn timbre_error(c: &Comparison) -> f64 {
+pub(crate) fn timbre_error(c: &Comparison) -> f64 {
     (0..c.third_octave.bands_hz.len())
         .map(|i| band_timbre_error(c, i).abs())
         .sum()
@@ -780,7 +780,7 @@ fn timbre_error(c: &Comparison) -> f64 {
 
 /// The polish's error in third-octave band `i` of `c`, dB: B − A where the room decays above its
 /// noise, B's rise above the room (≥ 0) elsewhere, 0 where a level is missing.
-fn band_timbre_error(c: &Comparison, i: usize) -> f64 {
+pub(crate) fn band_timbre_error(c: &Comparison, i: usize) -> f64 {
     let at = |v: &[Option<f64>]| v.get(i).copied().flatten();
     match at(&c.third_octave.error_db) {
         Some(d) => d,
