@@ -248,6 +248,22 @@ fn shared_room(name: &str) -> String {
         .to_string()
 }
 
+/// `tailor fit IR --out PRESET --no-plots --json EXTRA…`, which must succeed: the report.
+fn fit_report(ir: &str, preset: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "fit",
+        ir,
+        "--out",
+        preset.to_str().unwrap(),
+        "--no-plots",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = tailor(&args);
+    assert!(out.status.success(), "{ir}: {}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// `tailor render PRESET --seconds S --out WAV`, which must succeed.
 fn render_preset(preset: &Path, seconds: f64, wav: &Path) {
     let out = tailor(&[
@@ -269,18 +285,7 @@ fn fit_render_compare(name: &str) -> serde_json::Value {
     let d = scratch(name.trim_end_matches(".wav"));
     let preset = d.join("fit.json");
     // A stereo file's first channel, fitted as a mono room.
-    let out = tailor(&[
-        "fit",
-        &ir,
-        "--out",
-        preset.to_str().unwrap(),
-        "--no-plots",
-        "--json",
-        "--channel",
-        "0",
-    ]);
-    assert!(out.status.success(), "{name}: {}", text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = fit_report(&ir, &preset, &["--channel", "0"]);
     let wav = tailor::wav::read_ir(Path::new(&ir)).unwrap();
     let seconds = wav.channels[0].len() as f64 / wav.sample_rate;
     let render = d.join("fit.wav");
@@ -366,16 +371,7 @@ fn genesis6_studio_at_96_khz_meets_the_rt_and_level_thresholds() {
 /// returns the fit report and the compare figures.
 fn fit_stereo(ir: &str, d: &Path, seconds: f64) -> (serde_json::Value, serde_json::Value) {
     let preset = d.join("stereo.json");
-    let out = tailor(&[
-        "fit",
-        ir,
-        "--out",
-        preset.to_str().unwrap(),
-        "--no-plots",
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = fit_report(ir, &preset, &[]);
     // Two outputs from one input; the FDN part is a plain pyFDN build of four outputs that the
     // Tailor extension's output mix sums to two channels.
     let doc: serde_json::Value =
@@ -466,20 +462,11 @@ fn a_true_stereo_room_gives_a_two_input_preset_with_both_sources_images() {
     let ir = d.join("room.wav");
     tailor::wav::write_wav(&ir, fs as u32, &room).unwrap();
     let preset = d.join("ts.json");
-    let out = tailor(&[
-        "fit",
+    let report = fit_report(
         ir.to_str().unwrap(),
-        "--out",
-        preset.to_str().unwrap(),
-        "--layout",
-        "true-stereo",
-        "--steps",
-        "0",
-        "--no-plots",
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        &preset,
+        &["--layout", "true-stereo", "--steps", "0"],
+    );
     assert_eq!(report["comparison_per_input"].as_array().unwrap().len(), 2);
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&preset).unwrap()).unwrap();
@@ -538,18 +525,7 @@ fn awkward_stereo_files_fit_or_say_why() {
     let neg: Vec<f64> = l.iter().map(|v| -v).collect();
     tailor::wav::write_wav(&anti, fs as u32, &[l.clone(), neg]).unwrap();
     let preset = d.join("anti.json");
-    let out = tailor(&[
-        "fit",
-        anti.to_str().unwrap(),
-        "--out",
-        preset.to_str().unwrap(),
-        "--steps",
-        "0",
-        "--no-plots",
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = fit_report(anti.to_str().unwrap(), &preset, &["--steps", "0"]);
     for v in report["comparison"]["coherence_b"].as_array().unwrap() {
         assert!(v.as_f64().unwrap() < -0.9, "{}", report["comparison"]);
     }
