@@ -822,15 +822,8 @@ fn fitted_stereo_church() -> (tailor::Preset, Vec<Option<f64>>) {
         .iter()
         .map(|c| c[cut..cut + room.analysis.ir.len()].to_vec())
         .collect()];
-    let st = tailor::room::stereo::design_stereo(
-        &targets,
-        &room.analysis.ir,
-        fs,
-        early,
-        &room.design.best,
-        &[],
-    )
-    .unwrap();
+    let st =
+        tailor::room::stereo::design_stereo(&targets, fs, early, &room.design.best, &[]).unwrap();
     let mut preset = tailor::Preset::from_build(st.build.clone(), "fit: St Andrew's (test)");
     let fir = st.early_fir.clone();
     preset

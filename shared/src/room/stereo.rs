@@ -21,9 +21,9 @@
 //! the mean of the two inputs' coherences and each output's levels from both inputs' energy.
 
 use super::design::{
-    band_timbre_error, fill_from_neighbours, late_band_energies, render_outputs,
-    render_outputs_from, retune_attenuation, timbre_error, to_command_bands, Candidate,
-    DesignError, POLISH_ITERATIONS, POLISH_MAX_BOOST_DB, POLISH_MAX_CUT_DB,
+    band_timbre_error, fill_from_neighbours, late_band_energies, render_outputs_from,
+    retune_attenuation, timbre_error, to_command_bands, Candidate, DesignError, POLISH_ITERATIONS,
+    POLISH_MAX_BOOST_DB, POLISH_MAX_CUT_DB,
 };
 use super::early::{bake_early_fir, eq_early_fir};
 use crate::analysis::bands::OCTAVE_BANDS_HZ;
@@ -74,14 +74,13 @@ struct Image {
     level_db: [[f64; BANDS]; 2],
 }
 
-/// Designs the stereo output of `mono` (the finished mono fit of `mono_target`, the mean of the
-/// room's responses, whose output EQ ends with the timbre polish `polish`, also applied to its
-/// early FIR) for `targets` (`targets[i][o]`: the room's response from source `i` (one, or two for
-/// true stereo) to output channel `o` (two), cut and cleaned as the mono target was, at `fs` Hz),
-/// with the early part over `early` = (fade start, fade end) samples. See the module docs.
+/// Designs the stereo output of `mono` (the finished mono fit of the room's channels' mean, whose
+/// output EQ ends with the timbre polish `polish`, also applied to its early FIR) for `targets`
+/// (`targets[i][o]`: the room's response from source `i` (one, or two for true stereo) to output
+/// channel `o` (two), cut and cleaned as the mono target was, at `fs` Hz), with the early part
+/// over `early` = (fade start, fade end) samples. See the module docs.
 pub fn design_stereo(
     targets: &[Vec<Vec<f64>>],
-    mono_target: &[f64],
     fs: f64,
     early: Option<(usize, usize)>,
     mono: &Candidate,
@@ -97,7 +96,7 @@ pub fn design_stereo(
             "a stereo design needs one or two inputs of two channels, all of equal length".into(),
         ));
     }
-    let room = Room::new(targets, fs, early, mono_target, mono)?;
+    let room = Room::new(targets, fs, early)?;
     let mut stage = OutputStage::new(mono, polish, fs, targets.len())?;
     let mut image = Image {
         theta: (0..OCTAVE_BANDS_HZ.len())
@@ -380,44 +379,12 @@ struct Room<'a> {
 }
 
 impl<'a> Room<'a> {
-    /// The room's figures; its late band levels are scaled per band by the mono fit's late level
-    /// over its target's (`mono` against `mono_target`). The mono design sets its late level for
-    /// the broadband decay's *shape* (its group gains and output EQ follow the EDC, which the
-    /// FDN's sparse first arrivals after the early part also shape), not for the late energy
-    /// alone; matching each channel's raw late energy would undo that and lift or sink the
-    /// channel's EDC against its early part (by 1.5–2 dB at 16 kHz).
     fn new(
         targets: &'a [Vec<Vec<f64>>],
         fs: f64,
         early: Option<(usize, usize)>,
-        mono_target: &[f64],
-        mono: &Candidate,
     ) -> Result<Self, DesignError> {
         let tail_from = early.map_or(0, |(_, end)| end);
-        let len = targets[0][0].len();
-        let mut mono_total = render_outputs(&mono.build, len).swap_remove(0);
-        for (v, e) in mono_total.iter_mut().zip(&mono.early_fir) {
-            *v += e;
-        }
-        let fit_late = late_band_energies(&mono_total, fs, tail_from);
-        let target_late =
-            late_band_energies(&mono_target[..len.min(mono_target.len())], fs, tail_from);
-        let bias: Vec<f64> = fit_late
-            .iter()
-            .zip(&target_late)
-            .map(|(f, t)| match (f, t) {
-                (Some(f), Some(t)) if *f > 0.0 && *t > 0.0 => f / t,
-                _ => 1.0,
-            })
-            .collect();
-        let mut late = summed_late(targets, fs, tail_from);
-        for channel in late.iter_mut() {
-            for (v, k) in channel.iter_mut().zip(&bias) {
-                if let Some(v) = v.as_mut() {
-                    *v *= k;
-                }
-            }
-        }
         let coherence = targets
             .iter()
             .map(|t| {
@@ -433,7 +400,7 @@ impl<'a> Room<'a> {
             fs,
             early,
             coherence,
-            late,
+            late: summed_late(targets, fs, tail_from),
             tail_from,
         })
     }

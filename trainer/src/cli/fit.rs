@@ -338,7 +338,6 @@ pub fn run(args: &Args) -> Result<()> {
             .collect();
         Some(tailor::room::stereo::design_stereo(
             &targets,
-            &analysis.ir,
             fs,
             early,
             &best,
