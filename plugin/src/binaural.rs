@@ -177,6 +177,37 @@ mod tests {
     }
 
     #[test]
+    fn a_stereo_build_with_an_output_mix_keeps_its_mix_and_adds_the_ring() {
+        // A fitted stereo room's shape: four FDN outputs mixed to two channels.
+        let p = crate::loader::default_preset();
+        let mono = p.build();
+        let n = mono.n();
+        let c0 = mono.c().row(0).to_vec();
+        let mut parts = mono.parts().clone();
+        parts.c =
+            tailor::Matrix::from_row_major(4, n, [c0.clone(), c0.clone(), c0.clone(), c0].concat())
+                .unwrap();
+        parts.d = tailor::Matrix::zeros(4, mono.n_in());
+        parts.post_output = None;
+        let m = vec![1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, -1.0];
+        parts.output_mix = Some(tailor::Matrix::from_row_major(2, 4, m).unwrap());
+        let s = tailor::Build::new(parts).unwrap();
+        let b = engine_build(&s).unwrap();
+        assert_eq!(b.n_outputs(), ENGINE_OUTPUTS);
+        assert_eq!(b.n_out(), 4 + DIRECTIONS);
+        let mix = b.output_mix().unwrap();
+        assert_eq!(mix.row(1)[..4], [0.0, 0.0, 1.0, -1.0]);
+        // Each ring row passes straight through.
+        for k in 0..DIRECTIONS {
+            assert_eq!(mix.get(2 + k, 4 + k), 1.0);
+            assert_eq!(mix.row(2 + k).iter().sum::<f64>(), 1.0);
+        }
+        let ir = tailor::response::impulse_response(&b, 4000);
+        assert_eq!(ir.n_out, ENGINE_OUTPUTS);
+        assert!(ir.max_abs().is_finite() && ir.max_abs() > 0.0);
+    }
+
+    #[test]
     fn kemar_ring_is_normalised_and_malformed_sofa_is_an_error() {
         let kemar = load_set(None).unwrap();
         let ring = normalised_ring_set(&kemar).unwrap();
