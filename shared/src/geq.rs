@@ -498,19 +498,12 @@ pub fn attenuation_target_db(band_rt_s: &[f64; BANDS], delay: usize, fs: f64) ->
 
 /// Stacks per-channel 11-section cascades into a `(11, 6, C)` bank.
 fn bank_of(channels: &[Vec<[f64; 6]>], what: &'static str) -> Result<SosBank, GeqError> {
-    let c = channels.len();
-    let mut data = vec![0.0; SECTIONS * 6 * c];
     for (ch, secs) in channels.iter().enumerate() {
         if secs.iter().flatten().any(|v| !v.is_finite()) {
             return Err(GeqError::NonFinite { what, index: ch });
         }
-        for (k, s) in secs.iter().enumerate() {
-            for (row, v) in s.iter().enumerate() {
-                data[(k * 6 + row) * c + ch] = *v;
-            }
-        }
     }
-    SosBank::new(SECTIONS, c, data).map_err(|_| GeqError::NonFinite { what, index: 0 })
+    SosBank::from_channel_sections(channels).map_err(|_| GeqError::NonFinite { what, index: 0 })
 }
 
 /// `sections` scaled (first section's numerator) so that their largest gain over frequency is at

@@ -154,6 +154,31 @@ impl SosBank {
         Ok(bank)
     }
 
+    /// Builds a bank with one channel per section list (`[b0, b1, b2, a0, a1, a2]` each); lists
+    /// shorter than the longest are padded with unit sections (at least one section).
+    pub fn from_channel_sections(channels: &[Vec<[f64; 6]>]) -> Result<Self, SosError> {
+        let k = channels.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let ch = channels.len();
+        let unit = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+        let mut data = vec![0.0; k * 6 * ch];
+        for (c, secs) in channels.iter().enumerate() {
+            for s in 0..k {
+                let sec = secs.get(s).copied().unwrap_or(unit);
+                for (row, v) in sec.iter().enumerate() {
+                    data[(s * 6 + row) * ch + c] = *v;
+                }
+            }
+        }
+        Self::new(k, ch, data)
+    }
+
+    /// Each channel's sections, in order (the inverse of [`SosBank::from_channel_sections`]).
+    pub fn to_channel_sections(&self) -> Vec<Vec<[f64; 6]>> {
+        (0..self.channels)
+            .map(|c| (0..self.sections).map(|k| self.section(k, c)).collect())
+            .collect()
+    }
+
     /// Builds a bank from per-channel sections `[b0, b1, b2, a0, a1, a2]` (one section each).
     pub fn from_single_sections(per_channel: &[[f64; 6]]) -> Result<Self, SosError> {
         let c = per_channel.len();

@@ -807,8 +807,7 @@ fn fitted_stereo_church() -> (tailor::Preset, Vec<Option<f64>>) {
         .join("../data/rooms/st_andrews_church_stereo.wav");
     let audio = tailor::wav::read_ir(&path).unwrap();
     let fs = audio.sample_rate;
-    let (l, r) = (&audio.channels[0], &audio.channels[1]);
-    let mid: Vec<f64> = l.iter().zip(r).map(|(a, b)| 0.5 * (a + b)).collect();
+    let mid = tailor::room::stereo::decay_target(&audio.channels[..2]);
     let opts = DesignOptions {
         iterations: 6,
         ..DesignOptions::default()
@@ -817,10 +816,9 @@ fn fitted_stereo_church() -> (tailor::Preset, Vec<Option<f64>>) {
         tailor::room::design_room(&mid, fs, SlopeChoice::Fixed(1), &opts, true, |_, _, _| {})
             .unwrap();
     let early = Some(tailor::room::early_window(&room.analysis));
-    let cut = (room.analysis.pre_delay_s * fs).round() as usize;
     let targets: Vec<Vec<Vec<f64>>> = vec![audio.channels[..2]
         .iter()
-        .map(|c| c[cut..cut + room.analysis.ir.len()].to_vec())
+        .map(|c| room.analysis.conditioned(c))
         .collect()];
     let st =
         tailor::room::stereo::design_stereo(&targets, fs, early, &room.design.best, &[]).unwrap();

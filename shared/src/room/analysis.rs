@@ -91,6 +91,19 @@ impl RoomAnalysis {
     pub fn n_slopes(&self) -> usize {
         self.broadband.slopes.len()
     }
+
+    /// Another channel of the analysed recording (same rate and start) conditioned as the analysed
+    /// IR was: its own DC offset removed by the same rule, the same pre-delay cut, the same length
+    /// (shorter when it ends first).
+    pub fn conditioned(&self, x: &[f64]) -> Vec<f64> {
+        let cut = (self.pre_delay_s * self.fs).round() as usize;
+        let dc = dc_offset(x);
+        x.iter()
+            .skip(cut)
+            .take(self.ir.len())
+            .map(|v| v - dc)
+            .collect()
+    }
 }
 
 /// Counts samples that belong to runs of ≥ 3 consecutive samples at the absolute peak (±0.1 %).

@@ -794,22 +794,11 @@ pub(crate) fn band_timbre_error(c: &Comparison, i: usize) -> f64 {
 /// `bank` (one channel per output; `None`: no filter) followed by the single-channel `extra`
 /// sections on every output.
 fn append_sections(bank: Option<&SosBank>, extra: &[[f64; 6]]) -> Result<SosBank, DesignError> {
-    let channels = bank.map_or(1, SosBank::channels);
-    let own = bank.map_or(0, SosBank::sections);
-    let total = own + extra.len();
-    let mut data = vec![0.0; total * 6 * channels];
-    for k in 0..total {
-        for ch in 0..channels {
-            let sec = match bank {
-                Some(b) if k < own => b.section(k, ch),
-                _ => extra[k - own],
-            };
-            for (row, v) in sec.iter().enumerate() {
-                data[(k * 6 + row) * channels + ch] = *v;
-            }
-        }
+    let mut channels = bank.map_or_else(|| vec![Vec::new()], SosBank::to_channel_sections);
+    for c in &mut channels {
+        c.extend_from_slice(extra);
     }
-    SosBank::new(total, channels, data)
+    SosBank::from_channel_sections(&channels)
         .map_err(|e| DesignError::Target(format!("output EQ sections: {e}")))
 }
 

@@ -249,13 +249,10 @@ fn polish_channels(room: &Room, fit: StereoFit) -> Result<StereoFit, DesignError
         .build
         .post_output()
         .expect("the stereo build has output EQs");
-    let chains: Vec<Vec<[f64; 6]>> = (0..po.channels())
-        .map(|k| {
-            let mut c: Vec<[f64; 6]> = (0..po.sections()).map(|s| po.section(s, k)).collect();
-            c.extend_from_slice(&sections[k / 2]);
-            c
-        })
-        .collect();
+    let mut chains = po.to_channel_sections();
+    for (k, c) in chains.iter_mut().enumerate() {
+        c.extend_from_slice(&sections[k / 2]);
+    }
     let mut parts: BuildParts = fit.build.parts().clone();
     parts.post_output = Some(sections_bank(&chains)?);
     let build = Build::new(parts)?;
@@ -688,9 +685,9 @@ impl OutputStage {
                 .collect(),
         )
         .expect("N × inputs");
-        let chain: Vec<[f64; 6]> = build.post_output().map_or_else(Vec::new, |b| {
-            (0..b.sections()).map(|k| b.section(k, 0)).collect()
-        });
+        let chain: Vec<[f64; 6]> = build
+            .post_output()
+            .map_or_else(Vec::new, |b| b.to_channel_sections().swap_remove(0));
         if chain.len() < polish.len() || chain[chain.len() - polish.len()..] != *polish {
             return Err(DesignError::Target(
                 "the mono fit's output EQ does not end with its polish".into(),
@@ -756,6 +753,37 @@ impl OutputStage {
     }
 }
 
+/// The signal a stereo room's decay is designed on: the mean of its `responses` (all as long as
+/// the first), each turned to the first one's polarity (by the sign of its correlation with it),
+/// so an anti-phase pair does not cancel.
+pub fn decay_target(responses: &[Vec<f64>]) -> Vec<f64> {
+    let Some(first) = responses.first() else {
+        return Vec::new();
+    };
+    let polarity: Vec<f64> = responses
+        .iter()
+        .map(|c| {
+            let dot: f64 = c.iter().zip(first).map(|(a, b)| a * b).sum();
+            if dot < 0.0 {
+                -1.0
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    let k = responses.len() as f64;
+    (0..first.len())
+        .map(|n| {
+            responses
+                .iter()
+                .zip(&polarity)
+                .map(|(c, p)| p * c.get(n).copied().unwrap_or(0.0))
+                .sum::<f64>()
+                / k
+        })
+        .collect()
+}
+
 /// `c` with balanced signs and made orthogonal to `c`, at `c`'s norm: the lines are sorted by
 /// |gain| (a group's lines share one) and every second one is negated, so each group's share
 /// nearly cancels in `Σ c·c⊥`; the rest is projected out.
@@ -784,24 +812,23 @@ pub fn orthogonal_row(c: &[f64]) -> Vec<f64> {
 /// A bank with one channel per section list (all lists as long as the longest; shorter ones are
 /// padded with unit sections).
 fn sections_bank(channels: &[Vec<[f64; 6]>]) -> Result<SosBank, DesignError> {
-    let k = channels.iter().map(Vec::len).max().unwrap_or(0).max(1);
-    let ch = channels.len();
-    let unit = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
-    let mut data = vec![0.0; k * 6 * ch];
-    for (c, secs) in channels.iter().enumerate() {
-        for s in 0..k {
-            let sec = secs.get(s).copied().unwrap_or(unit);
-            for (row, v) in sec.iter().enumerate() {
-                data[(s * 6 + row) * ch + c] = *v;
-            }
-        }
-    }
-    SosBank::new(k, ch, data).map_err(|e| DesignError::Target(format!("stereo output EQ: {e}")))
+    SosBank::from_channel_sections(channels)
+        .map_err(|e| DesignError::Target(format!("stereo output EQ: {e}")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_decay_target_keeps_an_anti_phase_pair() {
+        let l = vec![1.0, 0.5, -0.25];
+        let neg: Vec<f64> = l.iter().map(|v| -v).collect();
+        assert_eq!(decay_target(&[l.clone(), neg]), l);
+        let half: Vec<f64> = l.iter().map(|v| 0.5 * v).collect();
+        assert_eq!(decay_target(&[l.clone(), half]), vec![0.75, 0.375, -0.1875]);
+        assert!(decay_target(&[]).is_empty());
+    }
 
     #[test]
     fn the_second_row_is_orthogonal_balanced_and_as_loud() {

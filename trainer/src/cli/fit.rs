@@ -156,30 +156,8 @@ pub fn run(args: &Args) -> Result<()> {
             );
         }
     }
-    // A stereo room's decay is designed on the mean of its responses, each turned to the first
-    // one's polarity (an anti-phase pair would cancel).
     let original = if stereo {
-        let polarity: Vec<f64> = audio.channels[..used]
-            .iter()
-            .map(|c| {
-                let dot: f64 = c.iter().zip(&first).map(|(a, b)| a * b).sum();
-                if dot < 0.0 {
-                    -1.0
-                } else {
-                    1.0
-                }
-            })
-            .collect();
-        (0..first.len())
-            .map(|n| {
-                audio.channels[..used]
-                    .iter()
-                    .zip(&polarity)
-                    .map(|(c, p)| p * c[n])
-                    .sum::<f64>()
-                    / used as f64
-            })
-            .collect()
+        tailor::room::stereo::decay_target(&audio.channels[..used])
     } else {
         first.clone()
     };
@@ -322,19 +300,9 @@ pub fn run(args: &Args) -> Result<()> {
     let best = polish.best;
     let stereo_fit = if stereo {
         pb.set_message("stereo image (coherence and levels per octave)");
-        let cut = (analysis.pre_delay_s * fs).round() as usize;
         let targets: Vec<Vec<Vec<f64>>> = pairs
             .iter()
-            .map(|pair| {
-                pair.iter()
-                    .map(|c| {
-                        let dc = tailor::analysis::onset::dc_offset(c);
-                        let mut x: Vec<f64> = c.iter().skip(cut).map(|v| v - dc).collect();
-                        x.truncate(analysis.ir.len());
-                        x
-                    })
-                    .collect()
-            })
+            .map(|pair| pair.iter().map(|c| analysis.conditioned(c)).collect())
             .collect();
         Some(tailor::room::stereo::design_stereo(
             &targets,
