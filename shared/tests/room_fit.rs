@@ -34,7 +34,8 @@ fn run(slopes: SlopeChoice, early: bool) -> tailor::room::design::Design {
         ..DesignOptions::default()
     };
     let d = design(&a.ir, fs, &start, &opts, |it, s| {
-        eprintln!("iteration {it}: score {s:.3}")
+        eprintln!("iteration {it}: score {s:.3}");
+        std::ops::ControlFlow::Continue(())
     })
     .unwrap();
     let c = &d.best.comparison;
@@ -136,7 +137,8 @@ fn a_synthetic_hall_meets_the_figures_too() {
         ..DesignOptions::default()
     };
     let d = design(&a.ir, fs, &start, &opts, |it, s| {
-        eprintln!("hall iteration {it}: {s:.3}")
+        eprintln!("hall iteration {it}: {s:.3}");
+        std::ops::ControlFlow::Continue(())
     })
     .unwrap();
     let c = &d.best.comparison;

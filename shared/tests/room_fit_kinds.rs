@@ -37,7 +37,10 @@ fn room(rts: &[f64; 7], floor_db: f64, seconds: f64, fs: f64, seed: u64) -> Vec<
 
 fn fit(ir: &[f64], fs: f64, slopes: SlopeChoice) -> RoomDesign {
     let opts = DesignOptions::default();
-    let d = design_room(ir, fs, slopes, &opts, true, |_, _, _| {}).unwrap();
+    let d = design_room(ir, fs, slopes, &opts, true, |_, _, _| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
     let c = &d.design.best.comparison;
     eprintln!(
         "fs {fs}: slopes {:?} mean {:?} worst {:?} edc {:.3} level {:.3} rt_a {:?} rt_b {:?} warnings {:?}",
@@ -123,7 +126,10 @@ fn a_25_db_decay_range_fits_with_a_warning_and_10_db_is_refused() {
     assert!(c.worst_rt_error_pct.unwrap() <= 5.0, "{c:?}");
     let ir = room(&rts, -10.0, 1.0, fs, 4);
     let opts = DesignOptions::default();
-    let e = design_room(&ir, fs, SlopeChoice::Auto, &opts, true, |_, _, _| {}).unwrap_err();
+    let e = design_room(&ir, fs, SlopeChoice::Auto, &opts, true, |_, _, _| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap_err();
     assert!(e.to_string().contains("noise floor"), "{e}");
 }
 

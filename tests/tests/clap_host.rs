@@ -813,8 +813,10 @@ fn fitted_stereo_church() -> (tailor::Preset, Vec<Option<f64>>) {
         ..DesignOptions::default()
     };
     let room =
-        tailor::room::design_room(&mid, fs, SlopeChoice::Fixed(1), &opts, true, |_, _, _| {})
-            .unwrap();
+        tailor::room::design_room(&mid, fs, SlopeChoice::Fixed(1), &opts, true, |_, _, _| {
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
     let early = Some(tailor::room::early_window(&room.analysis));
     let targets: Vec<Vec<Vec<f64>>> = vec![audio.channels[..2]
         .iter()

@@ -33,6 +33,7 @@ use crate::third_octave_eq::ThirdOctaveEq;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::f64::consts::LN_2;
+use std::ops::ControlFlow;
 
 /// Iterations of the design loop that always take the full correction step.
 pub const WARMUP: usize = 4;
@@ -65,6 +66,9 @@ pub enum DesignError {
     /// The target is unusable.
     #[error("{0}")]
     Target(String),
+    /// The caller's progress callback asked to stop.
+    #[error("the design was cancelled")]
+    Cancelled,
 }
 
 /// Starting point of the loop: per group and octave band RTs, group gains, band EQ.
@@ -339,13 +343,14 @@ fn evaluate_with(
 }
 
 /// Runs the closed loop from `start` toward `target` (onset at sample 0, rate `fs`); `progress`
-/// is called after every iteration with its index and score.
+/// is called after every iteration with its index and score, and its `ControlFlow::Break` stops
+/// the loop ([`DesignError::Cancelled`]).
 pub fn design(
     target: &[f64],
     fs: f64,
     start: &DesignStart,
     opts: &DesignOptions,
-    mut progress: impl FnMut(usize, f64),
+    mut progress: impl FnMut(usize, f64) -> ControlFlow<()>,
 ) -> Result<Design, DesignError> {
     let k = start.rt_s.len();
     if k == 0 || start.group_gain.len() != k {
@@ -390,7 +395,9 @@ pub fn design(
         };
         let (cand, total) = evaluate_build(target, fs, opts.early, build)?;
         history.push(cand.score);
-        progress(it, cand.score);
+        if progress(it, cand.score).is_break() {
+            return Err(DesignError::Cancelled);
+        }
         let done = cand.score <= 0.5;
         let improved = best.as_ref().is_none_or(|(b, _, _)| cand.score < b.score);
         // The first corrections are large (absolute level, first RT estimates): damping starts

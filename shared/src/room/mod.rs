@@ -4,11 +4,15 @@
 pub mod analysis;
 pub mod design;
 pub mod early;
+pub mod fit;
 pub mod grouped;
 pub mod stereo;
 
+pub use fit::{fit, FitOptions, FitReport, Layout, Progress, Refine, Silent, Stage};
+
 use analysis::{analyse_room, design_start, RoomAnalysis, RoomError, SlopeChoice};
 use design::{design, Design, DesignError, DesignOptions};
+use std::ops::ControlFlow;
 
 /// Slope counts `--slopes auto` tries.
 pub const AUTO_SLOPE_COUNTS: [usize; 3] = [1, 2, 3];
@@ -22,6 +26,21 @@ pub enum FitError {
     /// No design could be made.
     #[error(transparent)]
     Design(#[from] DesignError),
+    /// The input cannot be fitted as asked (channels, layout, options).
+    #[error("{0}")]
+    Input(String),
+    /// The caller's refinement stage failed.
+    #[error("refining the design: {0}")]
+    Refine(String),
+    /// The fitted preset failed the validation the engine applies (nothing to write).
+    #[error("the fitted preset failed validation: {0}")]
+    Invalid(String),
+    /// Measuring the fitted preset against the room failed.
+    #[error("measuring the fit: {0}")]
+    Measure(String),
+    /// The caller cancelled the fit.
+    #[error("the fit was cancelled")]
+    Cancelled,
 }
 
 /// The analysis and closed-loop design the fit keeps, and the score of every slope count tried.
@@ -50,14 +69,15 @@ pub fn early_window(a: &RoomAnalysis) -> (usize, usize) {
 /// score is lowest is kept (a tie keeps fewer slopes). A slope count is a model choice that only
 /// the rendered result can judge: an EDC curved by a bump or by noise can look like two slopes to
 /// the fitter yet design worse than one, so `auto` is never worse than `--slopes 1` on the
-/// score. `progress(candidate, iteration, score)` follows every design iteration.
+/// score. `progress(candidate, iteration, score)` follows every design iteration; its
+/// `ControlFlow::Break` cancels the design ([`FitError::Cancelled`]).
 pub fn design_room(
     ir: &[f64],
     fs: f64,
     slopes: SlopeChoice,
     opts: &DesignOptions,
     with_early: bool,
-    mut progress: impl FnMut(usize, usize, f64),
+    mut progress: impl FnMut(usize, usize, f64) -> ControlFlow<()>,
 ) -> Result<RoomDesign, FitError> {
     let counts: Vec<SlopeChoice> = match slopes {
         SlopeChoice::Auto => AUTO_SLOPE_COUNTS
@@ -94,6 +114,7 @@ pub fn design_room(
         };
         let d = match design(&a.ir, fs, &design_start(&a), &o, |it, s| progress(c, it, s)) {
             Ok(d) => d,
+            Err(DesignError::Cancelled) => return Err(FitError::Cancelled),
             Err(e) => {
                 first_error.get_or_insert(FitError::from(e));
                 continue;

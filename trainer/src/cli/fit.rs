@@ -6,20 +6,19 @@ use super::plots::{
     band_name, draw_band_levels, draw_bars, draw_lines, draw_spectrograms, draw_text_block,
     heading, panel, write_png, Area, AxesSpec, LineSpec, Png,
 };
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::DrawingBackend;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use tailor::analysis::bands::{audio_band, band_edc_db};
-use tailor::analysis::compare::{broadband_edc_db, compare_irs, Comparison};
+use tailor::analysis::compare::{broadband_edc_db, Comparison};
 use tailor::analysis::onset::align_pair;
 use tailor::analysis::spectrogram::{spectrogram_db, Spectrogram};
-use tailor::analysis::stereo::{compare_channels, MultiComparison};
+use tailor::analysis::stereo::MultiComparison;
 use tailor::room::analysis::{RoomAnalysis, SlopeChoice};
-use tailor::room::design::{polish_timbre, Candidate, DesignOptions};
-use tailor::room::stereo::StereoFit;
-use tailor::room::{design_room, early_window, AUTO_SLOPE_COUNTS};
+use tailor::room::design::Candidate;
+use tailor::room::{FitOptions, Layout, Progress, Refine, RoomDesign, Stage};
 
 use crate::train::room::{fine_tune, FineTuneOptions};
 
@@ -102,120 +101,165 @@ fn beside(out: &Path, suffix: &str) -> PathBuf {
     out.with_file_name(format!("{stem}.{suffix}"))
 }
 
-/// Runs the fit.
+/// The fit's stages on indicatif bars (hidden with `--json`): one bar per stage, named for it.
+struct Bars {
+    json: bool,
+    bar: ProgressBar,
+}
+
+impl Bars {
+    fn new(json: bool) -> Self {
+        Self {
+            json,
+            bar: ProgressBar::hidden(),
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn stage(&mut self, stage: Stage, steps: usize) {
+        self.bar.finish_and_clear();
+        if self.json {
+            return;
+        }
+        let (bar, template) = match stage {
+            Stage::Design => (
+                ProgressBar::new(steps as u64),
+                "{prefix:>9} {bar:30} {pos}/{len} renders  {msg}",
+            ),
+            Stage::Refine => (
+                ProgressBar::new(steps as u64),
+                "{prefix:>9} {bar:30} {pos}/{len} steps  {per_sec}  loss {msg}",
+            ),
+            _ => (ProgressBar::new_spinner(), "{spinner} {prefix} {msg}"),
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        bar.set_prefix(match stage {
+            Stage::Design => "design",
+            Stage::Refine => "fine-tune",
+            _ => "",
+        });
+        if steps == 0 {
+            bar.set_message(stage.describe());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        } else if stage == Stage::Design {
+            bar.set_message("analysing the room");
+        }
+        self.bar = bar;
+    }
+
+    fn step(&mut self, done: usize, note: &str) {
+        self.bar.set_position(done as u64);
+        self.bar.set_message(note.to_string());
+    }
+}
+
+impl Drop for Bars {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// The gradient fine-tuning as the fit's refinement stage; keeps its figures for the report.
+struct FineTuneStage {
+    opts: FineTuneOptions,
+    report: serde_json::Value,
+    /// `(best step, design score, tuned score)` for the summary line.
+    outcome: Option<(Option<usize>, f64, f64)>,
+}
+
+impl Refine for FineTuneStage {
+    fn steps(&self) -> usize {
+        self.opts.steps
+    }
+
+    fn refine(
+        &mut self,
+        room: &RoomDesign,
+        early: Option<(usize, usize)>,
+        progress: &mut dyn Progress,
+    ) -> Result<Option<Candidate>, String> {
+        let d = &room.design;
+        let ft = fine_tune(
+            &room.analysis.ir,
+            early,
+            &d.best,
+            &d.params,
+            &self.opts,
+            |s, l| progress.step(s, &format!("{l:.4}")),
+        )
+        .map_err(|e| format!("{e:#}"))?;
+        self.outcome = Some((
+            ft.best_step,
+            d.best.score,
+            ft.best.as_ref().map_or(f64::NAN, |b| b.score),
+        ));
+        self.report = json!({
+            "steps": ft.loss.len(),
+            "kept": ft.best.is_some(),
+            "best_step": ft.best_step,
+            "loss": ft.loss,
+            "evaluations": ft.evaluations,
+            "ms_per_step": ft.ms_per_step,
+        });
+        Ok(ft.best)
+    }
+}
+
+/// The fit's layout from `--channel` and `--layout`.
+fn layout(args: &Args) -> Layout {
+    match (args.channel, args.layout.as_deref()) {
+        (Some(c), _) => Layout::Channel(c),
+        (None, Some("stereo")) => Layout::Stereo,
+        (None, Some("true-stereo")) => Layout::TrueStereo,
+        _ => Layout::Auto,
+    }
+}
+
+/// Runs the fit: reads the IR, calls [`tailor::room::fit`], writes the preset, the report and
+/// the plots.
 pub fn run(args: &Args) -> Result<()> {
-    if !(1..=64).contains(&args.n) {
-        bail!("--n must be between 1 and 64 (got {})", args.n);
-    }
-    let mut audio = tailor::wav::read_ir(&args.ir)?;
-    if let Some(c) = args.channel {
-        if c >= audio.channels.len() {
-            bail!(
-                "--channel {c} out of range: {} has {} channel(s)",
-                args.ir.display(),
-                audio.channels.len()
-            );
-        }
-        audio.channels = vec![audio.channels.swap_remove(c)];
-    }
+    let audio = tailor::wav::read_ir(&args.ir)?;
     let fs = audio.sample_rate;
-    let first = audio
-        .channels
-        .first()
-        .context("the WAV has no channels")?
-        .clone();
-    let count = audio.channels.len();
-    // Sources of the room (1, or 2 for true stereo), each with two output channels; 0 = mono.
-    let inputs = match args.layout.as_deref().unwrap_or("auto") {
-        "stereo" if count == 2 => 1,
-        "true-stereo" if count == 4 => 2,
-        "stereo" | "true-stereo" => bail!(
-            "--layout {} needs {} channels; {} has {count}",
-            args.layout.as_deref().unwrap_or_default(),
-            if args.layout.as_deref() == Some("stereo") {
-                2
-            } else {
-                4
-            },
-            args.ir.display()
-        ),
-        _ if count == 2 => 1,
-        _ => 0,
-    };
-    let stereo = inputs > 0;
-    // `[input][output]` responses of a stereo room.
-    let pairs: Vec<Vec<Vec<f64>>> = (0..inputs)
-        .map(|i| audio.channels[2 * i..2 * i + 2].to_vec())
-        .collect();
-    let used = if stereo { 2 * inputs } else { 1 };
-    for (k, c) in audio.channels[..used].iter().enumerate() {
-        if c.iter().all(|v| *v == 0.0) {
-            bail!(
-                "channel {k} of {} is silent: fit one channel as a mono room with --channel",
-                args.ir.display()
-            );
-        }
-    }
-    let original = if stereo {
-        tailor::room::stereo::decay_target(&audio.channels[..used])
-    } else {
-        first.clone()
-    };
-    if count > 2 && !stereo && !args.json {
-        eprintln!(
-            "note: {count} channels: fitting channel 0 (a stereo fit takes a two-channel file, \
-             a true-stereo fit four channels with --layout true-stereo)"
-        );
-    }
-    let opts = DesignOptions {
+    let opts = FitOptions {
         n: args.n,
-        iterations: args.iterations.max(1),
+        slopes: args.slopes,
+        early: !args.no_early,
+        iterations: args.iterations,
         seed: args.seed,
-        ..DesignOptions::default()
+        layout: layout(args),
+        name: args
+            .ir
+            .file_stem()
+            .map_or_else(|| "room".into(), |s| s.to_string_lossy().into_owned()),
+        source: args.ir.display().to_string(),
+        fitted_by: "tailor fit".into(),
     };
-    let tries = match args.slopes {
-        SlopeChoice::Auto => AUTO_SLOPE_COUNTS.len(),
-        SlopeChoice::Fixed(_) => 1,
-    };
-    // One step per render of the closed loop (design iterations per slope count).
-    let per_try = opts.iterations;
-    let pb = if args.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new((tries * per_try) as u64)
-    };
-    pb.set_style(
-        ProgressStyle::with_template("{prefix:>9} {bar:30} {pos}/{len} renders  {msg}")
-            .context("progress template")?,
-    );
-    pb.set_prefix("design");
-    pb.set_message("analysing the room");
-    let t0 = std::time::Instant::now();
-    let chosen = design_room(
-        &original,
-        fs,
-        args.slopes,
-        &opts,
-        !args.no_early,
-        |c, it, s| {
-            pb.set_position((c * per_try + it + 1) as u64);
-            pb.set_message(format!(
-                "slope count {} of {tries}, closed loop, score {s:.3}",
-                c + 1
-            ));
+    let mut stage = FineTuneStage {
+        opts: FineTuneOptions {
+            steps: args.steps,
+            lr: args.lr,
+            patience: args.patience,
+            ..FineTuneOptions::default()
         },
-    )
-    .with_context(|| format!("cannot fit {}", args.ir.display()))?;
-    pb.finish_and_clear();
-    let analysis = chosen.analysis;
-    let result = chosen.design;
-    let early = (!args.no_early).then(|| early_window(&analysis));
+        report: json!(null),
+        outcome: None,
+    };
+    let refine: Option<&mut dyn Refine> = (args.steps > 0).then_some(&mut stage as _);
+    let mut bars = Bars::new(args.json);
+    let fitted = tailor::room::fit(&audio.channels, fs, &opts, &mut bars, refine)
+        .with_context(|| format!("cannot fit {}", args.ir.display()))?;
+    let r = &fitted;
+    let analysis = r.analysis();
     if !args.json {
-        for w in &analysis.warnings {
+        for w in &r.notes {
             eprintln!("note: {w}");
         }
-        if chosen.candidates.len() > 1 {
-            let tried: Vec<String> = chosen
+        if r.room.candidates.len() > 1 {
+            let tried: Vec<String> = r
+                .room
                 .candidates
                 .iter()
                 .map(|(k, s)| format!("{k}: {s:.3}"))
@@ -226,156 +270,60 @@ pub fn run(args: &Args) -> Result<()> {
                 tried.join(", ")
             );
         }
-    }
-    let design_s = t0.elapsed().as_secs_f64();
-    let mut best = result.best.clone();
-    let mut tuned = json!(null);
-    if args.steps > 0 {
-        let pb = if args.json {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(args.steps as u64)
-        };
-        pb.set_style(
-            ProgressStyle::with_template(
-                "fine-tune {bar:30} {pos}/{len} steps  {per_sec}  loss {msg}",
-            )
-            .context("progress template")?,
-        );
-        let ft_opts = FineTuneOptions {
-            steps: args.steps,
-            lr: args.lr,
-            patience: args.patience,
-            ..FineTuneOptions::default()
-        };
-        let ft = fine_tune(
-            &analysis.ir,
-            early,
-            &result.best,
-            &result.params,
-            &ft_opts,
-            |s, l| {
-                pb.set_position(s as u64);
-                pb.set_message(format!("{l:.4}"));
-            },
-        )?;
-        pb.finish_and_clear();
-        let kept = ft.best.is_some();
-        if !args.json {
-            match ft.best_step {
-                Some(s) => println!(
-                    "fine-tuning: step {s} improves on the design (score {:.3} → {:.3})",
-                    result.best.score,
-                    ft.best.as_ref().map_or(f64::NAN, |b| b.score)
-                ),
-                None => println!(
-                    "fine-tuning: no step was at least as good as the design on every figure; the design is exported"
-                ),
+        match stage.outcome {
+            Some((Some(s), from, to)) => {
+                println!("fine-tuning: step {s} improves on the design (score {from:.3} → {to:.3})")
             }
-        }
-        tuned = json!({
-            "steps": ft.loss.len(),
-            "kept": kept,
-            "best_step": ft.best_step,
-            "loss": ft.loss,
-            "evaluations": ft.evaluations,
-            "ms_per_step": ft.ms_per_step,
-        });
-        if let Some(b) = ft.best {
-            best = b;
+            Some((None, _, _)) => println!(
+                "fine-tuning: no step was at least as good as the design on every figure; the design is exported"
+            ),
+            None => {}
         }
     }
-    let pb = if args.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new_spinner()
-    };
-    pb.enable_steady_tick(std::time::Duration::from_millis(120));
-    pb.set_message("timbre polish (third-octave EQ)");
-    let polish = polish_timbre(&analysis.ir, fs, early, best)?;
-    let polish_json = json!({
-        "third_octave_worst_db": [polish.worst_db.0, polish.worst_db.1],
-        "gains_db": polish.gains_db,
-    });
-    let best = polish.best;
-    let stereo_fit = if stereo {
-        pb.set_message("stereo image (coherence and levels per octave)");
-        let targets: Vec<Vec<Vec<f64>>> = pairs
-            .iter()
-            .map(|pair| pair.iter().map(|c| analysis.conditioned(c)).collect())
-            .collect();
-        Some(tailor::room::stereo::design_stereo(
-            &targets,
-            fs,
-            early,
-            &best,
-            &polish.sections,
-        )?)
-    } else {
-        None
-    };
-    let total_s = t0.elapsed().as_secs_f64();
-    pb.set_message("validating, writing and measuring the preset");
-    let preset = match &stereo_fit {
-        Some(st) => to_preset(&best, &analysis, early, args, Some(st))?,
-        None => to_preset(&best, &analysis, early, args, None)?,
-    };
-    let text = preset.to_json_string();
-    // Nothing is written that `tailor render`, the engine or the plugin would refuse: the text
-    // goes back through the same loader and stability check first.
-    tailor::Preset::from_json_str(&text)
-        .and_then(|p| p.build().check_stable())
-        .context("the fitted preset failed validation; nothing was written")?;
-    std::fs::write(&args.out, &text).with_context(|| format!("writing {}", args.out.display()))?;
-    // The figures a user gets from `tailor render` + `tailor compare` on the original file.
-    let response = tailor::response::preset_impulse_response(&preset, first.len(), true)
-        .context("rendering the fitted preset")?;
-    let total = response.channel(0, 0);
-    let comparison = compare_irs(&first, &total, fs)?;
-    // One stereo comparison per source of the room.
-    let multi: Vec<MultiComparison> = pairs
-        .iter()
-        .enumerate()
-        .map(|(i, pair)| {
-            let rendered: Vec<Vec<f64>> = (0..response.n_out)
-                .map(|o| response.channel(o, i))
-                .collect();
-            compare_channels(pair, &rendered, fs)
-        })
-        .collect::<Result<_, _>>()?;
-    pb.set_message("plotting");
+    std::fs::write(&args.out, r.preset.to_json_string())
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    bars.stage(Stage::Check, 0);
+    bars.step(0, "plotting");
     let plots = if args.no_plots {
         Vec::new()
     } else {
         // A stereo fit's plots show channel 0 against the room's channel 0.
-        let room = if stereo { &first } else { &analysis.ir };
-        write_plots(&args.out, &args.ir, room, &total, fs, &comparison)
+        let room = if r.stereo.is_some() {
+            &r.target
+        } else {
+            &analysis.ir
+        };
+        write_plots(&args.out, &args.ir, room, &r.response, fs, &r.comparison)
     };
-    pb.finish_and_clear();
+    drop(bars);
+    let design = &r.room.design;
     let report = json!({
         "ir": args.ir.display().to_string(),
         "preset": args.out.display().to_string(),
-        "analysis": analysis_json(&analysis),
+        "analysis": analysis_json(analysis),
         "design": {
-            "iterations": result.history.len(),
-            "score_history": result.history,
-            "score": result.best.score,
-            "rt_s": result.params.rt_s,
-            "eq_db": result.params.eq_db,
-            "group_gain": result.params.group_gain,
-            "early_s": early.map(|(_, e)| e as f64 / fs),
-            "slope_candidates": chosen.candidates.iter().map(|(k, s)| json!({"slopes": k, "score": s})).collect::<Vec<_>>(),
-            "seconds": design_s,
+            "iterations": design.history.len(),
+            "score_history": design.history,
+            "score": design.best.score,
+            "rt_s": design.params.rt_s,
+            "eq_db": design.params.eq_db,
+            "group_gain": design.params.group_gain,
+            "early_s": r.early.map(|(_, e)| e as f64 / fs),
+            "slope_candidates": r.room.candidates.iter().map(|(k, s)| json!({"slopes": k, "score": s})).collect::<Vec<_>>(),
+            "seconds": r.design_seconds,
         },
-        "fine_tune": tuned,
-        "polish": polish_json,
-        "stereo": stereo_fit.as_ref().map(|st| json!({"score_history": st.history})),
-        "seconds": total_s,
-        "comparison": match multi.first() {
+        "fine_tune": stage.report,
+        "polish": {
+            "third_octave_worst_db": [r.polish.worst_db.0, r.polish.worst_db.1],
+            "gains_db": r.polish.gains_db,
+        },
+        "stereo": r.stereo.as_ref().map(|st| json!({"score_history": st.history})),
+        "seconds": r.seconds,
+        "comparison": match r.per_input.first() {
             Some(m) => serde_json::to_value(m)?,
-            None => serde_json::to_value(&comparison)?,
+            None => serde_json::to_value(&r.comparison)?,
         },
-        "comparison_per_input": (multi.len() > 1).then(|| serde_json::to_value(&multi)).transpose()?,
+        "comparison_per_input": (r.per_input.len() > 1).then(|| serde_json::to_value(&r.per_input)).transpose()?,
         "plots": (!plots.is_empty()).then(|| json!({
             "summary": plots[0].display().to_string(),
             "files": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
@@ -388,9 +336,9 @@ pub fn run(args: &Args) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_summary(&analysis, &comparison, &args.out, total_s);
-        for (i, m) in multi.iter().enumerate() {
-            if multi.len() > 1 {
+        print_summary(analysis, &r.comparison, &args.out, r.seconds);
+        for (i, m) in r.per_input.iter().enumerate() {
+            if r.per_input.len() > 1 {
                 println!("input {i}:");
             }
             print_stereo(m);
@@ -417,47 +365,6 @@ fn analysis_json(a: &RoomAnalysis) -> serde_json::Value {
         "early_end_s": a.early_end_s,
         "warnings": a.warnings,
     })
-}
-
-/// The preset document: the best build, the early FIR extension, and the fit in the metadata.
-fn to_preset(
-    best: &Candidate,
-    a: &RoomAnalysis,
-    early: Option<(usize, usize)>,
-    args: &Args,
-    stereo: Option<&StereoFit>,
-) -> Result<tailor::Preset> {
-    let name = args
-        .ir
-        .file_stem()
-        .map_or_else(|| "room".into(), |s| s.to_string_lossy().into_owned());
-    let build = stereo.map_or(&best.build, |s| &s.build);
-    let mut preset = tailor::Preset::from_build(build.clone(), &format!("fit: {name}"));
-    let md = preset.metadata_mut();
-    md.insert("source_ir".into(), args.ir.display().to_string().into());
-    md.insert("fitted_by".into(), "tailor fit".into());
-    md.insert(
-        "slopes".into(),
-        json!(a
-            .broadband
-            .slopes
-            .iter()
-            .map(|s| s.rt_s)
-            .collect::<Vec<_>>()),
-    );
-    md.insert("pre_delay_s".into(), a.pre_delay_s.into());
-    // The FIR matrix `[output][input]`.
-    let fir: Vec<Vec<Vec<f64>>> = match stereo {
-        Some(s) => s.early_fir.clone(),
-        None => vec![vec![best.early_fir.clone()]],
-    };
-    if let (false, Some((start, end))) = (fir.iter().flatten().any(Vec::is_empty), early) {
-        let fs = a.fs;
-        let e = tailor::preset::early::EarlyReflections::new(fs, fir)?
-            .with_timing(a.mixing_time_s, Some([start as f64 / fs, end as f64 / fs]))?;
-        preset.set_early(Some(e))?;
-    }
-    Ok(preset)
 }
 
 /// What the plots of a fit show, computed once for the per-figure PNGs and the summary: room
