@@ -9,6 +9,7 @@
 pub mod analysis;
 pub mod binaural;
 pub mod editor;
+pub mod fitting;
 pub mod hrtf_view;
 pub mod loader;
 pub mod mixer;

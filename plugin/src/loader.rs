@@ -3,6 +3,7 @@
 //! lock-free swap. Failures only set the editor message; the current sound stays.
 
 use crate::analysis::{self, Analysis};
+use crate::fitting::{self, FitJob, FitStatus};
 use crate::hrtf_view::{self, HrtfView};
 use crate::mixer::Links;
 use crate::state::{PersistedPreset, PresetSlot};
@@ -181,6 +182,10 @@ pub struct Shared {
     /// plays a restored state, so a state is never applied twice (main and loader threads
     /// only; never the audio thread).
     pub session: Mutex<()>,
+    /// Where the room fit stands (editor-facing).
+    pub fit: Mutex<FitStatus>,
+    /// The running room fit, if any.
+    pub fit_job: Mutex<Option<FitJob>>,
 }
 
 impl Shared {
@@ -236,6 +241,19 @@ pub enum Request {
     Sofa(Option<PathBuf>),
     /// A new session started (its reference and binaural paths are prepared): analyse.
     Session,
+    /// Fit the room IR (WAV) at this path on a background thread; when done its preset plays.
+    Fit(PathBuf),
+    /// Cancel the running fit (the sound stays as it is).
+    CancelFit,
+    /// A fit finished: the room IR and the fitted preset's JSON (sent by the fit thread).
+    Fitted {
+        /// The room IR.
+        room: PathBuf,
+        /// The fitted preset document.
+        json: String,
+    },
+    /// A fit failed: why (sent by the fit thread).
+    FitFailed(String),
 }
 
 /// The loader thread handle (dropping it stops and joins the thread).
@@ -252,10 +270,10 @@ impl Loader {
         let (tx, rx) = crossbeam_channel::bounded::<Request>(16);
         let (state_tx, state_rx) = crossbeam_channel::bounded::<()>(4);
         slot.set_notifier(state_tx);
-        let sh = shared.clone();
+        let (sh, own) = (shared.clone(), tx.clone());
         let thread = std::thread::Builder::new()
             .name("tailor-loader".into())
-            .spawn(move || run(slot, sh, rx, state_rx))
+            .spawn(move || run(slot, sh, own, rx, state_rx))
             .ok();
         Self { tx, shared, thread }
     }
@@ -277,6 +295,9 @@ impl Drop for Loader {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        // A running fit sees the stop flag at its next step; its thread ends before the plugin
+        // (and its code) goes away.
+        fitting::cancel(&self.shared);
     }
 }
 
@@ -428,10 +449,40 @@ fn refresh_reference(slot: &PresetSlot, shared: &Shared) {
     }
 }
 
-fn handle(slot: &PresetSlot, shared: &Shared, r: Request) {
+fn handle(slot: &PresetSlot, shared: &Arc<Shared>, own: &Sender<Request>, r: Request) {
     let mut stored = slot.get();
     let mut note = None;
     let result = match r {
+        Request::Fit(room) => {
+            fitting::start(shared, own, room);
+            return;
+        }
+        Request::CancelFit => {
+            fitting::cancel(shared);
+            return;
+        }
+        Request::FitFailed(why) => {
+            fitting::finish(shared, Err(why));
+            return;
+        }
+        Request::Fitted { room, json } => {
+            let played = Preset::from_json_str(&json)
+                .map_err(|e| format!("the fitted preset: {e}"))
+                .and_then(|preset| {
+                    apply(shared, &preset)?;
+                    Ok(preset.name().to_string())
+                });
+            let room_text = room.display().to_string();
+            if played.is_ok() {
+                stored.path = None;
+                stored.json = Some(json);
+                stored.factory = None;
+                stored.reference_path = Some(room_text.clone());
+                stored.room_ir = Some(room_text);
+            }
+            fitting::finish(shared, played.clone());
+            played.map(|_| ())
+        }
         Request::File(path) => read_preset_file(&path).and_then(|(preset, text)| {
             apply(shared, &preset)?;
             stored.path = Some(path.display().to_string());
@@ -505,7 +556,7 @@ fn handle(slot: &PresetSlot, shared: &Shared, r: Request) {
 
 /// Plays a state the host restored (when it is newer than what plays): its preset, reference
 /// and SOFA set, or the default with a message when the preset is refused.
-fn apply_restored(slot: &PresetSlot, shared: &Shared) {
+fn apply_restored(slot: &PresetSlot, shared: &Arc<Shared>, own: &Sender<Request>) {
     // An activation running meanwhile prepares the same state; wait for it and skip when it did.
     let _session = shared
         .session
@@ -516,6 +567,17 @@ fn apply_restored(slot: &PresetSlot, shared: &Shared) {
         return;
     }
     let stored = slot.get();
+    // A state that names a room IR to fit and no preset: the default plays while it is fitted.
+    if let (None, None, Some(room)) = (&stored.json, &stored.factory, &stored.room_ir) {
+        if let Err(e) = apply(shared, &default_preset()) {
+            shared.set_error(format!("saved state: {e}"));
+        }
+        shared
+            .applied_generation
+            .store(generation, Ordering::Release);
+        fitting::start(shared, own, PathBuf::from(room));
+        return;
+    }
     match resolve(&stored).and_then(|p| apply(shared, &p)) {
         Ok(()) => {
             shared
@@ -554,16 +616,22 @@ fn restore_default(slot: &PresetSlot, shared: &Shared, stored: &PersistedPreset,
     }
 }
 
-fn run(slot: Arc<PresetSlot>, shared: Arc<Shared>, rx: Receiver<Request>, state_rx: Receiver<()>) {
+fn run(
+    slot: Arc<PresetSlot>,
+    shared: Arc<Shared>,
+    own: Sender<Request>,
+    rx: Receiver<Request>,
+    state_rx: Receiver<()>,
+) {
     while !shared.stop.load(Ordering::Acquire) {
         select! {
             recv(rx) -> r => match r {
-                Ok(r) => handle(&slot, &shared, r),
+                Ok(r) => handle(&slot, &shared, &own, r),
                 Err(_) => return,
             },
             recv(state_rx) -> s => {
                 if s.is_ok() {
-                    apply_restored(&slot, &shared);
+                    apply_restored(&slot, &shared, &own);
                 }
             },
             default(Duration::from_millis(50)) => {
@@ -640,14 +708,14 @@ mod tests {
     }
 
     /// A loader side wired to a prepared engine and mixer at 48 kHz, as after activation.
-    fn session() -> (PresetSlot, Shared, crate::mixer::Mixer, Links) {
+    fn session() -> (PresetSlot, Arc<Shared>, crate::mixer::Mixer, Links) {
         let build = session_build(&default_preset(), 48_000.0).unwrap();
         let full = crate::binaural::engine_build(&build).unwrap();
         let cfg = tailor::engine::EngineConfig::new(48_000.0, 2, crate::binaural::ENGINE_OUTPUTS);
         let reverb = tailor::fx::Reverb::prepare(&full, &cfg).unwrap();
         let controls = tailor::fx::FxControls::default();
         let (mixer, links) = crate::mixer::Mixer::new(48_000.0, 512, 20.0, 500.0, &controls);
-        let shared = Shared::default();
+        let shared = Arc::new(Shared::default());
         *shared.target.lock().unwrap() = Some(Target {
             swap: reverb.swap_handle(),
             sample_rate: 48_000.0,
@@ -655,6 +723,11 @@ mod tests {
             links: links.clone(),
         });
         (PresetSlot::default(), shared, mixer, links)
+    }
+
+    /// A sender for the loader's own requests (the fit threads'); nothing fits in these tests.
+    fn own() -> Sender<Request> {
+        crossbeam_channel::bounded(16).0
     }
 
     fn error(shared: &Shared) -> Option<String> {
@@ -667,7 +740,7 @@ mod tests {
         let ir = tmp("room.wav");
         let h: Vec<f64> = (0..4_800).map(|i| (-(i as f64) / 500.0).exp()).collect();
         write_wav(&ir, 48_000, &[h]).unwrap();
-        handle(&slot, &shared, Request::Reference(ir.clone()));
+        handle(&slot, &shared, &own(), Request::Reference(ir.clone()));
         assert_eq!(error(&shared), None);
         assert_eq!(slot.get().reference_path, Some(ir.display().to_string()));
         assert_eq!(links.reference.len(), 1);
@@ -676,21 +749,21 @@ mod tests {
         // A 0-byte WAV: a message, nothing sent, the stored path unchanged.
         let empty = tmp("empty_ab.wav");
         std::fs::write(&empty, b"").unwrap();
-        handle(&slot, &shared, Request::Reference(empty));
+        handle(&slot, &shared, &own(), Request::Reference(empty));
         assert!(error(&shared).unwrap().contains("reference"));
         assert!(links.reference.is_empty());
         assert_eq!(slot.get().reference_path, Some(ir.display().to_string()));
         // A malformed SOFA: a message, nothing sent, KEMAR kept.
         let bad = tmp("bad.sofa");
         std::fs::write(&bad, b"\x89HDF\r\n garbage").unwrap();
-        handle(&slot, &shared, Request::Sofa(Some(bad)));
+        handle(&slot, &shared, &own(), Request::Sofa(Some(bad)));
         assert!(error(&shared).unwrap().contains("SOFA"));
         assert!(links.binaural.is_empty());
         assert_eq!(slot.get().sofa_path, None);
-        handle(&slot, &shared, Request::Sofa(None));
+        handle(&slot, &shared, &own(), Request::Sofa(None));
         assert_eq!(error(&shared), None);
         assert_eq!(links.binaural.len(), 1);
-        handle(&slot, &shared, Request::ClearReference);
+        handle(&slot, &shared, &own(), Request::ClearReference);
         assert_eq!(slot.get().reference_path, None);
         assert_eq!(links.reference.len(), 1);
     }
@@ -702,11 +775,11 @@ mod tests {
     #[test]
     fn hostile_preset_files_give_messages_and_keep_the_sound() {
         // No engine: the loader validates and converts exactly as for one (`session_build`).
-        let (slot, shared) = (PresetSlot::default(), Shared::default());
+        let (slot, shared) = (PresetSlot::default(), Arc::new(Shared::default()));
         let fitted = factory_preset(factory_count() - 1).unwrap();
         let good = tmp("fitted.json");
         std::fs::write(&good, format!("\u{feff}{}", fitted.to_json_string())).unwrap();
-        handle(&slot, &shared, Request::File(good));
+        handle(&slot, &shared, &own(), Request::File(good));
         assert_eq!(error(&shared), None, "a BOM before valid JSON is fine");
         assert_eq!(playing(&shared), fitted.name());
         let mut doc: serde_json::Value = serde_json::from_str(&fitted.to_json_string()).unwrap();
@@ -732,7 +805,7 @@ mod tests {
         ] {
             let p = tmp(name);
             std::fs::write(&p, bad).unwrap();
-            handle(&slot, &shared, Request::File(p));
+            handle(&slot, &shared, &own(), Request::File(p));
             let e = error(&shared).unwrap_or_default();
             assert!(!e.is_empty(), "{name}: accepted");
             assert_eq!(
@@ -745,8 +818,8 @@ mod tests {
 
     #[test]
     fn a_garbage_state_restores_the_default() {
-        let (slot, shared) = (PresetSlot::default(), Shared::default());
-        handle(&slot, &shared, Request::Factory(1));
+        let (slot, shared) = (PresetSlot::default(), Arc::new(Shared::default()));
+        handle(&slot, &shared, &own(), Request::Factory(1));
         assert_ne!(playing(&shared), default_preset().name());
         for json in [
             "{\"build\": [1, 2",
@@ -761,11 +834,11 @@ mod tests {
                     ..PersistedPreset::default()
                 },
             );
-            apply_restored(&slot, &shared);
+            apply_restored(&slot, &shared, &own());
             assert_eq!(playing(&shared), default_preset().name(), "{json}");
             assert!(error(&shared).unwrap().contains("saved state"));
             assert_eq!(slot.get().json, None, "the refused JSON is not kept");
-            handle(&slot, &shared, Request::Factory(1));
+            handle(&slot, &shared, &own(), Request::Factory(1));
         }
     }
 

@@ -1,5 +1,6 @@
 //! Persisted plugin state: the preset (its JSON travels with the project, so a moved file still
-//! reopens with the same sound), its original path, the reference-IR path and the SOFA path.
+//! reopens with the same sound), its original path, the reference-IR path, the SOFA path and the
+//! room IR a fitted preset came from.
 
 use crossbeam_channel::Sender;
 use nice_plug::params::persist::PersistentField;
@@ -22,6 +23,10 @@ pub struct PersistedPreset {
     /// Path of the SOFA file used for binaural output (`None` = built-in KEMAR).
     #[serde(default)]
     pub sofa_path: Option<String>,
+    /// The room IR (WAV) the preset was fitted from in the plugin. A state that names one but
+    /// holds no preset JSON has the plugin fit it; once fitted, the JSON above is what plays.
+    #[serde(default)]
+    pub room_ir: Option<String>,
 }
 
 /// Thread-safe holder of [`PersistedPreset`]; every host state load bumps a generation counter

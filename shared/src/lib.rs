@@ -11,6 +11,7 @@ pub mod engine;
 pub mod fx;
 pub mod geq;
 pub mod hrtf;
+pub mod ir;
 pub mod limits;
 pub mod linalg;
 pub mod loss;

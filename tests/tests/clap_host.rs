@@ -319,8 +319,7 @@ fn test_preset() -> PersistedPreset {
         path: Some("/moved/away/room.json".into()),
         json: Some(preset.to_json_string()),
         factory: None,
-        reference_path: None,
-        sofa_path: None,
+        ..PersistedPreset::default()
     }
 }
 
@@ -839,11 +838,8 @@ fn a_fitted_stereo_preset_plays_its_own_stereo_image() {
     let (preset, coherence) = fitted_stereo_church();
     assert_eq!(preset.build().n_outputs(), 2);
     let persisted = PersistedPreset {
-        path: None,
         json: Some(preset.to_json_string()),
-        factory: None,
-        reference_path: None,
-        sofa_path: None,
+        ..PersistedPreset::default()
     };
     let mut inst = Instance::new();
     inst.load_state(&state_blob(
@@ -878,4 +874,81 @@ fn a_fitted_stereo_preset_plays_its_own_stereo_image() {
         );
     }
     assert!(got[0].unwrap() > 0.7 && got[6].unwrap() < 0.1, "{got:?}");
+}
+
+/// The preset part of a saved state blob (u64 length, then nice-plug's JSON).
+fn persisted_of(blob: &[u8]) -> PersistedPreset {
+    let doc: serde_json::Value = serde_json::from_slice(&blob[8..]).expect("state JSON");
+    serde_json::from_str(doc["fields"]["preset"].as_str().expect("preset field")).unwrap()
+}
+
+#[test]
+fn a_state_naming_a_room_ir_fits_it_in_the_background_and_plays_that_room() {
+    // A measured room (Arni, 44.1 kHz; see data/rooms/ATTRIBUTION.md).
+    let room = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../data/rooms/arni_variable_room.wav")
+        .canonicalize()
+        .unwrap();
+    let target = tailor::wav::read_wav(&room).unwrap();
+    let fs = target.sample_rate;
+    let params = [
+        ("mix", 1.0),
+        ("gain", 0.0),
+        ("width", 1.0),
+        ("tone", TONE_OPEN_HZ),
+    ];
+    let asked = PersistedPreset {
+        room_ir: Some(room.display().to_string()),
+        ..PersistedPreset::default()
+    };
+    let mut inst = Instance::new();
+    inst.load_state(&state_blob(&params, &asked));
+    // The fit runs on its own thread while the audio thread keeps processing (the plugin is
+    // built with `assert_process_allocs`: an allocation in `process` aborts the test).
+    let input = [noise(fs as usize / 2, 7), noise(fs as usize / 2, 8)];
+    let started = Instant::now();
+    let fitted = loop {
+        let (out, _) = inst.render(fs, &input, &[128, 61, 512], &[]);
+        assert!(out.iter().flatten().all(|v| v.is_finite()));
+        let p = persisted_of(&inst.save_state());
+        if p.json.is_some() {
+            break p;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(900),
+            "no fitted preset after 15 minutes"
+        );
+    };
+    eprintln!("fitted in {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!(fitted.room_ir, asked.room_ir);
+    assert_eq!(
+        fitted.reference_path, asked.room_ir,
+        "the room is the A/B reference"
+    );
+    let preset = tailor::Preset::from_json_str(fitted.json.as_deref().unwrap()).unwrap();
+    assert_eq!(preset.name(), "fit: arni_variable_room");
+    // The plugin's impulse response has the room's octave-band RTs (ISO 3382-1 estimator).
+    let n = target.len();
+    let mut impulse = vec![0.0f32; n];
+    impulse[0] = 1.0;
+    let (out, _) = inst.render(fs, &[impulse.clone(), impulse.clone()], &[256], &[]);
+    let got: Vec<f64> = out[0].iter().map(|&v| f64::from(v)).collect();
+    let c = tailor::analysis::compare::compare_irs(&target.channels[0], &got, fs).unwrap();
+    for ((f, a), b) in c.bands_hz.iter().zip(&c.rt_a_s).zip(&c.rt_b_s) {
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(
+            (b / a - 1.0).abs() <= 0.05,
+            "{f} Hz: room {a:.3} s, plugin {b:.3} s"
+        );
+    }
+    // The state round-trips with the fitted preset: a reopened project plays it, never refits.
+    let saved = inst.save_state();
+    let mut again = Instance::new();
+    again.load_state(&saved);
+    assert_eq!(persisted_of(&again.save_state()), fitted);
+    let (out2, _) = again.render(fs, &[impulse.clone(), impulse], &[256], &[]);
+    assert!(
+        max_rel_error(&out2, &out) < 1e-4,
+        "the reopened state plays differently"
+    );
 }

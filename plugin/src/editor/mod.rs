@@ -49,6 +49,7 @@ pub struct EditorApp {
     preset_path: String,
     reference_path: String,
     sofa_path: String,
+    room_path: String,
     azimuth_deg: f64,
     elevation_deg: f64,
     factory: usize,
@@ -70,6 +71,7 @@ pub fn create(
         preset_path: stored.path.unwrap_or_default(),
         reference_path: stored.reference_path.unwrap_or_default(),
         sofa_path: stored.sofa_path.unwrap_or_default(),
+        room_path: stored.room_ir.unwrap_or_default(),
         azimuth_deg: 90.0,
         elevation_deg: 0.0,
         factory: 0,
@@ -114,8 +116,8 @@ impl EditorApp {
         });
     }
 
-    /// Files dropped on the editor: a preset (.json), a reference IR (.wav) or an HRTF set
-    /// (.sofa) load as if typed into their field.
+    /// Files dropped on the editor: a preset (.json) or an HRTF set (.sofa) load as if typed
+    /// into their field; a room IR (.wav) is fitted (and becomes the A/B reference).
     fn dropped_files(&mut self, ctx: &egui::Context) {
         let dropped: Vec<PathBuf> = ctx.input(|i| {
             i.raw
@@ -131,8 +133,8 @@ impl EditorApp {
                     self.preset_path = text;
                     self.send(r);
                 }
-                Some(r @ Request::Reference(_)) => {
-                    self.reference_path = text;
+                Some(r @ Request::Fit(_)) => {
+                    self.room_path = text;
                     self.send(r);
                 }
                 Some(r @ Request::Sofa(_)) => {
@@ -144,9 +146,68 @@ impl EditorApp {
         }
     }
 
+    /// The room fit: path, "Fit room", and while it runs its stage, a progress bar and
+    /// "Cancel"; afterwards how it ended.
+    fn fit_row(&mut self, ui: &mut egui::Ui) {
+        let fit = self
+            .shared
+            .fit
+            .lock()
+            .map(|f| f.clone())
+            .unwrap_or_default();
+        ui.horizontal(|ui| {
+            ui.label("Room IR to fit");
+            ui.add_enabled(
+                !fit.running,
+                egui::TextEdit::singleline(&mut self.room_path)
+                    .hint_text("a measured room impulse response (.wav)")
+                    .desired_width(560.0),
+            );
+            if fit.running {
+                if ui.button("Cancel").clicked() {
+                    self.send(Request::CancelFit);
+                }
+            } else if ui.button("Fit room").clicked() && !self.room_path.trim().is_empty() {
+                self.send(Request::Fit(self.room_path.trim().into()));
+            }
+        });
+        if fit.running {
+            ui.add(
+                egui::ProgressBar::new(fit.fraction)
+                    .show_percentage()
+                    .text(format!("fitting {} — {}", short_name(&fit.room), fit.stage)),
+            );
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(100));
+        } else {
+            match &fit.outcome {
+                Some(Ok(name)) => {
+                    ui.colored_label(
+                        Color32::LIGHT_GREEN,
+                        format!(
+                            "✔ fitted {} — playing \"{name}\"; the room is the A/B reference",
+                            short_name(&fit.room)
+                        ),
+                    );
+                }
+                Some(Err(why)) => {
+                    ui.colored_label(
+                        Color32::from_rgb(255, 90, 90),
+                        format!(
+                            "⚠ fit of {}: {why}; the sound was kept",
+                            short_name(&fit.room)
+                        ),
+                    );
+                }
+                None => {}
+            }
+        }
+    }
+
     fn loaders(&mut self, ui: &mut egui::Ui) {
         self.dropped_files(ui.ctx());
-        ui.label("Drop a preset (.json), reference IR (.wav) or HRTF set (.sofa) on the window, or type a path:");
+        ui.label("Drop a room IR (.wav) to fit it, a preset (.json) or an HRTF set (.sofa) on the window, or type a path:");
+        self.fit_row(ui);
         ui.horizontal(|ui| {
             ui.label("Factory");
             egui::ComboBox::from_id_salt("factory")
@@ -403,13 +464,20 @@ impl nice_plug_egui::NiceEguiApp for EditorApp {
     }
 }
 
+/// The file name of `path` (the whole text when it has none).
+fn short_name(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned())
+}
+
 /// The loader request for a file dropped on the editor, by extension (case-insensitive):
-/// `.json` → preset, `.wav` → reference IR, `.sofa` → HRTF set; anything else is ignored.
+/// `.json` → preset, `.wav` → fit the room, `.sofa` → HRTF set; anything else is ignored.
 pub fn request_for_drop(path: &Path) -> Option<Request> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
     match ext.as_str() {
         "json" => Some(Request::File(path.to_path_buf())),
-        "wav" | "wave" => Some(Request::Reference(path.to_path_buf())),
+        "wav" | "wave" => Some(Request::Fit(path.to_path_buf())),
         "sofa" => Some(Request::Sofa(Some(path.to_path_buf()))),
         _ => None,
     }
@@ -423,7 +491,7 @@ mod drop_tests {
     fn dropped_files_map_to_their_loader_requests() {
         let r = |p: &str| request_for_drop(Path::new(p));
         assert!(matches!(r("/x/room.JSON"), Some(Request::File(_))));
-        assert!(matches!(r("ir.wav"), Some(Request::Reference(_))));
+        assert!(matches!(r("ir.wav"), Some(Request::Fit(_))));
         assert!(matches!(r("kemar.sofa"), Some(Request::Sofa(Some(_)))));
         assert!(r("notes.txt").is_none());
         assert!(r("no_extension").is_none());

@@ -49,6 +49,14 @@ pub enum PresetError {
         /// Its text ("NaN", "inf", ...).
         value: String,
     },
+    /// The preset file could not be read (missing, unreadable, too large).
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A field has the wrong shape, type or value.
     #[error("{field}: {message}")]
     Field {

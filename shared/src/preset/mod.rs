@@ -87,6 +87,41 @@ pub const BUNDLED_PRESETS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Largest preset file [`read_file`] reads, bytes (a fitted 96 kHz true-stereo preset with its
+/// early FIRs is a few MB).
+pub const MAX_PRESET_BYTES: u64 = 64 << 20;
+
+/// Reads and validates the preset file at `path` (at most [`MAX_PRESET_BYTES`]): the one preset
+/// loader of the CLI, the A/B tools and the plugin.
+pub fn read_file(path: &std::path::Path) -> Result<Preset, PresetError> {
+    let file = |message: String| PresetError::File {
+        path: path.display().to_string(),
+        message,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| file(e.to_string()))?;
+    if meta.len() > MAX_PRESET_BYTES {
+        return Err(file(format!(
+            "{} bytes is larger than the {MAX_PRESET_BYTES}-byte limit",
+            meta.len()
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| file(e.to_string()))?;
+    Preset::from_json_str(&text).map_err(|e| file(e.to_string()))
+}
+
+/// Loads `spec`: a preset file's path ([`read_file`]) or, when no such file exists, a bundled
+/// preset's name ([`bundled_preset`]).
+pub fn load(spec: &str) -> Result<Preset, PresetError> {
+    let path = std::path::Path::new(spec);
+    if path.exists() {
+        return read_file(path);
+    }
+    bundled_preset(spec).map_err(|e| PresetError::File {
+        path: spec.into(),
+        message: format!("neither a file nor a bundled preset ({e})"),
+    })
+}
+
 /// Loads a bundled preset by name (optional ".json"), like pyFDN's `get_fdn_preset`.
 pub fn bundled_preset(name: &str) -> Result<Preset, PresetError> {
     let key = name.strip_suffix(".json").unwrap_or(name);

@@ -496,7 +496,14 @@ mod tests {
             cancel_after: None,
         };
         let mut keep = Keep(0);
-        let r = fit(&[ir.clone()], fs, &quick(), &mut p, Some(&mut keep)).unwrap();
+        let r = fit(
+            std::slice::from_ref(&ir),
+            fs,
+            &quick(),
+            &mut p,
+            Some(&mut keep),
+        )
+        .unwrap();
         assert_eq!(
             p.stages,
             [Stage::Design, Stage::Refine, Stage::Polish, Stage::Check]

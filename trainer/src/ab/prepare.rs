@@ -67,7 +67,7 @@ pub fn prepare(opts: &PrepareOptions) -> Result<Session> {
             opts.tail_seconds
         );
     }
-    let preset = crate::cli::load_preset(&opts.preset)?;
+    let preset = tailor::preset::load(&opts.preset)?;
     let build = preset.build().clone();
     let stability = build.check_stable().context("the preset would not decay")?;
     if stability.is_lossless() {

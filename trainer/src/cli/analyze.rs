@@ -50,7 +50,7 @@ pub struct ExtraAnalysis {
 
 /// Prints the analysis.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let audio = tailor::wav::read_ir(&args.ir)?;
+    let audio = tailor::ir::load(&args.ir, &tailor::ir::IrPolicy::ROOM)?;
     let name = args.ir.display().to_string();
     let ir = &audio.channels[0];
     let fs = audio.sample_rate;

@@ -1,6 +1,5 @@
 //! `tailor compare A.wav B.wav [--json]`: how far B is from the target A.
 
-use anyhow::Context;
 use std::path::PathBuf;
 use tailor::analysis::compare::{compare_irs, Comparison};
 use tailor::analysis::stereo::{compare_channels, MultiComparison};
@@ -55,24 +54,25 @@ Multichannel A and B (both ≥ 2 channels): the keys above are channel 0's, plus
 
 /// Runs the comparison and prints it.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let a = tailor::wav::read_ir(&args.a)?;
-    let b = tailor::wav::read_ir(&args.b)?;
+    use tailor::ir::{load, IrPolicy};
+    let a = load(&args.a, &IrPolicy::ROOM)?;
     let fs = a.sample_rate;
-    let mut notes = Vec::new();
-    let b_channels = if b.sample_rate == fs {
-        b.channels.clone()
-    } else {
-        notes.push(format!(
-            "{}: resampled from {} Hz to {} Hz (A's rate)",
-            args.b.display(),
-            b.sample_rate,
-            fs
-        ));
-        tailor::resample::resample(&b.channels, b.sample_rate, fs)
-            .with_context(|| format!("resampling {}", args.b.display()))?
-    };
+    // B at A's rate.
+    let b = load(
+        &args.b,
+        &IrPolicy {
+            rate: Some(fs),
+            ..IrPolicy::ROOM
+        },
+    )?;
+    let mut notes: Vec<String> = b
+        .notes
+        .iter()
+        .map(|n| format!("{}: {n} (A's rate)", args.b.display()))
+        .collect();
+    let b_channels = &b.channels;
     if a.channels.len() > 1 && b_channels.len() > 1 {
-        let c = compare_channels(&a.channels, &b_channels, fs)?;
+        let c = compare_channels(&a.channels, b_channels, fs)?;
         return emit(args.json, &notes, &c, print_multi);
     }
     for (name, audio) in [(&args.a, &a), (&args.b, &b)] {

@@ -22,7 +22,7 @@ pub struct Args {
 /// Loads the preset, adds decay, renders, writes the preset and WAV, prints the analysis.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)?;
-    let mut preset = super::load_preset(&args.preset)?;
+    let mut preset = tailor::preset::load(&args.preset)?;
     let build = tailor::with_decay(preset.build(), args.rt)?;
     let stability = build.check_stable()?;
     preset.set_build(build.clone());

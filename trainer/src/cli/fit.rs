@@ -221,7 +221,7 @@ fn layout(args: &Args) -> Layout {
 /// Runs the fit: reads the IR, calls [`tailor::room::fit`], writes the preset, the report and
 /// the plots.
 pub fn run(args: &Args) -> Result<()> {
-    let audio = tailor::wav::read_ir(&args.ir)?;
+    let audio = tailor::ir::load(&args.ir, &tailor::ir::IrPolicy::ROOM)?;
     let fs = audio.sample_rate;
     let opts = FitOptions {
         n: args.n,

@@ -81,18 +81,6 @@ pub fn main() -> i32 {
     }
 }
 
-/// Loads a preset from a file path, or from the bundled set by name (e.g. `colorless_N16_d1`).
-pub fn load_preset(spec: &str) -> anyhow::Result<tailor::Preset> {
-    use anyhow::Context;
-    let path = std::path::Path::new(spec);
-    if path.exists() {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {spec}"))?;
-        return tailor::Preset::from_json_str(&text).with_context(|| spec.to_string());
-    }
-    tailor::preset::bundled_preset(spec)
-        .with_context(|| format!("{spec} is neither a file nor a bundled preset"))
-}
-
 /// Parses an RT argument: `2.0` (flat) or `2.0,0.5` (DC, Nyquist), seconds.
 pub fn parse_rt(s: &str) -> Result<tailor::Rt, String> {
     let parts: Vec<&str> = s.split(',').collect();

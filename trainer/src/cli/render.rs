@@ -33,7 +33,7 @@ pub struct Args {
 
 /// Renders and writes the IR.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let preset = super::load_preset(&args.preset)?;
+    let preset = tailor::preset::load(&args.preset)?;
     let mut build = preset.build().clone();
     if let Some(rt) = args.rt {
         build = tailor::with_decay(&build, rt)?;

@@ -209,7 +209,7 @@ pub fn run(cmd: &TrainCommand) -> Result<()> {
 
 /// Loads and validates an initial preset: stable, and refused before any training otherwise.
 fn load_init(spec: &str) -> Result<Build> {
-    let preset = super::load_preset(spec)?;
+    let preset = tailor::preset::load(spec)?;
     let build = preset.build().clone();
     build
         .check_stable()

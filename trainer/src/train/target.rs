@@ -112,8 +112,8 @@ pub fn load_target(
     n_in: usize,
     min_len: usize,
 ) -> Result<Target> {
-    let audio =
-        tailor::wav::read_ir(path).with_context(|| format!("reading target {}", path.display()))?;
+    let audio = tailor::ir::load(path, &tailor::ir::IrPolicy::ROOM)
+        .with_context(|| format!("reading target {}", path.display()))?;
     target_from_channels(
         &audio.channels,
         audio.sample_rate,

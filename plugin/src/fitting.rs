@@ -1,0 +1,215 @@
+//! Fitting a room in the plugin: a dropped (or typed) room IR is fitted by
+//! [`tailor::room::fit`] on its own thread (never the audio thread, nor the loader, which stays
+//! free for other requests). The editor follows the stage and progress through [`FitStatus`] and
+//! can cancel; when the fit is done the loader swaps the fitted preset in (the engine's
+//! crossfading swap), keeps its JSON in the plugin state (so a reopened project never refits)
+//! and makes the room IR the A/B reference. A failed or cancelled fit leaves the sound as it was.
+
+use crate::loader::{Request, Shared};
+use crossbeam_channel::Sender;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tailor::ir::{load, IrPolicy};
+use tailor::room::{FitError, FitOptions, Progress, Stage};
+
+/// What the plugin writes as the fitted preset's `fitted_by`.
+pub const FITTED_BY: &str = "Tailor Reverb plugin";
+
+/// Where a fit stands, for the editor.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FitStatus {
+    /// A fit is running.
+    pub running: bool,
+    /// The room IR being (or last) fitted.
+    pub room: String,
+    /// The running stage, in words.
+    pub stage: String,
+    /// Progress of the whole fit, 0 … 1.
+    pub fraction: f32,
+    /// How the last fit ended: `Ok` names the fitted preset, `Err` says why it failed.
+    pub outcome: Option<Result<String, String>>,
+}
+
+/// A running fit: its cancel flag and thread.
+#[derive(Debug)]
+pub struct FitJob {
+    cancel: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FitJob {
+    /// Asks the fit to stop and waits for its thread (the fit checks between its steps).
+    pub fn cancel_and_join(mut self) {
+        self.cancel.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Share of the whole fit at which each stage starts (the design's renders take most of it).
+fn stage_start(stage: Stage) -> f32 {
+    match stage {
+        Stage::Design => 0.0,
+        Stage::Refine => 0.8,
+        Stage::Polish => 0.8,
+        Stage::Stereo => 0.9,
+        Stage::Check => 0.97,
+    }
+}
+
+/// Progress into [`Shared::fit`]; cancelled by the job's flag or the plugin's shutdown.
+struct Report<'a> {
+    shared: &'a Shared,
+    cancel: &'a AtomicBool,
+    stage: Stage,
+    steps: usize,
+}
+
+impl Report<'_> {
+    fn update(&self, f: impl FnOnce(&mut FitStatus)) {
+        if let Ok(mut s) = self.shared.fit.lock() {
+            f(&mut s);
+        }
+    }
+}
+
+impl Progress for Report<'_> {
+    fn stage(&mut self, stage: Stage, steps: usize) {
+        self.stage = stage;
+        self.steps = steps;
+        self.update(|s| {
+            s.stage = stage.describe().to_string();
+            s.fraction = stage_start(stage);
+        });
+    }
+
+    fn step(&mut self, done: usize, note: &str) {
+        let (from, to) = match self.stage {
+            Stage::Design => (0.0, 0.8),
+            s => (stage_start(s), stage_start(s)),
+        };
+        let within = if self.steps > 0 {
+            (done as f32 / self.steps as f32).min(1.0)
+        } else {
+            0.0
+        };
+        let stage = format!("{}: {note}", self.stage.describe());
+        self.update(|s| {
+            s.stage = stage;
+            s.fraction = from + (to - from) * within;
+        });
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Acquire) || self.shared.stop.load(Ordering::Acquire)
+    }
+}
+
+/// Fits the room IR at `path`: the preset JSON (validated as the engine validates it), or why
+/// not.
+pub fn fit_room(path: &Path, progress: &mut dyn Progress) -> Result<String, String> {
+    let ir = load(path, &IrPolicy::ROOM).map_err(|e| e.to_string())?;
+    let opts = FitOptions {
+        name: path
+            .file_stem()
+            .map_or_else(|| "room".into(), |s| s.to_string_lossy().into_owned()),
+        source: path.display().to_string(),
+        fitted_by: FITTED_BY.into(),
+        ..FitOptions::default()
+    };
+    match tailor::room::fit(&ir.channels, ir.sample_rate, &opts, progress, None) {
+        Ok(r) => Ok(r.preset.to_json_string()),
+        Err(FitError::Cancelled) => Err("cancelled".into()),
+        Err(e) => Err(format!("cannot fit {}: {e}", path.display())),
+    }
+}
+
+/// Starts fitting `room` on a new thread (a fit already running is cancelled first); the
+/// result comes back to the loader as [`Request::Fitted`] or [`Request::FitFailed`].
+pub fn start(shared: &Arc<Shared>, loader: &Sender<Request>, room: PathBuf) {
+    cancel(shared);
+    let cancel = Arc::new(AtomicBool::new(false));
+    if let Ok(mut s) = shared.fit.lock() {
+        *s = FitStatus {
+            running: true,
+            room: room.display().to_string(),
+            stage: "reading the room IR".into(),
+            fraction: 0.0,
+            outcome: None,
+        };
+    }
+    let (sh, flag, tx) = (shared.clone(), cancel.clone(), loader.clone());
+    let thread = std::thread::Builder::new()
+        .name("tailor-fit".into())
+        .spawn(move || {
+            let mut report = Report {
+                shared: &sh,
+                cancel: &flag,
+                stage: Stage::Design,
+                steps: 0,
+            };
+            let result = fit_room(&room, &mut report);
+            if flag.load(Ordering::Acquire) || sh.stop.load(Ordering::Acquire) {
+                return;
+            }
+            let r = match result {
+                Ok(json) => Request::Fitted { room, json },
+                Err(why) => Request::FitFailed(why),
+            };
+            // The loader drains its queue every 50 ms; give up only when the plugin closes.
+            let mut r = r;
+            while !sh.stop.load(Ordering::Acquire) {
+                match tx.send_timeout(r, Duration::from_millis(100)) {
+                    Ok(()) => return,
+                    Err(e) => r = e.into_inner(),
+                }
+            }
+        });
+    match thread {
+        Ok(t) => {
+            if let Ok(mut j) = shared.fit_job.lock() {
+                *j = Some(FitJob {
+                    cancel,
+                    thread: Some(t),
+                });
+            }
+        }
+        Err(e) => finish(shared, Err(format!("cannot start the fit: {e}"))),
+    }
+}
+
+/// Cancels the running fit, if any, and waits for its thread.
+pub fn cancel(shared: &Shared) {
+    let job = shared.fit_job.lock().ok().and_then(|mut j| j.take());
+    if let Some(job) = job {
+        job.cancel_and_join();
+        if let Ok(mut s) = shared.fit.lock() {
+            if s.running {
+                s.running = false;
+                s.outcome = Some(Err("cancelled".into()));
+            }
+        }
+    }
+}
+
+/// Records how the fit ended.
+pub fn finish(shared: &Shared, outcome: Result<String, String>) {
+    if let Ok(mut j) = shared.fit_job.lock() {
+        if let Some(mut job) = j.take() {
+            // The thread has sent its result and is ending.
+            if let Some(t) = job.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+    if let Ok(mut s) = shared.fit.lock() {
+        s.running = false;
+        s.fraction = if outcome.is_ok() { 1.0 } else { s.fraction };
+        s.stage.clear();
+        s.outcome = Some(outcome);
+    }
+}
