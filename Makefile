@@ -30,9 +30,15 @@ demo: build
 	$(TAILOR) compare $(ROOM_IR) out/meetingroom_fit.wav
 	@echo "summary plot (room vs fit): out/meetingroom_fit.summary.png"
 
+# The workspace build unifies features (the trainer turns on `tailor/grad`), so the plugin and
+# `tailor` are also linted on their own, without `grad`, and the plugin's tree must hold no candle.
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p tailor-plugin --all-targets -- -D warnings
+	$(CARGO) clippy -p tailor --no-default-features --all-targets -- -D warnings
+	@if $(CARGO) tree -p tailor-plugin -e normal --prefix none | grep '^candle'; then \
+	  echo "error: tailor-plugin depends on candle (tailor's feature grad leaked in)"; exit 1; fi
 
 # The golden conformance (`tailor conformance data/golden`) runs inside the trainer's CLI tests.
 test: deps lint

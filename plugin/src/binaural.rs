@@ -163,8 +163,8 @@ mod tests {
 
     #[test]
     fn engine_build_keeps_stereo_rows_and_adds_the_ring() {
-        let p = crate::loader::default_preset();
-        let s = crate::loader::session_build(&p, 48_000.0).unwrap();
+        let p = crate::presets::default_preset();
+        let s = crate::presets::session_build(&p, 48_000.0).unwrap();
         let b = engine_build(&s).unwrap();
         assert_eq!(b.n_out(), ENGINE_OUTPUTS);
         assert_eq!(b.c().row(0), s.c().row(0));
@@ -179,7 +179,7 @@ mod tests {
     #[test]
     fn a_stereo_build_with_an_output_mix_keeps_its_mix_and_adds_the_ring() {
         // A fitted stereo room's shape: four FDN outputs mixed to two channels.
-        let p = crate::loader::default_preset();
+        let p = crate::presets::default_preset();
         let mono = p.build();
         let n = mono.n();
         let c0 = mono.c().row(0).to_vec();

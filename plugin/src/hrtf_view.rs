@@ -4,8 +4,9 @@
 //! hrtfpykit's `hrtf_difference` semantics), with its mean.
 
 use crate::analysis::{BAND_HZ, CURVE_POINTS};
+use tailor::analysis::spectrum::on_log_grid;
 use tailor::hrtf::metrics::{ild_spectrum, lsd, LsdOptions, Reduce};
-use tailor::hrtf::{Direction, Ear, HrirSet, HrtfSpectra};
+use tailor::hrtf::{nearest_direction, Direction, Ear, HrirSet, HrtfSpectra};
 
 /// Magnitude floor ε (linear) of the dB curves and the ILD.
 pub const EPSILON: f64 = 1e-12;
@@ -34,55 +35,18 @@ pub struct HrtfView {
 impl HrtfView {
     /// Index of the measurement nearest to (`azimuth_deg`, `elevation_deg`) in degrees.
     pub fn nearest(&self, azimuth_deg: f64, elevation_deg: f64) -> Option<usize> {
-        let want = Direction::new(azimuth_deg, elevation_deg);
-        (0..self.directions.len()).min_by(|&a, &b| {
-            self.directions[a]
-                .angle_to(&want)
-                .total_cmp(&self.directions[b].angle_to(&want))
-        })
+        nearest_direction(
+            &self.directions,
+            &Direction::new(azimuth_deg, elevation_deg),
+        )
     }
-}
-
-/// Bins of a log-spaced grid (`CURVE_POINTS` points over 20 Hz–min(20 kHz, 0.49·fs)) sampled
-/// from a per-bin curve; returns (Hz, value) points.
-fn on_log_grid(values: &[f64], freqs: &[f64]) -> Vec<[f64; 2]> {
-    let top = freqs.last().copied().unwrap_or(0.0);
-    let hi = BAND_HZ.1.min(top);
-    if freqs.len() < 2 || hi <= BAND_HZ.0 {
-        return Vec::new();
-    }
-    let df = freqs[1] - freqs[0];
-    (0..CURVE_POINTS)
-        .map(|k| {
-            let f = BAND_HZ.0 * (hi / BAND_HZ.0).powf(k as f64 / (CURVE_POINTS - 1) as f64);
-            let i = ((f / df).round() as usize).min(values.len() - 1);
-            [f, values[i]]
-        })
-        .collect()
-}
-
-/// `reference` put on the grid of `set`: resampled to its rate, each of `set`'s directions
-/// taking the nearest reference measurement (so [`lsd`] can compare the two).
-pub fn on_grid_of(reference: &HrirSet, set: &HrirSet) -> Result<HrirSet, String> {
-    let r = reference
-        .resampled(set.sample_rate())
-        .map_err(|e| e.to_string())?;
-    let mut ir = Vec::with_capacity(set.n_directions() * 2 * r.len());
-    for d in set.directions() {
-        let m = r.nearest(d);
-        for ear in Ear::BOTH {
-            ir.extend_from_slice(r.hrir(m, ear));
-        }
-    }
-    HrirSet::new(ir, set.directions().to_vec(), r.len(), set.sample_rate())
-        .map_err(|e| e.to_string())
 }
 
 /// Per-direction LSD (mean of both ears) between `set` and `reference` in dB, 20 Hz–20 kHz,
 /// with the global mean. Grids may differ: the reference is resampled and looked up at the
-/// nearest direction ([`on_grid_of`]); both are transformed with a common FFT length.
+/// nearest direction ([`HrirSet::on_grid_of`]); both are transformed with a common FFT length.
 pub fn lsd_to(set: &HrirSet, reference: &HrirSet) -> Result<(Vec<f64>, f64), String> {
-    let r = on_grid_of(reference, set)?;
+    let r = reference.on_grid_of(set).map_err(|e| e.to_string())?;
     let n = set.len().max(r.len()).next_power_of_two().max(2);
     let a = set.spectra(Some(n)).map_err(|e| e.to_string())?;
     let b = r.spectra(Some(n)).map_err(|e| e.to_string())?;
@@ -97,11 +61,21 @@ pub fn compute(name: &str, set: &HrirSet, reference: &HrirSet) -> Result<HrtfVie
     let freqs = spectra.frequencies();
     let magnitude = (0..set.n_directions())
         .map(|m| {
-            Ear::BOTH.map(|ear| on_log_grid(&spectra.magnitude_db_floored(m, ear, EPSILON), &freqs))
+            Ear::BOTH.map(|ear| {
+                let db = spectra.magnitude_db_floored(m, ear, EPSILON);
+                on_log_grid(&db, &freqs, BAND_HZ, CURVE_POINTS)
+            })
         })
         .collect();
     let ild = (0..set.n_directions())
-        .map(|m| on_log_grid(&ild_spectrum(&spectra, m, EPSILON), &freqs))
+        .map(|m| {
+            on_log_grid(
+                &ild_spectrum(&spectra, m, EPSILON),
+                &freqs,
+                BAND_HZ,
+                CURVE_POINTS,
+            )
+        })
         .collect();
     let mut view = HrtfView {
         name: name.to_string(),

@@ -14,6 +14,7 @@ pub mod hrtf_view;
 pub mod loader;
 pub mod mixer;
 pub mod params;
+pub mod presets;
 pub mod reference;
 pub mod state;
 
@@ -142,13 +143,13 @@ impl Plugin for TailorReverb {
         let generation = self.params.preset.generation();
         let stored = self.params.preset.get();
         let engine_build = |p: &tailor::Preset| {
-            loader::session_build(p, fs).and_then(|b| binaural::engine_build(&b).map(|e| (b, e)))
+            presets::session_build(p, fs).and_then(|b| binaural::engine_build(&b).map(|e| (b, e)))
         };
         let (preset, (build, full), error) =
-            match loader::resolve(&stored).and_then(|p| engine_build(&p).map(|b| (p, b))) {
+            match presets::resolve(&stored).and_then(|p| engine_build(&p).map(|b| (p, b))) {
                 Ok((p, b)) => (p, b, None),
                 Err(e) => {
-                    let p = loader::default_preset();
+                    let p = presets::default_preset();
                     match engine_build(&p) {
                         Ok(b) => (p, b, Some(format!("saved preset: {e}"))),
                         Err(e) => return self.activate_dry(&e),
@@ -159,7 +160,7 @@ impl Plugin for TailorReverb {
         config.smoothing_ms = SMOOTHING_MS;
         config.max_predelay_ms = MAX_PREDELAY_MS;
         let (early_part, early, error) =
-            match loader::session_early_part(&preset, fs).and_then(|part| {
+            match presets::session_early_part(&preset, fs).and_then(|part| {
                 let e = part
                     .as_ref()
                     .map(|e| binaural::engine_early(e, build.n_outputs()))

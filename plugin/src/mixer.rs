@@ -37,7 +37,7 @@ pub enum Retired {
     Binaural(Box<BinauralRenderer>),
 }
 
-/// The control-side ends of the mixer's channels (kept in [`crate::loader::Target`]).
+/// The control-side ends of the mixer's channels (kept in the loader's `Target`).
 #[derive(Debug, Clone)]
 pub struct Links {
     /// New reference convolver (`None` removes the reference).
@@ -539,8 +539,8 @@ mod tests {
     }
 
     fn session() -> (tailor::Build, Reverb) {
-        let p = crate::loader::default_preset();
-        let stereo = crate::loader::session_build(&p, FS).unwrap();
+        let p = crate::presets::default_preset();
+        let stereo = crate::presets::session_build(&p, FS).unwrap();
         let full = crate::binaural::engine_build(&stereo).unwrap();
         let mut cfg = EngineConfig::new(FS, 2, ENGINE_OUTPUTS);
         cfg.max_block = MB;

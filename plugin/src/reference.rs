@@ -1,12 +1,15 @@
 //! The A/B reference: a measured impulse response (WAV) played by uniformly partitioned FFT
 //! convolution ([`tailor::convolution::Convolver`], zero latency, allocation-free), scaled so its
-//! energy over the first second equals the FDN's. Everything here except
+//! energy over the first second equals the FDN's ([`tailor::loudness::energy_matching_gain`]).
+//! Everything here except
 //! [`ReferenceConv::process`] runs on the loader thread.
 
-use crate::loader::MAX_REFERENCE_SECONDS;
+use crate::presets::MAX_REFERENCE_SECONDS;
 use std::path::Path;
 use tailor::convolution::Convolver;
+use tailor::loudness::{energy_matching_gain, window_energy, EnergyMatchError};
 use tailor::preset::EarlyReflections;
+use tailor::response::impulse_response_channels;
 use tailor::Build;
 
 /// Length of the loudness-matching window in seconds.
@@ -81,17 +84,10 @@ pub fn read_ir(path: &Path, fs: f64) -> Result<ReferenceIr, String> {
     })
 }
 
-/// Energy (sum of squares) of the first `MATCH_SECONDS` of each signal, averaged over signals.
+/// Energy (sum of squares) of the first `MATCH_SECONDS` of each signal, averaged over signals
+/// ([`window_energy`]).
 pub fn first_second_energy(signals: &[Vec<f64>], fs: f64) -> f64 {
-    if signals.is_empty() {
-        return 0.0;
-    }
-    let n = (MATCH_SECONDS * fs).round() as usize;
-    signals
-        .iter()
-        .map(|s| s.iter().take(n).map(|v| v * v).sum::<f64>())
-        .sum::<f64>()
-        / signals.len() as f64
+    window_energy(signals, fs, MATCH_SECONDS)
 }
 
 /// Energy of the FDN's impulse response over its first second (input 0 to each output),
@@ -105,25 +101,24 @@ pub fn fdn_energy(build: &Build) -> f64 {
 pub fn preset_energy(build: &Build, early: Option<&EarlyReflections>) -> f64 {
     let fs = build.sample_rate();
     let len = (MATCH_SECONDS * fs).round() as usize;
-    let ir = tailor::response::impulse_response(build, len);
-    let mut outs: Vec<Vec<f64>> = (0..build.n_outputs()).map(|o| ir.channel(o, 0)).collect();
-    if let Some(e) = early {
-        // Shapes come from the same preset; a mismatch leaves the FDN-only energy.
-        let _ = tailor::response::add_early_channels(&mut outs, e, 0, fs);
-    }
-    first_second_energy(&outs, fs)
+    // A FIR whose shape does not fit the build leaves the FDN-only energy.
+    first_second_energy(&impulse_response_channels(build, early, 0, len), fs)
 }
 
 /// Linear gain that gives `reference` the energy `target` over its first second.
 pub fn matching_gain(reference: &ReferenceIr, target: f64) -> Result<f64, String> {
-    let e = first_second_energy(&reference.channels, reference.sample_rate);
-    if !(e > 0.0 && e.is_finite()) {
-        return Err("the reference IR has no energy in its first second".into());
-    }
-    if !(target > 0.0 && target.is_finite()) {
-        return Err("the FDN has no energy in its first second".into());
-    }
-    Ok((target / e).sqrt())
+    energy_matching_gain(
+        &reference.channels,
+        reference.sample_rate,
+        MATCH_SECONDS,
+        target,
+    )
+    .map_err(|e| match e {
+        EnergyMatchError::SilentSignal => {
+            "the reference IR has no energy in its first second".into()
+        }
+        EnergyMatchError::SilentTarget => "the FDN has no energy in its first second".into(),
+    })
 }
 
 /// The audio-thread side of the reference: one convolver per output channel with the matching
@@ -200,10 +195,10 @@ mod tests {
         // The fitted meeting room plays the measured early part, so against the measured IR the
         // matching gain is about 1; the FDN alone (without the FIR that replaces its own early
         // response by the measured one) has a different first-second energy.
-        let p = crate::loader::factory_preset(crate::loader::FACTORY.len()).unwrap();
+        let p = crate::presets::factory_preset(crate::presets::FACTORY.len()).unwrap();
         let fs = 48_000.0;
-        let build = crate::loader::session_build(&p, fs).unwrap();
-        let early = crate::loader::session_early_part(&p, fs).unwrap();
+        let build = crate::presets::session_build(&p, fs).unwrap();
+        let early = crate::presets::session_early_part(&p, fs).unwrap();
         let room = Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../data/rir/meetingroom_to_hallway_290cm.wav"
@@ -244,7 +239,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../data/rir/meetingroom_to_hallway_290cm.wav");
         let build =
-            crate::loader::session_build(&crate::loader::default_preset(), 44_100.0).unwrap();
+            crate::presets::session_build(&crate::presets::default_preset(), 44_100.0).unwrap();
         let (mut conv, _) = prepare(&path, &build, None, 4_096).unwrap();
         let n = 44_100;
         let mut x = vec![0.0f32; n];

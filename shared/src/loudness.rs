@@ -1,4 +1,5 @@
-//! ITU-R BS.1770 loudness (integrated, gated) via the `ebur128` crate.
+//! ITU-R BS.1770 loudness (integrated, gated) via the `ebur128` crate, and energy matching over
+//! a window (the plugin's A/B reference is matched to the preset that way).
 
 /// Why loudness could not be measured.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -59,9 +60,80 @@ pub fn gain_to_target(lufs: f64, target_lufs: f64) -> f64 {
     10f64.powf((target_lufs - lufs) / 20.0)
 }
 
+/// Energy (sum of squares) of the first `seconds` of each channel at `fs` Hz, averaged over the
+/// channels; 0 for no channels.
+pub fn window_energy(channels: &[Vec<f64>], fs: f64, seconds: f64) -> f64 {
+    if channels.is_empty() {
+        return 0.0;
+    }
+    let n = (seconds * fs).round() as usize;
+    channels
+        .iter()
+        .map(|s| s.iter().take(n).map(|v| v * v).sum::<f64>())
+        .sum::<f64>()
+        / channels.len() as f64
+}
+
+/// Why [`energy_matching_gain`] has no gain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EnergyMatchError {
+    /// The signal to scale has no (finite) energy in the window.
+    #[error("the signal has no energy in the window")]
+    SilentSignal,
+    /// The target energy is not finite and positive.
+    #[error("the target has no energy in the window")]
+    SilentTarget,
+}
+
+/// Linear gain that gives `channels` (at `fs` Hz) the [`window_energy`] `target` over their first
+/// `seconds`: √(target / energy).
+pub fn energy_matching_gain(
+    channels: &[Vec<f64>],
+    fs: f64,
+    seconds: f64,
+    target: f64,
+) -> Result<f64, EnergyMatchError> {
+    let e = window_energy(channels, fs, seconds);
+    if !(e > 0.0 && e.is_finite()) {
+        return Err(EnergyMatchError::SilentSignal);
+    }
+    if !(target > 0.0 && target.is_finite()) {
+        return Err(EnergyMatchError::SilentTarget);
+    }
+    Ok((target / e).sqrt())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn window_energy_averages_the_channels_over_the_window() {
+        let ch = vec![vec![1.0; 30], vec![2.0; 5]];
+        // 10 samples of window: (10·1 + 5·4) / 2.
+        assert_eq!(window_energy(&ch, 100.0, 0.1), 15.0);
+        assert_eq!(window_energy(&[], 100.0, 0.1), 0.0);
+    }
+
+    #[test]
+    fn matching_gain_equalises_window_energy() {
+        let fs = 1_000.0;
+        let ch = vec![vec![0.5; 2_000], vec![-0.25; 3_000]];
+        let g = energy_matching_gain(&ch, fs, 1.0, 3.0).unwrap();
+        let scaled: Vec<Vec<f64>> = ch
+            .iter()
+            .map(|c| c.iter().map(|v| v * g).collect())
+            .collect();
+        assert!((window_energy(&scaled, fs, 1.0) - 3.0).abs() < 1e-12);
+        assert_eq!(
+            energy_matching_gain(&[vec![0.0; 10]], fs, 1.0, 1.0),
+            Err(EnergyMatchError::SilentSignal)
+        );
+        assert_eq!(
+            energy_matching_gain(&ch, fs, 1.0, f64::NAN),
+            Err(EnergyMatchError::SilentTarget)
+        );
+    }
 
     #[test]
     fn sine_1khz_at_minus_20_dbfs_reads_about_minus_23_lufs() {

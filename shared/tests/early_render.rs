@@ -7,7 +7,9 @@ use tailor::engine::{Engine, EngineConfig};
 use tailor::fx::{build_at_rate, session_early, stereo_build, Reverb};
 use tailor::matrix::Matrix;
 use tailor::preset::{bundled_preset, EarlyReflections, Preset};
-use tailor::response::{preset_impulse_response, TimeResponse};
+use tailor::response::{
+    impulse_response, impulse_response_channels, preset_impulse_response, TimeResponse,
+};
 use tailor::{Build, BuildParts};
 
 const BLOCKS: [usize; 5] = [1, 7, 64, 512, 4096];
@@ -197,4 +199,34 @@ fn session_conversion_keeps_the_early_part() {
             );
         }
     }
+}
+
+/// The session's planar IR (what the plugin's diagnostics and A/B matching measure): the FDN's
+/// channels from input 0 plus the session FIR; a FIR of another shape is left out; an input the
+/// build lacks gives no channels.
+#[test]
+fn impulse_response_channels_add_the_session_fir() {
+    let b = decayed("colorless_N8_d1", 0.6);
+    let h = known_fir(2400, 9);
+    let p = preset_with(&b, vec![h], b.sample_rate());
+    let fs = 44_100.0;
+    let sb = stereo_build(&build_at_rate(p.build(), fs).unwrap()).unwrap();
+    let early = session_early(&p, fs).unwrap().unwrap();
+    let len = 4096;
+    let fdn = impulse_response(&sb, len);
+    let got = impulse_response_channels(&sb, Some(&early), 0, len);
+    assert_eq!(got.len(), 2);
+    for (o, ch) in got.iter().enumerate() {
+        assert_eq!(ch.len(), len);
+        let fir = early.ir(o, 0);
+        for (n, v) in ch.iter().enumerate() {
+            let want = fdn.at(n, o, 0) + fir.get(n).copied().unwrap_or(0.0);
+            assert!((v - want).abs() < 1e-12, "output {o} sample {n}");
+        }
+    }
+    // The mono preset's own FIR (one output) does not fit the stereo build: FDN alone.
+    let alone = impulse_response_channels(&sb, p.early(), 0, len);
+    assert_eq!(alone, impulse_response_channels(&sb, None, 0, len));
+    assert_eq!(alone[1], fdn.channel(1, 0));
+    assert!(impulse_response_channels(&sb, None, 1, len).is_empty());
 }

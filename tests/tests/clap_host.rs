@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tailor::engine::{ControlValues, EngineConfig};
 use tailor::fx::{FxControls, Reverb, TONE_OPEN_HZ};
-use tailor_plugin::loader;
+use tailor_plugin::presets;
 use tailor_plugin::state::PersistedPreset;
 
 struct TestHost;
@@ -314,7 +314,7 @@ fn state_blob_values(params: &[(&str, serde_json::Value)], preset: &PersistedPre
 }
 
 fn test_preset() -> PersistedPreset {
-    let preset = loader::factory_preset(2).unwrap(); // colorless_N8_d1, 1.2 s
+    let preset = presets::factory_preset(2).unwrap(); // colorless_N8_d1, 1.2 s
     PersistedPreset {
         path: Some("/moved/away/room.json".into()),
         json: Some(preset.to_json_string()),
@@ -330,8 +330,8 @@ const GAIN_DB: f32 = -3.0;
 const BLOCKS: &[usize] = &[1, 4096, 7, 128, 1000, 3, 64, 2048, 511, 4096, 256, 33];
 
 fn offline(fs: f64, input: &[Vec<f32>; 2], change: Option<(usize, f32)>) -> [Vec<f32>; 2] {
-    let preset = loader::resolve(&test_preset()).unwrap();
-    let build = loader::session_build(&preset, fs).unwrap();
+    let preset = presets::resolve(&test_preset()).unwrap();
+    let build = presets::session_build(&preset, fs).unwrap();
     let mut cfg = EngineConfig::new(fs, 2, 2);
     cfg.smoothing_ms = tailor_plugin::params::SMOOTHING_MS;
     cfg.max_predelay_ms = tailor_plugin::MAX_PREDELAY_MS;
@@ -599,8 +599,8 @@ fn subnormal_input_and_long_silence_never_give_subnormal_output() {
 fn mixer_render(fs: f64, input: &[Vec<f32>; 2], blocks: &[usize], bin: bool) -> [Vec<f32>; 2] {
     use tailor_plugin::binaural;
     use tailor_plugin::mixer::{Mixer, Want};
-    let preset = loader::resolve(&test_preset()).unwrap();
-    let build = loader::session_build(&preset, fs).unwrap();
+    let preset = presets::resolve(&test_preset()).unwrap();
+    let build = presets::session_build(&preset, fs).unwrap();
     let full = binaural::engine_build(&build).unwrap();
     let mut cfg = EngineConfig::new(fs, 2, binaural::ENGINE_OUTPUTS);
     cfg.smoothing_ms = tailor_plugin::params::SMOOTHING_MS;

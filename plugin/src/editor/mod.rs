@@ -8,8 +8,9 @@ mod plot;
 
 use crate::analysis::Analysis;
 use crate::hrtf_view::HrtfView;
-use crate::loader::{factory_count, factory_label, Request, Shared};
+use crate::loader::{Request, Shared};
 use crate::params::{OutputMode, TailorParams};
+use crate::presets::{factory_count, factory_label};
 use crossbeam_channel::Sender;
 use egui::{Color32, RichText};
 use nice_plug::context::gui::GuiContext;

@@ -12,10 +12,10 @@ use super::bands::{
 };
 use super::error::{validate_rate, AnalysisError};
 use super::iso3382::{compensated_decay, CompensatedDecay, RtRange, BROADBAND_WINDOW_S};
+use super::mel::mel_bands;
 use super::onset::{align_pair, without_dc};
 use super::schroeder_edc_db;
 use super::spectrum::power_spectrum;
-use crate::loss::mel::mel_bands;
 
 /// Shortest aligned length accepted by [`compare_irs`], seconds (20 ms).
 pub const MIN_COMPARE_S: f64 = 0.020;
@@ -358,7 +358,7 @@ pub fn level_error_db(a: &[f64], b: &[f64], fs: f64) -> Result<f64, AnalysisErro
 
 /// Magnitude spectrum of `x` on 64 mel bands: |FFT| of `x` scaled to unit energy (zero-padded to
 /// a power of two, at least 16384 points) weighted by the Slaney mel filterbank of
-/// [`crate::loss::mel::mel_filterbank`] (64 bands, 20 Hz to fs/2, area-normalised).
+/// [`super::mel::mel_filterbank`] (64 bands, 20 Hz to fs/2, area-normalised).
 pub fn mel_magnitudes(x: &[f64], fs: f64, n_fft: usize) -> Vec<f64> {
     let energy: f64 = x.iter().map(|v| v * v).sum();
     let scale = if energy > 0.0 {

@@ -1,5 +1,6 @@
 //! Impulse-response analysis: Schroeder energy decay curve and decay-time estimates, octave
-//! bands, onset alignment, echo density, spectral flatness and IR comparison.
+//! bands, onset alignment, echo density, spectra (flatness, smoothing, LSD), IR comparison and
+//! the display views of an IR.
 
 pub mod bands;
 pub mod coherence;
@@ -7,9 +8,11 @@ pub mod compare;
 pub mod echo;
 pub mod error;
 pub mod iso3382;
+pub mod mel;
 pub mod onset;
 pub mod spectrum;
 pub mod stereo;
+pub mod view;
 
 pub mod spectrogram;
 

@@ -1,7 +1,7 @@
 //! HRTF datasets in the spirit of hrtfpykit's `HRTFSpec` (hrtf.md §4): which signal to read
 //! (HRIR, or HRTF magnitude linear/dB), which ears, and what one row is (a subject or a
 //! subject × position), over in-memory sets or a folder of SOFA files; rows batch into candle
-//! tensors.
+//! tensors (feature `grad`).
 //!
 //! HUTUBS (96 subjects `pp1` … `pp96`, measured and simulated SimpleFreeFieldHRIR files named
 //! `ppN_HRIRs_measured.sofa` / `ppN_HRIRs_simulated.sofa`) is not downloaded by Tailor: get it from
@@ -12,6 +12,7 @@
 
 use super::metrics::{select_bins, EarSelection, FrequencySelection};
 use super::{HrirSet, HrtfError, HrtfSpectra};
+#[cfg(feature = "grad")]
 use candle_core::{Device, Tensor};
 use std::path::{Path, PathBuf};
 
@@ -332,7 +333,8 @@ impl HrtfDataset {
     }
 
     /// Stacks rows `indices` into an f32 tensor `(B, …value shape)` on `device`; all rows must
-    /// share one shape (same grid and IR length across subjects).
+    /// share one shape (same grid and IR length across subjects). Feature `grad`.
+    #[cfg(feature = "grad")]
     pub fn batch(&self, indices: &[usize], device: &Device) -> Result<Tensor, HrtfError> {
         if indices.is_empty() {
             return Err(HrtfError::Invalid("an empty batch".into()));

@@ -85,7 +85,8 @@ pub enum HrtfError {
     /// The resampler failed.
     #[error("resampling failed: {0}")]
     Resample(String),
-    /// A tensor operation failed.
+    /// A tensor operation failed (feature `grad`).
+    #[cfg(feature = "grad")]
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 }
@@ -166,6 +167,19 @@ pub fn default_ring(n: usize) -> Vec<Direction> {
     (0..n)
         .map(|k| Direction::new(360.0 * k as f64 / n as f64, 0.0))
         .collect()
+}
+
+/// Index of the direction of `directions` nearest to `dir` by great-circle angle (radius
+/// ignored; ties → lowest index); `None` when `directions` is empty.
+pub fn nearest_direction(directions: &[Direction], dir: &Direction) -> Option<usize> {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, d) in directions.iter().enumerate() {
+        let a = d.angle_to(dir);
+        if best.is_none_or(|(_, b)| a < b) {
+            best = Some((i, a));
+        }
+    }
+    best.map(|(i, _)| i)
 }
 
 /// A set of HRIRs: `M` directions × 2 ears × `N` samples at one sample rate.
@@ -290,14 +304,7 @@ impl HrirSet {
     /// Index of the measurement nearest to `dir` by great-circle angle (radius ignored; ties →
     /// lowest index).
     pub fn nearest(&self, dir: &Direction) -> usize {
-        let mut best = (0, f64::INFINITY);
-        for (i, d) in self.directions.iter().enumerate() {
-            let a = d.angle_to(dir);
-            if a < best.1 {
-                best = (i, a);
-            }
-        }
-        best.0
+        nearest_direction(&self.directions, dir).unwrap_or(0)
     }
 
     /// Indices of the horizontal-plane measurements: elevation equal (1e-8) to the existing
@@ -329,6 +336,21 @@ impl HrirSet {
     /// function keeps its magnitude. Returns a clone when the rates are equal.
     pub fn resampled(&self, rate: f64) -> Result<Self, HrtfError> {
         resample::resample(self, rate)
+    }
+
+    /// This set put on the grid of `set`: resampled to its rate ([`HrirSet::resampled`]), each
+    /// of `set`'s directions taking the nearest measurement here ([`HrirSet::nearest`]), so
+    /// [`metrics::lsd`] can compare the two. The IR length is this set's (after resampling).
+    pub fn on_grid_of(&self, set: &HrirSet) -> Result<Self, HrtfError> {
+        let r = self.resampled(set.sample_rate())?;
+        let mut ir = Vec::with_capacity(set.n_directions() * 2 * r.len());
+        for d in set.directions() {
+            let m = r.nearest(d);
+            for ear in Ear::BOTH {
+                ir.extend_from_slice(r.hrir(m, ear));
+            }
+        }
+        Self::new(ir, set.directions().to_vec(), r.len(), set.sample_rate())
     }
 
     /// A copy with every IR scaled by `gain` (linear).

@@ -6,6 +6,6 @@ mod time;
 
 pub use freq::{alias_factor, frequency_response, transfer_at, FreqResponse};
 pub use time::{
-    add_early, add_early_channels, impulse_response, impulse_response_fft, preset_impulse_response,
-    TdRenderer, TimeResponse,
+    add_early, add_early_channels, impulse_response, impulse_response_channels,
+    impulse_response_fft, preset_impulse_response, TdRenderer, TimeResponse,
 };

@@ -249,6 +249,28 @@ pub fn add_early_channels(
     Ok(())
 }
 
+/// Impulse response from input `input` to every output of `build`, `len` samples at its rate, as
+/// planar channels, with the early-reflections FIR `early` added when given ([`add_early_channels`];
+/// a FIR of another shape, or one that cannot be resampled, is left out); no channels when the
+/// build has no input `input`.
+pub fn impulse_response_channels(
+    build: &Build,
+    early: Option<&EarlyReflections>,
+    input: usize,
+    len: usize,
+) -> Vec<Vec<f64>> {
+    if input >= build.n_in() {
+        return Vec::new();
+    }
+    let r = impulse_response(build, len);
+    let mut channels: Vec<Vec<f64>> = (0..r.n_out).map(|o| r.channel(o, input)).collect();
+    if let Some(e) = early {
+        // add_early_channels checks the shape and resamples before touching the channels.
+        let _ = add_early_channels(&mut channels, e, input, build.sample_rate());
+    }
+    channels
+}
+
 /// Exact impulse response of a whole preset, `len` samples at the build's rate: the FDN's
 /// ([`impulse_response`]) plus the early-reflections FIR when the preset has one and
 /// `include_early` is set (`h = h_fdn + fir`).
