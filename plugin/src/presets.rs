@@ -11,8 +11,6 @@ use tailor::{with_decay, Build, Preset};
 
 /// Name of the built-in default (an N=16 colorless build with a 2 s decay).
 pub const DEFAULT_NAME: &str = "colorless_N16_d1 · 2.0 s (default)";
-/// Largest preset file accepted, in bytes.
-pub const MAX_PRESET_BYTES: u64 = 64 << 20;
 /// Longest reference IR analysed, in seconds (longer files are truncated with a message).
 pub const MAX_REFERENCE_SECONDS: f64 = 20.0;
 
@@ -111,13 +109,10 @@ pub fn session_early_part(preset: &Preset, fs: f64) -> Result<Option<EarlyReflec
     session_early(preset, fs).map_err(|e| format!("early reflections: {e}"))
 }
 
-/// Reads and validates a preset file (size-capped).
+/// Reads and validates a preset file through the one preset loader
+/// ([`tailor::preset::read_file`], size-capped); the text is the document as it will be stored.
 pub fn read_preset_file(path: &Path) -> Result<(Preset, String), String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if meta.len() > MAX_PRESET_BYTES {
-        return Err(format!("{}: larger than 64 MiB", path.display()));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let preset = Preset::from_json_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let preset = tailor::preset::read_file(path).map_err(|e| e.to_string())?;
+    let text = preset.to_json_string();
     Ok((preset, text))
 }

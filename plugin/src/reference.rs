@@ -7,6 +7,7 @@
 use crate::presets::MAX_REFERENCE_SECONDS;
 use std::path::Path;
 use tailor::convolution::Convolver;
+use tailor::ir::{load, IrPolicy};
 use tailor::loudness::{energy_matching_gain, window_energy, EnergyMatchError};
 use tailor::preset::EarlyReflections;
 use tailor::response::impulse_response_channels;
@@ -26,61 +27,17 @@ pub struct ReferenceIr {
     pub note: Option<String>,
 }
 
-/// Reads a reference IR at `fs` Hz keeping up to two channels (more are folded: odd channels to
-/// the left, even to the right), truncated to [`MAX_REFERENCE_SECONDS`] and resampled
-/// (`tailor::resample`) when the file's rate differs. A 0-byte, corrupt or silent file is an
-/// error naming the problem.
+/// Reads a reference IR at `fs` Hz through the one IR loader ([`tailor::ir::load`] with
+/// [`IrPolicy::playback`]): up to two channels (more are folded: odd channels to the left, even to
+/// the right), its first [`MAX_REFERENCE_SECONDS`] s, resampled when the file's rate differs. A
+/// 0-byte, corrupt, non-finite or silent file is an error naming the problem.
 pub fn read_ir(path: &Path, fs: f64) -> Result<ReferenceIr, String> {
-    let audio = tailor::wav::read_wav(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if audio.channels.is_empty() || audio.is_empty() {
-        return Err(format!("{}: the WAV holds no samples", path.display()));
-    }
-    let mut notes = Vec::new();
-    let n = audio.len();
-    let keep = n.min((MAX_REFERENCE_SECONDS * audio.sample_rate) as usize);
-    if keep < n {
-        notes.push(format!(
-            "reference is {:.0} s long; the first {MAX_REFERENCE_SECONDS:.0} s are used",
-            audio.duration_seconds()
-        ));
-    }
-    let channels: Vec<Vec<f64>> = if audio.channels.len() <= 2 {
-        audio.channels.iter().map(|c| c[..keep].to_vec()).collect()
-    } else {
-        notes.push(format!(
-            "{} channels folded to stereo",
-            audio.channels.len()
-        ));
-        (0..2)
-            .map(|side| {
-                let group: Vec<&Vec<f64>> = audio.channels.iter().skip(side).step_by(2).collect();
-                let k = group.len() as f64;
-                (0..keep)
-                    .map(|i| group.iter().map(|c| c[i]).sum::<f64>() / k)
-                    .collect()
-            })
-            .collect()
-    };
-    if channels.iter().flatten().any(|v| !v.is_finite()) {
-        return Err(format!(
-            "{}: the IR holds non-finite samples",
-            path.display()
-        ));
-    }
-    if channels.iter().flatten().all(|&v| v == 0.0) {
-        return Err(format!("{}: the IR is silent", path.display()));
-    }
-    let (from, to) = (audio.sample_rate, fs);
-    let channels = if (from - to).abs() < 1e-9 {
-        channels
-    } else {
-        notes.push(format!("reference resampled from {from} Hz to {to} Hz"));
-        tailor::resample::resample(&channels, from, to).map_err(|e| e.to_string())?
-    };
+    let ir =
+        load(path, &IrPolicy::playback(fs, MAX_REFERENCE_SECONDS)).map_err(|e| e.to_string())?;
     Ok(ReferenceIr {
-        channels,
-        sample_rate: fs,
-        note: (!notes.is_empty()).then(|| notes.join("; ")),
+        channels: ir.channels,
+        sample_rate: ir.sample_rate,
+        note: (!ir.notes.is_empty()).then(|| format!("reference: {}", ir.notes.join("; "))),
     })
 }
 

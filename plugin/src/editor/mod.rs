@@ -100,6 +100,7 @@ impl EditorApp {
         ui.horizontal(|ui| {
             ui.heading("Tailor Reverb");
             ui.separator();
+            ui.label("playing");
             ui.label(RichText::new(&status.preset_name).strong());
             let rt = status
                 .rt_seconds
@@ -205,6 +206,24 @@ impl EditorApp {
         }
     }
 
+    /// What the factory chooser shows: the chosen entry when it is what plays (its name), else
+    /// an invitation, so the chooser never reads as the playing preset when a file or a fit
+    /// plays.
+    fn factory_choice(&self) -> String {
+        let label = factory_label(self.factory);
+        let playing = self
+            .shared
+            .status
+            .lock()
+            .map(|s| s.preset_name == label)
+            .unwrap_or(false);
+        if playing {
+            label
+        } else {
+            "choose a factory preset…".into()
+        }
+    }
+
     fn loaders(&mut self, ui: &mut egui::Ui) {
         self.dropped_files(ui.ctx());
         ui.label("Drop a room IR (.wav) to fit it, a preset (.json) or an HRTF set (.sofa) on the window, or type a path:");
@@ -212,7 +231,7 @@ impl EditorApp {
         ui.horizontal(|ui| {
             ui.label("Factory");
             egui::ComboBox::from_id_salt("factory")
-                .selected_text(factory_label(self.factory))
+                .selected_text(self.factory_choice())
                 .show_ui(ui, |ui| {
                     for i in 0..factory_count() {
                         ui.selectable_value(&mut self.factory, i, factory_label(i));

@@ -1,11 +1,12 @@
-//! Display views of one impulse response (the plugin's diagnostics): its energy decay curve
-//! decimated for plotting, its third-octave-smoothed magnitude on a log frequency grid, its
+//! Display views of one impulse response (the plugin's diagnostics): its energy decay curve (as
+//! `tailor compare` measures it) decimated for plotting, its third-octave-smoothed magnitude on a log frequency grid, its
 //! broadband decay times and its octave-band RTs, all as [`super::summarize`] and
 //! [`super::bands::octave_band_rts`] measure them.
 
-use super::bands::octave_band_rts;
+use super::bands::{audio_band, octave_band_rts};
+use super::compare::broadband_edc_db;
 use super::spectrum::{log_frequencies_hz, power_spectrum, smoothed_magnitude, LSD_EPSILON};
-use super::{schroeder_edc_db, summarize};
+use super::summarize;
 
 /// FFT length in samples of [`magnitude_curve`] (longer IRs are truncated to it).
 pub const MAGNITUDE_FFT_LEN: usize = 1 << 16;
@@ -40,10 +41,12 @@ pub struct IrView {
     pub band_rt: Vec<Option<f64>>,
 }
 
-/// Schroeder EDC of `ir` at `fs` Hz as about `points` (time s, level dB) pairs: every
-/// ⌊len/points⌋-th sample, levels floored at [`EDC_FLOOR_DB`].
+/// EDC of `ir` at `fs` Hz as `tailor compare` measures it (audio band, noise-compensated up to
+/// the noise intersection: [`broadband_edc_db`]) as about `points` (time s, level dB) pairs:
+/// every ⌊len/points⌋-th sample, levels floored at [`EDC_FLOOR_DB`]. A room and its fit part
+/// only where their decays do, not where the room's noise floor lifts a plain Schroeder EDC.
 pub fn edc_curve(ir: &[f64], fs: f64, points: usize) -> Vec<[f64; 2]> {
-    let edc = schroeder_edc_db(ir);
+    let edc = broadband_edc_db(&audio_band(ir, fs), fs);
     let step = (edc.len() / points.max(1)).max(1);
     edc.iter()
         .enumerate()
