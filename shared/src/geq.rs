@@ -9,8 +9,8 @@
 //! start at `P·T` and take [`CORRECTION_ITERATIONS`] corrections `x ← x + P·(T − D(x))`, where
 //! `D(x)` is the cascade's exact dB response at the control points. The iteration count is fixed,
 //! so the design is a smooth function of the targets (the candle version in
-//! `tailor::train::geq`, feature `grad`, is the same arithmetic and differentiable end to end). Measured
-//! (tests below): worst error 0.005 dB over flat, tilts up to ±3 dB/octave, zig-zag ±3 dB,
+//! `tailor::train::geq`, feature `grad`, is the same arithmetic and differentiable end to end).
+//! Measured (tests below): worst error 0.005 dB over flat, tilts up to ±3 dB/octave, zig-zag ±3 dB,
 //! notches and per-line room targets from band RTs 0.1–10 s with delays 500–3000 samples
 //! (up to 19 dB/octave); zig-zag ±6 dB every octave reaches only ≈0.47 dB.
 //!

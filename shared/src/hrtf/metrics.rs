@@ -1,8 +1,8 @@
 //! HRTF diagnostics with hrtfpykit's `utils/metrics.py` semantics (hrtf.md §3): LSD between two
 //! HRTF sets per direction and ear (`hrtf_difference(metric="lsd")`) and ILD.
 //!
-//! Why not `tailor::loss::hrtf::hrtf_loss` (feature `grad`): that is the training loss (candle tensors, whole last
-//! axis, `sqrt(mean Δ² + ε)`, real inputs clamped). `hrtf_difference` is a diagnostic with other
+//! Why not `tailor::loss::hrtf::hrtf_loss` (feature `grad`): that is the training loss (candle
+//! tensors, whole last axis, `sqrt(mean Δ² + ε)`, real inputs clamped). `hrtf_difference` is a diagnostic with other
 //! semantics (hrtf.md §5): a 20 Hz–20 kHz band by default, `max(|H|, ε)` floors, no ε inside the
 //! square root, named reductions. It is computed here in f64 on plain data; the two agree on the
 //! selected bins up to the ε inside the loss's square root.

@@ -250,9 +250,9 @@ pub fn add_early_channels(
 }
 
 /// Impulse response from input `input` to every output of `build`, `len` samples at its rate, as
-/// planar channels, with the early-reflections FIR `early` added when given ([`add_early_channels`];
-/// a FIR of another shape, or one that cannot be resampled, is left out); no channels when the
-/// build has no input `input`.
+/// planar channels, with the early-reflections FIR `early` added when given
+/// ([`add_early_channels`]; a FIR of another shape, or one that cannot be resampled, is left
+/// out); no channels when the build has no input `input`.
 pub fn impulse_response_channels(
     build: &Build,
     early: Option<&EarlyReflections>,
