@@ -102,10 +102,13 @@ fn control_changes_are_smooth() {
     assert!(after > 1.5 * before, "unsmoothed: {after} vs {before}");
 }
 
-/// A 110 Hz sine through colorless_N8_d1 (+ decay), fully wet; the pre-delay jumps from
-/// `from` to `to` ms at 1 s. Returns (largest step in the 100 ms after the jump, largest step
-/// in the same 100 ms of steady renders at `from` and at `to`).
-fn predelay_jump_steps(from: f32, to: f32) -> (f32, f32) {
+/// A control setter of the engine (value in the control's unit).
+type Setter = fn(&mut Engine, f32);
+
+/// A 110 Hz sine through colorless_N8_d1 (+ decay), fully wet; `set(engine, from)` before the
+/// start, `set(engine, to)` at 1 s. Returns (largest step in the 100 ms after the jump, largest
+/// step in the same 100 ms of steady renders at `from` and at `to`).
+fn jump_steps(set: Setter, from: f32, to: f32) -> (f32, f32) {
     let p = tailor::preset::bundled_preset("colorless_N8_d1").unwrap();
     let build = tailor::with_decay(p.build(), (2.0, 0.5)).unwrap();
     let cfg = EngineConfig::for_build(&build);
@@ -115,11 +118,11 @@ fn predelay_jump_steps(from: f32, to: f32) -> (f32, f32) {
     let jump = 48_000 / 256;
     let run = |start: f32, then: f32| {
         let mut e = Engine::prepare(&build, &cfg).unwrap();
-        e.set_predelay_ms(start);
+        set(&mut e, start);
         e.snap_controls();
         render(&mut e, &x, 256, |k, e| {
             if k == jump {
-                e.set_predelay_ms(then);
+                set(e, then);
             }
         })
     };
@@ -129,13 +132,25 @@ fn predelay_jump_steps(from: f32, to: f32) -> (f32, f32) {
 }
 
 #[test]
-fn predelay_jumps_between_its_ends_crossfade_without_clicks() {
-    // A read position gliding 500 ms in 20 ms would replay the sine 25 times too fast.
-    for (from, to) in [(0.0, 500.0), (500.0, 0.0), (3.0, 250.0)] {
-        let (step, steady) = predelay_jump_steps(from, to);
+fn predelay_and_decay_jumps_between_their_ends_do_not_click() {
+    // A read position gliding 500 ms in 20 ms would replay the sine 25 times too fast; a decay
+    // scale gliding linearly in scale would move most of the attenuation in its last update.
+    let cases: [(&str, Setter, f32, f32); 5] = [
+        ("pre-delay", Engine::set_predelay_ms, 0.0, 500.0),
+        ("pre-delay", Engine::set_predelay_ms, 500.0, 0.0),
+        ("pre-delay", Engine::set_predelay_ms, 3.0, 250.0),
+        ("decay", Engine::set_decay_scale, 10.0, 0.1),
+        ("decay", Engine::set_decay_scale, 0.1, 10.0),
+    ];
+    for (name, set, from, to) in cases {
+        let (step, steady) = jump_steps(set, from, to);
+        eprintln!(
+            "{name} {from} → {to}: step {:.2} × the steady signals'",
+            step / steady
+        );
         assert!(
             step <= 1.5 * steady,
-            "{from} → {to} ms: step {step} vs the steady signals' {steady}"
+            "{name} {from} → {to}: step {step} vs the steady signals' {steady}"
         );
     }
 }

@@ -38,8 +38,10 @@ use delay::{DelayFade, PreDelay};
 use state::StateConfig;
 use swap::AudioSide;
 
-/// Samples between decay-coefficient updates while the decay scale glides.
-pub const CONTROL_INTERVAL: usize = 32;
+/// Samples between decay-coefficient updates while the decay scale glides. Each update steps
+/// the lines' gains, so it is kept short: a 10× → 0.1× glide of a 110 Hz sine through
+/// colorless_N8_d1 steps 1.3× as far as the steady sine (4.4× with 32 samples).
+pub const CONTROL_INTERVAL: usize = 8;
 /// Longest accepted pre-delay in milliseconds.
 pub const MAX_PREDELAY_MS: f64 = 10_000.0;
 /// Largest accepted internal block in samples.
