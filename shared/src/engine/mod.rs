@@ -82,7 +82,7 @@ pub struct EngineConfig {
     pub max_block: usize,
     /// Preset-swap crossfade in milliseconds (0 = instant).
     pub crossfade_ms: f64,
-    /// Glide time of every control in milliseconds.
+    /// Glide time of every control (and the pre-delay's crossfade) in milliseconds.
     pub smoothing_ms: f64,
     /// Longest pre-delay in milliseconds (memory is reserved for it).
     pub max_predelay_ms: f64,
