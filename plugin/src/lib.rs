@@ -331,6 +331,10 @@ impl TailorReverb {
                     ch[start..start + len].copy_from_slice(&self.inputs[o % n_in][..len]);
                 }
             } else {
+                if self.bypassed {
+                    // The reverb was reset while bypassed: its input fades in.
+                    mixer.fade_in_input();
+                }
                 self.bypassed = false;
                 let ins: [&[f32]; 2] = [&self.inputs[0][..len], &self.inputs[1 % n_in][..len]];
                 let mut outs: [&mut [f32]; 2] = Default::default();

@@ -4,13 +4,15 @@
 //! * The reverb runs fully wet at unit gain; this mixer applies dry/wet and output gain with the
 //!   same ramps and formula as [`Reverb`] (`gain · (dry · x + wet · w)`), so in stereo FDN mode
 //!   the output equals the plain [`Reverb`] sample for sample.
-//! * The reference path: pre-delay (same time as the FDN's, ramped) → [`ReferenceConv`]. It runs
-//!   whenever a reference is loaded, also while the FDN is heard, so switching A/B is an
-//!   equal-power crossfade over `SMOOTHING_MS` between two running signals: no clicks, at the
-//!   cost of the convolution's CPU while it is not heard.
-//! * The binaural path renders the engine's ring outputs ([`crate::binaural`]) to two ears; it
-//!   runs while binaural output is selected or fading, and stereo ↔ binaural is the same kind of
-//!   crossfade.
+//! * The reference path: pre-delay (same time as the FDN's; a change crossfades two taps) →
+//!   [`ReferenceConv`]. It runs whenever a reference is loaded, also while the FDN is heard, so
+//!   switching A/B is an equal-power crossfade over `SMOOTHING_MS` between two running signals:
+//!   no clicks, at the cost of the convolution's CPU while it is not heard.
+//! * The binaural path renders the engine's ring outputs ([`crate::binaural`]) to two ears; the
+//!   engine renders those rows and the renderer runs only while binaural output is selected or
+//!   fading (stereo renders two rows of the engine's 18). Stereo ↔ binaural is the same kind
+//!   of crossfade; a renderer starting mid-stream starts from silence with its input fading in
+//!   over the same time, so its convolution does not start on a jump.
 //! * New convolvers and renderers arrive through bounded channels (prepared on the loader
 //!   thread) and replace the current one with an equal-power crossfade; the old one goes back
 //!   through the `retired` channel to be dropped off the audio thread. Nothing here allocates,
@@ -20,7 +22,7 @@ use crate::binaural::{DIRECTIONS, ENGINE_OUTPUTS};
 use crate::reference::ReferenceConv;
 use crossbeam_channel::{Receiver, Sender};
 use std::f32::consts::FRAC_PI_2;
-use tailor::engine::delay::{DelayTime, PreDelay};
+use tailor::engine::delay::{DelayFade, PreDelay};
 use tailor::engine::Ramp;
 use tailor::fx::{FxControls, Reverb};
 use tailor::hrtf::binaural::BinauralRenderer;
@@ -180,20 +182,28 @@ fn db_to_linear(db: f32) -> f32 {
 /// The mixer (see the module docs).
 pub struct Mixer {
     mb: usize,
-    fs: f32,
+    fs: f64,
     fade_len: u32,
     reference: Slot<ReferenceConv>,
     binaural: Slot<BinauralRenderer>,
     retire: Sender<Retired>,
     _retired: Receiver<Retired>,
     predelay: PreDelay,
-    predelay_samples: Ramp,
+    predelay_samples: DelayFade,
     dry: Ramp,
     wet: Ramp,
     gain: Ramp,
     ab: Ramp,
     mode: Ramp,
+    /// Gain of the ring signals into the binaural renderer: 0 → 1 over the fade when the
+    /// renderer starts mid-stream, so its convolution does not start on a jump.
+    bin_in: Ramp,
+    /// Gain of the input into the reverb and the reference path (1 but after
+    /// [`Mixer::fade_in_input`]).
+    wet_in: Ramp,
     binaural_running: bool,
+    /// The faded input while `wet_in` glides, 2 rows of `mb`.
+    in_buf: Vec<f32>,
     wet_buf: Vec<f32>,
     ref_buf: Vec<f32>,
     bin_buf: Vec<f32>,
@@ -239,20 +249,23 @@ impl Mixer {
         let e = &controls.engine;
         let mut m = Self {
             mb,
-            fs: fs as f32,
+            fs,
             fade_len: len,
             reference: Slot::new(ref_rx, len),
             binaural: Slot::new(bin_rx, len),
             retire: ret_tx,
             _retired: ret_rx.clone(),
             predelay: PreDelay::new(2, max_pd, mb),
-            predelay_samples: Ramp::new(0.0, len),
+            predelay_samples: DelayFade::new(0, len as usize),
             dry: Ramp::new(e.dry, len),
             wet: Ramp::new(e.wet, len),
             gain: Ramp::new(db_to_linear(e.output_gain_db), len),
             ab: Ramp::new(0.0, len),
             mode: Ramp::new(0.0, len),
+            bin_in: Ramp::new(1.0, len),
+            wet_in: Ramp::new(1.0, len),
             binaural_running: false,
+            in_buf: vec![0.0; 2 * mb],
             wet_buf: vec![0.0; ENGINE_OUTPUTS * mb],
             ref_buf: vec![0.0; 2 * mb],
             bin_buf: vec![0.0; 2 * mb],
@@ -300,19 +313,23 @@ impl Mixer {
                 .set_target(db_to_linear(e.output_gain_db.clamp(-120.0, 24.0)));
         }
         if predelay_ms.is_finite() {
-            let s = (predelay_ms * self.fs / 1000.0).clamp(0.0, self.predelay.max_delay());
-            self.predelay_samples.set_target(s);
+            // Rounded as the engine rounds it, so both paths hear the same delay.
+            let s = (f64::from(predelay_ms.max(0.0)) * self.fs / 1000.0).round() as usize;
+            self.predelay_samples
+                .set_target(s.min(self.predelay.max_delay() as usize));
         }
     }
 
     fn snap(&mut self) {
+        self.predelay_samples.snap();
         for r in [
             &mut self.dry,
             &mut self.wet,
             &mut self.gain,
-            &mut self.predelay_samples,
             &mut self.ab,
             &mut self.mode,
+            &mut self.bin_in,
+            &mut self.wet_in,
         ] {
             r.snap();
         }
@@ -326,6 +343,33 @@ impl Mixer {
         self.mode.snap();
         self.reference.fade.snap();
         self.binaural.fade.snap();
+        self.bin_in.snap();
+        // A fresh render in binaural mode plays binaural from its first sample.
+        if self.mode.value() > 0.0 && !self.binaural_running {
+            self.start_binaural();
+            self.bin_in.snap();
+        }
+    }
+
+    /// Fades the input of the reverb and of the reference path in from silence over the
+    /// smoothing time (the dry signal is not touched): a restart mid-stream after
+    /// [`Mixer::reset`] and [`Reverb::reset`] (e.g. leaving a full bypass) then does not start
+    /// the reverb on a jump. Allocation-free.
+    pub fn fade_in_input(&mut self) {
+        self.wet_in = Ramp::new(0.0, self.fade_len);
+        self.wet_in.set_target(1.0);
+    }
+
+    /// Starts the binaural renderers from silence, their input fading in.
+    fn start_binaural(&mut self) {
+        for s in [&mut self.binaural.current, &mut self.binaural.previous] {
+            if let Some(r) = s.as_deref_mut() {
+                r.reset();
+            }
+        }
+        self.bin_in = Ramp::new(0.0, self.fade_len);
+        self.bin_in.set_target(1.0);
+        self.binaural_running = true;
     }
 
     /// Sets `reverb` and this mixer to `controls` and the paths to what `want` asks for (given
@@ -387,7 +431,11 @@ impl Mixer {
         let frames = outputs.iter().map(|o| o.len()).min().unwrap_or(0);
         let mut done = 0;
         while done < frames {
-            let b = (frames - done).min(self.mb);
+            let mut b = (frames - done).min(self.mb);
+            if self.predelay_samples.is_fading() {
+                // Pre-delay fades end on a block boundary, as in the engine.
+                b = b.min(self.predelay_samples.remaining());
+            }
             self.block(reverb, inputs, outputs, done, b);
             done += b;
         }
@@ -411,23 +459,43 @@ impl Mixer {
                 .unwrap_or(empty)
         };
         let ins: [&[f32]; 2] = [input(0), input(1)];
+        // What the reverb and the reference path hear: the input, or it fading in.
+        let wet_ins: [&[f32]; 2] = if self.wet_in.is_moving() {
+            self.wet_in.fill(&mut self.g_fade[..b]);
+            for (c, x) in ins.iter().enumerate() {
+                let row = &mut self.in_buf[c * mb..c * mb + b];
+                row.fill(0.0);
+                for ((v, &x), &g) in row.iter_mut().zip(*x).zip(&self.g_fade[..b]) {
+                    *v = x * g;
+                }
+            }
+            let (l, r) = self.in_buf.split_at(mb);
+            [&l[..b], &r[..b]]
+        } else {
+            ins
+        };
+        // The ring rows are rendered only while binaural output is heard or fading.
+        let bin_wanted =
+            self.mode.is_moving() || self.mode.value() > 0.0 || self.mode.target() > 0.0;
         {
             let mut wet: [&mut [f32]; ENGINE_OUTPUTS] = Default::default();
             for (slot, chunk) in wet.iter_mut().zip(self.wet_buf.chunks_mut(mb)) {
                 *slot = &mut chunk[..b];
             }
-            reverb.process(&ins[..inputs.len().clamp(1, 2)], &mut wet);
+            let rows = if bin_wanted { ENGINE_OUTPUTS } else { 2 };
+            reverb.process(&wet_ins[..inputs.len().clamp(1, 2)], &mut wet[..rows]);
         }
         // Reference path: pre-delay, then convolution (also while the FDN is heard).
-        let pd_moving = self.predelay_samples.is_moving();
-        let delay = if pd_moving {
-            self.predelay_samples.fill(&mut self.g_pd[..b]);
-            DelayTime::Varying(&self.g_pd[..b])
-        } else {
-            DelayTime::Fixed(self.predelay_samples.value().round() as usize)
-        };
-        self.predelay
-            .process(&ins, 0, delay, &mut self.pd_out, &mut self.pd_dry, mb, b);
+        let delay = self.predelay_samples.block(&mut self.g_pd[..b]);
+        self.predelay.process(
+            &wet_ins,
+            0,
+            delay,
+            &mut self.pd_out,
+            &mut self.pd_dry,
+            mb,
+            b,
+        );
         let ref_live = self.reference.current.is_some() || self.reference.previous.is_some();
         if ref_live {
             let pd = &self.pd_out;
@@ -444,16 +512,17 @@ impl Mixer {
             zero(&mut self.ref_buf);
         }
         // Binaural path: the ring outputs through the HRIRs.
-        let bin_wanted =
-            self.mode.is_moving() || self.mode.value() > 0.0 || self.mode.target() > 0.0;
         if bin_wanted {
             if !self.binaural_running {
-                for s in [&mut self.binaural.current, &mut self.binaural.previous] {
-                    if let Some(r) = s.as_deref_mut() {
-                        r.reset();
+                self.start_binaural();
+            }
+            if self.bin_in.is_moving() {
+                self.bin_in.fill(&mut self.g_fade[..b]);
+                for row in self.wet_buf.chunks_mut(mb).skip(2) {
+                    for (v, &g) in row[..b].iter_mut().zip(&self.g_fade[..b]) {
+                        *v *= g;
                     }
                 }
-                self.binaural_running = true;
             }
             let w = &self.wet_buf;
             render_slot(

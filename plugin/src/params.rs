@@ -1,14 +1,15 @@
 //! Host-visible parameters (stable ids; never rename an id) and the persisted preset state.
 //!
-//! Parameters are not smoothed by nice-plug: their targets go to the engine, whose ramps glide
-//! every control over `SMOOTHING_MS`.
+//! Parameters are not smoothed by nice-plug: their targets go to the engine and the mixer, which
+//! glide or crossfade every change over `SMOOTHING_MS` (the click test in
+//! `tests/tests/clap_host.rs` jumps each parameter between its ends).
 
 use crate::state::PresetSlot;
 use nice_plug::prelude::*;
 use std::sync::Arc;
 use tailor::fx::{TONE_MIN_HZ, TONE_OPEN_HZ};
 
-/// Glide time of every control in milliseconds.
+/// Glide or crossfade time of every control in milliseconds.
 pub const SMOOTHING_MS: f64 = 20.0;
 
 /// What the wet signal plays (A/B comparison).
@@ -46,7 +47,7 @@ pub struct TailorParams {
     /// Dry/wet balance (0 = dry, 1 = wet).
     #[id = "mix"]
     pub mix: FloatParam,
-    /// Pre-delay of the reverb in milliseconds.
+    /// Pre-delay of the reverb in milliseconds (a change crossfades the old and the new delay).
     #[id = "predelay"]
     pub predelay_ms: FloatParam,
     /// Multiplier of every band's reverberation time (×).

@@ -59,6 +59,8 @@ pub struct MimoConvolver {
     ifft: Arc<dyn ComplexToReal<f32>>,
     /// IR partition spectra, `[o][i][s][bin]` flattened; scaled by `1/(2P)`. `None` = all-zero IR.
     irs: Vec<Option<Vec<Complex32>>>,
+    /// Outputs whose IRs are all zero (always silent: no transform is spent on them).
+    silent: Vec<bool>,
     /// Current input segment per input, `n_in × P`.
     in_buf: Vec<f32>,
     /// Ring of input segment spectra per input, `n_in × S × bins`.
@@ -141,6 +143,10 @@ impl MimoConvolver {
             }
         }
         let ifft_scratch = ifft.make_scratch_vec();
+        let silent = out_irs
+            .chunks(n_in)
+            .map(|row| row.iter().all(Option::is_none))
+            .collect();
         Ok(Self {
             part,
             segments,
@@ -149,6 +155,7 @@ impl MimoConvolver {
             fft,
             ifft,
             irs: out_irs,
+            silent,
             in_buf: vec![0.0; n_in * part],
             seg: vec![Complex32::new(0.0, 0.0); n_in * segments * bins],
             premult: vec![Complex32::new(0.0, 0.0); n_out * bins],
@@ -227,6 +234,12 @@ impl MimoConvolver {
             }
             let completes = pos + n == p;
             for o in 0..self.n_out {
+                if self.silent[o] {
+                    if let Some(y) = outputs.get_mut(o) {
+                        y[done..done + n].fill(0.0);
+                    }
+                    continue;
+                }
                 self.conv
                     .copy_from_slice(&self.premult[o * bins..(o + 1) * bins]);
                 for i in 0..self.n_in {
@@ -434,18 +447,23 @@ mod tests {
     #[test]
     fn mimo_sums_inputs_per_output() {
         let h = [noise(90, 10), noise(300, 11), noise(5, 12), vec![]];
+        let zeros = vec![0.0f32; 70];
         let x = [noise(1000, 20), noise(1000, 21)];
         let matrix = vec![
             vec![h[0].as_slice(), h[1].as_slice()],
             vec![h[2].as_slice(), h[3].as_slice()],
+            vec![h[3].as_slice(), zeros.as_slice()],
         ];
         let mut c = MimoConvolver::new(&matrix, 64).unwrap();
         let mut y0 = vec![0.0f32; 1000];
         let mut y1 = vec![0.0f32; 1000];
+        // A row of silent IRs is written as silence.
+        let mut y2 = vec![1.0f32; 1000];
         for (a, b) in [(0, 37), (37, 500), (500, 1000)] {
-            let (l, r) = (&mut y0[a..b], &mut y1[a..b]);
-            c.process(&[&x[0][a..b], &x[1][a..b]], &mut [l, r]);
+            let (l, r, s) = (&mut y0[a..b], &mut y1[a..b], &mut y2[a..b]);
+            c.process(&[&x[0][a..b], &x[1][a..b]], &mut [l, r, s]);
         }
+        assert!(y2.iter().all(|&v| v == 0.0));
         let d = |v: &[f32]| v.iter().map(|&s| s as f64).collect::<Vec<_>>();
         for (o, y) in [(0usize, &y0), (1, &y1)] {
             let mut want = vec![0.0; 1000];

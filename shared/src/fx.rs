@@ -202,6 +202,8 @@ pub struct Reverb {
     width: Ramp,
     tone: Ramp,
     lp: Vec<f32>,
+    /// Outputs the last call rendered (the tone states of the others are stale).
+    active: usize,
     w: Vec<f32>,
     g_dry: Vec<f32>,
     g_wet: Vec<f32>,
@@ -245,6 +247,7 @@ impl Reverb {
             width: Ramp::new(d.width, smooth),
             tone: Ramp::new(d.tone_hz, smooth),
             lp: vec![0.0; config.outputs],
+            active: config.outputs,
             w: vec![0.0; config.outputs * mb],
             g_dry: vec![0.0; mb],
             g_wet: vec![0.0; mb],
@@ -322,13 +325,19 @@ impl Reverb {
     }
 
     /// Renders planar `inputs` into planar `outputs` like [`Engine::process`], with the wet
-    /// signal through tone and width before the mix, under a [`DenormalGuard`]. Never
-    /// allocates, locks or panics.
+    /// signal through tone and width before the mix, under a [`DenormalGuard`]. Passing fewer
+    /// outputs than configured renders only those (an output asked for again restarts its tone
+    /// filter and the engine's output filters from silence). Never allocates, locks or panics.
     pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
         let _guard = DenormalGuard::new();
         let frames = outputs.iter().map(|o| o.len()).min().unwrap_or(0);
         let mb = self.max_block;
         let oc = self.outputs.min(outputs.len());
+        if oc > self.active {
+            // Outputs asked for again restart their tone filter from silence.
+            self.lp[self.active..oc].fill(0.0);
+        }
+        self.active = oc;
         let mut done = 0;
         while done < frames {
             let b = (frames - done).min(mb);

@@ -102,6 +102,97 @@ fn control_changes_are_smooth() {
     assert!(after > 1.5 * before, "unsmoothed: {after} vs {before}");
 }
 
+/// A control setter of the engine (value in the control's unit).
+type Setter = fn(&mut Engine, f32);
+
+/// A 110 Hz sine through colorless_N8_d1 (+ decay), fully wet; `set(engine, from)` before the
+/// start, `set(engine, to)` at 1 s. Returns (largest step in the 100 ms after the jump, largest
+/// step in the same 100 ms of steady renders at `from` and at `to`).
+fn jump_steps(set: Setter, from: f32, to: f32) -> (f32, f32) {
+    let p = tailor::preset::bundled_preset("colorless_N8_d1").unwrap();
+    let build = tailor::with_decay(p.build(), (2.0, 0.5)).unwrap();
+    let cfg = EngineConfig::for_build(&build);
+    let x: Vec<f32> = (0..60_000)
+        .map(|n| (2.0 * std::f32::consts::PI * 110.0 * n as f32 / 48_000.0).sin() * 0.5)
+        .collect();
+    let jump = 48_000 / 256;
+    let run = |start: f32, then: f32| {
+        let mut e = Engine::prepare(&build, &cfg).unwrap();
+        set(&mut e, start);
+        e.snap_controls();
+        render(&mut e, &x, 256, |k, e| {
+            if k == jump {
+                set(e, then);
+            }
+        })
+    };
+    let span = jump * 256 - 1..jump * 256 + 4_800;
+    let steady = max_step(&run(from, from)[span.clone()]).max(max_step(&run(to, to)[span.clone()]));
+    (max_step(&run(from, to)[span]), steady)
+}
+
+#[test]
+fn predelay_and_decay_jumps_between_their_ends_do_not_click() {
+    // A read position gliding 500 ms in 20 ms would replay the sine 25 times too fast; a decay
+    // scale gliding linearly in scale would move most of the attenuation in its last update.
+    let cases: [(&str, Setter, f32, f32); 5] = [
+        ("pre-delay", Engine::set_predelay_ms, 0.0, 500.0),
+        ("pre-delay", Engine::set_predelay_ms, 500.0, 0.0),
+        ("pre-delay", Engine::set_predelay_ms, 3.0, 250.0),
+        ("decay", Engine::set_decay_scale, 10.0, 0.1),
+        ("decay", Engine::set_decay_scale, 0.1, 10.0),
+    ];
+    for (name, set, from, to) in cases {
+        let (step, steady) = jump_steps(set, from, to);
+        eprintln!(
+            "{name} {from} → {to}: step {:.2} × the steady signals'",
+            step / steady
+        );
+        assert!(
+            step <= 1.5 * steady,
+            "{name} {from} → {to}: step {step} vs the steady signals' {steady}"
+        );
+    }
+}
+
+#[test]
+fn outputs_left_out_are_skipped_and_exact_again_when_asked_for() {
+    let p = tailor::preset::bundled_preset("colorless_N8_d1").unwrap();
+    let mono = tailor::with_decay(p.build(), (2.0, 0.5)).unwrap();
+    let build = tailor::fx::stereo_build(&mono).unwrap();
+    assert!(build.post_output().is_none());
+    let cfg = EngineConfig::new(build.sample_rate(), 1, 2);
+    let x = noise(24_000, 9);
+    let (mut all, mut some) = (
+        Engine::prepare(&build, &cfg).unwrap(),
+        Engine::prepare(&build, &cfg).unwrap(),
+    );
+    let mut want = [vec![0.0f32; x.len()], vec![0.0f32; x.len()]];
+    let mut got = [vec![0.0f32; x.len()], vec![0.0f32; x.len()]];
+    for (k, start) in (0..x.len()).step_by(300).enumerate() {
+        let r = start..(start + 300).min(x.len());
+        let (w0, w1) = want.split_at_mut(1);
+        all.process(
+            &[&x[r.clone()]],
+            &mut [&mut w0[0][r.clone()], &mut w1[0][r.clone()]],
+        );
+        let (g0, g1) = got.split_at_mut(1);
+        // Output 1 is left out for the first 12 000 samples, then asked for again.
+        if k < 40 {
+            some.process(&[&x[r.clone()]], &mut [&mut g0[0][r.clone()]]);
+        } else {
+            some.process(
+                &[&x[r.clone()]],
+                &mut [&mut g0[0][r.clone()], &mut g1[0][r]],
+            );
+        }
+    }
+    assert_eq!(got[0], want[0]);
+    // The delay lines ran all along, so the output is exact from its first sample back.
+    assert_eq!(got[1][12_000..], want[1][12_000..]);
+    assert!(want[1][12_000..].iter().any(|&v| v != 0.0));
+}
+
 #[test]
 fn decay_scale_and_predelay_match_the_exact_recursion() {
     let p = tailor::preset::bundled_preset("colorless_N16_d1").unwrap();

@@ -9,7 +9,11 @@ Checks, each failing with a message that names the problem (exit status 1):
     stops has energy and decays;
   * fully dry (Mix at its minimum), the same input gives the input back (after the plugin's 20 ms
     parameter ramp) and a silent tail, so the tail above comes from the reverb and the host's
-    parameter change reached the plugin.
+    parameter change reached the plugin;
+  * the pre-delay jumping between its ends (0 -> 500 ms and back) 1.5 s into a 220 Hz sine, at
+    the default Mix and fully wet, makes no click: the largest sample-to-sample step in the 100 ms
+    from the jump is at most 2x the largest step of steady renders at the old and the new delay
+    over the same 100 ms (a gliding delay read made it 10-29x).
 Prints a short report and "VST3 HOST CHECK PASSED" when all hold.
 """
 
@@ -39,6 +43,11 @@ RAMP_SKIP_S = 0.05
 DRY_TAIL_REL_DB = -60.0
 # Fully dry: output vs input error energy relative to the input energy (dB).
 DRY_MATCH_REL_DB = -60.0
+# Click check: sine frequency (Hz), jump time (s), window after the jump (s), largest step ratio.
+CLICK_SINE_HZ = 220.0
+CLICK_JUMP_S = 1.5
+CLICK_WINDOW_S = 0.1
+CLICK_MAX_RATIO = 2.0
 
 
 class CheckFailed(Exception):
@@ -105,6 +114,7 @@ def check(bundle: str) -> None:
     for key, p in plugin.parameters.items():
         print(f"  {p.name!r:>14} (key {key}): {p.string_value!r}")
     mix_key, mix = find_param(plugin, "Mix")
+    mix_default = mix.raw_value
 
     n_noise = int(NOISE_S * SAMPLE_RATE_HZ)
     n_total = n_noise + int(SILENCE_S * SAMPLE_RATE_HZ)
@@ -163,6 +173,52 @@ def check(bundle: str) -> None:
             f"with Mix at 0 the output differs from the input by {db(err):.1f} dB "
             f"(want <= {DRY_MATCH_REL_DB} dB)"
         )
+
+    check_predelay_jumps(plugin, mix, mix_default)
+
+
+def largest_step(out: np.ndarray, start: int, length: int) -> float:
+    """Largest |y[n] - y[n-1]| of any channel over samples start..start+length."""
+    return float(np.max(np.abs(np.diff(out[:, start - 1 : start + length], axis=1))))
+
+
+def render_jump(plugin, param, start_raw: float, end_raw: float, audio: np.ndarray, at: int):
+    """Render `audio` from a reset state with `param` at `start_raw`, set to `end_raw` at `at`."""
+    param.raw_value = start_raw
+    head = plugin.process(audio[:, :at], SAMPLE_RATE_HZ, buffer_size=BLOCK_SAMPLES, reset=True)
+    param.raw_value = end_raw
+    rest = plugin.process(audio[:, at:], SAMPLE_RATE_HZ, buffer_size=BLOCK_SAMPLES, reset=False)
+    out = np.concatenate([np.asarray(head), np.asarray(rest)], axis=1)
+    if not np.all(np.isfinite(out)):
+        raise CheckFailed("non-finite output around a parameter jump")
+    return out
+
+
+def check_predelay_jumps(plugin, mix, mix_default: float) -> None:
+    """The pre-delay jumps between its ends mid-stream without a click (see the module docs)."""
+    _, predelay = find_param(plugin, "Pre-delay")
+    n = int((CLICK_JUMP_S + 0.3) * SAMPLE_RATE_HZ)
+    t = np.arange(n) / SAMPLE_RATE_HZ
+    audio = np.stack(
+        [0.25 * np.sin(2 * np.pi * CLICK_SINE_HZ * t + phase) for phase in (0.0, 1.0)]
+    ).astype(np.float32)
+    at = int(CLICK_JUMP_S * SAMPLE_RATE_HZ) // BLOCK_SAMPLES * BLOCK_SAMPLES
+    window = int(CLICK_WINDOW_S * SAMPLE_RATE_HZ)
+    for label, mix_raw in (("default mix", mix_default), ("fully wet", 1.0)):
+        mix.raw_value = mix_raw
+        steady = max(
+            largest_step(render_jump(plugin, predelay, v, v, audio, at), at, window)
+            for v in (0.0, 1.0)
+        )
+        for a, b in ((0.0, 1.0), (1.0, 0.0)):
+            out = render_jump(plugin, predelay, a, b, audio, at)
+            ratio = largest_step(out, at, window) / steady
+            print(f"pre-delay raw {a} -> {b}, {label}: largest step {ratio:.2f}x the steady one")
+            if ratio > CLICK_MAX_RATIO:
+                raise CheckFailed(
+                    f"the pre-delay jump {a} -> {b} ({label}) clicks: largest step {ratio:.1f}x "
+                    f"the steady signals' (want <= {CLICK_MAX_RATIO}x)"
+                )
 
 
 def main() -> int:

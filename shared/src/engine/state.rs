@@ -62,6 +62,10 @@ pub struct FdnState {
     /// Output mix row-major `n_out × n_fdn` (empty without one) and its block buffer.
     mix: Vec<f32>,
     mixed: Vec<f32>,
+    /// Per FDN output: the first audible output that reads it (`n_out` when none does).
+    first_use: Vec<usize>,
+    /// Audible outputs rendered by the last block (the rest were skipped).
+    active: usize,
 }
 
 fn to_f32(m: &crate::Matrix) -> Vec<f32> {
@@ -142,6 +146,13 @@ impl FdnState {
             } else {
                 Vec::new()
             },
+            first_use: (0..n_fdn)
+                .map(|k| match build.output_mix() {
+                    Some(m) => (0..n_out).find(|&o| m.get(o, k) != 0.0).unwrap_or(n_out),
+                    None => k,
+                })
+                .collect(),
+            active: n_out,
         })
     }
 
@@ -193,10 +204,15 @@ impl FdnState {
     /// Renders `b ≤ block_len()` samples from the host-input block `x` (`host_inputs` rows of
     /// `x_stride`): maps the host channels onto the FDN inputs (equal counts: one to one; one FDN
     /// input: the mean of the host inputs; otherwise input j ← host channel j mod host count),
-    /// runs the FDN, adds the early FIR (if any) and leaves the wet outputs in [`FdnState::wet`]. A block whose output is not
-    /// finite (an overflowing state) resets the state and yields silence. Allocation-free.
-    pub fn render(&mut self, x: &[f32], x_stride: usize, b: usize) {
+    /// runs the FDN, adds the early FIR (if any) and leaves the wet outputs in [`FdnState::wet`].
+    /// Only the first `outputs` audible outputs are computed (their wet rows are unspecified
+    /// meanwhile); the delay lines always run, so a skipped output is exact again as soon as it
+    /// is asked for, except that its output filters restart from silence. A block whose output
+    /// is not finite (an overflowing state) resets the state and yields silence.
+    /// Allocation-free.
+    pub fn render(&mut self, x: &[f32], x_stride: usize, b: usize, outputs: usize) {
         let b = b.min(self.block);
+        self.set_active(outputs.clamp(1, self.n_out.max(1)));
         let h = self.host_inputs;
         for j in 0..self.n_in {
             let row = &mut self.u[j * self.stride..j * self.stride + b];
@@ -228,7 +244,7 @@ impl FdnState {
         }
         // Any inf/NaN makes some lane of Σ 0·y NaN (vectorisable, unlike a plain sum).
         let mut lanes = [0f32; LANES];
-        for o in 0..self.n_out {
+        for o in 0..self.active {
             for chunk in self.y[o * self.stride..o * self.stride + b].chunks(LANES) {
                 for (acc, &v) in lanes.iter_mut().zip(chunk) {
                     *acc += v * 0.0;
@@ -240,10 +256,36 @@ impl FdnState {
         }
     }
 
-    /// `y[o] = Σ_k mix[o][k]·y[k]` for the audible outputs (through `mixed`). Allocation-free.
+    /// Audible outputs the last block rendered.
+    pub fn active_outputs(&self) -> usize {
+        self.active
+    }
+
+    /// True when FDN output `k` feeds one of the active audible outputs.
+    #[inline]
+    fn fdn_active(&self, k: usize) -> bool {
+        self.first_use[k] < self.active
+    }
+
+    /// Switches to `active` audible outputs; FDN outputs that start again get silent output
+    /// filters. Allocation-free.
+    fn set_active(&mut self, active: usize) {
+        if active == self.active {
+            return;
+        }
+        for (k, f) in self.post_output.iter_mut().enumerate() {
+            if self.first_use[k] < active && self.first_use[k] >= self.active {
+                f.reset();
+            }
+        }
+        self.active = active;
+    }
+
+    /// `y[o] = Σ_k mix[o][k]·y[k]` for the active audible outputs (through `mixed`).
+    /// Allocation-free.
     fn apply_mix(&mut self, b: usize) {
         let (stride, k) = (self.stride, self.n_fdn);
-        for o in 0..self.n_out {
+        for o in 0..self.active {
             let out = &mut self.mixed[o * stride..o * stride + b];
             out.iter_mut().for_each(|v| *v = 0.0);
             for j in 0..k {
@@ -255,7 +297,8 @@ impl FdnState {
                 }
             }
         }
-        self.y[..self.n_out * stride].copy_from_slice(&self.mixed);
+        let rows = self.active * stride;
+        self.y[..rows].copy_from_slice(&self.mixed[..rows]);
     }
 
     /// Clears every delay line, filter state and buffer.
@@ -303,6 +346,9 @@ fn render_kernel<const FMA: bool>(st: &mut FdnState, b: usize) {
         f.process::<FMA>(&mut st.v, stride, b);
     }
     for o in 0..st.n_fdn {
+        if !st.fdn_active(o) {
+            continue;
+        }
         let y = &mut st.y[o * stride..o * stride + b];
         y.iter_mut().for_each(|v| *v = 0.0);
         for i in 0..n {
