@@ -1005,6 +1005,7 @@ fn a_state_naming_a_room_ir_fits_it_in_the_background_and_plays_that_room() {
         max_rel_error(&out2, &out) < 1e-4,
         "the reopened state plays differently"
     );
+}
 
 /// Largest sample-to-sample step |y[n] − y[n−1]| of either channel over `range`.
 fn largest_step(y: &[Vec<f32>; 2], range: std::ops::Range<usize>) -> f32 {
