@@ -417,7 +417,10 @@ fn handle(slot: &PresetSlot, shared: &Arc<Shared>, own: &Sender<Request>, r: Req
         // are left.
         Request::Session | Request::Analyse => {
             analyse(slot, shared);
-            let missing = shared.hrtf.lock().map(|h| h.is_none()).unwrap_or(false);
+            // The HRTF diagnostics are only computed for an open editor: with it closed, parsing
+            // the SOFA set on every activation would only burn the loader's time.
+            let missing = shared.editor_open.load(Ordering::Acquire)
+                && shared.hrtf.lock().map(|h| h.is_none()).unwrap_or(false);
             if missing {
                 if let Ok(set) = binaural::load_set(stored.sofa_path.as_deref()) {
                     analyse_hrtf(shared, stored.sofa_path.as_deref(), &set);
