@@ -213,3 +213,32 @@ pub fn finish(shared: &Shared, outcome: Result<String, String>) {
         s.outcome = Some(outcome);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cancels at once.
+    struct Stop;
+
+    impl Progress for Stop {
+        fn stage(&mut self, _: Stage, _: usize) {}
+        fn step(&mut self, _: usize, _: &str) {}
+        fn cancelled(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_missing_file_and_a_cancelled_fit_are_reasons_not_panics() {
+        let e = fit_room(Path::new("/no/such/room.wav"), &mut Stop).unwrap_err();
+        assert!(e.contains("room.wav"), "{e}");
+        let p = std::env::temp_dir().join(format!("tailor-fitting-{}.wav", std::process::id()));
+        let ir: Vec<f64> = (0..16_000)
+            .map(|i| (-(i as f64) / 1500.0).exp() * if i % 3 == 0 { 1.0 } else { -0.7 })
+            .collect();
+        tailor::wav::write_wav(&p, 16_000, &[ir]).unwrap();
+        assert_eq!(fit_room(&p, &mut Stop).unwrap_err(), "cancelled");
+        let _ = std::fs::remove_file(&p);
+    }
+}

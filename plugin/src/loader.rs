@@ -416,6 +416,7 @@ fn handle(slot: &PresetSlot, shared: &Arc<Shared>, own: &Sender<Request>, r: Req
         // Activation prepared the reference and binaural paths itself; only the diagnostics
         // are left.
         Request::Session | Request::Analyse => {
+            fit_if_asked(slot, shared, own);
             analyse(slot, shared);
             // The HRTF diagnostics are only computed for an open editor: with it closed, parsing
             // the SOFA set on every activation would only burn the loader's time.
@@ -450,6 +451,8 @@ fn handle(slot: &PresetSlot, shared: &Arc<Shared>, own: &Sender<Request>, r: Req
 /// Plays a state the host restored (when it is newer than what plays): its preset, reference
 /// and SOFA set, or the default with a message when the preset is refused.
 fn apply_restored(slot: &PresetSlot, shared: &Arc<Shared>, own: &Sender<Request>) {
+    // Whoever plays the state (an activation or this), a room it asks to fit is fitted.
+    fit_if_asked(slot, shared, own);
     // An activation running meanwhile prepares the same state; wait for it and skip when it did.
     let _session = shared
         .session
@@ -460,17 +463,6 @@ fn apply_restored(slot: &PresetSlot, shared: &Arc<Shared>, own: &Sender<Request>
         return;
     }
     let stored = slot.get();
-    // A state that names a room IR to fit and no preset: the default plays while it is fitted.
-    if let (None, None, Some(room)) = (&stored.json, &stored.factory, &stored.room_ir) {
-        if let Err(e) = apply(shared, &default_preset()) {
-            shared.set_error(format!("saved state: {e}"));
-        }
-        shared
-            .applied_generation
-            .store(generation, Ordering::Release);
-        fitting::start(shared, own, PathBuf::from(room));
-        return;
-    }
     match resolve(&stored).and_then(|p| apply(shared, &p)) {
         Ok(()) => {
             shared
@@ -484,6 +476,24 @@ fn apply_restored(slot: &PresetSlot, shared: &Arc<Shared>, own: &Sender<Request>
             analyse(slot, shared);
         }
         Err(e) => restore_default(slot, shared, &stored, &e),
+    }
+}
+
+/// Starts the fit a state asks for: it names a room IR (`room_ir`) and holds no preset (the
+/// default plays meanwhile). Once per room: a fit of that room running or ended (fitted, failed
+/// or cancelled) is not started again; "Fit room" in the editor always starts one.
+fn fit_if_asked(slot: &PresetSlot, shared: &Arc<Shared>, own: &Sender<Request>) {
+    let stored = slot.get();
+    let (None, None, Some(room)) = (&stored.json, &stored.factory, &stored.room_ir) else {
+        return;
+    };
+    let seen = shared
+        .fit
+        .lock()
+        .map(|f| f.room == *room && (f.running || f.outcome.is_some()))
+        .unwrap_or(false);
+    if !seen {
+        fitting::start(shared, own, PathBuf::from(room));
     }
 }
 
