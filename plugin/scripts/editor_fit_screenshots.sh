@@ -16,15 +16,15 @@ sleep 2
 DISPLAY="$disp" LIBGL_ALWAYS_SOFTWARE=1 "$bin" --backend dummy >/tmp/tailor-standalone.log 2>&1 &
 app=$!
 sleep 15
-DISPLAY="$disp" xdotool mousemove "${FIELD_X:-360}" "${FIT_Y:-107}" click 1
+DISPLAY="$disp" xdotool mousemove "${FIELD_X:-360}" "${FIT_Y:-84}" click 1
 sleep 1
 DISPLAY="$disp" xdotool type --delay 60 "$room"
 sleep 1
-DISPLAY="$disp" xdotool mousemove "${BUTTON_X:-672}" "${FIT_Y:-107}" click 1
-sleep "${PROGRESS_AFTER_S:-4}"
+DISPLAY="$disp" xdotool mousemove "${BUTTON_X:-688}" "${FIT_Y:-84}" click 1
+sleep "${PROGRESS_AFTER_S:-2}"
 DISPLAY="$disp" xdotool mousemove 900 40
 DISPLAY="$disp" import -window root "$prefix-progress.png"
 echo "wrote $prefix-progress.png"
-sleep "${DONE_AFTER_S:-90}"
+sleep "${DONE_AFTER_S:-40}"
 DISPLAY="$disp" import -window root "$prefix-done.png"
 echo "wrote $prefix-done.png"

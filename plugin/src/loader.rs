@@ -244,10 +244,13 @@ fn analyse(slot: &PresetSlot, shared: &Shared) {
     let preset = resolve(&stored).unwrap_or_else(|_| default_preset());
     let fs = target(shared).map_or(preset.build().sample_rate(), |t| t.sample_rate);
     let (a, msg) = analysis::analyse(&preset, stored.reference_path.as_deref(), fs);
+    // With the reference in the views, the message is only a note (resampled, cut) that the
+    // reference's loading already showed; without it, it says why.
+    let failed = a.reference.is_none();
     if let Ok(mut g) = shared.analysis.lock() {
         *g = Some(Arc::new(a));
     }
-    if let Some(m) = msg {
+    if let (Some(m), true) = (msg, failed) {
         shared.set_error(m);
     }
 }

@@ -51,6 +51,8 @@ pub struct EditorApp {
     reference_path: String,
     sofa_path: String,
     room_path: String,
+    /// The fitted room last put into the reference field.
+    fit_shown: Option<String>,
     azimuth_deg: f64,
     elevation_deg: f64,
     factory: usize,
@@ -73,6 +75,7 @@ pub fn create(
         reference_path: stored.reference_path.unwrap_or_default(),
         sofa_path: stored.sofa_path.unwrap_or_default(),
         room_path: stored.room_ir.unwrap_or_default(),
+        fit_shown: None,
         azimuth_deg: 90.0,
         elevation_deg: 0.0,
         factory: 0,
@@ -184,10 +187,15 @@ impl EditorApp {
         } else {
             match &fit.outcome {
                 Some(Ok(name)) => {
+                    // The fitted room became the reference: show it in its field, once.
+                    if self.fit_shown.as_deref() != Some(fit.room.as_str()) {
+                        self.reference_path.clone_from(&fit.room);
+                        self.fit_shown = Some(fit.room.clone());
+                    }
                     ui.colored_label(
                         Color32::LIGHT_GREEN,
                         format!(
-                            "✔ fitted {} — playing \"{name}\"; the room is the A/B reference",
+                            "fitted {} — playing \"{name}\"; the room is the A/B reference",
                             short_name(&fit.room)
                         ),
                     );
@@ -196,7 +204,7 @@ impl EditorApp {
                     ui.colored_label(
                         Color32::from_rgb(255, 90, 90),
                         format!(
-                            "⚠ fit of {}: {why}; the sound was kept",
+                            "fit of {}: {why}; the sound was kept",
                             short_name(&fit.room)
                         ),
                     );
@@ -451,6 +459,10 @@ impl nice_plug_egui::NiceEguiApp for EditorApp {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+        // The loader and a fit update the status and the diagnostics off this thread: look
+        // again twice a second even without input.
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(500));
         egui::ScrollArea::vertical().show(ui, |ui| {
             self.header(ui);
             ui.separator();
