@@ -71,9 +71,18 @@ pub fn analyse(preset: &Preset, reference: Option<&str>, fs: f64) -> (Analysis, 
         }
         None => None,
     };
+    // Like `tailor compare`: both from their onsets (a fit plays without the room's pre-delay;
+    // the plugin's pre-delay adds it back), so the EDCs part only where the decays do.
+    let aligned = reference
+        .as_deref()
+        .and_then(|r| tailor::analysis::onset::align_pair(r, &ir).ok())
+        .map(|(r, f)| (r.to_vec(), f.to_vec()));
+    let reference = aligned.as_ref().map(|(r, _)| r.as_slice());
+    if let Some((_, f)) = &aligned {
+        ir.clone_from(f);
+    }
     out.fdn = ir_view(&ir, fs, BAND_HZ, CURVE_POINTS);
     if let Some(r) = reference {
-        let r = &r[..r.len().min(ir.len().max(1))];
         let rv = ir_view(r, fs, BAND_HZ, CURVE_POINTS);
         let levels = |v: &IrView| -> Vec<f64> { v.magnitude.iter().map(|p| p[1]).collect() };
         out.lsd_db = level_lsd_db(&levels(&out.fdn), &levels(&rv));
