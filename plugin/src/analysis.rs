@@ -60,9 +60,6 @@ pub fn analyse(preset: &Preset, reference: Option<&str>, fs: f64) -> (Analysis, 
     let reference = match reference.map(|path| read_reference(Path::new(path), fs)) {
         Some(Ok((r, note))) => {
             msg = note;
-            // Like `tailor compare`: both curves over the shorter of the two lengths, so the
-            // EDCs are normalised over the same span and the band RTs are the ones compare reports.
-            ir.truncate(r.len().max(1));
             Some(r)
         }
         Some(Err(e)) => {
@@ -72,7 +69,8 @@ pub fn analyse(preset: &Preset, reference: Option<&str>, fs: f64) -> (Analysis, 
         None => None,
     };
     // Like `tailor compare`: both from their onsets (a fit plays without the room's pre-delay;
-    // the plugin's pre-delay adds it back), so the EDCs part only where the decays do.
+    // the plugin's pre-delay adds it back) and over the shorter length, so the EDCs are
+    // normalised over the same span and part only where the decays do.
     let aligned = reference
         .as_deref()
         .and_then(|r| tailor::analysis::onset::align_pair(r, &ir).ok())

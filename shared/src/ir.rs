@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use crate::limits::MAX_IR_SECONDS;
-use crate::wav::{read_wav, WavError};
+use crate::wav::{check_ir_length, read_wav, WavError};
 
 /// What to do with an IR longer than the policy's length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,16 +122,7 @@ pub fn load(path: &Path, policy: &IrPolicy) -> Result<Ir, IrError> {
     let max = policy.max_seconds.min(MAX_IR_SECONDS);
     let keep = match policy.too_long {
         TooLong::Refuse => {
-            if audio.duration_seconds() > max {
-                return Err(IrError::Wav(WavError::Limit {
-                    path: name,
-                    cause: crate::limits::LimitError::Duration {
-                        what: "impulse response (trim it)".into(),
-                        seconds: audio.duration_seconds(),
-                        max,
-                    },
-                }));
-            }
+            check_ir_length(&audio, &name, max)?;
             n
         }
         TooLong::Cut => {

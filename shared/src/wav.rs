@@ -120,25 +120,19 @@ pub fn read_wav(path: &Path) -> Result<Audio, WavError> {
     read_wav_bytes(&bytes, &p)
 }
 
-/// Reads an impulse response: [`read_wav`], refusing files longer than
-/// [`limits::MAX_IR_SECONDS`] (an IR followed by minutes of noise or silence is not an IR; trim it).
-pub fn read_ir(path: &Path) -> Result<Audio, WavError> {
-    let audio = read_wav(path)?;
-    check_ir_length(&audio, &path.display().to_string())?;
-    Ok(audio)
-}
-
-/// Refuses audio longer than [`limits::MAX_IR_SECONDS`] as an impulse response; `name` is what
-/// the error names.
-pub fn check_ir_length(audio: &Audio, name: &str) -> Result<(), WavError> {
+/// Refuses audio longer than `max_s` seconds (at most [`limits::MAX_IR_SECONDS`]) as an impulse
+/// response (an IR followed by minutes of noise or silence is not an IR; trim it); `name` is
+/// what the error names.
+pub fn check_ir_length(audio: &Audio, name: &str, max_s: f64) -> Result<(), WavError> {
     let seconds = audio.duration_seconds();
-    if seconds > limits::MAX_IR_SECONDS {
+    let max = max_s.min(limits::MAX_IR_SECONDS);
+    if seconds > max {
         return Err(WavError::Limit {
             path: name.into(),
             cause: LimitError::Duration {
                 what: "impulse response (trim it)".into(),
                 seconds,
-                max: limits::MAX_IR_SECONDS,
+                max,
             },
         });
     }

@@ -564,7 +564,7 @@ fn check_wav(bytes: &[u8], reference: &[f64], fit: bool) -> Result<bool, String>
     let Ok(audio) = tailor::wav::read_wav_bytes(bytes, "mutant.wav") else {
         return Ok(false);
     };
-    if tailor::wav::check_ir_length(&audio, "mutant.wav").is_err() {
+    if tailor::wav::check_ir_length(&audio, "mutant.wav", tailor::limits::MAX_IR_SECONDS).is_err() {
         return Ok(false);
     }
     let fs = audio.sample_rate;

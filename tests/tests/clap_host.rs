@@ -159,8 +159,8 @@ impl Instance {
             .expect("param value")
     }
 
-    /// (name, CLAP id, min, max) of every parameter.
-    fn params(&mut self) -> Vec<(String, ClapId, f64, f64)> {
+    /// (name, CLAP id, min, max, default, automatable) of every parameter.
+    fn param_infos(&mut self) -> Vec<(String, ClapId, f64, f64, f64, bool)> {
         let ext = self
             .inner
             .access_shared_handler(|h| *h.params.get().unwrap())
@@ -175,34 +175,27 @@ impl Instance {
                     info.id,
                     info.min_value,
                     info.max_value,
+                    info.default_value,
+                    info.flags.contains(ParamInfoFlags::IS_AUTOMATABLE),
                 )
             })
             .collect()
     }
 
+    /// (name, CLAP id, min, max) of every parameter.
+    fn params(&mut self) -> Vec<(String, ClapId, f64, f64)> {
+        self.param_infos()
+            .into_iter()
+            .map(|(name, id, min, max, _, _)| (name, id, min, max))
+            .collect()
+    }
+
     /// Every automatable parameter: (name, CLAP id, min, max, default) as the host sends them.
     fn automatable_params(&mut self) -> Vec<(String, ClapId, f64, f64, f64)> {
-        let ext = self
-            .inner
-            .access_shared_handler(|h| *h.params.get().unwrap())
-            .expect("params extension");
-        let handle = self.inner.plugin_handle();
-        (0..ext.count(&handle))
-            .filter_map(|i| {
-                let mut buf = ParamInfoBuffer::new();
-                let info = ext.get_info(&handle, i, &mut buf).expect("param info");
-                info.flags
-                    .contains(ParamInfoFlags::IS_AUTOMATABLE)
-                    .then(|| {
-                        (
-                            String::from_utf8_lossy(info.name).to_string(),
-                            info.id,
-                            info.min_value,
-                            info.max_value,
-                            info.default_value,
-                        )
-                    })
-            })
+        self.param_infos()
+            .into_iter()
+            .filter(|p| p.5)
+            .map(|(name, id, min, max, default, _)| (name, id, min, max, default))
             .collect()
     }
 
@@ -858,7 +851,7 @@ fn fitted_stereo_church() -> (tailor::Preset, Vec<Option<f64>>) {
     use tailor::room::design::DesignOptions;
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../data/rooms/st_andrews_church_stereo.wav");
-    let audio = tailor::wav::read_ir(&path).unwrap();
+    let audio = tailor::ir::load(&path, &tailor::ir::IrPolicy::ROOM).unwrap();
     let fs = audio.sample_rate;
     let mid = tailor::room::stereo::decay_target(&audio.channels[..2]);
     let opts = DesignOptions {

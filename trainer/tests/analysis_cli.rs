@@ -237,7 +237,7 @@ fn compare_measures_a_stereo_rooms_image_and_tells_dual_mono_from_it() {
     }
     assert_eq!(c["edc_error_db"], c["channels"][0]["edc_error_db"]);
     // A dual-mono copy (the left channel twice) scores 1 in every band.
-    let wav = tailor::wav::read_ir(Path::new(&church)).unwrap();
+    let wav = tailor::ir::load(Path::new(&church), &tailor::ir::IrPolicy::ROOM).unwrap();
     let d = scratch("stereo");
     let mono = d.join("dual_mono.wav");
     let left = wav.channels[0].clone();

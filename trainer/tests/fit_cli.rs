@@ -286,13 +286,15 @@ fn fit_render_compare(name: &str) -> serde_json::Value {
     let preset = d.join("fit.json");
     // A stereo file's first channel, fitted as a mono room.
     let report = fit_report(&ir, &preset, &["--channel", "0"]);
-    let wav = tailor::wav::read_ir(Path::new(&ir)).unwrap();
+    let wav = tailor::ir::load(Path::new(&ir), &tailor::ir::IrPolicy::ROOM).unwrap();
     let seconds = wav.channels[0].len() as f64 / wav.sample_rate;
     let render = d.join("fit.wav");
     render_preset(&preset, seconds, &render);
     // The render is at the IR's own rate, so it compares sample for sample.
     assert_eq!(
-        tailor::wav::read_ir(&render).unwrap().sample_rate,
+        tailor::ir::load(&render, &tailor::ir::IrPolicy::ROOM)
+            .unwrap()
+            .sample_rate,
         wav.sample_rate
     );
     let out = tailor(&["compare", &ir, render.to_str().unwrap(), "--json"]);
@@ -382,7 +384,13 @@ fn fit_stereo(ir: &str, d: &Path, seconds: f64) -> (serde_json::Value, serde_jso
     assert_eq!(doc["tailor"]["early"]["fir"].as_array().unwrap().len(), 2);
     let wav = d.join("stereo.wav");
     render_preset(&preset, seconds, &wav);
-    assert_eq!(tailor::wav::read_ir(&wav).unwrap().channels.len(), 2);
+    assert_eq!(
+        tailor::ir::load(&wav, &tailor::ir::IrPolicy::ROOM)
+            .unwrap()
+            .channels
+            .len(),
+        2
+    );
     let out = tailor(&["compare", ir, wav.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     (report, serde_json::from_slice(&out.stdout).unwrap())
@@ -487,7 +495,9 @@ fn a_true_stereo_room_gives_a_two_input_preset_with_both_sources_images() {
         wav.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let fit = tailor::wav::read_ir(&wav).unwrap().channels;
+    let fit = tailor::ir::load(&wav, &tailor::ir::IrPolicy::ROOM)
+        .unwrap()
+        .channels;
     assert_eq!(fit.len(), 4);
     // Each source within the thresholds; its own coherence within 0.2 (one realisation's
     // scatter, in the room and in the FDN), the sources' mean — what the shared output stage
@@ -517,7 +527,11 @@ fn a_true_stereo_room_gives_a_two_input_preset_with_both_sources_images() {
 
 #[test]
 fn awkward_stereo_files_fit_or_say_why() {
-    let room = tailor::wav::read_ir(Path::new(&shared_room("living_room.wav"))).unwrap();
+    let room = tailor::ir::load(
+        Path::new(&shared_room("living_room.wav")),
+        &tailor::ir::IrPolicy::ROOM,
+    )
+    .unwrap();
     let (fs, l) = (room.sample_rate, room.channels[0].clone());
     let d = scratch("awkward-stereo");
     // An anti-phase pair (whose plain mean cancels) fits, with its coherence of −1 kept.
