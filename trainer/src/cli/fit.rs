@@ -136,11 +136,8 @@ impl Progress for Bars {
         if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style);
         }
-        bar.set_prefix(match stage {
-            Stage::Design => "design",
-            Stage::Refine => "fine-tune",
-            _ => "",
-        });
+        // Counted stages carry their name in front of the bar, the others in the message.
+        bar.set_prefix(if steps > 0 { stage.describe() } else { "" });
         if steps == 0 {
             bar.set_message(stage.describe());
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
