@@ -1,17 +1,15 @@
 //! Fitting a room in the plugin: a dropped (or typed) room IR is fitted by
 //! [`tailor::room::fit`] on its own thread (never the audio thread, nor the loader, which stays
 //! free for other requests). The editor follows the stage and progress through [`FitStatus`] and
-//! can cancel; when the fit is done the loader swaps the fitted preset in (the engine's
-//! crossfading swap), keeps its JSON in the plugin state (so a reopened project never refits)
-//! and makes the room IR the A/B reference. A failed or cancelled fit leaves the sound as it was.
+//! can cancel. The result goes to whoever started the fit ([`Fits::start`]'s `done`): the
+//! loader swaps the fitted preset in (the engine's crossfading swap), keeps its JSON in the
+//! plugin state (so a reopened project never refits) and makes the room IR the A/B reference. A
+//! failed or cancelled fit leaves the sound as it was.
 
-use crate::loader::{Request, Shared};
-use crossbeam_channel::Sender;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
 use tailor::ir::{load, IrPolicy};
 use tailor::room::{FitError, FitOptions, Progress, Stage};
 
@@ -35,14 +33,14 @@ pub struct FitStatus {
 
 /// A running fit: its cancel flag and thread.
 #[derive(Debug)]
-pub struct FitJob {
+struct FitJob {
     cancel: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl FitJob {
     /// Asks the fit to stop and waits for its thread (the fit checks between its steps).
-    pub fn cancel_and_join(mut self) {
+    fn cancel_and_join(mut self) {
         self.cancel.store(true, Ordering::Release);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -61,9 +59,9 @@ fn stage_start(stage: Stage) -> f32 {
     }
 }
 
-/// Progress into [`Shared::fit`]; cancelled by the job's flag or the plugin's shutdown.
+/// Progress into the editor's [`FitStatus`]; cancelled by the job's flag.
 struct Report<'a> {
-    shared: &'a Shared,
+    status: &'a Mutex<FitStatus>,
     cancel: &'a AtomicBool,
     stage: Stage,
     steps: usize,
@@ -71,7 +69,7 @@ struct Report<'a> {
 
 impl Report<'_> {
     fn update(&self, f: impl FnOnce(&mut FitStatus)) {
-        if let Ok(mut s) = self.shared.fit.lock() {
+        if let Ok(mut s) = self.status.lock() {
             f(&mut s);
         }
     }
@@ -105,7 +103,7 @@ impl Progress for Report<'_> {
     }
 
     fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Acquire) || self.shared.stop.load(Ordering::Acquire)
+        self.cancel.load(Ordering::Acquire)
     }
 }
 
@@ -128,89 +126,95 @@ pub fn fit_room(path: &Path, progress: &mut dyn Progress) -> Result<String, Stri
     }
 }
 
-/// Starts fitting `room` on a new thread (a fit already running is cancelled first); the
-/// result comes back to the loader as [`Request::Fitted`] or [`Request::FitFailed`].
-pub fn start(shared: &Arc<Shared>, loader: &Sender<Request>, room: PathBuf) {
-    cancel(shared);
-    let cancel = Arc::new(AtomicBool::new(false));
-    if let Ok(mut s) = shared.fit.lock() {
-        *s = FitStatus {
-            running: true,
-            room: room.display().to_string(),
-            stage: "reading the room IR".into(),
-            fraction: 0.0,
-            outcome: None,
-        };
+/// The plugin's room fits: where the latest stands (for the editor) and the running one.
+#[derive(Debug, Default)]
+pub struct Fits {
+    status: Arc<Mutex<FitStatus>>,
+    job: Mutex<Option<FitJob>>,
+}
+
+impl Fits {
+    /// Where the latest fit stands.
+    pub fn status(&self) -> FitStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
     }
-    let (sh, flag, tx) = (shared.clone(), cancel.clone(), loader.clone());
-    let thread = std::thread::Builder::new()
-        .name("tailor-fit".into())
-        .spawn(move || {
-            let mut report = Report {
-                shared: &sh,
-                cancel: &flag,
-                stage: Stage::Design,
-                steps: 0,
+
+    /// Starts fitting `room` on a new thread (a fit already running is cancelled first); a fit
+    /// that is not cancelled hands the room and its outcome (the preset JSON, or why not) to
+    /// `done` on that thread, and the owner reports how it ended with [`Fits::finish`].
+    pub fn start(
+        &self,
+        room: PathBuf,
+        done: impl FnOnce(PathBuf, Result<String, String>) + Send + 'static,
+    ) {
+        self.cancel();
+        let cancel = Arc::new(AtomicBool::new(false));
+        if let Ok(mut s) = self.status.lock() {
+            *s = FitStatus {
+                running: true,
+                room: room.display().to_string(),
+                stage: "reading the room IR".into(),
+                fraction: 0.0,
+                outcome: None,
             };
-            let result = fit_room(&room, &mut report);
-            if flag.load(Ordering::Acquire) || sh.stop.load(Ordering::Acquire) {
-                return;
-            }
-            let r = match result {
-                Ok(json) => Request::Fitted { room, json },
-                Err(why) => Request::FitFailed(why),
-            };
-            // The loader drains its queue every 50 ms; give up only when the plugin closes.
-            let mut r = r;
-            while !sh.stop.load(Ordering::Acquire) {
-                match tx.send_timeout(r, Duration::from_millis(100)) {
-                    Ok(()) => return,
-                    Err(e) => r = e.into_inner(),
+        }
+        let (status, flag) = (self.status.clone(), cancel.clone());
+        let thread = std::thread::Builder::new()
+            .name("tailor-fit".into())
+            .spawn(move || {
+                let mut report = Report {
+                    status: &status,
+                    cancel: &flag,
+                    stage: Stage::Design,
+                    steps: 0,
+                };
+                let result = fit_room(&room, &mut report);
+                if !flag.load(Ordering::Acquire) {
+                    done(room, result);
+                }
+            });
+        match thread {
+            Ok(t) => {
+                if let Ok(mut j) = self.job.lock() {
+                    *j = Some(FitJob {
+                        cancel,
+                        thread: Some(t),
+                    });
                 }
             }
-        });
-    match thread {
-        Ok(t) => {
-            if let Ok(mut j) = shared.fit_job.lock() {
-                *j = Some(FitJob {
-                    cancel,
-                    thread: Some(t),
-                });
-            }
+            Err(e) => self.finish(Err(format!("cannot start the fit: {e}"))),
         }
-        Err(e) => finish(shared, Err(format!("cannot start the fit: {e}"))),
     }
-}
 
-/// Cancels the running fit, if any, and waits for its thread.
-pub fn cancel(shared: &Shared) {
-    let job = shared.fit_job.lock().ok().and_then(|mut j| j.take());
-    if let Some(job) = job {
-        job.cancel_and_join();
-        if let Ok(mut s) = shared.fit.lock() {
-            if s.running {
-                s.running = false;
-                s.outcome = Some(Err("cancelled".into()));
+    /// Cancels the running fit, if any, and waits for its thread.
+    pub fn cancel(&self) {
+        let job = self.job.lock().ok().and_then(|mut j| j.take());
+        if let Some(job) = job {
+            job.cancel_and_join();
+            if let Ok(mut s) = self.status.lock() {
+                if s.running {
+                    s.running = false;
+                    s.outcome = Some(Err("cancelled".into()));
+                }
             }
         }
     }
-}
 
-/// Records how the fit ended.
-pub fn finish(shared: &Shared, outcome: Result<String, String>) {
-    if let Ok(mut j) = shared.fit_job.lock() {
-        if let Some(mut job) = j.take() {
-            // The thread has sent its result and is ending.
-            if let Some(t) = job.thread.take() {
-                let _ = t.join();
+    /// Records how the fit ended (its thread has handed its result over and is ending).
+    pub fn finish(&self, outcome: Result<String, String>) {
+        if let Ok(mut j) = self.job.lock() {
+            if let Some(mut job) = j.take() {
+                if let Some(t) = job.thread.take() {
+                    let _ = t.join();
+                }
             }
         }
-    }
-    if let Ok(mut s) = shared.fit.lock() {
-        s.running = false;
-        s.fraction = if outcome.is_ok() { 1.0 } else { s.fraction };
-        s.stage.clear();
-        s.outcome = Some(outcome);
+        if let Ok(mut s) = self.status.lock() {
+            s.running = false;
+            s.fraction = if outcome.is_ok() { 1.0 } else { s.fraction };
+            s.stage.clear();
+            s.outcome = Some(outcome);
+        }
     }
 }
 

@@ -19,7 +19,7 @@ pub mod reference;
 pub mod state;
 
 use loader::{Loader, Request, Shared, Target};
-use mixer::{wet_only, Mixer};
+use mixer::Mixer;
 use nice_plug::prelude::*;
 use params::{TailorParams, SMOOTHING_MS};
 use std::num::NonZeroU32;
@@ -159,6 +159,9 @@ impl Plugin for TailorReverb {
         let mut config = EngineConfig::new(fs, n_in, binaural::ENGINE_OUTPUTS);
         config.smoothing_ms = SMOOTHING_MS;
         config.max_predelay_ms = MAX_PREDELAY_MS;
+        let max = buffer_config.max_buffer_size.max(1) as usize;
+        // The reverb's blocks are the host's (its sources are prepared for them).
+        config.max_block = max.min(tailor::engine::MAX_BLOCK_LIMIT);
         let (early_part, early, error) =
             match presets::session_early_part(&preset, fs).and_then(|part| {
                 let e = part
@@ -175,10 +178,9 @@ impl Plugin for TailorReverb {
             Err(e) => return self.activate_dry(&e.to_string()),
         };
         let controls = self.params.fx_controls();
-        reverb.set_controls(&wet_only(&controls));
+        reverb.set_controls(&controls);
         reverb.snap_controls();
-        let max = buffer_config.max_buffer_size.max(1) as usize;
-        let (mut mixer, links) = Mixer::new(fs, max, SMOOTHING_MS, MAX_PREDELAY_MS, &controls);
+        let (mut mixer, links) = Mixer::new(fs, config.max_block, SMOOTHING_MS);
         let mut errors: Vec<String> = error.into_iter().collect();
         if self.hrirs.as_ref().map(|h| &h.0) != Some(&stored.sofa_path) {
             self.hrirs = binaural::load_set(stored.sofa_path.as_deref())
@@ -333,7 +335,7 @@ impl TailorReverb {
             } else {
                 if self.bypassed {
                     // The reverb was reset while bypassed: its input fades in.
-                    mixer.fade_in_input();
+                    reverb.fade_in_input();
                 }
                 self.bypassed = false;
                 let ins: [&[f32]; 2] = [&self.inputs[0][..len], &self.inputs[1 % n_in][..len]];

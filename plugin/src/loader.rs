@@ -3,7 +3,7 @@
 //! lock-free swap. Failures only set the editor message; the current sound stays.
 
 use crate::analysis::{self, Analysis};
-use crate::fitting::{self, FitJob, FitStatus};
+use crate::fitting::Fits;
 use crate::hrtf_view::{self, HrtfView};
 use crate::mixer::Links;
 use crate::presets::{
@@ -72,10 +72,8 @@ pub struct Shared {
     /// plays a restored state, so a state is never applied twice (main and loader threads
     /// only; never the audio thread).
     pub session: Mutex<()>,
-    /// Where the room fit stands (editor-facing).
-    pub fit: Mutex<FitStatus>,
-    /// The running room fit, if any.
-    pub fit_job: Mutex<Option<FitJob>>,
+    /// The room fits: where the latest stands (editor-facing) and the running one.
+    pub fit: Fits,
 }
 
 impl Shared {
@@ -185,9 +183,9 @@ impl Drop for Loader {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        // A running fit sees the stop flag at its next step; its thread ends before the plugin
-        // (and its code) goes away.
-        fitting::cancel(&self.shared);
+        // A running fit stops at its next step; its thread ends before the plugin (and its
+        // code) goes away.
+        self.shared.fit.cancel();
     }
 }
 
@@ -347,15 +345,15 @@ fn handle(slot: &PresetSlot, shared: &Arc<Shared>, own: &Sender<Request>, r: Req
     let mut note = None;
     let result = match r {
         Request::Fit(room) => {
-            fitting::start(shared, own, room);
+            start_fit(shared, own, room);
             return;
         }
         Request::CancelFit => {
-            fitting::cancel(shared);
+            shared.fit.cancel();
             return;
         }
         Request::FitFailed(why) => {
-            fitting::finish(shared, Err(why));
+            shared.fit.finish(Err(why));
             return;
         }
         Request::Fitted { room, json } => {
@@ -373,7 +371,7 @@ fn handle(slot: &PresetSlot, shared: &Arc<Shared>, own: &Sender<Request>, r: Req
                 stored.reference_path = Some(room_text.clone());
                 stored.room_ir = Some(room_text);
             }
-            fitting::finish(shared, played.clone());
+            shared.fit.finish(played.clone());
             played.map(|_| ())
         }
         Request::File(path) => read_preset_file(&path).and_then(|(preset, text)| {
@@ -490,14 +488,30 @@ fn fit_if_asked(slot: &PresetSlot, shared: &Arc<Shared>, own: &Sender<Request>) 
     let (None, None, Some(room)) = (&stored.json, &stored.factory, &stored.room_ir) else {
         return;
     };
-    let seen = shared
-        .fit
-        .lock()
-        .map(|f| f.room == *room && (f.running || f.outcome.is_some()))
-        .unwrap_or(false);
+    let f = shared.fit.status();
+    let seen = f.room == *room && (f.running || f.outcome.is_some());
     if !seen {
-        fitting::start(shared, own, PathBuf::from(room));
+        start_fit(shared, own, PathBuf::from(room));
     }
+}
+
+/// Starts fitting `room`; the result comes back to the loader as [`Request::Fitted`] or
+/// [`Request::FitFailed`].
+fn start_fit(shared: &Arc<Shared>, own: &Sender<Request>, room: PathBuf) {
+    let (sh, tx) = (shared.clone(), own.clone());
+    shared.fit.start(room, move |room, result| {
+        let mut r = match result {
+            Ok(json) => Request::Fitted { room, json },
+            Err(why) => Request::FitFailed(why),
+        };
+        // The loader drains its queue every 50 ms; give up only when the plugin closes.
+        while !sh.stop.load(Ordering::Acquire) {
+            match tx.send_timeout(r, Duration::from_millis(100)) {
+                Ok(()) => return,
+                Err(e) => r = e.into_inner(),
+            }
+        }
+    });
 }
 
 /// A restored state whose preset is refused (garbage, unstable, unknown factory name): the
@@ -620,8 +634,7 @@ mod tests {
         let full = crate::binaural::engine_build(&build).unwrap();
         let cfg = tailor::engine::EngineConfig::new(48_000.0, 2, crate::binaural::ENGINE_OUTPUTS);
         let reverb = tailor::fx::Reverb::prepare(&full, &cfg).unwrap();
-        let controls = tailor::fx::FxControls::default();
-        let (mixer, links) = crate::mixer::Mixer::new(48_000.0, 512, 20.0, 500.0, &controls);
+        let (mixer, links) = crate::mixer::Mixer::new(48_000.0, 512, 20.0);
         let shared = Arc::new(Shared::default());
         *shared.target.lock().unwrap() = Some(Target {
             swap: reverb.swap_handle(),

@@ -1,13 +1,12 @@
-//! The audio-thread mixer around [`Reverb`]: A/B between the FDN and the reference convolution,
-//! stereo or binaural FDN output, and mix/output gain applied to whichever plays.
+//! The plugin's wet sources on the audio thread: A/B between the FDN and the reference
+//! convolution, stereo or binaural FDN output. It only crossfades between sources: it is the
+//! [`WetStage`] of [`Reverb::process_with`], so pre-delay, dry/wet and output gain are the
+//! reverb's one [`tailor::mix::Mix`], and every source hears the same pre-delayed input.
 //!
-//! * The reverb runs fully wet at unit gain; this mixer applies dry/wet and output gain with the
-//!   same ramps and formula as [`Reverb`] (`gain · (dry · x + wet · w)`), so in stereo FDN mode
-//!   the output equals the plain [`Reverb`] sample for sample.
-//! * The reference path: pre-delay (same time as the FDN's; a change crossfades two taps) →
-//!   [`ReferenceConv`]. It runs whenever a reference is loaded, also while the FDN is heard, so
-//!   switching A/B is an equal-power crossfade over `SMOOTHING_MS` between two running signals:
-//!   no clicks, at the cost of the convolution's CPU while it is not heard.
+//! * The reference path convolves the pre-delayed input ([`ReferenceConv`]). It runs whenever a
+//!   reference is loaded, also while the FDN is heard, so switching A/B is an equal-power
+//!   crossfade over `SMOOTHING_MS` between two running signals: no clicks, at the cost of the
+//!   convolution's CPU while it is not heard.
 //! * The binaural path renders the engine's ring outputs ([`crate::binaural`]) to two ears; the
 //!   engine renders those rows and the renderer runs only while binaural output is selected or
 //!   fading (stereo renders two rows of the engine's 18). Stereo ↔ binaural is the same kind
@@ -22,9 +21,8 @@ use crate::binaural::{DIRECTIONS, ENGINE_OUTPUTS};
 use crate::reference::ReferenceConv;
 use crossbeam_channel::{Receiver, Sender};
 use std::f32::consts::FRAC_PI_2;
-use tailor::engine::delay::{DelayFade, PreDelay};
 use tailor::engine::Ramp;
-use tailor::fx::{FxControls, Reverb};
+use tailor::fx::{FxControls, Reverb, WetStage};
 use tailor::hrtf::binaural::BinauralRenderer;
 
 /// Queued updates per path (a new prepared object or `None` = remove).
@@ -166,54 +164,23 @@ fn pair(f: f32, moving: bool) -> (f32, f32) {
     }
 }
 
-/// `controls` with the reverb fully wet at unit gain (the mixer applies mix and gain).
-pub fn wet_only(controls: &FxControls) -> FxControls {
-    let mut fx = *controls;
-    fx.engine.dry = 0.0;
-    fx.engine.wet = 1.0;
-    fx.engine.output_gain_db = 0.0;
-    fx
-}
-
-fn db_to_linear(db: f32) -> f32 {
-    10f32.powf(db / 20.0)
-}
-
 /// The mixer (see the module docs).
 pub struct Mixer {
     mb: usize,
-    fs: f64,
     fade_len: u32,
     reference: Slot<ReferenceConv>,
     binaural: Slot<BinauralRenderer>,
     retire: Sender<Retired>,
     _retired: Receiver<Retired>,
-    predelay: PreDelay,
-    predelay_samples: DelayFade,
-    dry: Ramp,
-    wet: Ramp,
-    gain: Ramp,
     ab: Ramp,
     mode: Ramp,
     /// Gain of the ring signals into the binaural renderer: 0 → 1 over the fade when the
     /// renderer starts mid-stream, so its convolution does not start on a jump.
     bin_in: Ramp,
-    /// Gain of the input into the reverb and the reference path (1 but after
-    /// [`Mixer::fade_in_input`]).
-    wet_in: Ramp,
     binaural_running: bool,
-    /// The faded input while `wet_in` glides, 2 rows of `mb`.
-    in_buf: Vec<f32>,
-    wet_buf: Vec<f32>,
     ref_buf: Vec<f32>,
     bin_buf: Vec<f32>,
     tmp: Vec<f32>,
-    pd_out: Vec<f32>,
-    pd_dry: Vec<f32>,
-    g_dry: Vec<f32>,
-    g_wet: Vec<f32>,
-    g_out: Vec<f32>,
-    g_pd: Vec<f32>,
     g_fade: Vec<f32>,
     g_ab: Vec<f32>,
     g_mode: Vec<f32>,
@@ -230,58 +197,33 @@ impl std::fmt::Debug for Mixer {
 }
 
 impl Mixer {
-    /// A mixer for blocks of up to `max_block` samples at `fs` Hz with controls gliding over
-    /// `smoothing_ms` and pre-delays up to `max_predelay_ms`, starting at `controls` and `want`
-    /// (snapped). Returns it with the control-side [`Links`].
-    pub fn new(
-        fs: f64,
-        max_block: usize,
-        smoothing_ms: f64,
-        max_predelay_ms: f64,
-        controls: &FxControls,
-    ) -> (Self, Links) {
+    /// A mixer for the blocks of a reverb whose `max_block` is `max_block` samples at `fs` Hz,
+    /// crossfading over `smoothing_ms`, with no source but the FDN. Returns it with the
+    /// control-side [`Links`].
+    pub fn new(fs: f64, max_block: usize, smoothing_ms: f64) -> (Self, Links) {
         let mb = max_block.max(1);
         let len = (smoothing_ms * fs / 1000.0).round().max(0.0) as u32;
         let (ref_tx, ref_rx) = crossbeam_channel::bounded(QUEUE);
         let (bin_tx, bin_rx) = crossbeam_channel::bounded(QUEUE);
         let (ret_tx, ret_rx) = crossbeam_channel::bounded(2 * QUEUE);
-        let max_pd = (max_predelay_ms * fs / 1000.0).ceil().max(0.0) as usize;
-        let e = &controls.engine;
-        let mut m = Self {
+        let m = Self {
             mb,
-            fs,
             fade_len: len,
             reference: Slot::new(ref_rx, len),
             binaural: Slot::new(bin_rx, len),
             retire: ret_tx,
             _retired: ret_rx.clone(),
-            predelay: PreDelay::new(2, max_pd, mb),
-            predelay_samples: DelayFade::new(0, len as usize),
-            dry: Ramp::new(e.dry, len),
-            wet: Ramp::new(e.wet, len),
-            gain: Ramp::new(db_to_linear(e.output_gain_db), len),
             ab: Ramp::new(0.0, len),
             mode: Ramp::new(0.0, len),
             bin_in: Ramp::new(1.0, len),
-            wet_in: Ramp::new(1.0, len),
             binaural_running: false,
-            in_buf: vec![0.0; 2 * mb],
-            wet_buf: vec![0.0; ENGINE_OUTPUTS * mb],
             ref_buf: vec![0.0; 2 * mb],
             bin_buf: vec![0.0; 2 * mb],
             tmp: vec![0.0; 2 * mb],
-            pd_out: vec![0.0; 2 * mb],
-            pd_dry: vec![0.0; 2 * mb],
-            g_dry: vec![0.0; mb],
-            g_wet: vec![0.0; mb],
-            g_out: vec![0.0; mb],
-            g_pd: vec![0.0; mb],
             g_fade: vec![0.0; mb],
             g_ab: vec![0.0; mb],
             g_mode: vec![0.0; mb],
         };
-        m.set_controls(controls, e.predelay_ms);
-        m.snap();
         let links = Links {
             reference: ref_tx,
             binaural: bin_tx,
@@ -300,41 +242,6 @@ impl Mixer {
         self.binaural.current.is_some()
     }
 
-    fn set_controls(&mut self, c: &FxControls, predelay_ms: f32) {
-        let e = &c.engine;
-        if e.dry.is_finite() {
-            self.dry.set_target(e.dry.clamp(0.0, 4.0));
-        }
-        if e.wet.is_finite() {
-            self.wet.set_target(e.wet.clamp(0.0, 4.0));
-        }
-        if e.output_gain_db.is_finite() {
-            self.gain
-                .set_target(db_to_linear(e.output_gain_db.clamp(-120.0, 24.0)));
-        }
-        if predelay_ms.is_finite() {
-            // Rounded as the engine rounds it, so both paths hear the same delay.
-            let s = (f64::from(predelay_ms.max(0.0)) * self.fs / 1000.0).round() as usize;
-            self.predelay_samples
-                .set_target(s.min(self.predelay.max_delay() as usize));
-        }
-    }
-
-    fn snap(&mut self) {
-        self.predelay_samples.snap();
-        for r in [
-            &mut self.dry,
-            &mut self.wet,
-            &mut self.gain,
-            &mut self.ab,
-            &mut self.mode,
-            &mut self.bin_in,
-            &mut self.wet_in,
-        ] {
-            r.snap();
-        }
-    }
-
     /// Jumps the A/B and output-mode crossfades to what `want` asks for (given what is loaded).
     pub fn snap_paths(&mut self, want: Want) {
         self.poll();
@@ -351,15 +258,6 @@ impl Mixer {
         }
     }
 
-    /// Fades the input of the reverb and of the reference path in from silence over the
-    /// smoothing time (the dry signal is not touched): a restart mid-stream after
-    /// [`Mixer::reset`] and [`Reverb::reset`] (e.g. leaving a full bypass) then does not start
-    /// the reverb on a jump. Allocation-free.
-    pub fn fade_in_input(&mut self) {
-        self.wet_in = Ramp::new(0.0, self.fade_len);
-        self.wet_in.set_target(1.0);
-    }
-
     /// Starts the binaural renderers from silence, their input fading in.
     fn start_binaural(&mut self) {
         for s in [&mut self.binaural.current, &mut self.binaural.previous] {
@@ -372,20 +270,16 @@ impl Mixer {
         self.binaural_running = true;
     }
 
-    /// Sets `reverb` and this mixer to `controls` and the paths to what `want` asks for (given
-    /// what is loaded), all without a glide: the start of a fresh render. Allocation-free.
+    /// Sets `reverb` to `controls` and the paths to what `want` asks for (given what is
+    /// loaded), all without a glide: the start of a fresh render. Allocation-free.
     pub fn snap_to(&mut self, reverb: &mut Reverb, controls: &FxControls, want: Want) {
-        reverb.set_controls(&wet_only(controls));
+        reverb.set_controls(controls);
         reverb.snap_controls();
-        let predelay_ms = reverb.controls().engine.predelay_ms;
-        self.set_controls(controls, predelay_ms);
-        self.snap();
         self.snap_paths(want);
     }
 
-    /// Clears all audio state (reverb excluded) and snaps the controls. Allocation-free.
+    /// Clears the sources' audio state (the reverb's is [`Reverb::reset`]). Allocation-free.
     pub fn reset(&mut self) {
-        self.predelay.reset();
         for s in [&mut self.reference.current, &mut self.reference.previous] {
             if let Some(c) = s.as_deref_mut() {
                 c.reset();
@@ -396,7 +290,9 @@ impl Mixer {
                 c.reset();
             }
         }
-        self.snap();
+        for r in [&mut self.ab, &mut self.mode, &mut self.bin_in] {
+            r.snap();
+        }
     }
 
     fn poll(&mut self) {
@@ -412,9 +308,9 @@ impl Mixer {
         self.mode.set_target(if b { 1.0 } else { 0.0 });
     }
 
-    /// Renders planar `inputs` (1 or 2 channels) into the two `outputs` with `controls` (the
-    /// reverb is driven fully wet; mix and gain are applied here) and the paths `want` asks
-    /// for. Any length; never allocates, locks or panics.
+    /// Renders planar `inputs` (1 or 2 channels) into the two `outputs` through `reverb` with
+    /// `controls`, the sources `want` asks for crossfaded in before the reverb's mix. Any
+    /// length; never allocates, locks or panics.
     pub fn process(
         &mut self,
         reverb: &mut Reverb,
@@ -423,82 +319,38 @@ impl Mixer {
         inputs: &[&[f32]],
         outputs: &mut [&mut [f32]],
     ) {
-        reverb.set_controls(&wet_only(controls));
-        let predelay_ms = reverb.controls().engine.predelay_ms;
-        self.set_controls(controls, predelay_ms);
+        reverb.set_controls(controls);
         self.poll();
         self.set_paths(want);
-        let frames = outputs.iter().map(|o| o.len()).min().unwrap_or(0);
-        let mut done = 0;
-        while done < frames {
-            let mut b = (frames - done).min(self.mb);
-            if self.predelay_samples.is_fading() {
-                // Pre-delay fades end on a block boundary, as in the engine.
-                b = b.min(self.predelay_samples.remaining());
-            }
-            self.block(reverb, inputs, outputs, done, b);
-            done += b;
+        reverb.process_with(inputs, outputs, self);
+    }
+
+    /// True while the ring rows are needed: binaural output heard or fading.
+    fn binaural_wanted(&self) -> bool {
+        self.mode.is_moving() || self.mode.value() > 0.0 || self.mode.target() > 0.0
+    }
+}
+
+impl WetStage for Mixer {
+    fn rows(&self) -> usize {
+        if self.binaural_wanted() {
+            ENGINE_OUTPUTS
+        } else {
+            2
         }
     }
 
-    fn block(
-        &mut self,
-        reverb: &mut Reverb,
-        inputs: &[&[f32]],
-        outputs: &mut [&mut [f32]],
-        at: usize,
-        b: usize,
-    ) {
+    fn process(&mut self, input: &[&[f32]], wet: &mut [&mut [f32]], mixed: usize) {
         let mb = self.mb;
-        let n_in = inputs.len().clamp(1, 2);
-        let empty: &[f32] = &[];
-        let input = |c: usize| -> &[f32] {
-            inputs
-                .get(c % n_in)
-                .and_then(|x| x.get(at..(at + b).min(x.len())))
-                .unwrap_or(empty)
-        };
-        let ins: [&[f32]; 2] = [input(0), input(1)];
-        // What the reverb and the reference path hear: the input, or it fading in.
-        let wet_ins: [&[f32]; 2] = if self.wet_in.is_moving() {
-            self.wet_in.fill(&mut self.g_fade[..b]);
-            for (c, x) in ins.iter().enumerate() {
-                let row = &mut self.in_buf[c * mb..c * mb + b];
-                row.fill(0.0);
-                for ((v, &x), &g) in row.iter_mut().zip(*x).zip(&self.g_fade[..b]) {
-                    *v = x * g;
-                }
-            }
-            let (l, r) = self.in_buf.split_at(mb);
-            [&l[..b], &r[..b]]
-        } else {
-            ins
-        };
-        // The ring rows are rendered only while binaural output is heard or fading.
-        let bin_wanted =
-            self.mode.is_moving() || self.mode.value() > 0.0 || self.mode.target() > 0.0;
-        {
-            let mut wet: [&mut [f32]; ENGINE_OUTPUTS] = Default::default();
-            for (slot, chunk) in wet.iter_mut().zip(self.wet_buf.chunks_mut(mb)) {
-                *slot = &mut chunk[..b];
-            }
-            let rows = if bin_wanted { ENGINE_OUTPUTS } else { 2 };
-            reverb.process(&wet_ins[..inputs.len().clamp(1, 2)], &mut wet[..rows]);
+        let b = wet.first().map_or(0, |w| w.len()).min(mb);
+        if b == 0 || input.is_empty() {
+            return;
         }
-        // Reference path: pre-delay, then convolution (also while the FDN is heard).
-        let delay = self.predelay_samples.block(&mut self.g_pd[..b]);
-        self.predelay.process(
-            &wet_ins,
-            0,
-            delay,
-            &mut self.pd_out,
-            &mut self.pd_dry,
-            mb,
-            b,
-        );
+        // Reference path: the convolution of the pre-delayed input (also while the FDN is
+        // heard).
         let ref_live = self.reference.current.is_some() || self.reference.previous.is_some();
         if ref_live {
-            let pd = &self.pd_out;
+            let ins = [&input[0][..b], &input[1 % input.len()][..b]];
             render_slot(
                 &mut self.reference,
                 b,
@@ -506,25 +358,25 @@ impl Mixer {
                 &mut self.ref_buf,
                 &mut self.tmp,
                 &mut self.g_fade,
-                |c, l, r| c.process([&pd[..b], &pd[mb..mb + b]], [l, r]),
+                |c, l, r| c.process(ins, [l, r]),
             );
         } else {
             zero(&mut self.ref_buf);
         }
         // Binaural path: the ring outputs through the HRIRs.
-        if bin_wanted {
+        if self.binaural_wanted() && wet.len() >= ENGINE_OUTPUTS {
             if !self.binaural_running {
                 self.start_binaural();
             }
             if self.bin_in.is_moving() {
                 self.bin_in.fill(&mut self.g_fade[..b]);
-                for row in self.wet_buf.chunks_mut(mb).skip(2) {
+                for row in wet.iter_mut().skip(2) {
                     for (v, &g) in row[..b].iter_mut().zip(&self.g_fade[..b]) {
                         *v *= g;
                     }
                 }
             }
-            let w = &self.wet_buf;
+            let ring: [&[f32]; DIRECTIONS] = std::array::from_fn(|k| &wet[2 + k][..b]);
             render_slot(
                 &mut self.binaural,
                 b,
@@ -532,51 +384,33 @@ impl Mixer {
                 &mut self.bin_buf,
                 &mut self.tmp,
                 &mut self.g_fade,
-                |r, l, rr| {
-                    let ring: [&[f32]; DIRECTIONS] =
-                        std::array::from_fn(|k| &w[(2 + k) * mb..(2 + k) * mb + b]);
-                    r.process(&ring, l, rr);
-                },
+                |r, l, rr| r.process(&ring, l, rr),
             );
         } else {
             self.binaural_running = false;
         }
-        // Mix.
-        self.dry.fill(&mut self.g_dry[..b]);
-        self.wet.fill(&mut self.g_wet[..b]);
-        self.gain.fill(&mut self.g_out[..b]);
+        // The crossfades into the mixed rows.
         let ab_moving = self.ab.is_moving();
         let ab_on = ab_moving || self.ab.value() > 0.0;
         self.ab.fill(&mut self.g_ab[..b]);
         let mode_moving = self.mode.is_moving();
         let mode_on = mode_moving || self.mode.value() > 0.0;
         self.mode.fill(&mut self.g_mode[..b]);
-        for (o, out) in outputs.iter_mut().enumerate().take(2) {
-            let Some(out) = out.get_mut(at..at + b) else {
-                continue;
-            };
-            let x = ins[o];
-            let w = &self.wet_buf[o * mb..o * mb + b];
+        if !(ab_on || mode_on) {
+            return;
+        }
+        for (o, row) in wet.iter_mut().enumerate().take(mixed.min(2)) {
             let bin = &self.bin_buf[o * mb..o * mb + b];
             let rf = &self.ref_buf[o * mb..o * mb + b];
-            for (t, y) in out.iter_mut().enumerate() {
-                let xv = x.get(t).copied().unwrap_or(0.0);
-                let xv = if xv.is_finite() { xv } else { 0.0 };
-                let mut v = w[t];
+            for (t, v) in row[..b].iter_mut().enumerate() {
                 if mode_on {
                     let (s, bn) = pair(self.g_mode[t], mode_moving);
-                    v = s * v + bn * bin[t];
+                    *v = s * *v + bn * bin[t];
                 }
                 if ab_on {
                     let (f, r) = pair(self.g_ab[t], ab_moving);
-                    v = f * v + r * rf[t];
+                    *v = f * *v + r * rf[t];
                 }
-                *y = self.g_out[t] * (self.g_dry[t] * xv + self.g_wet[t] * v);
-            }
-        }
-        for out in outputs.iter_mut().skip(2) {
-            if let Some(out) = out.get_mut(at..at + b) {
-                zero(out);
             }
         }
     }
@@ -587,23 +421,20 @@ mod tests {
     use super::*;
     use crate::reference::{fdn_energy, matching_gain, ReferenceConv, ReferenceIr};
     use tailor::convolution::direct_convolution;
-    use tailor::engine::{ControlValues, EngineConfig};
-    use tailor::fx::TONE_OPEN_HZ;
+    use tailor::engine::EngineConfig;
+    use tailor::mix::MixControls;
 
     const FS: f64 = 48_000.0;
     const MB: usize = 256;
 
     fn controls(mix: f32) -> FxControls {
         FxControls {
-            engine: ControlValues {
-                decay_scale: 1.0,
-                predelay_ms: 0.0,
+            mix: MixControls {
                 dry: 1.0 - mix,
                 wet: mix,
-                output_gain_db: 0.0,
+                ..MixControls::default()
             },
-            tone_hz: TONE_OPEN_HZ,
-            width: 1.0,
+            ..FxControls::default()
         }
     }
 
@@ -614,7 +445,7 @@ mod tests {
         let mut cfg = EngineConfig::new(FS, 2, ENGINE_OUTPUTS);
         cfg.max_block = MB;
         let mut r = Reverb::prepare(&full, &cfg).unwrap();
-        r.set_controls(&wet_only(&controls(1.0)));
+        r.set_controls(&controls(1.0));
         r.snap_controls();
         (stereo, r)
     }
@@ -671,7 +502,7 @@ mod tests {
         };
         let gain = matching_gain(&ir, fdn_energy(&stereo)).unwrap();
         let c = controls(1.0);
-        let (mut m, links) = Mixer::new(FS, MB, 20.0, 500.0, &c);
+        let (mut m, links) = Mixer::new(FS, MB, 20.0);
         links
             .reference
             .send(Some(Box::new(ReferenceConv::new(&ir, gain, MB))))
@@ -713,7 +544,7 @@ mod tests {
         };
         let gain = matching_gain(&ir, fdn_energy(&stereo)).unwrap();
         let c = controls(1.0);
-        let (mut m, links) = Mixer::new(FS, MB, smoothing_ms, 500.0, &c);
+        let (mut m, links) = Mixer::new(FS, MB, smoothing_ms);
         links
             .reference
             .send(Some(Box::new(ReferenceConv::new(&ir, gain, MB))))
@@ -758,7 +589,7 @@ mod tests {
         };
         let gain = matching_gain(&ir, fdn_energy(&stereo)).unwrap();
         let c = controls(1.0);
-        let (mut m, links) = Mixer::new(FS, MB, 20.0, 500.0, &c);
+        let (mut m, links) = Mixer::new(FS, MB, 20.0);
         let want = Want {
             reference: true,
             binaural: false,
@@ -788,7 +619,7 @@ mod tests {
     fn binaural_output_is_finite_two_eared_and_allocation_free() {
         let (_, mut reverb) = session();
         let c = controls(1.0);
-        let (mut m, links) = Mixer::new(FS, MB, 20.0, 500.0, &c);
+        let (mut m, links) = Mixer::new(FS, MB, 20.0);
         let set = crate::binaural::load_set(None).unwrap();
         let r = crate::binaural::renderer(&set, FS, MB).unwrap();
         links.binaural.send(Some(Box::new(r))).unwrap();

@@ -148,8 +148,8 @@ impl TailorParams {
     pub fn fx_controls(&self) -> tailor::fx::FxControls {
         let mix = self.mix.value();
         tailor::fx::FxControls {
-            engine: tailor::engine::ControlValues {
-                decay_scale: self.decay_scale.value(),
+            decay_scale: self.decay_scale.value(),
+            mix: tailor::mix::MixControls {
                 predelay_ms: self.predelay_ms.value(),
                 dry: 1.0 - mix,
                 wet: mix,

@@ -1,20 +1,21 @@
 //! The reverb effect around the real-time engine, as hosts (the plugin) use it: session-rate
 //! conversion of builds, stereo outputs for mono builds, tail length, and [`Reverb`], which adds
-//! a wet tone (high cut) and stereo width to the engine and mixes dry and wet.
+//! a wet tone (high cut) and stereo width to the engine's wet signal inside the one [`Mix`]
+//! (pre-delay, dry/wet, output gain).
 //!
 //! A preset's early reflections follow its build: [`session_early`] resamples the FIR to the
 //! session rate and duplicates it for the second output exactly when [`stereo_build`] adds one,
 //! so `Reverb::prepare_with_early(&stereo_build(&build_at_rate(b, fs)?)?, session_early(p, fs)?
 //! .as_ref(), cfg)` plays the whole preset.
 //!
-//! [`Reverb`] runs the [`Engine`] fully wet at unit gain and applies mix and output gain itself
-//! with the engine's ramps and the engine's formula `gain · (dry · x + wet · w)`, so with the tone
-//! open and width 1 its output equals an [`Engine`] with the same controls sample for sample.
+//! With the tone open and width 1, [`Reverb`]'s output is `gain · (dry · x + wet · R(x'))` with
+//! `x'` the pre-delayed input and `R` the [`Engine`], sample for sample. A host that plays other
+//! wet sources (the plugin's A/B reference and binaural output) puts them between the two with a
+//! [`WetStage`], so it mixes through the same stage.
 
 use crate::engine::filters::STATE_FLUSH;
-use crate::engine::{
-    ControlValues, DenormalGuard, Engine, EngineConfig, EngineError, Ramp, SwapHandle,
-};
+use crate::engine::{DenormalGuard, Engine, EngineConfig, EngineError, Ramp, SwapHandle};
+use crate::mix::{Mix, MixControls};
 use crate::preset::{Build, BuildParts, EarlyReflections, Preset, PresetError};
 use crate::sos::SosBank;
 use crate::Matrix;
@@ -167,8 +168,11 @@ pub fn longest_rt_seconds(build: &Build) -> Option<f64> {
 /// Target values of the [`Reverb`] controls.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FxControls {
-    /// Engine controls (decay scale ×, pre-delay ms, dry and wet gains linear, output gain dB).
-    pub engine: ControlValues,
+    /// Multiplier of every band's reverberation time (×, 0.05–20; see
+    /// [`Engine::set_decay_scale`]).
+    pub decay_scale: f32,
+    /// Pre-delay, dry and wet gains, output gain ([`Mix`]).
+    pub mix: MixControls,
     /// Wet high-cut frequency in Hz (≥ [`TONE_OPEN_HZ`] = bypassed).
     pub tone_hz: f32,
     /// Stereo width of the wet signal (0 = mono, 1 = as rendered, up to 2).
@@ -176,44 +180,59 @@ pub struct FxControls {
 }
 
 impl Default for FxControls {
-    /// Engine defaults, tone open, width 1.
+    /// Decay ×1, the mix's defaults (fully wet, no pre-delay, 0 dB), tone open, width 1.
     fn default() -> Self {
         Self {
-            engine: ControlValues::default(),
+            decay_scale: 1.0,
+            mix: MixControls::default(),
             tone_hz: TONE_OPEN_HZ,
             width: 1.0,
         }
     }
 }
 
-/// The engine plus wet tone, width, mix and output gain. `process` never allocates, locks or
-/// panics.
+/// What a host places between the reverb's wet signal and the mix: e.g. the plugin's
+/// crossfades to a reference convolution or a binaural rendering, which hear the same
+/// pre-delayed input as the FDN. Called once per block from the audio thread: it must not
+/// allocate, lock or panic.
+pub trait WetStage {
+    /// Engine outputs to render this block (at least the mixed outputs are rendered).
+    fn rows(&self) -> usize;
+
+    /// Turns the block's wet rows into the wet signal that is mixed: `input` are the
+    /// pre-delayed inputs, `wet` the engine's rows (tone and width applied), all of the same
+    /// length; rows `0..mixed` of `wet` are mixed afterwards.
+    fn process(&mut self, input: &[&[f32]], wet: &mut [&mut [f32]], mixed: usize);
+}
+
+/// No stage: the reverb's own wet signal is mixed.
+impl WetStage for () {
+    fn rows(&self) -> usize {
+        0
+    }
+
+    fn process(&mut self, _input: &[&[f32]], _wet: &mut [&mut [f32]], _mixed: usize) {}
+}
+
+/// The engine plus wet tone and width, inside the one [`Mix`] (pre-delay, dry/wet, output
+/// gain). `process` never allocates, locks or panics.
 #[derive(Debug)]
 pub struct Reverb {
     engine: Engine,
+    mix: Mix,
     outputs: usize,
-    inputs: usize,
     max_block: usize,
     sample_rate: f32,
-    targets: FxControls,
-    dry: Ramp,
-    wet: Ramp,
-    gain: Ramp,
+    tone_hz: f32,
+    width_target: f32,
     width: Ramp,
     tone: Ramp,
     lp: Vec<f32>,
-    /// Outputs the last call rendered (the tone states of the others are stale).
+    /// Rows the last block rendered (the tone states of the others are stale).
     active: usize,
     w: Vec<f32>,
-    g_dry: Vec<f32>,
-    g_wet: Vec<f32>,
-    g_out: Vec<f32>,
     g_width: Vec<f32>,
     g_tone: Vec<f32>,
-}
-
-fn db_to_linear(db: f32) -> f32 {
-    10f32.powf(db / 20.0)
 }
 
 impl Reverb {
@@ -236,22 +255,23 @@ impl Reverb {
         let mb = config.max_block;
         Ok(Self {
             engine,
+            mix: Mix::new(
+                config.inputs,
+                config.sample_rate,
+                mb,
+                config.smoothing_ms,
+                config.max_predelay_ms,
+            ),
             outputs: config.outputs,
-            inputs: config.inputs,
             max_block: mb,
             sample_rate: config.sample_rate as f32,
-            targets: d,
-            dry: Ramp::new(d.engine.dry, smooth),
-            wet: Ramp::new(d.engine.wet, smooth),
-            gain: Ramp::new(db_to_linear(d.engine.output_gain_db), smooth),
+            tone_hz: d.tone_hz,
+            width_target: d.width,
             width: Ramp::new(d.width, smooth),
             tone: Ramp::new(d.tone_hz, smooth),
             lp: vec![0.0; config.outputs],
             active: config.outputs,
             w: vec![0.0; config.outputs * mb],
-            g_dry: vec![0.0; mb],
-            g_wet: vec![0.0; mb],
-            g_out: vec![0.0; mb],
             g_width: vec![0.0; mb],
             g_tone: vec![0.0; mb],
         })
@@ -269,148 +289,164 @@ impl Reverb {
 
     /// Control targets currently set.
     pub fn controls(&self) -> FxControls {
-        self.targets
+        FxControls {
+            decay_scale: self.engine.decay_scale(),
+            mix: self.mix.controls(),
+            tone_hz: self.tone_hz,
+            width: self.width_target,
+        }
     }
 
     /// Sets every control target (each glides over the engine's `smoothing_ms`); non-finite values
-    /// are ignored, others clamped (dry and wet 0–4, gain −120…+24 dB, tone
+    /// are ignored, others clamped (decay see [`Engine::set_decay_scale`], mix see [`Mix`], tone
     /// [`TONE_MIN_HZ`]–[`TONE_OPEN_HZ`], width 0–2).
     pub fn set_controls(&mut self, c: &FxControls) {
-        self.engine.set_decay_scale(c.engine.decay_scale);
-        self.engine.set_predelay_ms(c.engine.predelay_ms);
-        let t = &mut self.targets;
-        t.engine.decay_scale = self.engine.controls().decay_scale;
-        t.engine.predelay_ms = self.engine.controls().predelay_ms;
-        if c.engine.dry.is_finite() {
-            t.engine.dry = c.engine.dry.clamp(0.0, 4.0);
-            self.dry.set_target(t.engine.dry);
-        }
-        if c.engine.wet.is_finite() {
-            t.engine.wet = c.engine.wet.clamp(0.0, 4.0);
-            self.wet.set_target(t.engine.wet);
-        }
-        if c.engine.output_gain_db.is_finite() {
-            t.engine.output_gain_db = c.engine.output_gain_db.clamp(-120.0, 24.0);
-            self.gain.set_target(db_to_linear(t.engine.output_gain_db));
-        }
+        self.engine.set_decay_scale(c.decay_scale);
+        self.mix.set_controls(&c.mix);
         if c.width.is_finite() {
-            t.width = c.width.clamp(0.0, 2.0);
-            self.width.set_target(t.width);
+            self.width_target = c.width.clamp(0.0, 2.0);
+            self.width.set_target(self.width_target);
         }
         if c.tone_hz.is_finite() {
-            t.tone_hz = c.tone_hz.clamp(TONE_MIN_HZ, TONE_OPEN_HZ);
-            self.tone.set_target(t.tone_hz);
+            self.tone_hz = c.tone_hz.clamp(TONE_MIN_HZ, TONE_OPEN_HZ);
+            self.tone.set_target(self.tone_hz);
         }
     }
 
     /// Jumps every control to its target.
     pub fn snap_controls(&mut self) {
         self.engine.snap_controls();
-        for r in [
-            &mut self.dry,
-            &mut self.wet,
-            &mut self.gain,
-            &mut self.width,
-            &mut self.tone,
-        ] {
-            r.snap();
-        }
+        self.mix.snap();
+        self.width.snap();
+        self.tone.snap();
     }
 
     /// Clears all audio state and snaps the controls. Allocation-free.
     pub fn reset(&mut self) {
         self.engine.reset();
+        self.mix.reset();
         self.lp.iter_mut().for_each(|v| *v = 0.0);
         self.snap_controls();
     }
 
-    /// Renders planar `inputs` into planar `outputs` like [`Engine::process`], with the wet
-    /// signal through tone and width before the mix, under a [`DenormalGuard`]. Passing fewer
-    /// outputs than configured renders only those (an output asked for again restarts its tone
-    /// filter and the engine's output filters from silence). Never allocates, locks or panics.
+    /// Fades the input of the wet path in from silence over the smoothing time (see
+    /// [`Mix::fade_in_wet`]): a restart mid-stream after [`Reverb::reset`] (e.g. leaving a full
+    /// bypass) then does not start the reverb on a jump. Allocation-free.
+    pub fn fade_in_input(&mut self) {
+        self.mix.fade_in_wet();
+    }
+
+    /// Renders planar `inputs` into planar `outputs`: the [`Mix`] of the input and the engine's
+    /// wet signal (of the pre-delayed input) through tone and width, under a
+    /// [`DenormalGuard`]. Passing fewer outputs than configured renders only those (an output
+    /// asked for again restarts its tone filter and the engine's output filters from silence).
+    /// Never allocates, locks or panics.
     pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
+        self.process_with(inputs, outputs, &mut ());
+    }
+
+    /// As [`Reverb::process`], with `stage` turning the wet rows into the wet signal that is
+    /// mixed, block by block (see [`WetStage`]); the engine renders `stage.rows()` outputs (at
+    /// least the outputs passed, at most the configured ones).
+    pub fn process_with<S: WetStage + ?Sized>(
+        &mut self,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        stage: &mut S,
+    ) {
         let _guard = DenormalGuard::new();
         let frames = outputs.iter().map(|o| o.len()).min().unwrap_or(0);
         let mb = self.max_block;
-        let oc = self.outputs.min(outputs.len());
-        if oc > self.active {
-            // Outputs asked for again restart their tone filter from silence.
-            self.lp[self.active..oc].fill(0.0);
-        }
-        self.active = oc;
+        let mixed = self.outputs.min(outputs.len());
         let mut done = 0;
         while done < frames {
-            let b = (frames - done).min(mb);
+            let b = self.mix.block_len(frames - done);
+            self.mix.begin(inputs, done, b);
+            let rows = stage.rows().max(mixed).min(self.outputs);
             {
+                let n_in = self.mix.inputs().min(64);
+                let mut ins: [&[f32]; 64] = [&[]; 64];
+                for (c, slot) in ins.iter_mut().enumerate().take(n_in) {
+                    *slot = self.mix.wet_input(c);
+                }
                 let mut wet: [&mut [f32]; 64] = std::array::from_fn(|_| <&mut [f32]>::default());
-                for (slot, chunk) in wet.iter_mut().zip(self.w.chunks_mut(mb)).take(oc) {
+                for (slot, chunk) in wet.iter_mut().zip(self.w.chunks_mut(mb)).take(rows) {
                     *slot = &mut chunk[..b];
                 }
-                let mut ins: [&[f32]; 64] = [&[]; 64];
-                for (slot, x) in ins.iter_mut().zip(inputs.iter()).take(self.inputs) {
-                    let end = (done + b).min(x.len());
-                    *slot = if done < end { &x[done..end] } else { &[] };
-                }
-                let n_in = self.inputs.min(inputs.len());
-                self.engine.process(&ins[..n_in], &mut wet[..oc]);
+                self.engine.process(&ins[..n_in], &mut wet[..rows]);
+                tone_and_width(
+                    &mut wet[..rows],
+                    &mut self.lp,
+                    &mut self.active,
+                    (&mut self.tone, &mut self.g_tone[..b]),
+                    (&mut self.width, &mut self.g_width[..b]),
+                    self.sample_rate,
+                );
+                stage.process(&ins[..n_in], &mut wet[..rows], mixed);
             }
-            self.dry.fill(&mut self.g_dry[..b]);
-            self.wet.fill(&mut self.g_wet[..b]);
-            self.gain.fill(&mut self.g_out[..b]);
-            let tone_active = self.tone.is_moving() || self.tone.value() < TONE_OPEN_HZ;
-            self.tone.fill(&mut self.g_tone[..b]);
-            let width_active = self.width.is_moving() || self.width.value() != 1.0;
-            self.width.fill(&mut self.g_width[..b]);
-            if tone_active {
-                let k = -2.0 * std::f32::consts::PI / self.sample_rate;
-                for o in 0..oc {
-                    let w = &mut self.w[o * mb..o * mb + b];
-                    let mut y = self.lp[o];
-                    for (v, &fc) in w.iter_mut().zip(&self.g_tone[..b]) {
-                        let a = if fc >= TONE_OPEN_HZ {
-                            1.0
-                        } else {
-                            1.0 - (k * fc).exp()
-                        };
-                        y += a * (*v - y);
-                        *v = y;
-                    }
-                    // A decaying one-pole can stick at a subnormal value; flush it.
-                    self.lp[o] = if y.is_finite() && y.abs() >= STATE_FLUSH {
-                        y
-                    } else {
-                        0.0
-                    };
-                }
-            } else {
-                for o in 0..oc {
-                    self.lp[o] = self.w[o * mb + b - 1];
-                }
-            }
-            if width_active && oc >= 2 {
-                let (l, r) = self.w.split_at_mut(mb);
-                for ((l, r), &wd) in l[..b].iter_mut().zip(&mut r[..b]).zip(&self.g_width[..b]) {
-                    let m = 0.5 * (*l + *r);
-                    let s = 0.5 * (*l - *r) * wd;
-                    *l = m + s;
-                    *r = m - s;
-                }
-            }
-            for (o, out) in outputs.iter_mut().enumerate().take(oc) {
+            for (o, out) in outputs.iter_mut().enumerate() {
                 let out = &mut out[done..done + b];
-                let c = o % self.inputs.max(1);
-                let x = inputs.get(c).copied().unwrap_or(&[]);
-                let wet = &self.w[o * mb..o * mb + b];
-                for (t, (y, &w)) in out.iter_mut().zip(wet).enumerate() {
-                    let xv = x.get(done + t).copied().unwrap_or(0.0);
-                    let xv = if xv.is_finite() { xv } else { 0.0 };
-                    *y = self.g_out[t] * (self.g_dry[t] * xv + self.g_wet[t] * w);
+                if o < mixed {
+                    self.mix.output(o, &self.w[o * mb..o * mb + b], out);
+                } else {
+                    out.iter_mut().for_each(|v| *v = 0.0);
                 }
-            }
-            for out in outputs.iter_mut().skip(oc) {
-                out[done..done + b].iter_mut().for_each(|v| *v = 0.0);
             }
             done += b;
+        }
+    }
+}
+
+/// The wet tone (one-pole high cut) on every row and the width on rows 0–1 of one block;
+/// `active` is the row count of the previous block (rows asked for again restart their filter
+/// from silence).
+fn tone_and_width(
+    wet: &mut [&mut [f32]],
+    lp: &mut [f32],
+    active: &mut usize,
+    (tone, g_tone): (&mut Ramp, &mut [f32]),
+    (width, g_width): (&mut Ramp, &mut [f32]),
+    sample_rate: f32,
+) {
+    let rows = wet.len();
+    if rows > *active {
+        lp[*active..rows].fill(0.0);
+    }
+    *active = rows;
+    let tone_active = tone.is_moving() || tone.value() < TONE_OPEN_HZ;
+    tone.fill(g_tone);
+    let width_active = width.is_moving() || width.value() != 1.0;
+    width.fill(g_width);
+    for (row, state) in wet.iter_mut().zip(lp.iter_mut()) {
+        if !tone_active {
+            *state = row.last().copied().unwrap_or(*state);
+            continue;
+        }
+        let k = -2.0 * std::f32::consts::PI / sample_rate;
+        let mut y = *state;
+        for (v, &fc) in row.iter_mut().zip(g_tone.iter()) {
+            let a = if fc >= TONE_OPEN_HZ {
+                1.0
+            } else {
+                1.0 - (k * fc).exp()
+            };
+            y += a * (*v - y);
+            *v = y;
+        }
+        // A decaying one-pole can stick at a subnormal value; flush it.
+        *state = if y.is_finite() && y.abs() >= STATE_FLUSH {
+            y
+        } else {
+            0.0
+        };
+    }
+    if width_active && rows >= 2 {
+        let (l, r) = wet.split_at_mut(1);
+        for ((l, r), &wd) in l[0].iter_mut().zip(r[0].iter_mut()).zip(g_width.iter()) {
+            let m = 0.5 * (*l + *r);
+            let s = 0.5 * (*l - *r) * wd;
+            *l = m + s;
+            *r = m - s;
         }
     }
 }
@@ -485,13 +521,8 @@ mod tests {
         let cfg = EngineConfig::new(fs, 2, 2);
         let mut r = Reverb::prepare(&b, &cfg).unwrap();
         r.set_controls(&FxControls {
-            engine: ControlValues {
-                dry: 0.0,
-                wet: 1.0,
-                ..ControlValues::default()
-            },
             tone_hz: 200.0,
-            width: 1.0,
+            ..FxControls::default()
         });
         r.snap_controls();
         let x = noise(4_800, 3);
@@ -516,36 +547,43 @@ mod tests {
     }
 
     #[test]
-    fn neutral_tone_and_width_equal_the_engine() {
+    fn neutral_tone_and_width_mix_the_engine_of_the_pre_delayed_input() {
         let b = stereo_build(&default_build()).unwrap();
         let cfg = EngineConfig::new(b.sample_rate(), 2, 2);
         let mut e = Engine::prepare(&b, &cfg).unwrap();
         let mut r = Reverb::prepare(&b, &cfg).unwrap();
-        let c = ControlValues {
-            decay_scale: 1.3,
-            predelay_ms: 12.0,
-            dry: 0.6,
-            wet: 0.4,
-            output_gain_db: -3.0,
-        };
-        e.set_controls(&c);
+        let (dry, wet, gain_db, predelay_ms) = (0.6f32, 0.4f32, -3.0f32, 12.0f32);
+        e.set_decay_scale(1.3);
+        e.snap_controls();
         r.set_controls(&FxControls {
-            engine: c,
+            decay_scale: 1.3,
+            mix: MixControls {
+                predelay_ms,
+                dry,
+                wet,
+                output_gain_db: gain_db,
+            },
             ..FxControls::default()
         });
-        let (x0, x1) = (noise(20_000, 1), noise(20_000, 2));
-        let mut a = vec![vec![0.0; 20_000]; 2];
-        let mut z = vec![vec![0.0; 20_000]; 2];
+        r.snap_controls();
+        let n = 20_000;
+        let (x0, x1) = (noise(n, 1), noise(n, 2));
+        // The engine alone, on the input delayed by the pre-delay (576 samples at 48 kHz).
+        let d = (f64::from(predelay_ms) * b.sample_rate() / 1000.0).round() as usize;
+        let delayed = |x: &[f32]| -> Vec<f32> {
+            let mut v = vec![0.0; d];
+            v.extend_from_slice(&x[..n - d]);
+            v
+        };
+        let (d0, d1) = (delayed(&x0), delayed(&x1));
+        let mut w = vec![vec![0.0; n]; 2];
+        {
+            let (w0, w1) = w.split_at_mut(1);
+            e.process(&[&d0, &d1], &mut [&mut w0[0], &mut w1[0]]);
+        }
+        let mut z = vec![vec![0.0; n]; 2];
         for (start, len) in [(0, 1), (1, 700), (701, 4096), (4797, 15_203)] {
             let ins = [&x0[start..start + len], &x1[start..start + len]];
-            let (a0, a1) = a.split_at_mut(1);
-            e.process(
-                &ins,
-                &mut [
-                    &mut a0[0][start..start + len],
-                    &mut a1[0][start..start + len],
-                ],
-            );
             let (z0, z1) = z.split_at_mut(1);
             r.process(
                 &ins,
@@ -555,7 +593,13 @@ mod tests {
                 ],
             );
         }
-        assert_eq!(a, z);
+        let g = crate::mix::db_to_linear(gain_db);
+        for (o, x) in [&x0, &x1].into_iter().enumerate() {
+            for t in 0..n {
+                let want = g * (dry * x[t] + wet * w[o][t]);
+                assert!((z[o][t] - want).abs() <= 1e-6, "output {o} sample {t}");
+            }
+        }
     }
 
     #[test]

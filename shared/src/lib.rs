@@ -22,6 +22,7 @@ pub mod linalg;
 pub mod loss;
 pub mod loudness;
 pub mod matrix;
+pub mod mix;
 pub mod preset;
 #[cfg(feature = "grad")]
 pub mod real;

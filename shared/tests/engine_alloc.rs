@@ -1,6 +1,7 @@
-//! The audio side never allocates: `process` (with control changes, odd block lengths and an
-//! oversized block), `reset`, and a whole preset swap (receive, crossfade, retire) run with zero
-//! heap allocations, counted by a `#[global_allocator]` on the audio thread.
+//! The audio side never allocates: `process` of the reverb (engine, mix, tone; with control
+//! changes, odd block lengths and an oversized block), `reset`, and a whole preset swap
+//! (receive, crossfade, retire) run with zero heap allocations, counted by a
+//! `#[global_allocator]` on the audio thread.
 
 mod engine_common;
 
@@ -8,6 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tailor::engine::{Engine, EngineConfig};
+use tailor::fx::Reverb;
 
 struct Counting;
 
@@ -65,7 +67,7 @@ fn audio_side_never_allocates() {
     let (a, b) = (&presets[6].1, &presets[2].1);
     let mut cfg = EngineConfig::new(a.sample_rate(), 2, 2);
     cfg.max_block = 128;
-    let mut engine = Engine::prepare(a, &cfg).unwrap();
+    let mut engine = Reverb::prepare(a, &cfg).unwrap();
     let handle = engine.swap_handle();
     let noise_l = engine_common::noise(48_000, 1);
     let noise_r = engine_common::noise(48_000, 2);
@@ -86,13 +88,16 @@ fn audio_side_never_allocates() {
             if t + len > 48_000 {
                 break;
             }
-            match k % 5 {
-                0 => engine.set_decay_scale(0.5 + k as f32 * 0.05),
-                1 => engine.set_predelay_ms(k as f32),
-                2 => engine.set_mix(0.3),
-                3 => engine.set_output_gain_db(-3.0),
+            let mut c = engine.controls();
+            match k % 6 {
+                0 => c.decay_scale = 0.5 + k as f32 * 0.05,
+                1 => c.mix.predelay_ms = k as f32,
+                2 => (c.mix.dry, c.mix.wet) = (0.7, 0.3),
+                3 => c.mix.output_gain_db = -3.0,
+                4 => (c.tone_hz, c.width) = (2_000.0, 0.5),
                 _ => {}
             }
+            engine.set_controls(&c);
             engine.process(
                 &[&noise_l[t..t + len], &noise_r[t..t + len]],
                 &mut [&mut out_l[t..t + len], &mut out_r[t..t + len]],
@@ -108,7 +113,7 @@ fn audio_side_never_allocates() {
     // A swap: prepared and queued off the audio thread, taken, crossfaded and retired on it.
     let state = handle.prepare(b).unwrap();
     handle.send(state).unwrap();
-    let before = engine.swaps_completed();
+    let before = engine.engine().swaps_completed();
     let n = counted(|| {
         for blk in 0..20 {
             let t = blk * 480;
@@ -122,8 +127,8 @@ fn audio_side_never_allocates() {
         n, 0,
         "the swap allocated or freed {n} times on the audio side"
     );
-    assert_eq!(engine.swaps_completed(), before + 1);
-    assert!(!engine.is_crossfading());
+    assert_eq!(engine.engine().swaps_completed(), before + 1);
+    assert!(!engine.engine().is_crossfading());
     assert_eq!(
         handle.collect_retired(),
         1,

@@ -1,10 +1,12 @@
-//! Engine behaviour: click-free preset swaps, smooth controls, the decay-scale and pre-delay
-//! controls against the exact recursion, bad input, reset, odd buffers, refused builds, denormals.
+//! Behaviour of the real-time reverb (the engine inside the one mix, [`tailor::fx::Reverb`]):
+//! click-free preset swaps, smooth controls, the decay-scale and pre-delay controls against the
+//! exact recursion, bad input, reset, odd buffers, refused builds, denormals.
 
 mod engine_common;
 
 use engine_common::*;
-use tailor::engine::{Engine, EngineConfig, EngineError, SimdLevel};
+use tailor::engine::{EngineConfig, EngineError, SimdLevel};
+use tailor::fx::Reverb;
 use tailor::matrix::Matrix;
 use tailor::preset::Build;
 use tailor::response::impulse_response;
@@ -15,13 +17,41 @@ fn max_step(y: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// Sets the decay scale (×) of `r`.
+fn set_decay(r: &mut Reverb, scale: f32) {
+    let mut c = r.controls();
+    c.decay_scale = scale;
+    r.set_controls(&c);
+}
+
+/// Sets the pre-delay (ms) of `r`.
+fn set_predelay(r: &mut Reverb, ms: f32) {
+    let mut c = r.controls();
+    c.mix.predelay_ms = ms;
+    r.set_controls(&c);
+}
+
+/// Sets the dry/wet balance of `r` (dry = 1 − mix, wet = mix).
+fn set_mix(r: &mut Reverb, mix: f32) {
+    let mut c = r.controls();
+    (c.mix.dry, c.mix.wet) = (1.0 - mix, mix);
+    r.set_controls(&c);
+}
+
+/// Sets the output gain (dB) of `r`.
+fn set_gain_db(r: &mut Reverb, db: f32) {
+    let mut c = r.controls();
+    c.mix.output_gain_db = db;
+    r.set_controls(&c);
+}
+
 /// Renders mono `x` in blocks of `block` through `engine`, calling `between(k, engine)` before
 /// block k.
 fn render(
-    engine: &mut Engine,
+    engine: &mut Reverb,
     x: &[f32],
     block: usize,
-    mut between: impl FnMut(usize, &mut Engine),
+    mut between: impl FnMut(usize, &mut Reverb),
 ) -> Vec<f32> {
     let mut y = vec![0.0f32; x.len()];
     for (k, (xi, yi)) in x.chunks(block).zip(y.chunks_mut(block)).enumerate() {
@@ -42,10 +72,10 @@ fn preset_swaps_every_100_ms_for_60_s_do_not_click() {
     // The signal's own largest step: each preset rendered without swaps.
     let mut own = 0.0f32;
     for b in &cycle {
-        let mut e = Engine::prepare(b, &cfg).unwrap();
+        let mut e = Reverb::prepare(b, &cfg).unwrap();
         own = own.max(max_step(&render(&mut e, &x, block, |_, _| {})));
     }
-    let mut e = Engine::prepare(cycle[0], &cfg).unwrap();
+    let mut e = Reverb::prepare(cycle[0], &cfg).unwrap();
     let handle = e.swap_handle();
     let mut next = 1;
     let y = render(&mut e, &x, block, |k, _| {
@@ -56,7 +86,11 @@ fn preset_swaps_every_100_ms_for_60_s_do_not_click() {
         }
     });
     assert!(y.iter().all(|v| v.is_finite()));
-    assert!(e.swaps_completed() >= 595, "{} swaps", e.swaps_completed());
+    assert!(
+        e.engine().swaps_completed() >= 595,
+        "{} swaps",
+        e.engine().swaps_completed()
+    );
     let step = max_step(&y);
     assert!(
         step <= 1.5 * own,
@@ -71,18 +105,18 @@ fn control_change_steps(smoothing_ms: f64) -> (f32, f32) {
     let build = tailor::with_decay(p.build(), (2.0, 0.5)).unwrap();
     let mut cfg = EngineConfig::for_build(&build);
     cfg.smoothing_ms = smoothing_ms;
-    let mut e = Engine::prepare(&build, &cfg).unwrap();
-    e.set_mix(0.8);
+    let mut e = Reverb::prepare(&build, &cfg).unwrap();
+    set_mix(&mut e, 0.8);
     e.snap_controls();
     let x: Vec<f32> = (0..96_000)
         .map(|n| (2.0 * std::f32::consts::PI * 100.0 * n as f32 / 48_000.0).sin() * 0.5)
         .collect();
     let y = render(&mut e, &x, 256, |k, e| {
         if k == 48_000 / 256 {
-            e.set_output_gain_db(-6.0);
-            e.set_mix(0.4);
-            e.set_predelay_ms(5.0);
-            e.set_decay_scale(0.5);
+            set_gain_db(e, -6.0);
+            set_mix(e, 0.4);
+            set_predelay(e, 5.0);
+            set_decay(e, 0.5);
         }
     });
     assert!(y.iter().all(|v| v.is_finite()));
@@ -103,7 +137,7 @@ fn control_changes_are_smooth() {
 }
 
 /// A control setter of the engine (value in the control's unit).
-type Setter = fn(&mut Engine, f32);
+type Setter = fn(&mut Reverb, f32);
 
 /// A 110 Hz sine through colorless_N8_d1 (+ decay), fully wet; `set(engine, from)` before the
 /// start, `set(engine, to)` at 1 s. Returns (largest step in the 100 ms after the jump, largest
@@ -117,7 +151,7 @@ fn jump_steps(set: Setter, from: f32, to: f32) -> (f32, f32) {
         .collect();
     let jump = 48_000 / 256;
     let run = |start: f32, then: f32| {
-        let mut e = Engine::prepare(&build, &cfg).unwrap();
+        let mut e = Reverb::prepare(&build, &cfg).unwrap();
         set(&mut e, start);
         e.snap_controls();
         render(&mut e, &x, 256, |k, e| {
@@ -136,11 +170,11 @@ fn predelay_and_decay_jumps_between_their_ends_do_not_click() {
     // A read position gliding 500 ms in 20 ms would replay the sine 25 times too fast; a decay
     // scale gliding linearly in scale would move most of the attenuation in its last update.
     let cases: [(&str, Setter, f32, f32); 5] = [
-        ("pre-delay", Engine::set_predelay_ms, 0.0, 500.0),
-        ("pre-delay", Engine::set_predelay_ms, 500.0, 0.0),
-        ("pre-delay", Engine::set_predelay_ms, 3.0, 250.0),
-        ("decay", Engine::set_decay_scale, 10.0, 0.1),
-        ("decay", Engine::set_decay_scale, 0.1, 10.0),
+        ("pre-delay", set_predelay, 0.0, 500.0),
+        ("pre-delay", set_predelay, 500.0, 0.0),
+        ("pre-delay", set_predelay, 3.0, 250.0),
+        ("decay", set_decay, 10.0, 0.1),
+        ("decay", set_decay, 0.1, 10.0),
     ];
     for (name, set, from, to) in cases {
         let (step, steady) = jump_steps(set, from, to);
@@ -164,8 +198,8 @@ fn outputs_left_out_are_skipped_and_exact_again_when_asked_for() {
     let cfg = EngineConfig::new(build.sample_rate(), 1, 2);
     let x = noise(24_000, 9);
     let (mut all, mut some) = (
-        Engine::prepare(&build, &cfg).unwrap(),
-        Engine::prepare(&build, &cfg).unwrap(),
+        Reverb::prepare(&build, &cfg).unwrap(),
+        Reverb::prepare(&build, &cfg).unwrap(),
     );
     let mut want = [vec![0.0f32; x.len()], vec![0.0f32; x.len()]];
     let mut got = [vec![0.0f32; x.len()], vec![0.0f32; x.len()]];
@@ -201,9 +235,9 @@ fn decay_scale_and_predelay_match_the_exact_recursion() {
     let len = 96_000;
     let reference = impulse_response(&target, len);
     let peak = reference.max_abs();
-    let mut e = Engine::prepare(&base, &EngineConfig::for_build(&base)).unwrap();
-    e.set_decay_scale(2.0);
-    e.set_predelay_ms(10.0);
+    let mut e = Reverb::prepare(&base, &EngineConfig::for_build(&base)).unwrap();
+    set_decay(&mut e, 2.0);
+    set_predelay(&mut e, 10.0);
     e.snap_controls();
     let mut x = vec![0.0f32; len];
     x[0] = 1.0;
@@ -231,8 +265,8 @@ fn nan_input_is_silenced_and_reset_clears_everything() {
         x[k] = if k % 2 == 0 { f32::NAN } else { f32::INFINITY };
         clean_zeroed[k] = 0.0;
     }
-    let mut a = Engine::prepare(build, &cfg).unwrap();
-    let mut b = Engine::prepare(build, &cfg).unwrap();
+    let mut a = Reverb::prepare(build, &cfg).unwrap();
+    let mut b = Reverb::prepare(build, &cfg).unwrap();
     let ya = render(&mut a, &x, 333, |_, _| {});
     let yb = render(&mut b, &clean_zeroed, 333, |_, _| {});
     assert!(ya.iter().all(|v| v.is_finite()));
@@ -240,7 +274,7 @@ fn nan_input_is_silenced_and_reset_clears_everything() {
 
     // After reset the engine behaves like a fresh one.
     a.reset();
-    let mut fresh = Engine::prepare(build, &cfg).unwrap();
+    let mut fresh = Reverb::prepare(build, &cfg).unwrap();
     let y1 = render(&mut a, &clean, 100, |_, _| {});
     let y2 = render(&mut fresh, &clean, 100, |_, _| {});
     assert_eq!(y1, y2);
@@ -254,8 +288,8 @@ fn any_buffer_shape_is_handled_without_panic() {
     let x0 = noise(100_000, 8);
     let x1 = noise(100_000, 9);
     // One huge call equals many small calls.
-    let mut a = Engine::prepare(&build, &cfg).unwrap();
-    let mut b = Engine::prepare(&build, &cfg).unwrap();
+    let mut a = Reverb::prepare(&build, &cfg).unwrap();
+    let mut b = Reverb::prepare(&build, &cfg).unwrap();
     let mut ya = vec![vec![0.0f32; 100_000]; 3];
     {
         let mut outs: Vec<&mut [f32]> = ya.iter_mut().map(|v| v.as_mut_slice()).collect();
@@ -293,14 +327,14 @@ fn bad_builds_and_configs_are_refused() {
     let unstable = Build::new(parts).unwrap();
     let cfg = EngineConfig::for_build(&unstable);
     assert!(matches!(
-        Engine::prepare(&unstable, &cfg),
+        Reverb::prepare(&unstable, &cfg),
         Err(EngineError::Build(_))
     ));
     let good = p.build();
     let mut cfg = EngineConfig::for_build(good);
     cfg.sample_rate = 44_100.0;
     assert!(matches!(
-        Engine::prepare(good, &cfg),
+        Reverb::prepare(good, &cfg),
         Err(EngineError::SampleRate { .. })
     ));
     for bad in [
@@ -318,16 +352,16 @@ fn bad_builds_and_configs_are_refused() {
         },
     ] {
         assert!(matches!(
-            Engine::prepare(good, &bad),
+            Reverb::prepare(good, &bad),
             Err(EngineError::Config(_))
         ));
     }
     // Non-finite control values are ignored.
-    let mut e = Engine::prepare(good, &EngineConfig::for_build(good)).unwrap();
+    let mut e = Reverb::prepare(good, &EngineConfig::for_build(good)).unwrap();
     let before = e.controls();
-    e.set_decay_scale(f32::NAN);
-    e.set_predelay_ms(f32::INFINITY);
-    e.set_output_gain_db(f32::NAN);
+    set_decay(&mut e, f32::NAN);
+    set_predelay(&mut e, f32::INFINITY);
+    set_gain_db(&mut e, f32::NAN);
     assert_eq!(e.controls(), before);
 }
 
@@ -336,8 +370,8 @@ fn bad_builds_and_configs_are_refused() {
 fn subnormal_signals_are_flushed() {
     let presets = colorless_with_decay();
     let build = &presets[4].1;
-    let mut e = Engine::prepare(build, &EngineConfig::for_build(build)).unwrap();
-    e.set_mix(0.5);
+    let mut e = Reverb::prepare(build, &EngineConfig::for_build(build)).unwrap();
+    set_mix(&mut e, 0.5);
     e.snap_controls();
     let x: Vec<f32> = noise(20_000, 4).iter().map(|v| v * 1e-38).collect();
     assert!(x.iter().any(|v| v.is_subnormal()));
@@ -346,7 +380,7 @@ fn subnormal_signals_are_flushed() {
     // The portable kernels too.
     let mut cfg = EngineConfig::for_build(build);
     cfg.simd = SimdLevel::Portable;
-    let mut e = Engine::prepare(build, &cfg).unwrap();
+    let mut e = Reverb::prepare(build, &cfg).unwrap();
     let y = render(&mut e, &x, 256, |_, _| {});
     assert!(y.iter().all(|v| *v == 0.0 || v.is_normal()));
 }

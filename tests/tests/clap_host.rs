@@ -18,8 +18,9 @@ use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use tailor::engine::{ControlValues, EngineConfig};
+use tailor::engine::EngineConfig;
 use tailor::fx::{FxControls, Reverb, TONE_OPEN_HZ};
+use tailor::mix::MixControls;
 use tailor_plugin::presets;
 use tailor_plugin::state::PersistedPreset;
 
@@ -377,8 +378,8 @@ fn offline(fs: f64, input: &[Vec<f32>; 2], change: Option<(usize, f32)>) -> [Vec
     cfg.max_predelay_ms = tailor_plugin::MAX_PREDELAY_MS;
     let mut r = Reverb::prepare(&build, &cfg).unwrap();
     let controls = |mix: f32| FxControls {
-        engine: ControlValues {
-            decay_scale: DECAY,
+        decay_scale: DECAY,
+        mix: MixControls {
             predelay_ms: PREDELAY_MS,
             dry: 1.0 - mix,
             wet: mix,
@@ -652,10 +653,13 @@ fn mixer_render(fs: f64, input: &[Vec<f32>; 2], blocks: &[usize], bin: bool) -> 
     let mut cfg = EngineConfig::new(fs, 2, binaural::ENGINE_OUTPUTS);
     cfg.smoothing_ms = tailor_plugin::params::SMOOTHING_MS;
     cfg.max_predelay_ms = tailor_plugin::MAX_PREDELAY_MS;
+    let max = *blocks.iter().max().unwrap();
+    // As the plugin prepares it: the reverb's blocks are the host's.
+    cfg.max_block = max;
     let mut reverb = Reverb::prepare(&full, &cfg).unwrap();
     let controls = FxControls {
-        engine: ControlValues {
-            decay_scale: DECAY,
+        decay_scale: DECAY,
+        mix: MixControls {
             predelay_ms: PREDELAY_MS,
             dry: 0.0,
             wet: 1.0,
@@ -664,14 +668,7 @@ fn mixer_render(fs: f64, input: &[Vec<f32>; 2], blocks: &[usize], bin: bool) -> 
         tone_hz: TONE_OPEN_HZ,
         width: 1.0,
     };
-    let max = *blocks.iter().max().unwrap();
-    let (mut mixer, links) = Mixer::new(
-        fs,
-        max,
-        tailor_plugin::params::SMOOTHING_MS,
-        tailor_plugin::MAX_PREDELAY_MS,
-        &controls,
-    );
+    let (mut mixer, links) = Mixer::new(fs, max, tailor_plugin::params::SMOOTHING_MS);
     let set = binaural::load_set(None).unwrap();
     let r = binaural::renderer(&set, fs, max).unwrap();
     links.binaural.send(Some(Box::new(r))).unwrap();

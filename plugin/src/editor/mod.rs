@@ -154,12 +154,7 @@ impl EditorApp {
     /// The room fit: path, "Fit room", and while it runs its stage, a progress bar and
     /// "Cancel"; afterwards how it ended.
     fn fit_row(&mut self, ui: &mut egui::Ui) {
-        let fit = self
-            .shared
-            .fit
-            .lock()
-            .map(|f| f.clone())
-            .unwrap_or_default();
+        let fit = self.shared.fit.status();
         ui.horizontal(|ui| {
             ui.label("Room IR to fit");
             ui.add_enabled(

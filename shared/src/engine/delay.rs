@@ -234,32 +234,22 @@ impl PreDelay {
         self.max_delay
     }
 
-    /// Writes samples `offset..offset + b` of each input channel (`b` ≤ the `max_block` given to
-    /// [`PreDelay::new`]; non-finite samples, missing channels and samples past a channel's end
-    /// are written as 0) into `dry` (the sanitised, undelayed input) and reads them back
-    /// delayed by `delay` into `out` (both `channels` rows of `stride`, first `b` used).
-    #[allow(clippy::too_many_arguments)]
+    /// Writes the first `b` samples of each channel row of `input` (`channels` rows of
+    /// `stride`, `b` ≤ the `max_block` given to [`PreDelay::new`]) into the ring and reads them
+    /// back delayed by `delay` into `out` (same layout).
     pub fn process(
         &mut self,
-        input: &[&[f32]],
-        offset: usize,
+        input: &[f32],
         delay: DelayTime<'_>,
         out: &mut [f32],
-        dry: &mut [f32],
         stride: usize,
         b: usize,
     ) {
         let (cap, mask, w) = (self.cap, self.mask, self.write);
         for c in 0..self.channels {
-            let src = input.get(c).and_then(|x| x.get(offset..)).unwrap_or(&[]);
-            let src = &src[..src.len().min(b)];
-            let dry = &mut dry[c * stride..c * stride + b];
-            for (d, &x) in dry.iter_mut().zip(src) {
-                *d = if x.is_finite() { x } else { 0.0 };
-            }
-            dry[src.len()..].iter_mut().for_each(|d| *d = 0.0);
+            let src = &input[c * stride..c * stride + b];
             let ring = &mut self.data[c * cap..(c + 1) * cap];
-            copy_into_ring(ring, w, dry);
+            copy_into_ring(ring, w, src);
             let row = &mut out[c * stride..c * stride + b];
             match delay {
                 DelayTime::Fixed(d) => {
@@ -317,21 +307,19 @@ mod tests {
         let mut p = PreDelay::new(1, 10, 8);
         let x: Vec<f32> = (1..=16).map(|v| v as f32).collect();
         let mut out = vec![0.0; 8];
-        let mut dry = vec![0.0; 8];
         let mut got = Vec::new();
         let mut faded = Vec::new();
         let mut q = PreDelay::new(1, 10, 8);
         for blk in x.chunks(8) {
-            p.process(&[blk], 0, DelayTime::Fixed(3), &mut out, &mut dry, 8, 8);
+            p.process(blk, DelayTime::Fixed(3), &mut out, 8, 8);
             got.extend_from_slice(&out);
-            assert_eq!(dry, blk);
             // A finished crossfade (weight 1) reads the new tap alone, exactly.
             let delay = DelayTime::Crossfade {
                 from: 7,
                 to: 3,
                 weights: &[1.0; 8],
             };
-            q.process(&[blk], 0, delay, &mut out, &mut dry, 8, 8);
+            q.process(blk, delay, &mut out, 8, 8);
             faded.extend_from_slice(&out);
         }
         assert_eq!(faded, got);
@@ -351,7 +339,7 @@ mod tests {
     ) -> Vec<f32> {
         let mut p = PreDelay::new(1, 64, block);
         let x: Vec<f32> = (0..n).map(|v| v as f32).collect();
-        let (mut out, mut dry, mut w) = (vec![0.0; block], vec![0.0; block], vec![0.0; block]);
+        let (mut out, mut w) = (vec![0.0; block], vec![0.0; block]);
         let mut y = Vec::new();
         let mut at = 0;
         while at < n {
@@ -364,7 +352,7 @@ mod tests {
                 b = b.min(fade.remaining());
             }
             let delay = fade.block(&mut w[..b]);
-            p.process(&[&x[at..at + b]], 0, delay, &mut out, &mut dry, block, b);
+            p.process(&x[at..at + b], delay, &mut out, block, b);
             y.extend_from_slice(&out[..b]);
             at += b;
         }

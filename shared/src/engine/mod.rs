@@ -1,5 +1,6 @@
-//! The real-time FDN engine: f32, block-based, SIMD, allocation-free `process`, smoothed
-//! controls and click-free preset swaps.
+//! The real-time FDN engine: f32, block-based, SIMD, allocation-free `process`, a smoothed
+//! decay control and click-free preset swaps. It renders the wet signal only; pre-delay, dry/wet
+//! and output gain are [`crate::mix::Mix`]'s, applied around it by [`crate::fx::Reverb`].
 //!
 //! * [`Engine::prepare`] allocates everything; [`Engine::process`] renders planar buffers of any
 //!   length (internally in blocks of at most `max_block` samples and at most the shortest delay,
@@ -27,14 +28,13 @@ pub mod simd;
 pub mod state;
 pub mod swap;
 
-pub use controls::{ControlValues, Ramp};
+pub use controls::Ramp;
 pub use matrix::MatrixKind;
 pub use simd::{flush_subnormals, DenormalGuard, SimdLevel};
 pub use state::FdnState;
 pub use swap::{PreparedState, SwapHandle};
 
 use crate::preset::{Build, EarlyReflections, Preset, PresetError};
-use delay::{DelayFade, PreDelay};
 use state::StateConfig;
 use swap::AudioSide;
 
@@ -42,7 +42,7 @@ use swap::AudioSide;
 /// the lines' gains, so it is kept short: a 10× → 0.1× glide of a 110 Hz sine through
 /// colorless_N8_d1 steps 1.3× as far as the steady sine (4.4× with 32 samples).
 pub const CONTROL_INTERVAL: usize = 8;
-/// Longest accepted pre-delay in milliseconds.
+/// Longest accepted pre-delay in milliseconds (of [`EngineConfig::max_predelay_ms`]).
 pub const MAX_PREDELAY_MS: f64 = 10_000.0;
 /// Largest accepted internal block in samples.
 pub const MAX_BLOCK_LIMIT: usize = 1 << 16;
@@ -84,7 +84,8 @@ pub struct EngineConfig {
     pub crossfade_ms: f64,
     /// Glide time of every control (and the pre-delay's crossfade) in milliseconds.
     pub smoothing_ms: f64,
-    /// Longest pre-delay in milliseconds (memory is reserved for it).
+    /// Longest pre-delay in milliseconds of the reverb's mix around the engine (memory is
+    /// reserved for it; the engine itself has no pre-delay).
     pub max_predelay_ms: f64,
     /// Preferred kernel set (falls back to portable when the CPU lacks it).
     pub simd: SimdLevel,
@@ -170,35 +171,42 @@ pub struct Engine {
     fade_len: usize,
     audio: AudioSide,
     handle: SwapHandle,
-    predelay: PreDelay,
     /// Decay rate `1 / decay scale`: it glides linearly, so every line's attenuation in dB
     /// (proportional to 1 / RT) changes by equal steps instead of mostly at the end.
     decay: Ramp,
-    /// Pre-delay in samples; a change crossfades two taps over `smoothing_ms`.
-    predelay_samples: DelayFade,
-    dry: Ramp,
-    wet: Ramp,
-    gain: Ramp,
-    targets: ControlValues,
-    /// Pre-delayed host inputs, `inputs × max_block`.
+    /// Target decay scale (×).
+    decay_scale: f32,
+    /// Sanitised host inputs, `inputs × max_block`.
     x: Vec<f32>,
-    /// Sanitised undelayed host inputs, `inputs × max_block`.
-    x_dry: Vec<f32>,
-    pd: Vec<f32>,
-    g_dry: Vec<f32>,
-    g_wet: Vec<f32>,
-    g_out: Vec<f32>,
     fade: Vec<f32>,
     swaps: u64,
 }
 
-fn db_to_linear(db: f32) -> f32 {
-    10f32.powf(db / 20.0)
+/// Copies samples `offset..offset + b` of each of `channels` planar `inputs` into `dst`
+/// (`channels` rows of `stride`, first `b` used); non-finite samples, missing channels and
+/// samples past a channel's end are written as 0.
+pub fn copy_planar(
+    inputs: &[&[f32]],
+    offset: usize,
+    b: usize,
+    channels: usize,
+    dst: &mut [f32],
+    stride: usize,
+) {
+    for c in 0..channels {
+        let src = inputs.get(c).and_then(|x| x.get(offset..)).unwrap_or(&[]);
+        let src = &src[..src.len().min(b)];
+        let row = &mut dst[c * stride..c * stride + b];
+        for (d, &x) in row.iter_mut().zip(src) {
+            *d = if x.is_finite() { x } else { 0.0 };
+        }
+        row[src.len()..].iter_mut().for_each(|d| *d = 0.0);
+    }
 }
 
 impl Engine {
     /// Validates `config`, prepares `build` (stable, at the engine's rate) and allocates every
-    /// buffer. Controls start at [`ControlValues::default`]. No early reflections.
+    /// buffer. The decay scale starts at 1. No early reflections.
     pub fn prepare(build: &Build, config: &EngineConfig) -> Result<Self, EngineError> {
         Self::prepare_with_early(build, None, config)
     }
@@ -221,7 +229,6 @@ impl Engine {
         let current = Box::new(FdnState::with_early(build, early, &cfg.state_config())?);
         let (handle, audio) = swap::channels(cfg.state_config(), cfg.swap_queue);
         let smooth = cfg.samples(cfg.smoothing_ms).min(u32::MAX as usize) as u32;
-        let defaults = ControlValues::default();
         let mb = cfg.max_block;
         Ok(Self {
             current,
@@ -230,19 +237,9 @@ impl Engine {
             fade_len: cfg.samples(cfg.crossfade_ms),
             audio,
             handle,
-            predelay: PreDelay::new(cfg.inputs, cfg.samples(cfg.max_predelay_ms), mb),
-            decay: Ramp::new(1.0 / defaults.decay_scale, smooth),
-            predelay_samples: DelayFade::new(0, smooth as usize),
-            dry: Ramp::new(defaults.dry, smooth),
-            wet: Ramp::new(defaults.wet, smooth),
-            gain: Ramp::new(db_to_linear(defaults.output_gain_db), smooth),
-            targets: defaults,
+            decay: Ramp::new(1.0, smooth),
+            decay_scale: 1.0,
             x: vec![0.0; cfg.inputs * mb],
-            x_dry: vec![0.0; cfg.inputs * mb],
-            pd: vec![0.0; mb],
-            g_dry: vec![0.0; mb],
-            g_wet: vec![0.0; mb],
-            g_out: vec![0.0; mb],
             fade: vec![0.0; mb],
             swaps: 0,
             cfg,
@@ -287,18 +284,9 @@ impl Engine {
         self.incoming.is_some()
     }
 
-    /// Control targets currently set.
-    pub fn controls(&self) -> ControlValues {
-        self.targets
-    }
-
-    /// Sets every control target (each glides over `smoothing_ms`).
-    pub fn set_controls(&mut self, c: &ControlValues) {
-        self.set_decay_scale(c.decay_scale);
-        self.set_predelay_ms(c.predelay_ms);
-        self.set_dry(c.dry);
-        self.set_wet(c.wet);
-        self.set_output_gain_db(c.output_gain_db);
+    /// The target decay scale (×).
+    pub fn decay_scale(&self) -> f32 {
+        self.decay_scale
     }
 
     /// Multiplies every band's reverberation time by `scale` (×, clamped to 0.05–20; see
@@ -308,68 +296,14 @@ impl Engine {
     pub fn set_decay_scale(&mut self, scale: f32) {
         if scale.is_finite() {
             let s = scale.clamp(decay::MIN_DECAY_SCALE as f32, decay::MAX_DECAY_SCALE as f32);
-            self.targets.decay_scale = s;
+            self.decay_scale = s;
             self.decay.set_target(1.0 / s);
         }
     }
 
-    /// Pre-delay of the wet path in ms (clamped to 0–`max_predelay_ms`, rounded to whole samples);
-    /// a change crossfades the old and the new delay over `smoothing_ms` (see [`DelayFade`]).
-    pub fn set_predelay_ms(&mut self, ms: f32) {
-        if ms.is_finite() {
-            let ms = ms.clamp(0.0, self.cfg.max_predelay_ms as f32);
-            self.targets.predelay_ms = ms;
-            let samples = (f64::from(ms) * self.cfg.sample_rate / 1000.0).round() as usize;
-            self.predelay_samples
-                .set_target(samples.min(self.predelay.max_delay() as usize));
-        }
-    }
-
-    /// Dry (input) gain, linear, clamped to 0–4.
-    pub fn set_dry(&mut self, gain: f32) {
-        if gain.is_finite() {
-            self.targets.dry = gain.clamp(0.0, 4.0);
-            self.dry.set_target(self.targets.dry);
-        }
-    }
-
-    /// Wet (FDN) gain, linear, clamped to 0–4.
-    pub fn set_wet(&mut self, gain: f32) {
-        if gain.is_finite() {
-            self.targets.wet = gain.clamp(0.0, 4.0);
-            self.wet.set_target(self.targets.wet);
-        }
-    }
-
-    /// Dry/wet balance: `mix` in 0–1 sets dry = 1 − mix and wet = mix.
-    pub fn set_mix(&mut self, mix: f32) {
-        if mix.is_finite() {
-            let m = mix.clamp(0.0, 1.0);
-            self.set_dry(1.0 - m);
-            self.set_wet(m);
-        }
-    }
-
-    /// Output gain in dB (clamped to −120…+24).
-    pub fn set_output_gain_db(&mut self, db: f32) {
-        if db.is_finite() {
-            self.targets.output_gain_db = db.clamp(-120.0, 24.0);
-            self.gain
-                .set_target(db_to_linear(self.targets.output_gain_db));
-        }
-    }
-
-    /// Jumps every control to its target (e.g. before the first block).
+    /// Jumps the decay scale to its target (e.g. before the first block).
     pub fn snap_controls(&mut self) {
-        self.predelay_samples.snap();
-        for r in [
-            &mut self.decay,
-            &mut self.dry,
-            &mut self.wet,
-            &mut self.gain,
-        ] {
-            r.snap();
-        }
+        self.decay.snap();
         let s = self.decay_scale_now();
         self.current.set_decay_scale(s);
         if let Some(inc) = self.incoming.as_mut() {
@@ -377,12 +311,11 @@ impl Engine {
         }
     }
 
-    /// Clears all audio state (delay lines, filters, pre-delay), completes a running crossfade
-    /// and snaps the controls. Allocation-free.
+    /// Clears all audio state (delay lines, filters), completes a running crossfade and snaps
+    /// the decay scale. Allocation-free.
     pub fn reset(&mut self) {
         self.finish_fade();
         self.current.reset();
-        self.predelay.reset();
         self.snap_controls();
     }
 
@@ -391,7 +324,7 @@ impl Engine {
         if self.decay.is_moving() {
             1.0 / f64::from(self.decay.value())
         } else {
-            f64::from(self.targets.decay_scale)
+            f64::from(self.decay_scale)
         }
     }
 
@@ -420,15 +353,13 @@ impl Engine {
     }
 
     /// Renders `inputs` (planar, `config.inputs` channels) into `outputs` (planar,
-    /// `config.outputs` channels): `out = gain · (dry · x + wet · R(pre-delay(x)))` with
-    /// `R = FDN + early FIR` (the whole preset, so mix and gain apply to both), where
-    /// output o's dry signal is input `o mod inputs` and the FDN outputs map one to one when the
-    /// counts agree, else output o ← FDN output `o mod n_out`. The frame count is the shortest
-    /// output; missing or short inputs read as silence, non-finite input samples as 0, extra
-    /// outputs are zeroed. Only the outputs passed are rendered: passing fewer than
-    /// `config.outputs` skips the work of the others (they are exact again as soon as they are
-    /// passed, except that their output filters restart from silence). Never allocates, locks
-    /// or panics; any length is accepted.
+    /// `config.outputs` channels): the wet signal `R(x)` with `R = FDN + early FIR` (the whole
+    /// preset), where the FDN outputs map one to one when the counts agree, else output o ← FDN
+    /// output `o mod n_out`. The frame count is the shortest output; missing or short inputs
+    /// read as silence, non-finite input samples as 0, extra outputs are zeroed. Only the
+    /// outputs passed are rendered: passing fewer than `config.outputs` skips the work of the
+    /// others (they are exact again as soon as they are passed, except that their output
+    /// filters restart from silence). Never allocates, locks or panics; any length is accepted.
     pub fn process(&mut self, inputs: &[&[f32]], outputs: &mut [&mut [f32]]) {
         let _guard = DenormalGuard::new();
         let frames = outputs.iter().map(|o| o.len()).min().unwrap_or(0);
@@ -443,9 +374,6 @@ impl Engine {
             if self.decay.is_moving() {
                 b = b.min(CONTROL_INTERVAL);
             }
-            if self.predelay_samples.is_fading() {
-                b = b.min(self.predelay_samples.remaining());
-            }
             let b = b.max(1);
             if self.decay.is_moving() {
                 self.decay.advance(b);
@@ -455,9 +383,7 @@ impl Engine {
                     inc.set_decay_scale(s);
                 }
             }
-            let delay = self.predelay_samples.block(&mut self.pd[..b]);
-            self.predelay
-                .process(inputs, done, delay, &mut self.x, &mut self.x_dry, mb, b);
+            copy_planar(inputs, done, b, self.cfg.inputs, &mut self.x, mb);
             // Only the audible outputs the caller asked for are rendered.
             let wanted = outputs.len().min(self.cfg.outputs);
             self.current.render(&self.x, mb, b, wanted);
@@ -468,9 +394,6 @@ impl Engine {
                     *w = (self.fade_pos + t + 1) as f32 / len;
                 }
             }
-            self.dry.fill(&mut self.g_dry[..b]);
-            self.wet.fill(&mut self.g_wet[..b]);
-            self.gain.fill(&mut self.g_out[..b]);
             let same = self.current.n_out() == self.cfg.outputs;
             for (o, out) in outputs.iter_mut().enumerate() {
                 let out = &mut out[done..done + b];
@@ -478,22 +401,10 @@ impl Engine {
                     out.iter_mut().for_each(|v| *v = 0.0);
                     continue;
                 }
-                let c = o % self.cfg.inputs;
-                let x = &self.x_dry[c * mb..c * mb + b];
                 let wo = if same { o } else { o % self.current.n_out() };
                 let cur = self.current.wet(wo, b);
-                let gains = self.g_out[..b]
-                    .iter()
-                    .zip(&self.g_dry[..b])
-                    .zip(&self.g_wet[..b]);
                 match self.incoming.as_ref() {
-                    None => {
-                        for ((((y, &x), &w), ((&g, &gd), &gw)), _) in
-                            out.iter_mut().zip(x).zip(cur).zip(gains).zip(0..b)
-                        {
-                            *y = g * (gd * x + gw * w);
-                        }
-                    }
+                    None => out.copy_from_slice(cur),
                     Some(s) => {
                         let so = if s.n_out() == self.cfg.outputs {
                             o
@@ -501,15 +412,10 @@ impl Engine {
                             o % s.n_out()
                         };
                         let inc = s.wet(so, b);
-                        for ((((y, &x), (&w0, &w1)), ((&g, &gd), &gw)), &f) in out
-                            .iter_mut()
-                            .zip(x)
-                            .zip(cur.iter().zip(inc))
-                            .zip(gains)
-                            .zip(&self.fade[..b])
+                        for ((y, (&w0, &w1)), &f) in
+                            out.iter_mut().zip(cur.iter().zip(inc)).zip(&self.fade[..b])
                         {
-                            let w = w0 + f * (w1 - w0);
-                            *y = g * (gd * x + gw * w);
+                            *y = w0 + f * (w1 - w0);
                         }
                     }
                 }

@@ -227,8 +227,6 @@ fn render_fdn(build: &tailor::Build, dry: &[Vec<f64>]) -> Result<Vec<Vec<f64>>> 
     let mut out = Vec::new();
     for ch in dry {
         let mut engine = Engine::prepare(build, &cfg)?;
-        engine.set_mix(1.0);
-        engine.snap_controls();
         let x: Vec<f32> = ch.iter().map(|&v| v as f32).collect();
         let mut y = vec![0.0f32; x.len()];
         for (xi, yi) in x.chunks(4096).zip(y.chunks_mut(4096)) {
