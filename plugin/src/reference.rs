@@ -8,9 +8,8 @@ use crate::presets::MAX_REFERENCE_SECONDS;
 use std::path::Path;
 use tailor::convolution::Convolver;
 use tailor::ir::{load, IrPolicy};
-use tailor::loudness::{energy_matching_gain, window_energy, EnergyMatchError};
+use tailor::loudness::{energy_matching_gain, response_energy, EnergyMatchError};
 use tailor::preset::EarlyReflections;
-use tailor::response::impulse_response_channels;
 use tailor::Build;
 
 /// Length of the loudness-matching window in seconds.
@@ -41,12 +40,6 @@ pub fn read_ir(path: &Path, fs: f64) -> Result<ReferenceIr, String> {
     })
 }
 
-/// Energy (sum of squares) of the first `MATCH_SECONDS` of each signal, averaged over signals
-/// ([`window_energy`]).
-pub fn first_second_energy(signals: &[Vec<f64>], fs: f64) -> f64 {
-    window_energy(signals, fs, MATCH_SECONDS)
-}
-
 /// Energy of the FDN's impulse response over its first second (input 0 to each output),
 /// averaged over outputs; `build` is the session build (at `fs` Hz).
 pub fn fdn_energy(build: &Build) -> f64 {
@@ -54,12 +47,9 @@ pub fn fdn_energy(build: &Build) -> f64 {
 }
 
 /// As [`fdn_energy`] with the preset's early-reflections FIR (session rate and shape) added, so
-/// fitted presets are matched as they play.
+/// fitted presets are matched as they play ([`response_energy`]).
 pub fn preset_energy(build: &Build, early: Option<&EarlyReflections>) -> f64 {
-    let fs = build.sample_rate();
-    let len = (MATCH_SECONDS * fs).round() as usize;
-    // A FIR whose shape does not fit the build leaves the FDN-only energy.
-    first_second_energy(&impulse_response_channels(build, early, 0, len), fs)
+    response_energy(build, early, MATCH_SECONDS)
 }
 
 /// Linear gain that gives `reference` the energy `target` over its first second.
@@ -214,7 +204,7 @@ mod tests {
             .iter()
             .map(|c| c.iter().map(|&v| f64::from(v)).collect())
             .collect();
-        let e_ref = first_second_energy(&got, 44_100.0);
+        let e_ref = tailor::loudness::window_energy(&got, 44_100.0, MATCH_SECONDS);
         let e_fdn = fdn_energy(&build);
         assert!((e_ref / e_fdn - 1.0).abs() < 1e-3, "{e_ref} vs {e_fdn}");
     }

@@ -86,49 +86,89 @@ pub fn build_at_rate(build: &Build, fs: f64) -> Result<Build, PresetError> {
     Build::new(parts)
 }
 
+/// `build` with more outputs: output `n_out + r` reads the delay lines through row `r` of `c`
+/// (`k × N`) and the inputs through row `r` of `d` (`k × n_in`). An output SOS hook is extended
+/// to the new outputs with its channel 0; an output mix keeps mixing the old outputs and passes
+/// each new one straight through (after the mixed channels).
+pub fn with_added_outputs(build: &Build, c: &Matrix, d: &Matrix) -> Result<Build, PresetError> {
+    let (n_out, k) = (build.n_out(), c.rows());
+    if c.cols() != build.n() || d.cols() != build.n_in() || d.rows() != k {
+        return Err(PresetError::field(
+            "output_gains",
+            format!(
+                "added outputs need {k} × {} line gains and {k} × {} direct gains (got {} × {} \
+                 and {} × {})",
+                build.n(),
+                build.n_in(),
+                c.rows(),
+                c.cols(),
+                d.rows(),
+                d.cols()
+            ),
+        ));
+    }
+    let total = n_out + k;
+    let stack = |old: &Matrix, new: &Matrix, what: &str| {
+        let mut rows = old.as_slice().to_vec();
+        rows.extend_from_slice(new.as_slice());
+        Matrix::from_row_major(total, old.cols(), rows)
+            .ok_or_else(|| PresetError::field(what, "shape"))
+    };
+    let mut parts: BuildParts = build.parts().clone();
+    parts.c = stack(build.c(), c, "output_gains")?;
+    parts.d = stack(build.d(), d, "direct_gains")?;
+    if let Some(po) = &parts.post_output {
+        let (sections, ch) = (po.sections(), po.channels());
+        let mut data = Vec::with_capacity(sections * 6 * total);
+        for sec in 0..sections {
+            for row in 0..6 {
+                for o in 0..total {
+                    data.push(po.coef(sec, row, if o < ch { o } else { 0 }));
+                }
+            }
+        }
+        parts.post_output = Some(
+            SosBank::new(sections, total, data)
+                .map_err(|e| PresetError::field("post_output", e.to_string()))?,
+        );
+    }
+    if let Some(m) = build.output_mix() {
+        let (rows, cols) = (m.rows() + k, total);
+        let mut mix = vec![0.0; rows * cols];
+        for r in 0..m.rows() {
+            mix[r * cols..r * cols + n_out].copy_from_slice(m.row(r));
+        }
+        for r in 0..k {
+            mix[(m.rows() + r) * cols + n_out + r] = 1.0;
+        }
+        parts.output_mix = Some(
+            Matrix::from_row_major(rows, cols, mix)
+                .ok_or_else(|| PresetError::field("output_mix", "shape"))?,
+        );
+    }
+    Build::new(parts)
+}
+
 /// A two-output build from a one-output build: the second output reads the lines through the
 /// first output's gains with alternating signs (same energy decay, decorrelated), D and an
-/// output SOS hook are duplicated. Builds with two or more outputs, or with an output mix, are
-/// returned unchanged.
+/// output SOS hook are duplicated ([`with_added_outputs`]). Builds with two or more outputs, or
+/// with an output mix, are returned unchanged.
 pub fn stereo_build(build: &Build) -> Result<Build, PresetError> {
     if build.n_outputs() != 1 || build.output_mix().is_some() {
         return Ok(build.clone());
     }
-    let mut parts: BuildParts = build.parts().clone();
-    let n = build.n();
-    let c = build.c().row(0);
-    let mut rows = Vec::with_capacity(2 * n);
-    rows.extend_from_slice(c);
-    rows.extend(
-        c.iter()
-            .enumerate()
-            .map(|(i, v)| if i % 2 == 0 { *v } else { -*v }),
-    );
-    parts.c = Matrix::from_row_major(2, n, rows)
+    let c: Vec<f64> = build
+        .c()
+        .row(0)
+        .iter()
+        .enumerate()
+        .map(|(i, v)| if i % 2 == 0 { *v } else { -*v })
+        .collect();
+    let c = Matrix::from_row_major(1, build.n(), c)
         .ok_or_else(|| PresetError::field("output_gains", "shape"))?;
-    let d = build.d();
-    let mut drows = Vec::with_capacity(2 * d.cols());
-    drows.extend_from_slice(d.row(0));
-    drows.extend_from_slice(d.row(0));
-    parts.d = Matrix::from_row_major(2, d.cols(), drows)
+    let d = Matrix::from_row_major(1, build.n_in(), build.d().row(0).to_vec())
         .ok_or_else(|| PresetError::field("direct_gains", "shape"))?;
-    if let Some(po) = &parts.post_output {
-        if po.channels() == 1 {
-            let k = po.sections();
-            let mut data = Vec::with_capacity(k * 12);
-            for sec in 0..k {
-                for row in 0..6 {
-                    let v = po.coef(sec, row, 0);
-                    data.extend_from_slice(&[v, v]);
-                }
-            }
-            parts.post_output = Some(
-                SosBank::new(k, 2, data)
-                    .map_err(|e| PresetError::field("post_output", e.to_string()))?,
-            );
-        }
-    }
-    Build::new(parts)
+    with_added_outputs(build, &c, &d)
 }
 
 /// The preset's early reflections as the session plays them: resampled to `fs` Hz (like

@@ -74,6 +74,23 @@ pub fn window_energy(channels: &[Vec<f64>], fs: f64, seconds: f64) -> f64 {
         / channels.len() as f64
 }
 
+/// Energy of the first `seconds` of `build`'s impulse response from input 0 to each output, with
+/// the early-reflections FIR `early` added when its shape fits the build, averaged over the
+/// outputs ([`window_energy`]): what a loudness match to a measured IR compares against.
+pub fn response_energy(
+    build: &crate::Build,
+    early: Option<&crate::preset::EarlyReflections>,
+    seconds: f64,
+) -> f64 {
+    let fs = build.sample_rate();
+    let len = (seconds * fs).round().max(0.0) as usize;
+    window_energy(
+        &crate::response::impulse_response_channels(build, early, 0, len),
+        fs,
+        seconds,
+    )
+}
+
 /// Why [`energy_matching_gain`] has no gain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EnergyMatchError {

@@ -14,6 +14,7 @@ pub mod binaural;
 pub mod dataset;
 pub mod metrics;
 mod resample;
+pub mod ring;
 mod sofa;
 mod spectrum;
 
