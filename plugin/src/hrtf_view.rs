@@ -1,11 +1,11 @@
 //! HRTF diagnostics for the editor, computed on the loader thread when a SOFA set is loaded:
 //! per-direction magnitude of each ear (dB), interaural level difference (dB) and the
-//! log-spectral distance to KEMAR per direction over 20 Hz–20 kHz (`tailor::hrtf::metrics::lsd`,
+//! log-spectral distance to KEMAR per direction over 20 Hz–20 kHz (`tailor::hrtf::metrics::set_lsd`,
 //! hrtfpykit's `hrtf_difference` semantics), with its mean.
 
 use crate::analysis::{BAND_HZ, CURVE_POINTS};
 use tailor::analysis::spectrum::on_log_grid;
-use tailor::hrtf::metrics::{ild_spectrum, lsd, LsdOptions, Reduce};
+use tailor::hrtf::metrics::{ild_spectrum, set_lsd};
 use tailor::hrtf::{nearest_direction, Direction, Ear, HrirSet, HrtfSpectra};
 
 /// Magnitude floor ε (linear) of the dB curves and the ILD.
@@ -42,18 +42,6 @@ impl HrtfView {
     }
 }
 
-/// Per-direction LSD (mean of both ears) between `set` and `reference` in dB, 20 Hz–20 kHz,
-/// with the global mean. Grids may differ: the reference is resampled and looked up at the
-/// nearest direction ([`HrirSet::on_grid_of`]); both are transformed with a common FFT length.
-pub fn lsd_to(set: &HrirSet, reference: &HrirSet) -> Result<(Vec<f64>, f64), String> {
-    let r = reference.on_grid_of(set).map_err(|e| e.to_string())?;
-    let n = set.len().max(r.len()).next_power_of_two().max(2);
-    let a = set.spectra(Some(n)).map_err(|e| e.to_string())?;
-    let b = r.spectra(Some(n)).map_err(|e| e.to_string())?;
-    let map = lsd(&b, &a, &LsdOptions::default()).map_err(|e| e.to_string())?;
-    Ok((map.per_position(Reduce::Mean), map.reduce(Reduce::Mean)))
-}
-
 /// The diagnostics of `set` (named `name`) against `reference` (KEMAR).
 pub fn compute(name: &str, set: &HrirSet, reference: &HrirSet) -> Result<HrtfView, String> {
     let n = set.len().next_power_of_two().max(2);
@@ -85,12 +73,12 @@ pub fn compute(name: &str, set: &HrirSet, reference: &HrirSet) -> Result<HrtfVie
         ild,
         ..HrtfView::default()
     };
-    match lsd_to(set, reference) {
+    match set_lsd(set, reference) {
         Ok((per, mean)) => {
             view.lsd_db = Some(per);
             view.lsd_mean_db = Some(mean);
         }
-        Err(e) => view.lsd_error = Some(e),
+        Err(e) => view.lsd_error = Some(e.to_string()),
     }
     Ok(view)
 }
@@ -116,7 +104,7 @@ mod tests {
     fn a_louder_copy_differs_by_its_gain() {
         let kemar = crate::binaural::load_set(None).unwrap();
         let loud = kemar.scaled(2.0).unwrap();
-        let (per, mean) = lsd_to(&loud, &kemar).unwrap();
+        let (per, mean) = set_lsd(&loud, &kemar).unwrap();
         assert!((mean - 6.0206).abs() < 1e-3, "{mean}");
         assert_eq!(per.len(), kemar.n_directions());
     }

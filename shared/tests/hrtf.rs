@@ -544,3 +544,17 @@ fn binaural_default_ring_resamples_and_places_channels() {
     );
     assert!(BinauralRenderer::new(kemar(), &[], 48000.0, 64).is_err());
 }
+
+#[test]
+fn set_lsd_of_a_louder_resampled_copy_is_its_gain() {
+    use tailor::hrtf::metrics::set_lsd;
+    let loud = kemar().scaled(2.0).unwrap();
+    let (per, mean) = set_lsd(&loud, kemar()).unwrap();
+    assert!((mean - 6.0206).abs() < 1e-3, "{mean}");
+    assert_eq!(per.len(), kemar().n_directions());
+    // Another rate and grid: the reference is brought onto the compared set's.
+    let other = kemar().resampled(48_000.0).unwrap();
+    let (per, mean) = set_lsd(&other, kemar()).unwrap();
+    assert_eq!(per.len(), other.n_directions());
+    assert!(mean < 1.0, "a resampled copy is {mean} dB off");
+}

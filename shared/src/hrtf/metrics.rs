@@ -273,6 +273,21 @@ pub fn lsd(
     })
 }
 
+/// LSD per direction of `set` (mean of both ears) against `reference` in dB, with the mean over
+/// directions and ears ([`lsd`] with the default options: 20 Hz–20 kHz). The grids may differ:
+/// the reference is resampled and looked up at the nearest direction
+/// ([`HrirSet::on_grid_of`]), and both are transformed with one FFT length.
+pub fn set_lsd(set: &HrirSet, reference: &HrirSet) -> Result<(Vec<f64>, f64), HrtfError> {
+    let r = reference.on_grid_of(set)?;
+    let n = set.len().max(r.len()).next_power_of_two().max(2);
+    let map = lsd(
+        &r.spectra(Some(n))?,
+        &set.spectra(Some(n))?,
+        &LsdOptions::default(),
+    )?;
+    Ok((map.per_position(Reduce::Mean), map.reduce(Reduce::Mean)))
+}
+
 /// Broad-band ILD per measurement in dB: `20·log10((rms_L + ε)/(rms_R + ε))` (positive = left
 /// louder), RMS over the IR samples.
 pub fn ild_broadband(set: &HrirSet, epsilon: f64) -> Vec<f64> {
