@@ -493,7 +493,7 @@ mod tests {
     }
 
     #[test]
-    fn reference_path_is_direct_convolution_times_the_matching_gain() {
+    fn the_reference_hears_the_pre_delay_and_goes_through_the_one_mix() {
         let (stereo, mut reverb) = session();
         let ir = ReferenceIr {
             channels: vec![test_ir()],
@@ -501,7 +501,11 @@ mod tests {
             note: None,
         };
         let gain = matching_gain(&ir, fdn_energy(&stereo)).unwrap();
-        let c = controls(1.0);
+        // Mix 0.7, 5 ms pre-delay (240 samples), −6 dB: the reverb's mix, with the reference
+        // in place of the FDN.
+        let mut c = controls(0.7);
+        c.mix.predelay_ms = 5.0;
+        c.mix.output_gain_db = -6.0;
         let (mut m, links) = Mixer::new(FS, MB, 20.0);
         links
             .reference
@@ -511,18 +515,26 @@ mod tests {
             reference: true,
             binaural: false,
         };
-        m.snap_paths(want);
+        m.snap_to(&mut reverb, &c, want);
         assert!(m.has_reference());
         let x = noise(6_000);
         let y = render(&mut m, &mut reverb, &c, &x, 100, |_| want);
         let x64: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
-        let want_y = direct_convolution(&x64, &ir.channels[0]);
-        let peak = want_y.iter().fold(0.0f64, |a, v| a.max(v.abs())) * gain;
+        let mut delayed = vec![0.0; 240];
+        delayed.extend_from_slice(&x64[..x64.len() - 240]);
+        let conv = direct_convolution(&delayed, &ir.channels[0]);
+        let g = f64::from(tailor::mix::db_to_linear(-6.0));
+        let want_y: Vec<f64> = x64
+            .iter()
+            .zip(&conv)
+            .map(|(x, w)| g * (0.3 * x + 0.7 * gain * w))
+            .collect();
+        let peak = want_y.iter().fold(0.0f64, |a, v| a.max(v.abs()));
         for ch in &y {
             let err = ch
                 .iter()
                 .zip(&want_y)
-                .fold(0.0f64, |a, (g, w)| a.max((f64::from(*g) - w * gain).abs()));
+                .fold(0.0f64, |a, (got, w)| a.max((f64::from(*got) - w).abs()));
             assert!(err / peak < 1e-4, "relative error {}", err / peak);
         }
     }

@@ -95,34 +95,6 @@ impl Ramp {
     }
 }
 
-/// Target values of the engine's runtime controls.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ControlValues {
-    /// Multiplier of every band's reverberation time (×, 0.05–20).
-    pub decay_scale: f32,
-    /// Pre-delay of the wet path in milliseconds (0 – the engine's maximum).
-    pub predelay_ms: f32,
-    /// Dry (unprocessed input) gain, linear (0–4).
-    pub dry: f32,
-    /// Wet (FDN output) gain, linear (0–4).
-    pub wet: f32,
-    /// Output gain in dB (−120 to +24).
-    pub output_gain_db: f32,
-}
-
-impl Default for ControlValues {
-    /// Decay ×1, no pre-delay, fully wet, 0 dB: the engine output equals the FDN output.
-    fn default() -> Self {
-        Self {
-            decay_scale: 1.0,
-            predelay_ms: 0.0,
-            dry: 0.0,
-            wet: 1.0,
-            output_gain_db: 0.0,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
