@@ -4,6 +4,16 @@
 //! → stereo image (two- and four-channel rooms) → preset → validation → the figures a user gets
 //! from `tailor render` + `tailor compare`.
 //!
+//! **Draws.** The design starts from random delays, feedback matrix and gain signs (the seed).
+//! In short rooms with heavy loss per pass, which draw it starts from decides whether the
+//! closed loop and the polish meet every threshold: on a 2 s, 96 kHz studio (RT 0.2–0.4 s)
+//! seeds 1–5 gave third-octave errors of 7.2, 6.1, 12.1, 10.6 and 0.3 dB with everything else
+//! alike. So a fit whose finished preset misses a threshold ([`draw_merit`] > 1 on any channel
+//! the fit compares) designs again from the next seed, up to [`FitOptions::draws`] designs, and
+//! keeps the best by that merit;
+//! a room met by its first draw costs nothing more, and the seeds are fixed, so a fit is
+//! reproducible.
+//!
 //! The CLI (`tailor fit`) and the plugin both call [`fit`]; they parse, show and write, and hold
 //! no policy of their own. Nothing here writes files or spawns threads: a caller that wants the
 //! fit off its thread runs [`fit`] there and follows it through [`Progress`], which can also
@@ -22,6 +32,19 @@ use crate::analysis::compare::{compare_irs, Comparison};
 use crate::analysis::stereo::{compare_channels, MultiComparison};
 use crate::preset::early::EarlyReflections;
 use crate::Preset;
+
+/// Designs a fit tries at most by default ([`FitOptions::draws`]).
+pub const DEFAULT_DRAWS: usize = 5;
+
+/// How far a fit's figures are from the thresholds: the larger of the decay and level score
+/// ([`super::design::score`]: mean and worst band RT, EDC, octave level) and the worst
+/// third-octave level error over its 1 dB threshold; ≤ 1 when every threshold is met.
+pub fn draw_merit(c: &Comparison) -> f64 {
+    super::design::score(c).max(c.third_octave.worst_db / THIRD_OCTAVE_LIMIT_DB)
+}
+
+/// The third-octave level threshold of a fit, dB.
+pub const THIRD_OCTAVE_LIMIT_DB: f64 = 1.0;
 
 /// Which channels of a room IR the fit uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,8 +72,11 @@ pub struct FitOptions {
     pub early: bool,
     /// Correction iterations (renders) of the design loop per slope count.
     pub iterations: usize,
-    /// Seed of delays, feedback matrix and gain signs.
+    /// Seed of delays, feedback matrix and gain signs of the first draw (draw k uses seed + k).
     pub seed: u64,
+    /// Designs tried at most while the polished fit misses a threshold (at least 1; see the
+    /// module docs).
+    pub draws: usize,
     /// Channels of the IR the fit uses.
     pub layout: Layout,
     /// Name of the room (the preset is named `fit: <name>`).
@@ -69,6 +95,7 @@ impl Default for FitOptions {
             early: true,
             iterations: 20,
             seed: 1,
+            draws: DEFAULT_DRAWS,
             layout: Layout::Auto,
             name: "room".into(),
             source: String::new(),
@@ -151,6 +178,10 @@ pub struct FitReport {
     pub early: Option<(usize, usize)>,
     /// Whether the refinement stage's candidate replaced the design's.
     pub refined: bool,
+    /// The kept draw (0-based) and its seed.
+    pub draw: (usize, u64),
+    /// Per draw tried, its seed and [`draw_merit`].
+    pub draw_merits: Vec<(u64, f64)>,
     /// The timbre polish.
     pub polish: Polish,
     /// The stereo stage of a two- or four-channel room.
@@ -168,9 +199,9 @@ pub struct FitReport {
     pub per_input: Vec<MultiComparison>,
     /// Things the user should know (channels left out, the analysis's warnings).
     pub notes: Vec<String>,
-    /// Time to the end of the design, s.
+    /// Time spent designing (every draw), s.
     pub design_seconds: f64,
-    /// Time to the finished fit (before the preset check), s.
+    /// Time of the whole fit (every draw), s.
     pub seconds: f64,
 }
 
@@ -265,53 +296,13 @@ pub fn fit(
         Layout::Channel(_) => decay.clone(),
         _ => channels[0].clone(),
     };
-    let design_opts = DesignOptions {
-        n: opts.n,
-        iterations: opts.iterations.max(1),
-        seed: opts.seed,
-        ..DesignOptions::default()
-    };
     let tries = match opts.slopes {
         SlopeChoice::Auto => AUTO_SLOPE_COUNTS.len(),
         SlopeChoice::Fixed(_) => 1,
     };
-    let per_try = design_opts.iterations;
+    let per_try = opts.iterations.max(1);
+    let draws = opts.draws.max(1);
     let t0 = Instant::now();
-    progress.stage(Stage::Design, tries * per_try);
-    let room = design_room(
-        &decay,
-        fs,
-        opts.slopes,
-        &design_opts,
-        opts.early,
-        |c, it, s| {
-            progress.step(
-                c * per_try + it + 1,
-                &format!(
-                    "slope count {} of {tries}, closed loop, score {s:.3}",
-                    c + 1
-                ),
-            );
-            if progress.cancelled() {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        },
-    )?;
-    notes.extend(room.analysis.warnings.iter().cloned());
-    let design_seconds = t0.elapsed().as_secs_f64();
-    let analysis = &room.analysis;
-    let early = opts.early.then(|| early_window(analysis));
-    let mut best = room.design.best.clone();
-    let mut refined = false;
-    if let Some(r) = refine {
-        progress.stage(Stage::Refine, r.steps());
-        if let Some(b) = r.refine(&room, early, progress).map_err(FitError::Refine)? {
-            best = b;
-            refined = true;
-        }
-    }
     let go_on = |p: &dyn Progress| {
         if p.cancelled() {
             Err(FitError::Cancelled)
@@ -319,10 +310,129 @@ pub fn fit(
             Ok(())
         }
     };
-    go_on(progress)?;
-    progress.stage(Stage::Polish, 0);
-    let polish = polish_timbre(&analysis.ir, fs, early, best)?;
-    go_on(progress)?;
+    let mut refine = refine;
+    let mut kept: Option<(FitReport, f64)> = None;
+    let mut draw_merits = Vec::new();
+    let mut design_seconds = 0.0;
+    for draw in 0..draws {
+        let seed = opts.seed.wrapping_add(draw as u64);
+        let design_opts = DesignOptions {
+            n: opts.n,
+            iterations: per_try,
+            seed,
+            ..DesignOptions::default()
+        };
+        let t_design = Instant::now();
+        progress.stage(Stage::Design, tries * per_try);
+        let which = if draw == 0 {
+            String::new()
+        } else {
+            format!("draw {} of at most {draws} (seed {seed}), ", draw + 1)
+        };
+        let room = design_room(
+            &decay,
+            fs,
+            opts.slopes,
+            &design_opts,
+            opts.early,
+            |c, it, s| {
+                progress.step(
+                    c * per_try + it + 1,
+                    &format!(
+                        "{which}slope count {} of {tries}, closed loop, score {s:.3}",
+                        c + 1
+                    ),
+                );
+                if progress.cancelled() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        )?;
+        design_seconds += t_design.elapsed().as_secs_f64();
+        let early = opts.early.then(|| early_window(&room.analysis));
+        let mut best = room.design.best.clone();
+        let mut refined = false;
+        if let Some(r) = refine.as_deref_mut() {
+            progress.stage(Stage::Refine, r.steps());
+            if let Some(b) = r.refine(&room, early, progress).map_err(FitError::Refine)? {
+                best = b;
+                refined = true;
+            }
+        }
+        go_on(progress)?;
+        progress.stage(Stage::Polish, 0);
+        let polish = polish_timbre(&room.analysis.ir, fs, early, best)?;
+        go_on(progress)?;
+        let finished = finish_draw(
+            room, early, refined, polish, &pairs, &first, fs, opts, seed, progress,
+        )?;
+        go_on(progress)?;
+        let merit = report_merit(&finished);
+        draw_merits.push((seed, merit));
+        if kept.as_ref().is_none_or(|(_, m)| merit < *m) {
+            kept = Some((finished, merit));
+        }
+        if merit <= 1.0 {
+            break;
+        }
+    }
+    let Some((mut report, _)) = kept else {
+        return Err(FitError::Input("no design was made".into()));
+    };
+    let draw = draw_merits
+        .iter()
+        .position(|(seed, _)| *seed == report.draw.1)
+        .unwrap_or(0);
+    if draw_merits.len() > 1 {
+        let tried: Vec<String> = draw_merits
+            .iter()
+            .map(|(seed, m)| format!("seed {seed}: {m:.2}"))
+            .collect();
+        notes.push(format!(
+            "the first design missed a threshold: {} designs tried (merit ≤ 1 meets every \
+             threshold; {}), seed {} kept",
+            draw_merits.len(),
+            tried.join(", "),
+            report.draw.1
+        ));
+    }
+    notes.extend(report.room.analysis.warnings.iter().cloned());
+    report.draw.0 = draw;
+    report.draw_merits = draw_merits;
+    report.notes = notes;
+    report.design_seconds = design_seconds;
+    report.seconds = t0.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// How far a finished draw is from the thresholds: [`draw_merit`] of channel 0 (what `tailor
+/// compare` reports), and of every channel of a stereo room.
+fn report_merit(r: &FitReport) -> f64 {
+    r.per_input
+        .iter()
+        .flat_map(|m| m.channels.iter())
+        .map(draw_merit)
+        .fold(draw_merit(&r.comparison), f64::max)
+}
+
+/// The rest of one draw: stereo image, preset, the validation the engine applies, and the
+/// figures a user gets from `tailor render` + `tailor compare` on the original file (`first`).
+#[allow(clippy::too_many_arguments)]
+fn finish_draw(
+    room: RoomDesign,
+    early: Option<(usize, usize)>,
+    refined: bool,
+    polish: Polish,
+    pairs: &[Vec<Vec<f64>>],
+    first: &[f64],
+    fs: f64,
+    opts: &FitOptions,
+    seed: u64,
+    progress: &mut dyn Progress,
+) -> Result<FitReport, FitError> {
+    let analysis = &room.analysis;
     let stereo = if pairs.is_empty() {
         None
     } else {
@@ -339,21 +449,21 @@ pub fn fit(
             &polish.sections,
         )?)
     };
-    let seconds = t0.elapsed().as_secs_f64();
-    go_on(progress)?;
+    if progress.cancelled() {
+        return Err(FitError::Cancelled);
+    }
     progress.stage(Stage::Check, 0);
-    let preset = to_preset(&polish.best, analysis, early, opts, stereo.as_ref())?;
+    let preset = to_preset(&polish.best, analysis, early, opts, seed, stereo.as_ref())?;
     // The preset goes back through the loader and the stability check the engine and the plugin
     // use: nothing leaves here that they would refuse.
     let preset = Preset::from_json_str(&preset.to_json_string())
         .and_then(|p| p.build().check_stable().map(|_| p))
         .map_err(|e| FitError::Invalid(e.to_string()))?;
-    // The figures a user gets from `tailor render` + `tailor compare` on the original file.
     let rendered = crate::response::preset_impulse_response(&preset, first.len(), true)
         .map_err(|e| FitError::Invalid(format!("rendering the fitted preset: {e}")))?;
     let response = rendered.channel(0, 0);
     let measure = |e: crate::analysis::AnalysisError| FitError::Measure(e.to_string());
-    let comparison = compare_irs(&first, &response, fs).map_err(measure)?;
+    let comparison = compare_irs(first, &response, fs).map_err(measure)?;
     let per_input = pairs
         .iter()
         .enumerate()
@@ -365,19 +475,21 @@ pub fn fit(
         })
         .collect::<Result<_, _>>()?;
     Ok(FitReport {
+        draw: (0, seed),
+        draw_merits: Vec::new(),
         room,
         early,
         refined,
         polish,
         stereo,
         preset,
-        target: first,
+        target: first.to_vec(),
         response,
         comparison,
         per_input,
-        notes,
-        design_seconds,
-        seconds,
+        notes: Vec::new(),
+        design_seconds: 0.0,
+        seconds: 0.0,
     })
 }
 
@@ -388,6 +500,7 @@ fn to_preset(
     a: &RoomAnalysis,
     early: Option<(usize, usize)>,
     opts: &FitOptions,
+    seed: u64,
     stereo: Option<&StereoFit>,
 ) -> Result<Preset, FitError> {
     let invalid = |e: crate::PresetError| FitError::Invalid(e.to_string());
@@ -406,6 +519,7 @@ fn to_preset(
             .collect::<Vec<_>>()),
     );
     md.insert("pre_delay_s".into(), a.pre_delay_s.into());
+    md.insert("seed".into(), seed.into());
     let fir: Vec<Vec<Vec<f64>>> = match stereo {
         Some(s) => s.early_fir.clone(),
         None => vec![vec![best.early_fir.clone()]],
@@ -482,8 +596,64 @@ mod tests {
         FitOptions {
             slopes: SlopeChoice::Fixed(1),
             iterations: 4,
+            draws: 1,
             ..FitOptions::default()
         }
+    }
+
+    #[test]
+    fn a_missed_threshold_draws_again_and_the_best_draw_is_kept() {
+        let fs = 16_000.0;
+        let ir = room(0.5, fs, 1.2, 3);
+        // One correction per design: the first draw misses a threshold.
+        let opts = FitOptions {
+            iterations: 1,
+            draws: 3,
+            seed: 7,
+            ..quick()
+        };
+        let mut p = Count {
+            stages: Vec::new(),
+            steps: 0,
+            cancel_after: None,
+        };
+        let mut keep = Keep(0);
+        let r = fit(
+            std::slice::from_ref(&ir),
+            fs,
+            &opts,
+            &mut p,
+            Some(&mut keep),
+        )
+        .unwrap();
+        let merits = &r.draw_merits;
+        assert!(merits[0].1 > 1.0, "the first draw should miss: {merits:?}");
+        assert!(merits.len() >= 2 && merits.len() <= 3, "{merits:?}");
+        // Another draw only after a miss; fewer than all only when the last one meets all.
+        assert!(merits[..merits.len() - 1].iter().all(|(_, m)| *m > 1.0));
+        if merits.len() < 3 {
+            assert!(merits.last().unwrap().1 <= 1.0);
+        }
+        let seeds: Vec<u64> = merits.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seeds, (7..7 + merits.len() as u64).collect::<Vec<_>>());
+        let best = merits.iter().map(|(_, m)| *m).fold(f64::INFINITY, f64::min);
+        assert_eq!(merits[r.draw.0].1, best);
+        assert_eq!(r.draw.1, 7 + r.draw.0 as u64);
+        assert_eq!(r.preset.metadata()["seed"], json!(r.draw.1));
+        // Every draw is designed, refined and polished.
+        let designs = p.stages.iter().filter(|s| **s == Stage::Design).count();
+        assert_eq!((designs, keep.0), (merits.len(), merits.len()));
+        assert!(r.notes.iter().any(|n| n.contains("designs tried")));
+        // One draw: the first design alone.
+        let one = fit(
+            &[ir],
+            fs,
+            &FitOptions { draws: 1, ..opts },
+            &mut Silent,
+            None,
+        )
+        .unwrap();
+        assert_eq!((one.draw, one.draw_merits.len()), ((0, 7), 1));
     }
 
     #[test]

@@ -8,7 +8,9 @@ pub mod fit;
 pub mod grouped;
 pub mod stereo;
 
-pub use fit::{fit, FitOptions, FitReport, Layout, Progress, Refine, Silent, Stage};
+pub use fit::{
+    draw_merit, fit, FitOptions, FitReport, Layout, Progress, Refine, Silent, Stage, DEFAULT_DRAWS,
+};
 
 use analysis::{analyse_room, design_start, RoomAnalysis, RoomError, SlopeChoice};
 use design::{design, Design, DesignError, DesignOptions};

@@ -67,9 +67,14 @@ pub struct Args {
     /// candidate; short rooms keep improving past 10).
     #[arg(long, default_value_t = 20)]
     pub iterations: usize,
-    /// Seed of delays, feedback matrix and gain signs.
+    /// Seed of delays, feedback matrix and gain signs (of the first design; design k uses seed +
+    /// k).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Designs tried at most while the fit misses a threshold (mean/worst band RT, EDC, level,
+    /// third-octave level); the best is kept. 1 = one design.
+    #[arg(long, default_value_t = tailor::room::DEFAULT_DRAWS)]
+    pub draws: usize,
     /// Print the report as JSON on stdout (keys: ir, analysis, design, comparison, preset).
     #[arg(long)]
     pub json: bool,
@@ -162,9 +167,10 @@ impl Drop for Bars {
 /// The gradient fine-tuning as the fit's refinement stage; keeps its figures for the report.
 struct FineTuneStage {
     opts: FineTuneOptions,
-    report: serde_json::Value,
-    /// `(best step, design score, tuned score)` for the summary line.
-    outcome: Option<(Option<usize>, f64, f64)>,
+    /// Per design the fit drew, the fine-tuning's figures.
+    reports: Vec<serde_json::Value>,
+    /// Per design, `(best step, design score, tuned score)` for the summary line.
+    outcomes: Vec<(Option<usize>, f64, f64)>,
 }
 
 impl Refine for FineTuneStage {
@@ -188,19 +194,19 @@ impl Refine for FineTuneStage {
             |s, l| progress.step(s, &format!("{l:.4}")),
         )
         .map_err(|e| format!("{e:#}"))?;
-        self.outcome = Some((
+        self.outcomes.push((
             ft.best_step,
             d.best.score,
             ft.best.as_ref().map_or(f64::NAN, |b| b.score),
         ));
-        self.report = json!({
+        self.reports.push(json!({
             "steps": ft.loss.len(),
             "kept": ft.best.is_some(),
             "best_step": ft.best_step,
             "loss": ft.loss,
             "evaluations": ft.evaluations,
             "ms_per_step": ft.ms_per_step,
-        });
+        }));
         Ok(ft.best)
     }
 }
@@ -226,6 +232,7 @@ pub fn run(args: &Args) -> Result<()> {
         early: !args.no_early,
         iterations: args.iterations,
         seed: args.seed,
+        draws: args.draws,
         layout: layout(args),
         name: args
             .ir
@@ -241,8 +248,8 @@ pub fn run(args: &Args) -> Result<()> {
             patience: args.patience,
             ..FineTuneOptions::default()
         },
-        report: json!(null),
-        outcome: None,
+        reports: Vec::new(),
+        outcomes: Vec::new(),
     };
     let refine: Option<&mut dyn Refine> = (args.steps > 0).then_some(&mut stage as _);
     let mut bars = Bars::new(args.json);
@@ -267,11 +274,11 @@ pub fn run(args: &Args) -> Result<()> {
                 tried.join(", ")
             );
         }
-        match stage.outcome {
-            Some((Some(s), from, to)) => {
+        match stage.outcomes.get(r.draw.0) {
+            Some(&(Some(s), from, to)) => {
                 println!("fine-tuning: step {s} improves on the design (score {from:.3} → {to:.3})")
             }
-            Some((None, _, _)) => println!(
+            Some(&(None, _, _)) => println!(
                 "fine-tuning: no step was at least as good as the design on every figure; the design is exported"
             ),
             None => {}
@@ -308,8 +315,10 @@ pub fn run(args: &Args) -> Result<()> {
             "early_s": r.early.map(|(_, e)| e as f64 / fs),
             "slope_candidates": r.room.candidates.iter().map(|(k, s)| json!({"slopes": k, "score": s})).collect::<Vec<_>>(),
             "seconds": r.design_seconds,
+            "seed": r.draw.1,
+            "draws": r.draw_merits.iter().map(|(seed, m)| json!({"seed": seed, "merit": m})).collect::<Vec<_>>(),
         },
-        "fine_tune": stage.report,
+        "fine_tune": stage.reports.get(r.draw.0),
         "polish": {
             "third_octave_worst_db": [r.polish.worst_db.0, r.polish.worst_db.1],
             "gains_db": r.polish.gains_db,
