@@ -36,6 +36,17 @@ use crate::Preset;
 /// Designs a fit tries at most by default ([`FitOptions::draws`]).
 pub const DEFAULT_DRAWS: usize = 5;
 
+/// Samples of the room (decay target, at its own rate) times the designs drawn, at most: the
+/// extra designs of a long IR would cost more than they are worth, so a fit draws at most
+/// `DRAW_BUDGET_SAMPLES / IR length` designs (at least one) — five for a 2 s, 96 kHz IR, one
+/// for a 10 s, 96 kHz IR, whose single design then keeps its time.
+pub const DRAW_BUDGET_SAMPLES: usize = 1_000_000;
+
+/// Designs a fit of an IR of `samples` samples draws at most with `draws` asked for.
+pub fn draws_for(samples: usize, draws: usize) -> usize {
+    draws.min(DRAW_BUDGET_SAMPLES / samples.max(1)).max(1)
+}
+
 /// How far a fit's figures are from the thresholds: the larger of the decay and level score
 /// ([`super::design::score`]: mean and worst band RT, EDC, octave level) and the worst
 /// third-octave level error over its 1 dB threshold; ≤ 1 when every threshold is met.
@@ -74,8 +85,8 @@ pub struct FitOptions {
     pub iterations: usize,
     /// Seed of delays, feedback matrix and gain signs of the first draw (draw k uses seed + k).
     pub seed: u64,
-    /// Designs tried at most while the polished fit misses a threshold (at least 1; see the
-    /// module docs).
+    /// Designs tried at most while the fit misses a threshold (at least 1; at most what
+    /// [`draws_for`] allows for the IR's length; see the module docs).
     pub draws: usize,
     /// Channels of the IR the fit uses.
     pub layout: Layout,
@@ -301,7 +312,7 @@ pub fn fit(
         SlopeChoice::Fixed(_) => 1,
     };
     let per_try = opts.iterations.max(1);
-    let draws = opts.draws.max(1);
+    let draws = draws_for(decay.len(), opts.draws);
     let t0 = Instant::now();
     let go_on = |p: &dyn Progress| {
         if p.cancelled() {
@@ -654,6 +665,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!((one.draw, one.draw_merits.len()), ((0, 7), 1));
+    }
+
+    #[test]
+    fn long_irs_draw_fewer_designs() {
+        assert_eq!(draws_for(2 * 96_000, DEFAULT_DRAWS), 5);
+        assert_eq!(draws_for(10 * 96_000, DEFAULT_DRAWS), 1);
+        assert_eq!(draws_for(10 * 48_000, DEFAULT_DRAWS), 2);
+        assert_eq!(draws_for(100, 0), 1);
+        assert_eq!(draws_for(0, 3), 3);
     }
 
     #[test]

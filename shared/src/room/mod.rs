@@ -9,7 +9,8 @@ pub mod grouped;
 pub mod stereo;
 
 pub use fit::{
-    draw_merit, fit, FitOptions, FitReport, Layout, Progress, Refine, Silent, Stage, DEFAULT_DRAWS,
+    draw_merit, draws_for, fit, FitOptions, FitReport, Layout, Progress, Refine, Silent, Stage,
+    DEFAULT_DRAWS, DRAW_BUDGET_SAMPLES,
 };
 
 use analysis::{analyse_room, design_start, RoomAnalysis, RoomError, SlopeChoice};
