@@ -168,7 +168,19 @@ impl Fits {
                     stage: Stage::Design,
                     steps: 0,
                 };
-                let result = fit_room(&room, &mut report);
+                // A panic in the fit must not leave the editor saying "running" for ever: it
+                // ends the fit with a reason like any other failure.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    fit_room(&room, &mut report)
+                }))
+                .unwrap_or_else(|p| {
+                    let why = p
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown".into());
+                    Err(format!("the fit stopped on an internal error: {why}"))
+                });
                 if !flag.load(Ordering::Acquire) {
                     done(room, result);
                 }
