@@ -356,17 +356,15 @@ fn st_margarets_church_meets_every_threshold() {
     check_all_figures("st_margarets_church.wav");
 }
 
-/// The 96 kHz studio: decay figures within the thresholds, fitted and rendered at 96 kHz. Its
-/// broadband EDC sits at the 1 dB limit and its third-octave levels below 100 Hz miss by several
-/// dB (the open part of the room-fitting issue), so only the RT and level figures are held here.
+/// The 96 kHz studio, fitted and rendered at 96 kHz: a short room whose first design misses
+/// (third-octave levels below 100 Hz), so the fit draws again until one meets every threshold.
 #[test]
-fn genesis6_studio_at_96_khz_meets_the_rt_and_level_thresholds() {
+fn genesis6_studio_at_96_khz_meets_every_threshold() {
     let c = fit_render_compare("genesis6_studio_live_room.wav");
-    let f = |k: &str| c[k].as_f64().unwrap_or(f64::INFINITY);
-    assert!(f("mean_rt_error_pct") <= 2.0, "{c}");
-    assert!(f("worst_rt_error_pct") <= 5.0, "{c}");
-    assert!(f("level_error_db") <= 0.5, "{c}");
     assert_eq!(c["bands_hz"].as_array().unwrap().len(), 7);
+    check_figures(&c, "genesis6");
+    let third = c["third_octave_level_error_db"].as_f64().unwrap();
+    assert!(third <= 1.0, "genesis6: third-octave {third} dB: {c}");
 }
 
 /// Fits the stereo WAV `ir` (default options), renders the preset for `seconds` and compares:

@@ -572,6 +572,16 @@ mod tests {
         cancel_after: Option<usize>,
     }
 
+    impl Count {
+        fn new(cancel_after: Option<usize>) -> Self {
+            Self {
+                stages: Vec::new(),
+                steps: 0,
+                cancel_after,
+            }
+        }
+    }
+
     impl Progress for Count {
         fn stage(&mut self, stage: Stage, _: usize) {
             self.stages.push(stage);
@@ -623,11 +633,7 @@ mod tests {
             seed: 7,
             ..quick()
         };
-        let mut p = Count {
-            stages: Vec::new(),
-            steps: 0,
-            cancel_after: None,
-        };
+        let mut p = Count::new(None);
         let mut keep = Keep(0);
         let r = fit(
             std::slice::from_ref(&ir),
@@ -680,11 +686,7 @@ mod tests {
     fn a_fit_runs_every_stage_and_returns_a_valid_preset() {
         let fs = 16_000.0;
         let ir = room(0.5, fs, 1.2, 3);
-        let mut p = Count {
-            stages: Vec::new(),
-            steps: 0,
-            cancel_after: None,
-        };
+        let mut p = Count::new(None);
         let mut keep = Keep(0);
         let r = fit(
             std::slice::from_ref(&ir),
@@ -710,11 +712,7 @@ mod tests {
     fn a_cancelled_fit_stops_with_cancelled() {
         let fs = 16_000.0;
         let ir = room(0.5, fs, 1.2, 4);
-        let mut p = Count {
-            stages: Vec::new(),
-            steps: 0,
-            cancel_after: Some(1),
-        };
+        let mut p = Count::new(Some(1));
         let e = fit(&[ir], fs, &quick(), &mut p, None).unwrap_err();
         assert!(matches!(e, FitError::Cancelled), "{e}");
         assert_eq!(p.steps, 1);
